@@ -1,0 +1,188 @@
+//! Properties the fuzz targets (and the test suite's bounded runs of them) check. Not API.
+//!
+//! Each function panics when its property fails, so a fuzzer reports it as a crash.
+
+use crate::key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};
+use crate::query_hmac::{self, ParameterOrder, SignedQuery};
+use crate::request::RequestView;
+use crate::rfc9421::{self, SignatureParams};
+use crate::time::parse_epoch_millis;
+use crate::token::TokenDigest;
+use crate::verify::{BlankValues, Verifier, VerifyOptions};
+use crate::{Field, VerifyError};
+
+/// query-hmac parsing: never panics; the canonical string is independent of URL order
+/// (bytewise), and re-parsing a query rebuilt from the parsed pairs gives the same string.
+pub fn query_string(data: &[u8]) {
+    let Ok(query) = std::str::from_utf8(data) else { return };
+    let Ok(parsed) = SignedQuery::parse(query) else { return };
+    let canonical = parsed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
+    for order in [ParameterOrder::Url, ParameterOrder::CaseInsensitive] {
+        let other = parsed.canonical(order, BlankValues::Signed);
+        assert_eq!(
+            other.as_bytes().len(),
+            canonical.as_bytes().len(),
+            "orders bind the same bytes"
+        );
+    }
+    let mut pairs: Vec<_> = query_hmac::raw_params(query).filter(|p| p.key != b"s").collect();
+    pairs.reverse();
+    let reversed: Vec<String> = pairs
+        .iter()
+        .map(|p| format!("{}={}", String::from_utf8_lossy(p.key), String::from_utf8_lossy(p.value)))
+        .collect();
+    let reversed = reversed.join("&");
+    let again =
+        query_hmac::canonical_query(&reversed, ParameterOrder::Bytewise, BlankValues::Signed)
+            .expect("the same pairs in another order parse");
+    assert_eq!(again, canonical, "bytewise canonical form ignores URL order");
+}
+
+/// `Signature-Input` + `Signature` parsing: never panics; a parsed member serializes to text
+/// that parses back to the same parameters (round trip), and serializing is idempotent.
+pub fn signature_fields(data: &[u8]) {
+    let (input, signature) = split_in_two(data);
+    let headers = [("signature-input", input), ("signature", signature)];
+    let request = RequestView::new("GET", "/", &headers, b"");
+    let Ok((label, params, _)) = rfc9421::parse_signature(&request) else { return };
+    let serialized = params.serialize();
+    let member = format!("{label}={serialized}");
+    let again_headers = [("signature-input", member.as_bytes()), ("signature", signature)];
+    let again = RequestView::new("GET", "/", &again_headers, b"");
+    let (label2, params2, _) =
+        rfc9421::parse_signature(&again).expect("serialized params parse again");
+    assert_eq!(label, label2);
+    assert_eq!(params, params2);
+    assert_eq!(params2.serialize(), serialized);
+}
+
+/// `Content-Digest`: never panics; a digest we compute always checks against its body.
+pub fn content_digest(data: &[u8]) {
+    let (value, body) = split_in_two(data);
+    let _ = rfc9421::check_content_digest(value, body);
+    for algorithm in [rfc9421::DigestAlgorithm::Sha256, rfc9421::DigestAlgorithm::Sha512] {
+        let ours = rfc9421::content_digest(body, algorithm);
+        assert_eq!(rfc9421::check_content_digest(ours.as_bytes(), body), Ok(()));
+    }
+}
+
+/// Timestamps: never panics; any accepted value re-prints as its integer part.
+pub fn timestamp(data: &[u8]) {
+    if let Ok(ms) = parse_epoch_millis(data, Field::QueryTimestamp) {
+        let whole = data.split(|&c| c == b'.').next().unwrap_or_default();
+        let trimmed = match whole.iter().position(|&c| c != b'0') {
+            Some(first) => &whole[first..],
+            None => b"0",
+        };
+        assert_eq!(ms.to_string().as_bytes(), trimmed);
+    }
+}
+
+/// The whole verify path on an arbitrary request: never panics, and a request re-signed by
+/// our signer for the key it names verifies.
+pub fn verify_request(data: &[u8]) {
+    let Some(request) = ArbitraryRequest::parse(data) else { return };
+    let headers: Vec<(&str, &[u8])> =
+        request.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    let view = RequestView::new(&request.method, &request.target, &headers, &request.body);
+    let lookup = FuzzKeys;
+    let verifier =
+        Verifier::new(VerifyOptions { blank_values: BlankValues::Skipped, ..Default::default() });
+    match verifier.verify(&view, NOW_MS, &lookup) {
+        Ok(_) | Err(_) => {}
+    }
+    // Signing what we parsed and verifying it must succeed for a query without credentials.
+    if let Some(query) = view.query() {
+        if SignedQuery::parse(query).is_ok()
+            && !query_hmac::raw_params(query).any(|p| matches!(p.key, b"t" | b"ms" | b"s"))
+        {
+            let target = view.target();
+            if let Ok(signed) =
+                query_hmac::sign(target, "fuzz-key", NOW_MS, &fuzz_key(), ParameterOrder::Bytewise)
+            {
+                let signed_view = RequestView::new(&request.method, &signed, &[], &request.body);
+                let result = Verifier::default().verify(&signed_view, NOW_MS, &lookup);
+                assert!(result.is_ok(), "own signature refused: {result:?} for {signed:?}");
+            }
+        }
+    }
+    if let Ok(params) =
+        SignatureParams::new(&["@method", "@path", "@query"], NOW_MS / 1000, "fuzz-key")
+    {
+        let plain = RequestView::new(&request.method, &request.target, &[], b"");
+        if let Ok(signed) = rfc9421::sign(&plain, "sig1", &params, &fuzz_key()) {
+            let headers = [
+                ("signature-input", signed.signature_input.as_bytes()),
+                ("signature", signed.signature.as_bytes()),
+            ];
+            let signed_view = RequestView::new(&request.method, &request.target, &headers, b"");
+            let result = Verifier::default().verify(&signed_view, NOW_MS, &lookup);
+            assert!(
+                result.is_ok() || matches!(result, Err(VerifyError::AmbiguousCredentials { .. })),
+                "own RFC 9421 signature refused: {result:?}"
+            );
+        }
+    }
+}
+
+const NOW_MS: i64 = 1_732_431_234_567;
+
+fn fuzz_key() -> KeyMaterial {
+    KeyMaterial::new(KeyKind::Domain, b"fuzz-secret")
+}
+
+struct FuzzKeys;
+
+impl CredentialLookup for FuzzKeys {
+    type Key = KeyMaterial;
+    type Grant = AccessGrant;
+
+    fn api_key(&self, token: &str) -> Option<KeyMaterial> {
+        (token == "fuzz-key").then(fuzz_key)
+    }
+
+    fn access_token(&self, _: &TokenDigest) -> Option<AccessGrant> {
+        Some(AccessGrant { expires_at_ms: NOW_MS + 1 })
+    }
+}
+
+/// Splits fuzz input at the first NUL byte into two fields.
+fn split_in_two(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, b""),
+    }
+}
+
+/// A request decoded from fuzz input: `METHOD TARGET\nName: value\n...\n\nbody`.
+struct ArbitraryRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl ArbitraryRequest {
+    fn parse(data: &[u8]) -> Option<Self> {
+        let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
+            Some(at) => (&data[..at], &data[at + 2..]),
+            None => (data, &b""[..]),
+        };
+        let mut lines = head.split(|&b| b == b'\n');
+        let request_line = std::str::from_utf8(lines.next()?).ok()?;
+        let (method, target) = request_line.split_once(' ')?;
+        let headers = lines
+            .filter_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                let name = std::str::from_utf8(&line[..colon]).ok()?.to_owned();
+                Some((name, line[colon + 1..].trim_ascii().to_vec()))
+            })
+            .collect();
+        Some(ArbitraryRequest {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers,
+            body: body.to_vec(),
+        })
+    }
+}

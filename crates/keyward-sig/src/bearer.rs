@@ -1,0 +1,79 @@
+//! bearer: `Authorization: Bearer <access token>`, checked against stored digests.
+//!
+//! Access tokens are keyward credentials (`kwat_…`, see [`crate::token`]); stores keep only
+//! their SHA-256 digest. Verification checks the format (when configured), computes the
+//! digest, asks the lookup, and checks the expiry.
+//!
+//! # Example
+//! ```
+//! use keyward_sig::bearer;
+//! assert_eq!(bearer::authorization_value("kwat_abc"), "Bearer kwat_abc");
+//! ```
+
+use crate::error::{Field, VerifyError};
+use crate::key::{AccessGrant, CredentialLookup};
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::token::{CredentialKind, TokenDigest};
+use crate::verify::{Principal, Verified, VerifyOptions};
+
+const AUTHORIZATION: &str = "authorization";
+
+/// The token in an `Authorization: Bearer` value (scheme name case-insensitive, RFC 9110
+/// section 11.1), if it is one.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
+    let (scheme, rest) = value.split_at_checked(6)?;
+    (scheme.eq_ignore_ascii_case(b"bearer") && rest.first() == Some(&b' '))
+        .then(|| rest.trim_ascii())
+}
+
+/// Whether the request carries a bearer token.
+pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
+    request.header_values(AUTHORIZATION).any(|value| bearer_token(value).is_some())
+}
+
+pub(crate) fn verify<L: CredentialLookup>(
+    request: &RequestView<'_>,
+    now_ms: i64,
+    lookup: &L,
+    options: &VerifyOptions,
+) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+    let value = request
+        .single_header(AUTHORIZATION)
+        .map_err(|()| VerifyError::RepeatedParameter { name: AUTHORIZATION.into() })?
+        .ok_or(VerifyError::missing(Field::Authorization))?;
+    let token = bearer_token(value)
+        .and_then(|token| std::str::from_utf8(token).ok())
+        .filter(|token| !token.is_empty())
+        .ok_or(VerifyError::malformed(Field::Authorization, "expected `Bearer <token>`"))?;
+    options.check_format(CredentialKind::AccessToken, token, Field::Authorization)?;
+    let digest = TokenDigest::of(token);
+    // The token itself is a secret: the error never names it.
+    let grant =
+        lookup.access_token(&digest).ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
+    let AccessGrant { expires_at_ms } = *grant.as_ref();
+    if now_ms >= expires_at_ms {
+        return Err(VerifyError::TokenExpired { expired_at_ms: expires_at_ms, now_ms });
+    }
+    Ok(Verified::new(Scheme::Bearer, Principal::AccessToken { grant, digest }, None))
+}
+
+/// The `Authorization` value for `token`.
+pub fn authorization_value(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn parses_the_bearer_scheme_case_insensitively() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"  bEaReR   abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearerabc"), None);
+        assert_eq!(bearer_token(b"Bear"), None);
+    }
+}

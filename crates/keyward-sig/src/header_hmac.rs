@@ -1,0 +1,154 @@
+//! header-hmac: Devo-style signatures in `x-logtrust-*` headers.
+//!
+//! ```text
+//! x-logtrust-sign = hex(HMAC-SHA256(secret, apikey + body + timestamp))
+//! ```
+//! with the key in exactly one of `x-logtrust-domain-apikey` (domain credentials),
+//! `x-logtrust-reseller-apikey` (reseller credentials) or `x-logtrust-apikey` (what the Devo
+//! Query API and its Python SDK send; domain credentials), `x-logtrust-timestamp` in epoch
+//! milliseconds, and the body exactly as received (empty when there is none). The three
+//! parts are fed to the HMAC one after another, never concatenated.
+//!
+//! # Example
+//! ```
+//! use keyward_sig::{KeyKind, KeyMaterial, header_hmac};
+//! let key = KeyMaterial::new(KeyKind::Domain, b"secret");
+//! let headers = header_hmac::sign("apikey", b"{}", 1_700_000_000_000, &key);
+//! assert_eq!(headers.key_header, "x-logtrust-domain-apikey");
+//! assert_eq!(headers.sign.len(), 64);
+//! ```
+
+use crate::error::{Field, VerifyError};
+use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
+use crate::mac::{tag_from_hex, to_hex};
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::time::parse_epoch_millis;
+use crate::token::CredentialKind;
+use crate::verify::{Principal, ReplayId, Verified, VerifyOptions, any_secret_matches};
+
+/// The signature header.
+pub const SIGN: &str = "x-logtrust-sign";
+/// The timestamp header.
+pub const TIMESTAMP: &str = "x-logtrust-timestamp";
+/// Domain credentials.
+pub const DOMAIN_APIKEY: &str = "x-logtrust-domain-apikey";
+/// Reseller credentials.
+pub const RESELLER_APIKEY: &str = "x-logtrust-reseller-apikey";
+/// Domain credentials as the Devo Query API and its Python SDK send them.
+pub const APIKEY: &str = "x-logtrust-apikey";
+
+/// The key headers and the kind each one claims.
+const KEY_HEADERS: [(&str, KeyKind); 3] = [
+    (DOMAIN_APIKEY, KeyKind::Domain),
+    (RESELLER_APIKEY, KeyKind::Reseller),
+    (APIKEY, KeyKind::Domain),
+];
+
+/// Whether the request carries header-hmac credentials.
+pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
+    request.header(SIGN).is_some()
+        || KEY_HEADERS.iter().any(|(name, _)| request.header(name).is_some())
+}
+
+fn single<'a>(
+    request: &RequestView<'a>,
+    name: &'static str,
+) -> Result<Option<&'a [u8]>, VerifyError> {
+    request.single_header(name).map_err(|()| VerifyError::RepeatedParameter { name: name.into() })
+}
+
+/// The presented key header: exactly one, with the kind it claims.
+fn key_header<'a>(request: &RequestView<'a>) -> Result<(&'a [u8], KeyKind), VerifyError> {
+    let mut found = None;
+    for (name, kind) in KEY_HEADERS {
+        if let Some(value) = single(request, name)? {
+            if found.replace((value, kind)).is_some() {
+                return Err(VerifyError::AmbiguousCredentials {
+                    schemes: vec![Scheme::HeaderHmac],
+                });
+            }
+        }
+    }
+    found.ok_or(VerifyError::missing(Field::ApiKeyHeader))
+}
+
+pub(crate) fn verify<L: CredentialLookup>(
+    request: &RequestView<'_>,
+    now_ms: i64,
+    lookup: &L,
+    options: &VerifyOptions,
+) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+    let (apikey, presented_kind) = key_header(request)?;
+    let timestamp =
+        single(request, TIMESTAMP)?.ok_or(VerifyError::missing(Field::TimestampHeader))?;
+    let sign = single(request, SIGN)?.ok_or(VerifyError::missing(Field::SignHeader))?;
+    let presented = tag_from_hex(sign.trim_ascii())
+        .ok_or(VerifyError::malformed(Field::SignHeader, "expected 64 hex digits"))?;
+    let timestamp_ms = parse_epoch_millis(timestamp, Field::TimestampHeader)?;
+    let token = std::str::from_utf8(apikey)
+        .map_err(|_| VerifyError::malformed(Field::ApiKeyHeader, "not UTF-8"))?;
+    options.check_format(CredentialKind::ApiKeyToken, token, Field::ApiKeyHeader)?;
+
+    let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
+    let material: &KeyMaterial = key.as_ref();
+    if material.kind() != presented_kind {
+        return Err(VerifyError::KeyKindMismatch {
+            presented: presented_kind,
+            actual: material.kind(),
+        });
+    }
+    options.window.check(timestamp_ms, now_ms)?;
+
+    // x-logtrust-sign = HMAC-SHA256(secret, apikey + body + timestamp)
+    let parts = [apikey, request.body(), timestamp];
+    if any_secret_matches(material, &parts, &presented) {
+        let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
+        let kind = material.kind();
+        Ok(Verified::new(Scheme::HeaderHmac, Principal::ApiKey { key, kind }, Some(replay)))
+    } else {
+        Err(VerifyError::SignatureMismatch { signed: parts.concat() })
+    }
+}
+
+/// The headers that sign a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedHeaders {
+    /// `x-logtrust-domain-apikey` or `x-logtrust-reseller-apikey`, after the key's kind.
+    pub key_header: &'static str,
+    /// The key token, the value of `key_header`.
+    pub apikey: String,
+    /// The `x-logtrust-timestamp` value.
+    pub timestamp: String,
+    /// The `x-logtrust-sign` value, lower-case hex.
+    pub sign: String,
+}
+
+impl SignedHeaders {
+    /// The three headers as name/value pairs.
+    pub fn pairs(&self) -> [(&'static str, &str); 3] {
+        [(self.key_header, &self.apikey), (TIMESTAMP, &self.timestamp), (SIGN, &self.sign)]
+    }
+}
+
+/// Signs a request whose body is `body` at `now_ms` with `key`, whose token is `apikey`.
+pub fn sign(apikey: &str, body: &[u8], now_ms: i64, key: &KeyMaterial) -> SignedHeaders {
+    let key_header = match key.kind() {
+        KeyKind::Domain => DOMAIN_APIKEY,
+        KeyKind::Reseller => RESELLER_APIKEY,
+    };
+    let timestamp = now_ms.to_string();
+    sign_with_timestamp(key_header, apikey, body, timestamp, key)
+}
+
+/// Signs with a timestamp text given as is (for reproducing a client's exact bytes).
+pub fn sign_with_timestamp(
+    key_header: &'static str,
+    apikey: &str,
+    body: &[u8],
+    timestamp: String,
+    key: &KeyMaterial,
+) -> SignedHeaders {
+    let tag = key.signing_key().sign_parts(&[apikey.as_bytes(), body, timestamp.as_bytes()]);
+    SignedHeaders { key_header, apikey: apikey.to_owned(), timestamp, sign: to_hex(&tag) }
+}

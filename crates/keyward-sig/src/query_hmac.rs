@@ -1,0 +1,374 @@
+//! query-hmac: DevResults-style signatures in the query string (`t`, `ms`, `s`).
+//!
+//! ```text
+//! string-to-sign = key1 "|" value1 "|" key2 "|" value2 "|" ... keyN "|" valueN "|"
+//! s              = hex(HMAC-SHA256(secret, string-to-sign))
+//! ```
+//! over every parameter but `s`, each key and value `application/x-www-form-urlencoded`
+//! decoded (split on `&`, then on the first `=`, `+` is a space, then percent-decoding),
+//! keys sorted bytewise. Published client samples also sign in URL order or sorted
+//! case-insensitively: each binds the same parameters, so a signature matching any of the
+//! three orders is accepted. The signature covers neither method, path nor body; see
+//! `docs/schemes.md` for how keyward contains that.
+//!
+//! # Example
+//! ```
+//! use keyward_sig::{KeyKind, KeyMaterial, query_hmac::{self, ParameterOrder}};
+//! let key = KeyMaterial::new(KeyKind::Domain, b"secret");
+//! let url = query_hmac::sign("/api/activities?b=2&a=1", "tok", 1_700_000_000_000, &key,
+//!                            ParameterOrder::Bytewise).unwrap();
+//! assert!(url.starts_with("/api/activities?b=2&a=1&t=tok&ms=1700000000000&s="));
+//! let canonical = query_hmac::canonical_query("b=2&a=1&t=tok&ms=1", ParameterOrder::Bytewise,
+//!                                             Default::default()).unwrap();
+//! assert_eq!(canonical.to_string(), "a|1|b|2|ms|1|t|tok|");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
+use smallvec::SmallVec;
+
+use crate::error::{Field, SignError, VerifyError, shorten};
+use crate::key::{CredentialLookup, KeyMaterial};
+use crate::mac::{Tag, tag_from_hex, to_hex};
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::token::CredentialKind;
+use crate::verify::{
+    BlankValues, Principal, ReplayId, Verified, VerifyOptions, any_secret_matches,
+};
+
+/// The order in which parameters are concatenated into the string-to-sign.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParameterOrder {
+    /// Sorted by decoded key bytes: keyward's canonical order, and what it signs with.
+    #[default]
+    Bytewise,
+    /// As they appear in the URL.
+    Url,
+    /// Sorted by ASCII-lower-cased decoded key; keys equal but for case keep URL order.
+    CaseInsensitive,
+}
+
+/// One `key=value` pair as it appears in the raw query, undecoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawParam<'a> {
+    /// The key, still encoded.
+    pub key: &'a [u8],
+    /// The value, still encoded (empty when the pair had no `=`).
+    pub value: &'a [u8],
+}
+
+impl<'a> RawParam<'a> {
+    /// The decoded key bytes.
+    pub fn decoded_key(self) -> impl Iterator<Item = u8> + Clone + 'a {
+        form_decode(self.key)
+    }
+
+    /// The decoded value bytes.
+    pub fn decoded_value(self) -> impl Iterator<Item = u8> + Clone + 'a {
+        form_decode(self.value)
+    }
+
+    fn key_is(&self, name: &[u8]) -> bool {
+        self.decoded_key().eq(name.iter().copied())
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one key or value: `+` is a space, then
+/// percent-decoding; an invalid `%` sequence stays as it is (WHATWG URL, section 5.1).
+fn form_decode(raw: &[u8]) -> impl Iterator<Item = u8> + Clone + '_ {
+    raw.split(|&b| b == b'+')
+        .enumerate()
+        .flat_map(|(i, piece)| (i > 0).then_some(b' ').into_iter().chain(percent_decode(piece)))
+}
+
+/// Splits a raw query into its pairs, in URL order, skipping empty segments (`a=1&&b=2`).
+pub fn raw_params(query: &str) -> impl Iterator<Item = RawParam<'_>> {
+    query.as_bytes().split(|&b| b == b'&').filter(|segment| !segment.is_empty()).map(|segment| {
+        match segment.iter().position(|&b| b == b'=') {
+            Some(eq) => RawParam { key: &segment[..eq], value: &segment[eq + 1..] },
+            None => RawParam { key: segment, value: b"" },
+        }
+    })
+}
+
+/// Parameters kept inline: a typical signed URL has far fewer, so no heap allocation.
+type Params<'a> = SmallVec<[RawParam<'a>; 16]>;
+
+/// A string-to-sign. `Display` prints it exactly (lossily, if a decoded value is not UTF-8).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CanonicalQuery(SmallVec<[u8; 512]>);
+
+impl CanonicalQuery {
+    /// The exact bytes that are signed.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn build<'s, 'a: 's>(
+        params: impl Iterator<Item = &'s RawParam<'a>>,
+        blank: BlankValues,
+    ) -> Self {
+        let mut out = SmallVec::new();
+        for param in params {
+            if blank == BlankValues::Skipped && param.value.is_empty() {
+                continue;
+            }
+            out.extend(param.decoded_key());
+            out.push(b'|');
+            out.extend(param.decoded_value());
+            out.push(b'|');
+        }
+        CanonicalQuery(out)
+    }
+}
+
+impl fmt::Display for CanonicalQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl fmt::Debug for CanonicalQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CanonicalQuery({:?})", String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// The signed parameters of a query, `s` set aside, checked for repeats.
+#[derive(Debug)]
+pub struct SignedQuery<'a> {
+    /// Every parameter but `s`, in URL order.
+    params: Params<'a>,
+    /// Every parameter but `s`, bytewise sorted by decoded key.
+    sorted: Params<'a>,
+    /// The raw `s` value, if present.
+    signature: Option<&'a [u8]>,
+}
+
+impl<'a> SignedQuery<'a> {
+    /// Parses `query`, refusing any repeated key (including `t`, `ms` and `s`): with two, what
+    /// was signed would be ambiguous.
+    pub fn parse(query: &'a str) -> Result<Self, VerifyError> {
+        let mut params = Params::new();
+        let mut signature = None;
+        for param in raw_params(query) {
+            if param.key_is(b"s") {
+                if signature.replace(param.value).is_some() {
+                    return Err(VerifyError::RepeatedParameter { name: "s".into() });
+                }
+            } else {
+                params.push(param);
+            }
+        }
+        let mut sorted = params.clone();
+        sorted.sort_by(|a, b| a.decoded_key().cmp(b.decoded_key()));
+        if let Some(pair) = sorted.windows(2).find(|w| w[0].decoded_key().eq(w[1].decoded_key())) {
+            let name: Vec<u8> = pair[0].decoded_key().collect();
+            return Err(VerifyError::RepeatedParameter { name: shorten(&name) });
+        }
+        Ok(SignedQuery { params, sorted, signature })
+    }
+
+    /// The parameters in `order`.
+    fn ordered(&self, order: ParameterOrder) -> Ordering<'_, 'a> {
+        match order {
+            ParameterOrder::Bytewise => self.sorted.iter().collect(),
+            ParameterOrder::Url => self.params.iter().collect(),
+            ParameterOrder::CaseInsensitive => {
+                let mut by_folded_key: Ordering<'_, 'a> = self.params.iter().collect();
+                // A stable sort: keys equal but for case keep their URL order.
+                by_folded_key.sort_by(|a, b| {
+                    let folded = |p: &RawParam<'a>| p.decoded_key().map(|c| c.to_ascii_lowercase());
+                    folded(a).cmp(folded(b))
+                });
+                by_folded_key
+            }
+        }
+    }
+
+    /// The string-to-sign in `order`.
+    pub fn canonical(&self, order: ParameterOrder, blank: BlankValues) -> CanonicalQuery {
+        CanonicalQuery::build(self.ordered(order).into_iter(), blank)
+    }
+
+    /// The accepted orderings, canonical first, without repeats: the three orders often
+    /// agree, and each distinct one costs an HMAC.
+    fn distinct_orderings(&self) -> SmallVec<[Ordering<'_, 'a>; 3]> {
+        let mut distinct: SmallVec<[Ordering<'_, 'a>; 3]> = SmallVec::new();
+        for order in
+            [ParameterOrder::Bytewise, ParameterOrder::Url, ParameterOrder::CaseInsensitive]
+        {
+            let ordering = self.ordered(order);
+            let same = |other: &Ordering<'_, 'a>| {
+                other.iter().zip(&ordering).all(|(a, b)| std::ptr::eq(*a, *b))
+            };
+            if !distinct.iter().any(same) {
+                distinct.push(ordering);
+            }
+        }
+        distinct
+    }
+
+    /// The decoded value of the signed parameter `name`, if present.
+    fn value(&self, name: &[u8]) -> Option<Cow<'a, [u8]>> {
+        let param = self.params.iter().find(|p| p.key_is(name))?;
+        Some(decode_value(param.value))
+    }
+}
+
+/// Parameters in one order, by reference.
+type Ordering<'s, 'a> = SmallVec<[&'s RawParam<'a>; 16]>;
+
+fn decode_value(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.iter().any(|&b| b == b'+' || b == b'%') {
+        Cow::Owned(form_decode(raw).collect())
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+/// Whether the request carries query-hmac credentials: a `t` parameter.
+pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
+    request.query().is_some_and(|query| raw_params(query).any(|p| p.key == b"t"))
+}
+
+/// The string-to-sign of a raw query in `order` (for tools and tests; `s` is left out).
+pub fn canonical_query(
+    query: &str,
+    order: ParameterOrder,
+    blank: BlankValues,
+) -> Result<CanonicalQuery, VerifyError> {
+    Ok(SignedQuery::parse(query)?.canonical(order, blank))
+}
+
+pub(crate) fn verify<L: CredentialLookup>(
+    request: &RequestView<'_>,
+    now_ms: i64,
+    lookup: &L,
+    options: &VerifyOptions,
+) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+    let query = request.query().ok_or(VerifyError::missing(Field::QueryToken))?;
+    let signed = SignedQuery::parse(query)?;
+    let token = signed.value(b"t").ok_or(VerifyError::missing(Field::QueryToken))?;
+    let timestamp = signed.value(b"ms").ok_or(VerifyError::missing(Field::QueryTimestamp))?;
+    let presented = signed.signature.ok_or(VerifyError::missing(Field::QuerySignature))?;
+    let presented: Tag = tag_from_hex(&decode_value(presented))
+        .ok_or(VerifyError::malformed(Field::QuerySignature, "expected 64 hex digits"))?;
+    let timestamp_ms = crate::time::parse_epoch_millis(&timestamp, Field::QueryTimestamp)?;
+    let token = std::str::from_utf8(&token)
+        .map_err(|_| VerifyError::malformed(Field::QueryToken, "not UTF-8"))?;
+    options.check_format(CredentialKind::ApiKeyToken, token, Field::QueryToken)?;
+
+    let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
+    options.window.check(timestamp_ms, now_ms)?;
+
+    let material: &KeyMaterial = key.as_ref();
+    let mut blank_variants: SmallVec<[BlankValues; 2]> = SmallVec::new();
+    blank_variants.push(BlankValues::Signed);
+    if options.blank_values == BlankValues::Skipped {
+        blank_variants.push(BlankValues::Skipped);
+    }
+    for ordering in signed.distinct_orderings() {
+        for &blank in &blank_variants {
+            let canonical = CanonicalQuery::build(ordering.iter().copied(), blank);
+            if any_secret_matches(material, &[canonical.as_bytes()], &presented) {
+                let kind = material.kind();
+                let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
+                return Ok(Verified::new(
+                    Scheme::QueryHmac,
+                    Principal::ApiKey { key, kind },
+                    Some(replay),
+                ));
+            }
+        }
+    }
+    let signed = signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
+    Err(VerifyError::SignatureMismatch { signed: signed.as_bytes().to_vec() })
+}
+
+/// What is escaped when `t` and `ms` are appended: everything but unreserved characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Appends `t`, `ms` and `s` to `target` (origin-form or absolute), signing every parameter
+/// in `order`. Returns the signed target.
+pub fn sign(
+    target: &str,
+    token: &str,
+    now_ms: i64,
+    key: &KeyMaterial,
+    order: ParameterOrder,
+) -> Result<String, SignError> {
+    let mut out = String::with_capacity(target.len() + token.len() + 100);
+    out.push_str(target);
+    out.push(if target.contains('?') { '&' } else { '?' });
+    out.push_str("t=");
+    out.extend(utf8_percent_encode(token, COMPONENT));
+    out.push_str("&ms=");
+    out.push_str(&now_ms.to_string());
+    let signature = signature_for(&out, key, order)?;
+    out.push_str("&s=");
+    out.push_str(&signature);
+    Ok(out)
+}
+
+/// The hex `s` for a target that already carries `t` and `ms` (and no `s`).
+pub fn signature_for(
+    target: &str,
+    key: &KeyMaterial,
+    order: ParameterOrder,
+) -> Result<String, SignError> {
+    let query = target.split_once('?').map_or("", |(_, query)| query);
+    let signed = SignedQuery::parse(query)
+        .map_err(|_| SignError::Unsignable { reason: "a query parameter is repeated" })?;
+    if signed.signature.is_some() {
+        return Err(SignError::AlreadySigned { name: "s" });
+    }
+    let canonical = signed.canonical(order, BlankValues::Signed);
+    Ok(to_hex(&key.signing_key().sign(canonical.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canonical(query: &str, order: ParameterOrder) -> String {
+        canonical_query(query, order, BlankValues::Signed).unwrap().to_string()
+    }
+
+    #[test]
+    fn decodes_plus_percent_and_keeps_invalid_escapes() {
+        assert_eq!(canonical("a=x+y%2By%7C%zz%4", ParameterOrder::Url), "a|x y+y|%zz%4|");
+        assert_eq!(canonical("flag&b=", ParameterOrder::Url), "flag||b||");
+    }
+
+    #[test]
+    fn three_orders() {
+        let q = "Zeta=1&alpha=2&ms=3&t=4";
+        assert_eq!(canonical(q, ParameterOrder::Bytewise), "Zeta|1|alpha|2|ms|3|t|4|");
+        assert_eq!(canonical(q, ParameterOrder::CaseInsensitive), "alpha|2|ms|3|t|4|Zeta|1|");
+        assert_eq!(canonical("t=4&b=1&a=2", ParameterOrder::Url), "t|4|b|1|a|2|");
+    }
+
+    #[test]
+    fn rejects_repeated_keys_after_decoding() {
+        for query in ["t=1&t=2", "a=1&%61=2", "s=1&s=2", "x&x="] {
+            assert_eq!(
+                SignedQuery::parse(query).unwrap_err().code(),
+                "repeated-parameter",
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
+    fn blank_values_can_be_skipped() {
+        let q = "a=1&x=&t=2";
+        assert_eq!(
+            canonical_query(q, ParameterOrder::Bytewise, BlankValues::Skipped).unwrap().to_string(),
+            "a|1|t|2|"
+        );
+    }
+}

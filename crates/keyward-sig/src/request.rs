@@ -1,0 +1,205 @@
+//! A framework-neutral, borrowed view of an HTTP request: what every scheme reads.
+//!
+//! # Example
+//! ```
+//! use keyward_sig::RequestView;
+//! let headers = [("Host", &b"example.com"[..])];
+//! let request = RequestView::new("GET", "/api/activities?page=2", &headers, b"");
+//! assert_eq!(request.path(), "/api/activities");
+//! assert_eq!(request.query(), Some("page=2"));
+//! ```
+
+use std::borrow::Cow;
+
+/// Where a [`RequestView`] reads header fields from.
+#[derive(Clone, Copy, Debug)]
+enum Headers<'a> {
+    Pairs(&'a [(&'a str, &'a [u8])]),
+    #[cfg(feature = "http")]
+    Map(&'a http::HeaderMap),
+}
+
+/// A request as received: method, target exactly as on the request line (origin-form
+/// `/path?query` or absolute-form `https://host/path?query`), header fields and body bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    method: &'a str,
+    target: &'a str,
+    headers: Headers<'a>,
+    body: &'a [u8],
+    uri_scheme: &'a str,
+}
+
+impl<'a> RequestView<'a> {
+    /// A request with headers given as name/value pairs (names in any case).
+    pub fn new(
+        method: &'a str,
+        target: &'a str,
+        headers: &'a [(&'a str, &'a [u8])],
+        body: &'a [u8],
+    ) -> Self {
+        RequestView { method, target, headers: Headers::Pairs(headers), body, uri_scheme: "https" }
+    }
+
+    /// A request whose headers live in an `http::HeaderMap`.
+    #[cfg(feature = "http")]
+    pub fn with_header_map(
+        method: &'a str,
+        target: &'a str,
+        headers: &'a http::HeaderMap,
+        body: &'a [u8],
+    ) -> Self {
+        RequestView { method, target, headers: Headers::Map(headers), body, uri_scheme: "https" }
+    }
+
+    /// The URI scheme the request arrived over (`https` unless told otherwise), for the RFC 9421
+    /// `@scheme` and `@target-uri` components of origin-form targets.
+    pub fn with_uri_scheme(mut self, scheme: &'a str) -> Self {
+        self.uri_scheme = scheme;
+        self
+    }
+
+    /// The method, as sent.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target, as sent.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The body bytes, as received.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The URI scheme: from an absolute-form target, else the one set on the view.
+    pub fn uri_scheme(&self) -> &'a str {
+        split_target(self.target).0.unwrap_or(self.uri_scheme)
+    }
+
+    /// The authority: from an absolute-form target, else the `Host` header.
+    pub fn authority(&self) -> Option<&'a str> {
+        match split_target(self.target).1 {
+            Some(authority) => Some(authority),
+            None => self.header("host").and_then(|v| std::str::from_utf8(v).ok()),
+        }
+    }
+
+    /// The path, `/` when the target has none.
+    pub fn path(&self) -> &'a str {
+        match split_target(self.target).2 {
+            "" => "/",
+            path => path,
+        }
+    }
+
+    /// The raw query, without `?`, when the target has one.
+    pub fn query(&self) -> Option<&'a str> {
+        split_target(self.target).3
+    }
+
+    /// The origin-form target: path and query as sent, with `/` for an empty path.
+    pub fn origin_form(&self) -> Cow<'a, str> {
+        let (_, _, path, _) = split_target(self.target);
+        let start = path.as_ptr() as usize - self.target.as_ptr() as usize;
+        let rest = &self.target[start..];
+        if path.is_empty() { Cow::Owned(format!("/{rest}")) } else { Cow::Borrowed(rest) }
+    }
+
+    /// Every value of header `name` (ASCII case-insensitive), in order.
+    pub fn header_values<'n>(&self, name: &'n str) -> HeaderValues<'a, 'n> {
+        match self.headers {
+            Headers::Pairs(pairs) => HeaderValues::Pairs { pairs: pairs.iter(), name },
+            #[cfg(feature = "http")]
+            Headers::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
+        }
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.header_values(name).next()
+    }
+
+    /// The value of header `name` when it appears exactly once; `Err(())` when repeated.
+    pub(crate) fn single_header(&self, name: &str) -> Result<Option<&'a [u8]>, ()> {
+        let mut values = self.header_values(name);
+        let first = values.next();
+        if values.next().is_some() { Err(()) } else { Ok(first) }
+    }
+}
+
+/// Splits a request target into (scheme, authority, path, query) without allocating.
+fn split_target(target: &str) -> (Option<&str>, Option<&str>, &str, Option<&str>) {
+    let (scheme, authority, rest) = match target.split_once("://") {
+        Some((scheme, after)) if !scheme.contains(['/', '?']) => {
+            let end = after.find(['/', '?']).unwrap_or(after.len());
+            (Some(scheme), Some(&after[..end]), &after[end..])
+        }
+        _ => (None, None, target),
+    };
+    match rest.split_once('?') {
+        Some((path, query)) => (scheme, authority, path, Some(query)),
+        None => (scheme, authority, rest, None),
+    }
+}
+
+/// The values of one header field, from whichever source the view borrows.
+#[derive(Debug)]
+pub enum HeaderValues<'a, 'n> {
+    #[doc(hidden)]
+    Pairs { pairs: std::slice::Iter<'a, (&'a str, &'a [u8])>, name: &'n str },
+    #[cfg(feature = "http")]
+    #[doc(hidden)]
+    Map(http::header::ValueIter<'a, http::HeaderValue>),
+}
+
+impl<'a> Iterator for HeaderValues<'a, '_> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            HeaderValues::Pairs { pairs, name } => pairs
+                .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                .map(|(_, value)| *value),
+            #[cfg(feature = "http")]
+            HeaderValues::Map(values) => values.next().map(http::HeaderValue::as_bytes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_origin_and_absolute_form_targets() {
+        let headers = [("HOST", &b"api.example.com"[..])];
+        let origin = RequestView::new("GET", "/a/b?x=1&y", &headers, b"");
+        assert_eq!((origin.path(), origin.query()), ("/a/b", Some("x=1&y")));
+        assert_eq!(origin.authority(), Some("api.example.com"));
+        assert_eq!(origin.uri_scheme(), "https");
+        assert_eq!(origin.origin_form(), "/a/b?x=1&y");
+
+        let absolute = RequestView::new("GET", "http://other.example:8080/p?q", &headers, b"");
+        assert_eq!(absolute.authority(), Some("other.example:8080"));
+        assert_eq!(absolute.uri_scheme(), "http");
+        assert_eq!((absolute.path(), absolute.query()), ("/p", Some("q")));
+        assert_eq!(absolute.origin_form(), "/p?q");
+
+        let bare = RequestView::new("GET", "http://h.example?q=1", &headers, b"");
+        assert_eq!((bare.path(), bare.query()), ("/", Some("q=1")));
+        assert_eq!(bare.origin_form(), "/?q=1");
+    }
+
+    #[test]
+    fn header_lookup_ignores_case_and_keeps_order() {
+        let headers = [("X-A", &b"1"[..]), ("x-b", b"2"), ("x-a", b"3")];
+        let request = RequestView::new("GET", "/", &headers, b"");
+        assert_eq!(request.header_values("x-a").collect::<Vec<_>>(), [b"1", b"3"]);
+        assert_eq!(request.single_header("X-B"), Ok(Some(&b"2"[..])));
+        assert_eq!(request.single_header("x-a"), Err(()));
+        assert_eq!(request.single_header("x-c"), Ok(None));
+    }
+}

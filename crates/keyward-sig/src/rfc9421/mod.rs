@@ -1,0 +1,228 @@
+//! http-signature: RFC 9421 HTTP Message Signatures with `hmac-sha256`.
+//!
+//! ```text
+//! Signature-Input: sig1=("@method" "@path" "@query" "content-digest");created=…;keyid="…";alg="hmac-sha256"
+//! Signature:       sig1=:base64(HMAC-SHA256(secret, signature base)):
+//! ```
+//! `keyid` is the API key's token; `created` is required and must lie inside the clock
+//! window; `expires` is honoured; `nonce`, when present, is what replay protection
+//! remembers. Under keyward's [`ComponentPolicy::Keyward`] the signature must cover `@method`,
+//! `@path`, `@query` when there is a query, and `content-digest` (checked against the body)
+//! when there is a body. Structured fields are parsed with the `sfv` crate.
+//!
+//! When a request carries several signatures, the first member of `Signature-Input` is the
+//! one verified.
+//!
+//! # Example
+//! ```
+//! use keyward_sig::{KeyKind, KeyMaterial, RequestView};
+//! use keyward_sig::rfc9421::{self, SignatureParams};
+//! let key = KeyMaterial::new(KeyKind::Domain, b"secret");
+//! let request = RequestView::new("GET", "/api/activities?page=2", &[], b"");
+//! let params = SignatureParams::new(&["@method", "@path", "@query"], 1_700_000_000, "kid").unwrap();
+//! let headers = rfc9421::sign(&request, "sig1", &params, &key).unwrap();
+//! assert_eq!(
+//!     headers.signature_input,
+//!     r#"sig1=("@method" "@path" "@query");created=1700000000;alg="hmac-sha256";keyid="kid""#
+//! );
+//! ```
+
+mod base;
+mod digest;
+mod params;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sfv::{Dictionary, ListEntry, Parser};
+
+pub use base::SignatureBase;
+pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
+pub use params::{HMAC_SHA256, SignatureParams};
+
+use crate::error::{Field, SignError, VerifyError, shorten};
+use crate::key::{CredentialLookup, KeyMaterial};
+use crate::mac::TAG_LEN;
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::token::CredentialKind;
+use crate::verify::{
+    ComponentPolicy, Principal, ReplayId, Verified, VerifyOptions, any_secret_matches,
+};
+use base::ComponentError;
+
+/// The `Signature-Input` field.
+pub const SIGNATURE_INPUT: &str = "signature-input";
+/// The `Signature` field.
+pub const SIGNATURE: &str = "signature";
+/// The `Content-Digest` field.
+pub const CONTENT_DIGEST: &str = "content-digest";
+
+/// Whether the request carries RFC 9421 credentials.
+pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
+    request.header(SIGNATURE_INPUT).is_some() || request.header(SIGNATURE).is_some()
+}
+
+/// Parses a dictionary field from all its field lines (RFC 9421 section 4: combined as one).
+fn parse_dictionary(
+    request: &RequestView<'_>,
+    name: &str,
+    field: Field,
+) -> Result<Dictionary, VerifyError> {
+    let mut values = request.header_values(name);
+    let first = values.next().ok_or(VerifyError::missing(field))?;
+    let joined;
+    let value = match values.next() {
+        None => first,
+        Some(second) => {
+            let mut all = [first, second].join(&b", "[..]);
+            for more in values {
+                all.extend_from_slice(b", ");
+                all.extend_from_slice(more);
+            }
+            joined = all;
+            &joined
+        }
+    };
+    Parser::new(value)
+        .with_version(sfv::Version::Rfc8941)
+        .parse()
+        .map_err(|_| VerifyError::malformed(field, "not an RFC 8941 dictionary"))
+}
+
+/// The label and parameters of the signature to verify, and its bytes.
+pub fn parse_signature(
+    request: &RequestView<'_>,
+) -> Result<(String, SignatureParams, Vec<u8>), VerifyError> {
+    let inputs = parse_dictionary(request, SIGNATURE_INPUT, Field::SignatureInput)?;
+    let (label, entry) =
+        inputs.into_iter().next().ok_or(VerifyError::missing(Field::SignatureInput))?;
+    let ListEntry::InnerList(inner) = entry else {
+        return Err(VerifyError::malformed(Field::SignatureInput, "expected an inner list"));
+    };
+    let params = SignatureParams::from_inner_list(inner)?;
+    let signatures = parse_dictionary(request, SIGNATURE, Field::Signature)?;
+    let signature = match signatures.get(label.as_str()) {
+        Some(ListEntry::Item(item)) => item.bare_item.as_byte_sequence().map(<[u8]>::to_vec),
+        Some(ListEntry::InnerList(_)) => None,
+        None => return Err(VerifyError::malformed(Field::Signature, "no signature for the label")),
+    }
+    .ok_or(VerifyError::malformed(Field::Signature, "expected a byte sequence"))?;
+    Ok((label.as_str().to_owned(), params, signature))
+}
+
+/// keyward's required components (DESIGN section 1).
+fn check_policy(request: &RequestView<'_>, params: &SignatureParams) -> Result<(), VerifyError> {
+    let covers_target = params.covers("@target-uri") || params.covers("@request-target");
+    let required = [
+        ("@method", true),
+        ("@path", !covers_target),
+        ("@query", request.query().is_some() && !covers_target),
+        (CONTENT_DIGEST, !request.body().is_empty()),
+    ];
+    for (component, needed) in required {
+        if needed && !params.covers(component) {
+            return Err(VerifyError::ComponentMissing { component });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn verify<L: CredentialLookup>(
+    request: &RequestView<'_>,
+    now_ms: i64,
+    lookup: &L,
+    options: &VerifyOptions,
+) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+    let (_label, params, presented) = parse_signature(request)?;
+    if presented.len() != TAG_LEN {
+        return Err(VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256"));
+    }
+    if let Some(alg) = params.alg().filter(|alg| *alg != HMAC_SHA256) {
+        return Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(alg.as_bytes()) });
+    }
+    let keyid = params.keyid().ok_or(VerifyError::missing(Field::KeyId))?;
+    let created = params.created().ok_or(VerifyError::missing(Field::Created))?;
+    if options.component_policy == ComponentPolicy::Keyward {
+        check_policy(request, &params)?;
+    }
+    options.check_format(CredentialKind::ApiKeyToken, keyid, Field::KeyId)?;
+
+    let key = lookup.api_key(keyid).ok_or_else(|| VerifyError::unknown_key(keyid))?;
+    let now = now_ms.div_euclid(1000);
+    if let Some(expires) = params.expires().filter(|&expires| now > expires) {
+        return Err(VerifyError::SignatureExpired { created, expires, now });
+    }
+    let created_ms = created.saturating_mul(1000);
+    options.window.check(created_ms, now_ms)?;
+    if params.covers(CONTENT_DIGEST) {
+        let value =
+            request.header(CONTENT_DIGEST).ok_or(VerifyError::missing(Field::ContentDigest))?;
+        check_content_digest(value, request.body())?;
+    }
+
+    let base = SignatureBase::build(request, &params).map_err(|error| match error {
+        ComponentError::Unsupported(component) => {
+            VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
+        }
+        ComponentError::Absent(_) => {
+            VerifyError::malformed(Field::SignatureInput, "covers a component the request lacks")
+        }
+    })?;
+    let material: &KeyMaterial = key.as_ref();
+    if !any_secret_matches(material, &[base.as_bytes()], &presented) {
+        return Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() });
+    }
+    let replay = match params.nonce() {
+        Some(nonce) => ReplayId::from_nonce(keyid, nonce, created_ms, options.window),
+        None => {
+            let mut tag = [0u8; TAG_LEN];
+            tag.copy_from_slice(&presented);
+            ReplayId::from_signature(tag, created_ms, options.window)
+        }
+    };
+    let kind = material.kind();
+    Ok(Verified::new(Scheme::HttpSignature, Principal::ApiKey { key, kind }, Some(replay)))
+}
+
+/// The two header values that carry a signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureHeaders {
+    /// The `Signature-Input` value: `label=(...);params`.
+    pub signature_input: String,
+    /// The `Signature` value: `label=:base64:`.
+    pub signature: String,
+}
+
+/// The signature base of `request` for `params`.
+pub fn signature_base(
+    request: &RequestView<'_>,
+    params: &SignatureParams,
+) -> Result<SignatureBase, SignError> {
+    SignatureBase::build(request, params).map_err(|error| match error {
+        ComponentError::Unsupported(_) => {
+            SignError::Unsignable { reason: "a covered component is not supported" }
+        }
+        ComponentError::Absent(_) => {
+            SignError::Unsignable { reason: "a covered component is absent from the request" }
+        }
+    })
+}
+
+/// Signs `request` under `label` with `params`. A covered `content-digest` must already be a
+/// header of the request (see [`content_digest`]).
+pub fn sign(
+    request: &RequestView<'_>,
+    label: &str,
+    params: &SignatureParams,
+    key: &KeyMaterial,
+) -> Result<SignatureHeaders, SignError> {
+    if sfv::KeyRef::from_str(label).is_err() {
+        return Err(SignError::InvalidParameter { field: Field::Signature });
+    }
+    let base = signature_base(request, params)?;
+    let tag = key.signing_key().sign(base.as_bytes());
+    Ok(SignatureHeaders {
+        signature_input: format!("{label}={}", params.serialize()),
+        signature: format!("{label}=:{}:", STANDARD.encode(tag)),
+    })
+}

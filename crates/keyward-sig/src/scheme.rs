@@ -1,0 +1,43 @@
+//! The four credential schemes keyward understands.
+
+use std::fmt;
+
+/// A credential scheme, named as in the configuration and in error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scheme {
+    /// `Authorization: Bearer <access token>`.
+    Bearer,
+    /// DevResults-style query-string HMAC: `t`, `ms`, `s`.
+    QueryHmac,
+    /// Devo-style header HMAC: `x-logtrust-*`.
+    HeaderHmac,
+    /// RFC 9421 HTTP Message Signatures with `hmac-sha256`.
+    HttpSignature,
+}
+
+impl Scheme {
+    /// Every scheme, in detection order.
+    pub const ALL: [Scheme; 4] =
+        [Scheme::Bearer, Scheme::QueryHmac, Scheme::HeaderHmac, Scheme::HttpSignature];
+
+    /// The scheme's configuration name: `bearer`, `query-hmac`, `header-hmac`, `http-signature`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "bearer",
+            Scheme::QueryHmac => "query-hmac",
+            Scheme::HeaderHmac => "header-hmac",
+            Scheme::HttpSignature => "http-signature",
+        }
+    }
+
+    /// The scheme with this configuration name.
+    pub fn from_name(name: &str) -> Option<Scheme> {
+        Scheme::ALL.into_iter().find(|scheme| scheme.as_str() == name)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

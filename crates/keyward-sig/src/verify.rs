@@ -1,0 +1,272 @@
+//! The verifier: detect the scheme, parse it, look the key up, check the clock, check the
+//! signature, and hand back a proof of what was verified.
+//!
+//! ```text
+//! RequestView ──detect──▶ one scheme ──parse──▶ key id ──CredentialLookup──▶ KeyMaterial
+//!      │                                                                       │
+//!      └──────── canonicalise (string-to-sign / signature base) ──HMAC──▶ compare (constant time)
+//!                                                                              │
+//!                                       Verified { scheme, principal, replay id } ◀─┘
+//! ```
+//!
+//! # Example
+//! ```
+//! use keyward_sig::{CredentialLookup, KeyKind, KeyMaterial, RequestView, Verifier,
+//!                   VerifyOptions, AccessGrant, query_hmac, token::TokenDigest};
+//!
+//! struct OneKey(KeyMaterial);
+//! impl CredentialLookup for OneKey {
+//!     type Key = KeyMaterial;
+//!     type Grant = AccessGrant;
+//!     fn api_key(&self, token: &str) -> Option<KeyMaterial> {
+//!         (token == "my-token").then(|| self.0.clone())
+//!     }
+//!     fn access_token(&self, _: &TokenDigest) -> Option<AccessGrant> { None }
+//! }
+//!
+//! let key = KeyMaterial::new(KeyKind::Domain, b"my-secret");
+//! let now_ms = 1_732_431_234_567;
+//! let target = query_hmac::sign("/api/activities?page=2", "my-token", now_ms, &key,
+//!                               query_hmac::ParameterOrder::Bytewise).unwrap();
+//! let request = RequestView::new("GET", &target, &[], b"");
+//! let verified = Verifier::new(VerifyOptions::default())
+//!     .verify(&request, now_ms, &OneKey(key))
+//!     .unwrap();
+//! assert_eq!(verified.scheme(), keyward_sig::Scheme::QueryHmac);
+//! ```
+
+use ring::digest;
+
+use crate::error::{Field, VerifyError};
+use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::time::ClockWindow;
+use crate::token::{CredentialKind, TokenDigest};
+use crate::{bearer, header_hmac, query_hmac, rfc9421};
+
+/// Whether query-hmac accepts signatures that left blank-valued parameters (`x=`) out.
+///
+/// One published DevResults sample drops them. Accepting that lets anyone append blank
+/// parameters to a signed URL, so it is off unless configured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlankValues {
+    /// Blank-valued parameters are signed like any other (`x||`). The default.
+    #[default]
+    Signed,
+    /// A signature over the string without blank-valued parameters is accepted too.
+    Skipped,
+}
+
+/// Which RFC 9421 components a signature must cover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ComponentPolicy {
+    /// keyward's rule: `@method`, `@path`, `@query` when there is a query, `content-digest`
+    /// when there is a body. The default.
+    #[default]
+    Keyward,
+    /// Whatever the signer chose (RFC 9421 itself requires nothing): only for interoperability
+    /// tests such as the RFC's own examples.
+    SignerChosen,
+}
+
+/// Whether key ids and access tokens must be keyward-format credentials (prefix + checksum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// Any string is looked up as is. The default, so foreign and test keys work.
+    #[default]
+    Opaque,
+    /// Credentials must carry keyward's prefix and checksum; a mistyped one is refused before
+    /// any lookup.
+    Keyward,
+}
+
+/// Everything that changes what verification accepts. Parsed once, at start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// The accepted clock skew either way (default ±300 s).
+    pub window: ClockWindow,
+    /// query-hmac's blank-value variant (default off).
+    pub blank_values: BlankValues,
+    /// RFC 9421 required components (default keyward's).
+    pub component_policy: ComponentPolicy,
+    /// Credential format checks (default opaque).
+    pub token_format: TokenFormat,
+}
+
+impl VerifyOptions {
+    /// Checks `id` against the configured credential format.
+    pub(crate) fn check_format(
+        &self,
+        kind: CredentialKind,
+        id: &str,
+        field: Field,
+    ) -> Result<(), VerifyError> {
+        match self.token_format {
+            TokenFormat::Opaque => Ok(()),
+            TokenFormat::Keyward => {
+                kind.check(id).map_err(|e| VerifyError::malformed(field, e.reason()))
+            }
+        }
+    }
+}
+
+/// Verifies requests in every scheme.
+#[derive(Clone, Debug, Default)]
+pub struct Verifier {
+    options: VerifyOptions,
+}
+
+impl Verifier {
+    /// A verifier with these options.
+    pub fn new(options: VerifyOptions) -> Self {
+        Verifier { options }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    /// Which scheme's credentials the request carries: exactly one, or an error.
+    pub fn detect(request: &RequestView<'_>) -> Result<Scheme, VerifyError> {
+        let present = [
+            (Scheme::Bearer, bearer::is_present(request)),
+            (Scheme::QueryHmac, query_hmac::is_present(request)),
+            (Scheme::HeaderHmac, header_hmac::is_present(request)),
+            (Scheme::HttpSignature, rfc9421::is_present(request)),
+        ];
+        let mut found = present.iter().filter(|(_, here)| *here).map(|(scheme, _)| *scheme);
+        match (found.next(), found.next()) {
+            (None, _) => Err(VerifyError::NoCredentials),
+            (Some(scheme), None) => Ok(scheme),
+            (Some(first), Some(second)) => {
+                let mut schemes = vec![first, second];
+                schemes.extend(found);
+                Err(VerifyError::AmbiguousCredentials { schemes })
+            }
+        }
+    }
+
+    /// Verifies `request` at time `now_ms` (epoch milliseconds), asking `lookup` for keys.
+    pub fn verify<L: CredentialLookup>(
+        &self,
+        request: &RequestView<'_>,
+        now_ms: i64,
+        lookup: &L,
+    ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+        match Self::detect(request)? {
+            Scheme::Bearer => bearer::verify(request, now_ms, lookup, &self.options),
+            Scheme::QueryHmac => query_hmac::verify(request, now_ms, lookup, &self.options),
+            Scheme::HeaderHmac => header_hmac::verify(request, now_ms, lookup, &self.options),
+            Scheme::HttpSignature => rfc9421::verify(request, now_ms, lookup, &self.options),
+        }
+    }
+}
+
+/// Who a verified request speaks for.
+#[derive(Debug)]
+pub enum Principal<K, G> {
+    /// An API key, by a signed scheme.
+    ApiKey {
+        /// The caller's handle for the key, as its lookup returned it.
+        key: K,
+        /// The key's kind (the caller decides which kinds a route accepts).
+        kind: KeyKind,
+    },
+    /// An access token, by the bearer scheme.
+    AccessToken {
+        /// The caller's handle for the token, as its lookup returned it.
+        grant: G,
+        /// The token's digest, by which it is stored and revoked.
+        digest: TokenDigest,
+    },
+}
+
+/// What to remember to refuse a replay: an identifier of this signature (or RFC 9421 nonce),
+/// and until when it matters (after that, the clock window refuses the request anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReplayId {
+    id: [u8; 32],
+    remember_until_ms: i64,
+}
+
+impl ReplayId {
+    /// The identifier: the signature itself, or a digest of key id and nonce.
+    pub fn id(&self) -> &[u8; 32] {
+        &self.id
+    }
+
+    /// Until when to remember it, epoch milliseconds.
+    pub fn remember_until_ms(&self) -> i64 {
+        self.remember_until_ms
+    }
+
+    pub(crate) fn from_signature(tag: [u8; 32], timestamp_ms: i64, window: ClockWindow) -> Self {
+        ReplayId { id: tag, remember_until_ms: timestamp_ms.saturating_add(window.as_millis()) }
+    }
+
+    pub(crate) fn from_nonce(key_id: &str, nonce: &str, timestamp_ms: i64, w: ClockWindow) -> Self {
+        let mut context = digest::Context::new(&digest::SHA256);
+        for part in [b"nonce\0".as_slice(), key_id.as_bytes(), b"\0", nonce.as_bytes()] {
+            context.update(part);
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(context.finish().as_ref());
+        ReplayId { id, remember_until_ms: timestamp_ms.saturating_add(w.as_millis()) }
+    }
+}
+
+/// Proof that a request verified. Only this crate can build one, so code that holds a
+/// `Verified` cannot have skipped verification.
+#[derive(Debug)]
+pub struct Verified<K, G> {
+    scheme: Scheme,
+    principal: Principal<K, G>,
+    replay: Option<ReplayId>,
+}
+
+impl<K, G> Verified<K, G> {
+    pub(crate) fn new(
+        scheme: Scheme,
+        principal: Principal<K, G>,
+        replay: Option<ReplayId>,
+    ) -> Self {
+        Verified { scheme, principal, replay }
+    }
+
+    /// The scheme the request used.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Who the request speaks for.
+    pub fn principal(&self) -> &Principal<K, G> {
+        &self.principal
+    }
+
+    /// Takes the principal out of the proof.
+    pub fn into_principal(self) -> Principal<K, G> {
+        self.principal
+    }
+
+    /// The replay identity to remember, for signed schemes (bearer has none).
+    pub fn replay_id(&self) -> Option<&ReplayId> {
+        self.replay.as_ref()
+    }
+
+    /// The key's kind, for signed schemes.
+    pub fn key_kind(&self) -> Option<KeyKind> {
+        match &self.principal {
+            Principal::ApiKey { kind, .. } => Some(*kind),
+            Principal::AccessToken { .. } => None,
+        }
+    }
+}
+
+/// Whether any verifying secret of `key` gives `presented` over `parts`.
+pub(crate) fn any_secret_matches(key: &KeyMaterial, parts: &[&[u8]], presented: &[u8]) -> bool {
+    // Every secret is tried even after a match would be found, so the time taken does not
+    // reveal which secret (current or previous) signed.
+    key.verifying_keys().fold(false, |ok, secret| secret.verify_parts(parts, presented) | ok)
+}
