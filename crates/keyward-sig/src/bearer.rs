@@ -12,12 +12,10 @@
 
 use crate::error::{Field, VerifyError};
 use crate::key::{AccessGrant, CredentialLookup};
-use crate::request::RequestView;
+use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::token::{CredentialKind, TokenDigest};
 use crate::verify::{Principal, Verified, VerifyOptions};
-
-const AUTHORIZATION: &str = "authorization";
 
 /// The token in an `Authorization: Bearer` value (scheme name case-insensitive, RFC 9110
 /// section 11.1), if it is one.
@@ -29,19 +27,25 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// Whether the request carries a bearer token.
-pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
-    request.header_values(AUTHORIZATION).any(|value| bearer_token(value).is_some())
+pub(crate) fn is_present(request: &RequestView<'_>, fields: &CredentialFields<'_>) -> bool {
+    let field = CredentialField::Authorization;
+    if fields.repeated(field) {
+        request.header_values(field.name()).any(|value| bearer_token(value).is_some())
+    } else {
+        fields.first(field).is_some_and(|value| bearer_token(value).is_some())
+    }
 }
 
 pub(crate) fn verify<L: CredentialLookup>(
-    request: &RequestView<'_>,
+    fields: &CredentialFields<'_>,
     now_ms: i64,
     lookup: &L,
     options: &VerifyOptions,
 ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let value = request
-        .single_header(AUTHORIZATION)
-        .map_err(|()| VerifyError::RepeatedParameter { name: AUTHORIZATION.into() })?
+    let field = CredentialField::Authorization;
+    let value = fields
+        .single(field)
+        .map_err(|()| VerifyError::RepeatedParameter { name: field.name().into() })?
         .ok_or(VerifyError::missing(Field::Authorization))?;
     let token = bearer_token(value)
         .and_then(|token| std::str::from_utf8(token).ok())

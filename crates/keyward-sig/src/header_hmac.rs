@@ -21,7 +21,7 @@
 use crate::error::{Field, VerifyError};
 use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
 use crate::mac::{tag_from_hex, to_hex};
-use crate::request::RequestView;
+use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::time::parse_epoch_millis;
 use crate::token::CredentialKind;
@@ -39,30 +39,30 @@ pub const RESELLER_APIKEY: &str = "x-logtrust-reseller-apikey";
 pub const APIKEY: &str = "x-logtrust-apikey";
 
 /// The key headers and the kind each one claims.
-const KEY_HEADERS: [(&str, KeyKind); 3] = [
-    (DOMAIN_APIKEY, KeyKind::Domain),
-    (RESELLER_APIKEY, KeyKind::Reseller),
-    (APIKEY, KeyKind::Domain),
+const KEY_HEADERS: [(CredentialField, KeyKind); 3] = [
+    (CredentialField::LogtrustDomainApikey, KeyKind::Domain),
+    (CredentialField::LogtrustResellerApikey, KeyKind::Reseller),
+    (CredentialField::LogtrustApikey, KeyKind::Domain),
 ];
 
 /// Whether the request carries header-hmac credentials.
-pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
-    request.header(SIGN).is_some()
-        || KEY_HEADERS.iter().any(|(name, _)| request.header(name).is_some())
+pub(crate) fn is_present(fields: &CredentialFields<'_>) -> bool {
+    fields.has(CredentialField::LogtrustSign)
+        || KEY_HEADERS.iter().any(|(field, _)| fields.has(*field))
 }
 
 fn single<'a>(
-    request: &RequestView<'a>,
-    name: &'static str,
+    fields: &CredentialFields<'a>,
+    field: CredentialField,
 ) -> Result<Option<&'a [u8]>, VerifyError> {
-    request.single_header(name).map_err(|()| VerifyError::RepeatedParameter { name: name.into() })
+    fields.single(field).map_err(|()| VerifyError::RepeatedParameter { name: field.name().into() })
 }
 
 /// The presented key header: exactly one, with the kind it claims.
-fn key_header<'a>(request: &RequestView<'a>) -> Result<(&'a [u8], KeyKind), VerifyError> {
+fn key_header<'a>(fields: &CredentialFields<'a>) -> Result<(&'a [u8], KeyKind), VerifyError> {
     let mut found = None;
-    for (name, kind) in KEY_HEADERS {
-        if let Some(value) = single(request, name)? {
+    for (field, kind) in KEY_HEADERS {
+        if let Some(value) = single(fields, field)? {
             if found.replace((value, kind)).is_some() {
                 return Err(VerifyError::AmbiguousCredentials {
                     schemes: vec![Scheme::HeaderHmac],
@@ -75,14 +75,16 @@ fn key_header<'a>(request: &RequestView<'a>) -> Result<(&'a [u8], KeyKind), Veri
 
 pub(crate) fn verify<L: CredentialLookup>(
     request: &RequestView<'_>,
+    fields: &CredentialFields<'_>,
     now_ms: i64,
     lookup: &L,
     options: &VerifyOptions,
 ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let (apikey, presented_kind) = key_header(request)?;
-    let timestamp =
-        single(request, TIMESTAMP)?.ok_or(VerifyError::missing(Field::TimestampHeader))?;
-    let sign = single(request, SIGN)?.ok_or(VerifyError::missing(Field::SignHeader))?;
+    let (apikey, presented_kind) = key_header(fields)?;
+    let timestamp = single(fields, CredentialField::LogtrustTimestamp)?
+        .ok_or(VerifyError::missing(Field::TimestampHeader))?;
+    let sign = single(fields, CredentialField::LogtrustSign)?
+        .ok_or(VerifyError::missing(Field::SignHeader))?;
     let presented = tag_from_hex(sign.trim_ascii())
         .ok_or(VerifyError::malformed(Field::SignHeader, "expected 64 hex digits"))?;
     let timestamp_ms = parse_epoch_millis(timestamp, Field::TimestampHeader)?;

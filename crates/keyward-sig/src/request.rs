@@ -121,12 +121,109 @@ impl<'a> RequestView<'a> {
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.header_values(name).next()
     }
+}
 
-    /// The value of header `name` when it appears exactly once; `Err(())` when repeated.
-    pub(crate) fn single_header(&self, name: &str) -> Result<Option<&'a [u8]>, ()> {
-        let mut values = self.header_values(name);
-        let first = values.next();
-        if values.next().is_some() { Err(()) } else { Ok(first) }
+/// A header field that carries credentials (or, for `content-digest`, what they cover).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CredentialField {
+    Authorization,
+    LogtrustSign,
+    LogtrustTimestamp,
+    LogtrustDomainApikey,
+    LogtrustResellerApikey,
+    LogtrustApikey,
+    SignatureInput,
+    Signature,
+    ContentDigest,
+}
+
+impl CredentialField {
+    const COUNT: usize = 9;
+
+    /// The field's name, lower-case.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            CredentialField::Authorization => "authorization",
+            CredentialField::LogtrustSign => "x-logtrust-sign",
+            CredentialField::LogtrustTimestamp => "x-logtrust-timestamp",
+            CredentialField::LogtrustDomainApikey => "x-logtrust-domain-apikey",
+            CredentialField::LogtrustResellerApikey => "x-logtrust-reseller-apikey",
+            CredentialField::LogtrustApikey => "x-logtrust-apikey",
+            CredentialField::SignatureInput => "signature-input",
+            CredentialField::Signature => "signature",
+            CredentialField::ContentDigest => "content-digest",
+        }
+    }
+
+    /// The field named `name` (any case), if it is one; by length first, so most headers are
+    /// passed over after one comparison.
+    fn from_name(name: &str) -> Option<Self> {
+        use CredentialField::*;
+        let candidates: &[CredentialField] = match name.len() {
+            9 => &[Signature],
+            13 => &[Authorization],
+            14 => &[ContentDigest],
+            15 => &[LogtrustSign, SignatureInput],
+            17 => &[LogtrustApikey],
+            20 => &[LogtrustTimestamp],
+            24 => &[LogtrustDomainApikey],
+            26 => &[LogtrustResellerApikey],
+            _ => return None,
+        };
+        candidates.iter().copied().find(|field| field.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The credential-bearing header fields of a request, found in one pass over its headers:
+/// each field's first value and how many times it appears.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CredentialFields<'a> {
+    first: [Option<&'a [u8]>; CredentialField::COUNT],
+    count: [u8; CredentialField::COUNT],
+}
+
+impl<'a> CredentialFields<'a> {
+    /// Scans `request`'s headers once.
+    pub(crate) fn scan(request: &RequestView<'a>) -> Self {
+        let mut fields = CredentialFields {
+            first: [None; CredentialField::COUNT],
+            count: [0; CredentialField::COUNT],
+        };
+        let mut note = |name: &str, value: &'a [u8]| {
+            if let Some(field) = CredentialField::from_name(name) {
+                let slot = field as usize;
+                fields.first[slot].get_or_insert(value);
+                fields.count[slot] = fields.count[slot].saturating_add(1);
+            }
+        };
+        match request.headers {
+            Headers::Pairs(pairs) => pairs.iter().for_each(|(name, value)| note(name, value)),
+            #[cfg(feature = "http")]
+            Headers::Map(map) => {
+                map.iter().for_each(|(name, value)| note(name.as_str(), value.as_bytes()))
+            }
+        }
+        fields
+    }
+
+    /// Whether the field is present.
+    pub(crate) fn has(&self, field: CredentialField) -> bool {
+        self.count[field as usize] > 0
+    }
+
+    /// The field's value when it appears at most once; `Err(())` when repeated.
+    pub(crate) fn single(&self, field: CredentialField) -> Result<Option<&'a [u8]>, ()> {
+        if self.count[field as usize] > 1 { Err(()) } else { Ok(self.first[field as usize]) }
+    }
+
+    /// Whether the field appears more than once.
+    pub(crate) fn repeated(&self, field: CredentialField) -> bool {
+        self.count[field as usize] > 1
+    }
+
+    /// The field's first value.
+    pub(crate) fn first(&self, field: CredentialField) -> Option<&'a [u8]> {
+        self.first[field as usize]
     }
 }
 
@@ -198,8 +295,29 @@ mod tests {
         let headers = [("X-A", &b"1"[..]), ("x-b", b"2"), ("x-a", b"3")];
         let request = RequestView::new("GET", "/", &headers, b"");
         assert_eq!(request.header_values("x-a").collect::<Vec<_>>(), [b"1", b"3"]);
-        assert_eq!(request.single_header("X-B"), Ok(Some(&b"2"[..])));
-        assert_eq!(request.single_header("x-a"), Err(()));
-        assert_eq!(request.single_header("x-c"), Ok(None));
+    }
+
+    #[test]
+    fn credential_fields_are_found_in_one_pass_in_any_case() {
+        let headers = [
+            ("Host", &b"h"[..]),
+            ("X-Logtrust-Sign", b"a"),
+            ("signature", b"b"),
+            ("SIGNATURE", b"c"),
+            ("x-logtrust-signs", b"d"),
+        ];
+        let request = RequestView::new("GET", "/", &headers, b"");
+        let fields = CredentialFields::scan(&request);
+        assert_eq!(fields.single(CredentialField::LogtrustSign), Ok(Some(&b"a"[..])));
+        assert_eq!(fields.single(CredentialField::Signature), Err(()));
+        assert_eq!(fields.first(CredentialField::Signature), Some(&b"b"[..]));
+        assert!(!fields.has(CredentialField::Authorization));
+        for field in [
+            CredentialField::Authorization,
+            CredentialField::LogtrustApikey,
+            CredentialField::ContentDigest,
+        ] {
+            assert_eq!(CredentialField::from_name(&field.name().to_uppercase()), Some(field));
+        }
     }
 }

@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use ring::digest;
+use sha2::{Digest, Sha256};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Random characters in every credential.
@@ -118,9 +118,7 @@ pub struct TokenDigest([u8; 32]);
 impl TokenDigest {
     /// The digest of `token`.
     pub fn of(token: &str) -> Self {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
-        TokenDigest(out)
+        TokenDigest(Sha256::digest(token.as_bytes()).into())
     }
 
     /// The digest's bytes.

@@ -35,11 +35,11 @@
 //! assert_eq!(verified.scheme(), keyward_sig::Scheme::QueryHmac);
 //! ```
 
-use ring::digest;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Field, VerifyError};
 use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
-use crate::request::RequestView;
+use crate::request::{CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::time::ClockWindow;
 use crate::token::{CredentialKind, TokenDigest};
@@ -130,11 +130,18 @@ impl Verifier {
 
     /// Which scheme's credentials the request carries: exactly one, or an error.
     pub fn detect(request: &RequestView<'_>) -> Result<Scheme, VerifyError> {
+        Self::detect_in(request, &CredentialFields::scan(request))
+    }
+
+    fn detect_in(
+        request: &RequestView<'_>,
+        fields: &CredentialFields<'_>,
+    ) -> Result<Scheme, VerifyError> {
         let present = [
-            (Scheme::Bearer, bearer::is_present(request)),
+            (Scheme::Bearer, bearer::is_present(request, fields)),
             (Scheme::QueryHmac, query_hmac::is_present(request)),
-            (Scheme::HeaderHmac, header_hmac::is_present(request)),
-            (Scheme::HttpSignature, rfc9421::is_present(request)),
+            (Scheme::HeaderHmac, header_hmac::is_present(fields)),
+            (Scheme::HttpSignature, rfc9421::is_present(fields)),
         ];
         let mut found = present.iter().filter(|(_, here)| *here).map(|(scheme, _)| *scheme);
         match (found.next(), found.next()) {
@@ -155,11 +162,13 @@ impl Verifier {
         now_ms: i64,
         lookup: &L,
     ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-        match Self::detect(request)? {
-            Scheme::Bearer => bearer::verify(request, now_ms, lookup, &self.options),
-            Scheme::QueryHmac => query_hmac::verify(request, now_ms, lookup, &self.options),
-            Scheme::HeaderHmac => header_hmac::verify(request, now_ms, lookup, &self.options),
-            Scheme::HttpSignature => rfc9421::verify(request, now_ms, lookup, &self.options),
+        let fields = CredentialFields::scan(request);
+        let options = &self.options;
+        match Self::detect_in(request, &fields)? {
+            Scheme::Bearer => bearer::verify(&fields, now_ms, lookup, options),
+            Scheme::QueryHmac => query_hmac::verify(request, now_ms, lookup, options),
+            Scheme::HeaderHmac => header_hmac::verify(request, &fields, now_ms, lookup, options),
+            Scheme::HttpSignature => rfc9421::verify(request, &fields, now_ms, lookup, options),
         }
     }
 }
@@ -207,12 +216,11 @@ impl ReplayId {
     }
 
     pub(crate) fn from_nonce(key_id: &str, nonce: &str, timestamp_ms: i64, w: ClockWindow) -> Self {
-        let mut context = digest::Context::new(&digest::SHA256);
+        let mut hasher = Sha256::new();
         for part in [b"nonce\0".as_slice(), key_id.as_bytes(), b"\0", nonce.as_bytes()] {
-            context.update(part);
+            hasher.update(part);
         }
-        let mut id = [0u8; 32];
-        id.copy_from_slice(context.finish().as_ref());
+        let id = hasher.finalize().into();
         ReplayId { id, remember_until_ms: timestamp_ms.saturating_add(w.as_millis()) }
     }
 }

@@ -11,8 +11,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ring::digest;
 use sfv::{Dictionary, ListEntry, Parser};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::{Field, VerifyError, shorten};
 
@@ -42,18 +42,25 @@ impl DigestAlgorithm {
         }
     }
 
-    fn digest(self, body: &[u8]) -> digest::Digest {
-        let algorithm = match self {
-            DigestAlgorithm::Sha256 => &digest::SHA256,
-            DigestAlgorithm::Sha512 => &digest::SHA512,
-        };
-        digest::digest(algorithm, body)
+    /// Checks `presented` against the digest of `body`, without allocating.
+    fn matches(self, body: &[u8], presented: &[u8]) -> bool {
+        match self {
+            DigestAlgorithm::Sha256 => Sha256::digest(body).as_slice() == presented,
+            DigestAlgorithm::Sha512 => Sha512::digest(body).as_slice() == presented,
+        }
+    }
+
+    fn encode(self, body: &[u8]) -> String {
+        match self {
+            DigestAlgorithm::Sha256 => STANDARD.encode(Sha256::digest(body)),
+            DigestAlgorithm::Sha512 => STANDARD.encode(Sha512::digest(body)),
+        }
     }
 }
 
 /// The `Content-Digest` value for `body`.
 pub fn content_digest(body: &[u8], algorithm: DigestAlgorithm) -> String {
-    format!("{}=:{}:", algorithm.key(), STANDARD.encode(algorithm.digest(body)))
+    format!("{}=:{}:", algorithm.key(), algorithm.encode(body))
 }
 
 /// Checks a `Content-Digest` value against `body`: every sha-256 or sha-512 member must match,
@@ -72,7 +79,7 @@ pub fn check_content_digest(value: &[u8], body: &[u8]) -> Result<(), VerifyError
             ListEntry::InnerList(_) => None,
         }
         .ok_or(VerifyError::malformed(Field::ContentDigest, "expected a byte sequence"))?;
-        if algorithm.digest(body).as_ref() != presented {
+        if !algorithm.matches(body, presented) {
             return Err(VerifyError::DigestMismatch { algorithm: algorithm.key() });
         }
         checked = true;

@@ -42,7 +42,7 @@ pub use params::{HMAC_SHA256, SignatureParams};
 use crate::error::{Field, SignError, VerifyError, shorten};
 use crate::key::{CredentialLookup, KeyMaterial};
 use crate::mac::TAG_LEN;
-use crate::request::RequestView;
+use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::token::CredentialKind;
 use crate::verify::{
@@ -58,30 +58,25 @@ pub const SIGNATURE: &str = "signature";
 pub const CONTENT_DIGEST: &str = "content-digest";
 
 /// Whether the request carries RFC 9421 credentials.
-pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
-    request.header(SIGNATURE_INPUT).is_some() || request.header(SIGNATURE).is_some()
+pub(crate) fn is_present(fields: &CredentialFields<'_>) -> bool {
+    fields.has(CredentialField::SignatureInput) || fields.has(CredentialField::Signature)
 }
 
-/// Parses a dictionary field from all its field lines (RFC 9421 section 4: combined as one).
+/// Parses a dictionary field from all its field lines (RFC 9110 section 5.3: several lines
+/// of a list-based field combine as one, joined by commas).
 fn parse_dictionary(
     request: &RequestView<'_>,
-    name: &str,
+    fields: &CredentialFields<'_>,
+    name: CredentialField,
     field: Field,
 ) -> Result<Dictionary, VerifyError> {
-    let mut values = request.header_values(name);
-    let first = values.next().ok_or(VerifyError::missing(field))?;
+    let first = fields.first(name).ok_or(VerifyError::missing(field))?;
     let joined;
-    let value = match values.next() {
-        None => first,
-        Some(second) => {
-            let mut all = [first, second].join(&b", "[..]);
-            for more in values {
-                all.extend_from_slice(b", ");
-                all.extend_from_slice(more);
-            }
-            joined = all;
-            &joined
-        }
+    let value = if fields.repeated(name) {
+        joined = request.header_values(name.name()).collect::<Vec<_>>().join(&b", "[..]);
+        &joined[..]
+    } else {
+        first
     };
     Parser::new(value)
         .with_version(sfv::Version::Rfc8941)
@@ -93,14 +88,23 @@ fn parse_dictionary(
 pub fn parse_signature(
     request: &RequestView<'_>,
 ) -> Result<(String, SignatureParams, Vec<u8>), VerifyError> {
-    let inputs = parse_dictionary(request, SIGNATURE_INPUT, Field::SignatureInput)?;
+    parse_signature_in(request, &CredentialFields::scan(request))
+}
+
+fn parse_signature_in(
+    request: &RequestView<'_>,
+    fields: &CredentialFields<'_>,
+) -> Result<(String, SignatureParams, Vec<u8>), VerifyError> {
+    let inputs =
+        parse_dictionary(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
     let (label, entry) =
         inputs.into_iter().next().ok_or(VerifyError::missing(Field::SignatureInput))?;
     let ListEntry::InnerList(inner) = entry else {
         return Err(VerifyError::malformed(Field::SignatureInput, "expected an inner list"));
     };
     let params = SignatureParams::from_inner_list(inner)?;
-    let signatures = parse_dictionary(request, SIGNATURE, Field::Signature)?;
+    let signatures =
+        parse_dictionary(request, fields, CredentialField::Signature, Field::Signature)?;
     let signature = match signatures.get(label.as_str()) {
         Some(ListEntry::Item(item)) => item.bare_item.as_byte_sequence().map(<[u8]>::to_vec),
         Some(ListEntry::InnerList(_)) => None,
@@ -108,6 +112,21 @@ pub fn parse_signature(
     }
     .ok_or(VerifyError::malformed(Field::Signature, "expected a byte sequence"))?;
     Ok((label.as_str().to_owned(), params, signature))
+}
+
+/// Checks every `Content-Digest` field line against the body.
+fn check_digest_fields(
+    request: &RequestView<'_>,
+    fields: &CredentialFields<'_>,
+) -> Result<(), VerifyError> {
+    let field = CredentialField::ContentDigest;
+    let first = fields.first(field).ok_or(VerifyError::missing(Field::ContentDigest))?;
+    if fields.repeated(field) {
+        let joined = request.header_values(field.name()).collect::<Vec<_>>().join(&b", "[..]);
+        check_content_digest(&joined, request.body())
+    } else {
+        check_content_digest(first, request.body())
+    }
 }
 
 /// keyward's required components (DESIGN section 1).
@@ -129,11 +148,12 @@ fn check_policy(request: &RequestView<'_>, params: &SignatureParams) -> Result<(
 
 pub(crate) fn verify<L: CredentialLookup>(
     request: &RequestView<'_>,
+    fields: &CredentialFields<'_>,
     now_ms: i64,
     lookup: &L,
     options: &VerifyOptions,
 ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let (_label, params, presented) = parse_signature(request)?;
+    let (_label, params, presented) = parse_signature_in(request, fields)?;
     if presented.len() != TAG_LEN {
         return Err(VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256"));
     }
@@ -155,9 +175,7 @@ pub(crate) fn verify<L: CredentialLookup>(
     let created_ms = created.saturating_mul(1000);
     options.window.check(created_ms, now_ms)?;
     if params.covers(CONTENT_DIGEST) {
-        let value =
-            request.header(CONTENT_DIGEST).ok_or(VerifyError::missing(Field::ContentDigest))?;
-        check_content_digest(value, request.body())?;
+        check_digest_fields(request, fields)?;
     }
 
     let base = SignatureBase::build(request, &params).map_err(|error| match error {
