@@ -25,11 +25,18 @@ pub fn query_string(data: &[u8]) {
             "orders bind the same bytes"
         );
     }
-    let mut pairs: Vec<_> = query_hmac::raw_params(query).filter(|p| p.key != b"s").collect();
+    let mut pairs: Vec<_> =
+        query_hmac::raw_params(query).filter(|p| !matches!(p.raw_key(), b"s")).collect();
     pairs.reverse();
     let reversed: Vec<String> = pairs
         .iter()
-        .map(|p| format!("{}={}", String::from_utf8_lossy(p.key), String::from_utf8_lossy(p.value)))
+        .map(|p| {
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(p.raw_key()),
+                String::from_utf8_lossy(p.raw_value())
+            )
+        })
         .collect();
     let reversed = reversed.join("&");
     let again =
@@ -94,7 +101,7 @@ pub fn verify_request(data: &[u8]) {
     // Signing what we parsed and verifying it must succeed for a query without credentials.
     if let Some(query) = view.query() {
         if SignedQuery::parse(query).is_ok()
-            && !query_hmac::raw_params(query).any(|p| matches!(p.key, b"t" | b"ms" | b"s"))
+            && !query_hmac::raw_params(query).any(|p| matches!(p.raw_key(), b"t" | b"ms" | b"s"))
         {
             let target = view.target();
             if let Ok(signed) =

@@ -62,13 +62,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Lower-case hex of a tag, as query-hmac and header-hmac send it.
 pub fn to_hex(tag: &[u8]) -> String {
-    hex::encode(tag)
+    const_hex::encode(tag)
 }
 
 /// Decodes a hex HMAC-SHA256 tag, upper- or lower-case, without allocating.
 pub fn tag_from_hex(text: &[u8]) -> Option<Tag> {
     let mut tag = [0u8; TAG_LEN];
-    hex::decode_to_slice(text, &mut tag).ok()?;
+    const_hex::decode_to_slice(text, &mut tag).ok()?;
     Some(tag)
 }
 

@@ -54,13 +54,30 @@ pub enum ParameterOrder {
 /// One `key=value` pair as it appears in the raw query, undecoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawParam<'a> {
-    /// The key, still encoded.
-    pub key: &'a [u8],
-    /// The value, still encoded (empty when the pair had no `=`).
-    pub value: &'a [u8],
+    key: &'a [u8],
+    value: &'a [u8],
+    /// Whether the key (value) has no `%` or `+`, so decoding leaves it as it is: the common
+    /// case, which then costs a slice copy or comparison instead of a decoding loop.
+    key_plain: bool,
+    value_plain: bool,
 }
 
 impl<'a> RawParam<'a> {
+    fn new(key: &'a [u8], value: &'a [u8]) -> Self {
+        let plain = |raw: &[u8]| !raw.iter().any(|&b| b == b'%' || b == b'+');
+        RawParam { key, value, key_plain: plain(key), value_plain: plain(value) }
+    }
+
+    /// The key, still encoded.
+    pub fn raw_key(&self) -> &'a [u8] {
+        self.key
+    }
+
+    /// The value, still encoded (empty when the pair had no `=`).
+    pub fn raw_value(&self) -> &'a [u8] {
+        self.value
+    }
+
     /// The decoded key bytes.
     pub fn decoded_key(self) -> impl Iterator<Item = u8> + Clone + 'a {
         form_decode(self.key)
@@ -71,8 +88,37 @@ impl<'a> RawParam<'a> {
         form_decode(self.value)
     }
 
+    /// Compares decoded keys bytewise.
+    fn cmp_key(&self, other: &RawParam<'_>) -> std::cmp::Ordering {
+        if self.key_plain && other.key_plain {
+            self.key.cmp(other.key)
+        } else {
+            self.decoded_key().cmp(other.decoded_key())
+        }
+    }
+
+    /// Compares decoded keys with ASCII letters folded to lower case.
+    fn cmp_key_folded(&self, other: &RawParam<'_>) -> std::cmp::Ordering {
+        let fold = |c: u8| c.to_ascii_lowercase();
+        self.decoded_key().map(fold).cmp(other.decoded_key().map(fold))
+    }
+
     fn key_is(&self, name: &[u8]) -> bool {
-        self.decoded_key().eq(name.iter().copied())
+        if self.key_plain { self.key == name } else { self.decoded_key().eq(name.iter().copied()) }
+    }
+
+    /// Appends `key|value|` to a string-to-sign.
+    fn write_to(&self, out: &mut SmallVec<[u8; 512]>) {
+        match self.key_plain {
+            true => out.extend_from_slice(self.key),
+            false => out.extend(self.decoded_key()),
+        }
+        out.push(b'|');
+        match self.value_plain {
+            true => out.extend_from_slice(self.value),
+            false => out.extend(self.decoded_value()),
+        }
+        out.push(b'|');
     }
 }
 
@@ -88,14 +134,17 @@ fn form_decode(raw: &[u8]) -> impl Iterator<Item = u8> + Clone + '_ {
 pub fn raw_params(query: &str) -> impl Iterator<Item = RawParam<'_>> {
     query.as_bytes().split(|&b| b == b'&').filter(|segment| !segment.is_empty()).map(|segment| {
         match segment.iter().position(|&b| b == b'=') {
-            Some(eq) => RawParam { key: &segment[..eq], value: &segment[eq + 1..] },
-            None => RawParam { key: segment, value: b"" },
+            Some(eq) => RawParam::new(&segment[..eq], &segment[eq + 1..]),
+            None => RawParam::new(segment, b""),
         }
     })
 }
 
-/// Parameters kept inline: a typical signed URL has far fewer, so no heap allocation.
-type Params<'a> = SmallVec<[RawParam<'a>; 16]>;
+/// Parameters kept inline: a typical signed URL has fewer, so no heap allocation.
+type Params<'a> = SmallVec<[RawParam<'a>; 12]>;
+
+/// An ordering of the parameters, as indices into [`Params`].
+type Ordering = SmallVec<[usize; 12]>;
 
 /// A string-to-sign. `Display` prints it exactly (lossily, if a decoded value is not UTF-8).
 #[derive(Clone, PartialEq, Eq)]
@@ -107,21 +156,16 @@ impl CanonicalQuery {
         &self.0
     }
 
-    fn build<'s, 'a: 's>(
-        params: impl Iterator<Item = &'s RawParam<'a>>,
-        blank: BlankValues,
-    ) -> Self {
-        let mut out = SmallVec::new();
-        for param in params {
+    /// Writes `key|value|` for each parameter in `ordering` into `self`, replacing what was
+    /// there (one buffer serves every ordering tried).
+    fn rebuild(&mut self, params: &[RawParam<'_>], ordering: &[usize], blank: BlankValues) {
+        self.0.clear();
+        for param in ordering.iter().map(|&i| &params[i]) {
             if blank == BlankValues::Skipped && param.value.is_empty() {
                 continue;
             }
-            out.extend(param.decoded_key());
-            out.push(b'|');
-            out.extend(param.decoded_value());
-            out.push(b'|');
+            param.write_to(&mut self.0);
         }
-        CanonicalQuery(out)
     }
 }
 
@@ -142,8 +186,8 @@ impl fmt::Debug for CanonicalQuery {
 pub struct SignedQuery<'a> {
     /// Every parameter but `s`, in URL order.
     params: Params<'a>,
-    /// Every parameter but `s`, bytewise sorted by decoded key.
-    sorted: Params<'a>,
+    /// `params` bytewise sorted by decoded key.
+    sorted: Ordering,
     /// The raw `s` value, if present.
     signature: Option<&'a [u8]>,
 }
@@ -163,27 +207,25 @@ impl<'a> SignedQuery<'a> {
                 params.push(param);
             }
         }
-        let mut sorted = params.clone();
-        sorted.sort_by(|a, b| a.decoded_key().cmp(b.decoded_key()));
-        if let Some(pair) = sorted.windows(2).find(|w| w[0].decoded_key().eq(w[1].decoded_key())) {
-            let name: Vec<u8> = pair[0].decoded_key().collect();
+        let mut sorted: Ordering = (0..params.len()).collect();
+        sorted.sort_unstable_by(|&a, &b| params[a].cmp_key(&params[b]));
+        if let Some(pair) = sorted.windows(2).find(|w| params[w[0]].cmp_key(&params[w[1]]).is_eq())
+        {
+            let name: Vec<u8> = params[pair[0]].decoded_key().collect();
             return Err(VerifyError::RepeatedParameter { name: shorten(&name) });
         }
         Ok(SignedQuery { params, sorted, signature })
     }
 
     /// The parameters in `order`.
-    fn ordered(&self, order: ParameterOrder) -> Ordering<'_, 'a> {
+    fn ordered(&self, order: ParameterOrder) -> Ordering {
         match order {
-            ParameterOrder::Bytewise => self.sorted.iter().collect(),
-            ParameterOrder::Url => self.params.iter().collect(),
+            ParameterOrder::Bytewise => self.sorted.clone(),
+            ParameterOrder::Url => (0..self.params.len()).collect(),
             ParameterOrder::CaseInsensitive => {
-                let mut by_folded_key: Ordering<'_, 'a> = self.params.iter().collect();
+                let mut by_folded_key: Ordering = (0..self.params.len()).collect();
                 // A stable sort: keys equal but for case keep their URL order.
-                by_folded_key.sort_by(|a, b| {
-                    let folded = |p: &RawParam<'a>| p.decoded_key().map(|c| c.to_ascii_lowercase());
-                    folded(a).cmp(folded(b))
-                });
+                by_folded_key.sort_by(|&a, &b| self.params[a].cmp_key_folded(&self.params[b]));
                 by_folded_key
             }
         }
@@ -191,25 +233,38 @@ impl<'a> SignedQuery<'a> {
 
     /// The string-to-sign in `order`.
     pub fn canonical(&self, order: ParameterOrder, blank: BlankValues) -> CanonicalQuery {
-        CanonicalQuery::build(self.ordered(order).into_iter(), blank)
+        let mut canonical = CanonicalQuery(SmallVec::new());
+        canonical.rebuild(&self.params, &self.ordered(order), blank);
+        canonical
     }
 
-    /// The accepted orderings, canonical first, without repeats: the three orders often
-    /// agree, and each distinct one costs an HMAC.
-    fn distinct_orderings(&self) -> SmallVec<[Ordering<'_, 'a>; 3]> {
-        let mut distinct: SmallVec<[Ordering<'_, 'a>; 3]> = SmallVec::new();
+    /// Offers the string-to-sign of each accepted ordering to `accept`, canonical first, and
+    /// stops at the first it accepts. An ordering equal to one already offered is skipped:
+    /// the three orders often agree, and each costs an HMAC. Orderings after the first are
+    /// only computed when the first is refused.
+    fn any_ordering(
+        &self,
+        blank_variants: &[BlankValues],
+        mut accept: impl FnMut(&CanonicalQuery) -> bool,
+    ) -> bool {
+        let mut canonical = CanonicalQuery(SmallVec::new());
+        let mut offered: SmallVec<[Ordering; 3]> = SmallVec::new();
         for order in
             [ParameterOrder::Bytewise, ParameterOrder::Url, ParameterOrder::CaseInsensitive]
         {
             let ordering = self.ordered(order);
-            let same = |other: &Ordering<'_, 'a>| {
-                other.iter().zip(&ordering).all(|(a, b)| std::ptr::eq(*a, *b))
-            };
-            if !distinct.iter().any(same) {
-                distinct.push(ordering);
+            if offered.contains(&ordering) {
+                continue;
             }
+            for &blank in blank_variants {
+                canonical.rebuild(&self.params, &ordering, blank);
+                if accept(&canonical) {
+                    return true;
+                }
+            }
+            offered.push(ordering);
         }
-        distinct
+        false
     }
 
     /// The decoded value of the signed parameter `name`, if present.
@@ -219,9 +274,6 @@ impl<'a> SignedQuery<'a> {
     }
 }
 
-/// Parameters in one order, by reference.
-type Ordering<'s, 'a> = SmallVec<[&'s RawParam<'a>; 16]>;
-
 fn decode_value(raw: &[u8]) -> Cow<'_, [u8]> {
     if raw.iter().any(|&b| b == b'+' || b == b'%') {
         Cow::Owned(form_decode(raw).collect())
@@ -230,9 +282,11 @@ fn decode_value(raw: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Whether the request carries query-hmac credentials: a `t` parameter.
+/// Whether the request carries query-hmac credentials: a `t` parameter (as sent, unescaped).
 pub(crate) fn is_present(request: &RequestView<'_>) -> bool {
-    request.query().is_some_and(|query| raw_params(query).any(|p| p.key == b"t"))
+    request
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "t" || pair.starts_with("t=")))
 }
 
 /// The string-to-sign of a raw query in `order` (for tools and tests; `s` is left out).
@@ -271,22 +325,16 @@ pub(crate) fn verify<L: CredentialLookup>(
     if options.blank_values == BlankValues::Skipped {
         blank_variants.push(BlankValues::Skipped);
     }
-    for ordering in signed.distinct_orderings() {
-        for &blank in &blank_variants {
-            let canonical = CanonicalQuery::build(ordering.iter().copied(), blank);
-            if any_secret_matches(material, &[canonical.as_bytes()], &presented) {
-                let kind = material.kind();
-                let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
-                return Ok(Verified::new(
-                    Scheme::QueryHmac,
-                    Principal::ApiKey { key, kind },
-                    Some(replay),
-                ));
-            }
-        }
+    let matched = signed.any_ordering(&blank_variants, |canonical| {
+        any_secret_matches(material, &[canonical.as_bytes()], &presented)
+    });
+    if !matched {
+        let canonical = signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
+        return Err(VerifyError::SignatureMismatch { signed: canonical.as_bytes().to_vec() });
     }
-    let signed = signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
-    Err(VerifyError::SignatureMismatch { signed: signed.as_bytes().to_vec() })
+    let kind = material.kind();
+    let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
+    Ok(Verified::new(Scheme::QueryHmac, Principal::ApiKey { key, kind }, Some(replay)))
 }
 
 /// What is escaped when `t` and `ms` are appended: everything but unreserved characters.

@@ -229,7 +229,9 @@ impl<'a> CredentialFields<'a> {
 
 /// Splits a request target into (scheme, authority, path, query) without allocating.
 fn split_target(target: &str) -> (Option<&str>, Option<&str>, &str, Option<&str>) {
-    let (scheme, authority, rest) = match target.split_once("://") {
+    // Origin-form, by far the most common, cannot hold a scheme: skip the search for one.
+    let absolute = if target.starts_with('/') { None } else { target.split_once("://") };
+    let (scheme, authority, rest) = match absolute {
         Some((scheme, after)) if !scheme.contains(['/', '?']) => {
             let end = after.find(['/', '?']).unwrap_or(after.len());
             (Some(scheme), Some(&after[..end]), &after[end..])

@@ -128,7 +128,7 @@ impl TokenDigest {
 
     /// Lower-case hex, as stores index it.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        const_hex::encode(self.0)
     }
 }
 
