@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use sfv::FieldType;
+use sfv::ItemSerializer;
 
 use super::params::SignatureParams;
 use crate::request::RequestView;
@@ -38,23 +38,31 @@ impl SignatureBase {
         request: &RequestView<'_>,
         params: &SignatureParams,
     ) -> Result<Self, ComponentError> {
-        let mut out = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(512);
+        // One buffer for every component identifier's serialization.
+        let mut identifier = String::with_capacity(64);
         for item in params.component_items() {
-            let identifier = item.serialize();
+            identifier.clear();
+            let _ = ItemSerializer::with_buffer(&mut identifier)
+                .bare_item(&item.bare_item)
+                .parameters(&item.params);
+            let identifier = identifier.as_str();
             let Some(name) = item.bare_item.as_string().map(|s| s.as_str()) else {
-                return Err(ComponentError::Unsupported(identifier));
+                return Err(ComponentError::Unsupported(identifier.to_owned()));
             };
             if !item.params.is_empty() {
                 // `sf`, `key`, `bs`, `req`, `tr` and `name` are not supported yet.
-                return Err(ComponentError::Unsupported(identifier));
+                return Err(ComponentError::Unsupported(identifier.to_owned()));
             }
             out.extend_from_slice(identifier.as_bytes());
             out.extend_from_slice(b": ");
-            write_component_value(&mut out, request, name, &identifier)?;
+            write_component_value(&mut out, request, name, identifier)?;
             out.push(b'\n');
         }
         out.extend_from_slice(b"\"@signature-params\": ");
-        out.extend_from_slice(params.serialize().as_bytes());
+        identifier.clear();
+        params.serialize_into(&mut identifier);
+        out.extend_from_slice(identifier.as_bytes());
         Ok(SignatureBase(out))
     }
 }

@@ -3,7 +3,7 @@
 //! RFC 9421 section 2.3: the `@signature-params` line is the serialization of this inner
 //! list, so it is kept as the parser produced it and serialized back, never rebuilt by hand.
 
-use sfv::{BareItem, FieldType, InnerList, Item, ListEntry, Parameters};
+use sfv::{BareItem, InnerList, Item, ListSerializer, Parameters};
 
 use crate::error::{Field, SignError, VerifyError};
 
@@ -143,10 +143,19 @@ impl SignatureParams {
     /// The serialized inner list: the `@signature-params` value and the `Signature-Input`
     /// member value.
     pub fn serialize(&self) -> String {
+        let mut out = String::new();
+        self.serialize_into(&mut out);
+        out
+    }
+
+    /// Appends the serialized inner list to `out`, without intermediate allocations.
+    pub(crate) fn serialize_into(&self, out: &mut String) {
         // A one-member List serializes to exactly that member.
-        vec![ListEntry::InnerList(self.inner.clone())]
-            .serialize()
-            .expect("a one-member list serializes")
+        let mut list = ListSerializer::with_buffer(out);
+        let mut inner = list.inner_list();
+        inner.items(&self.inner.items);
+        let _ = inner.finish().parameters(&self.inner.params);
+        let _ = list.finish();
     }
 }
 
