@@ -45,9 +45,10 @@ const KEY_HEADERS: [(CredentialField, KeyKind); 3] = [
     (CredentialField::LogtrustApikey, KeyKind::Domain),
 ];
 
-/// Whether the request carries header-hmac credentials.
+/// Whether the request carries header-hmac credentials: any `x-logtrust-*` header it reads.
 pub(crate) fn is_present(fields: &CredentialFields<'_>) -> bool {
     fields.has(CredentialField::LogtrustSign)
+        || fields.has(CredentialField::LogtrustTimestamp)
         || KEY_HEADERS.iter().any(|(field, _)| fields.has(*field))
 }
 

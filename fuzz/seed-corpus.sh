@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Seeds fuzz/corpus/<target>/ from vectors/, in each target's input format (see
+# crates/keyward-sig/src/__fuzzing.rs). Safe to run again: files are named by case.
+set -euo pipefail
+cd "$(dirname "$0")"
+vectors=../vectors
+for target in query_string signature_fields content_digest timestamp verify_request; do
+    mkdir -p "corpus/$target"
+done
+header() { grep -i "^$2:" "$1" | head -n 1 | sed -e "s/^[^:]*:[[:space:]]*//" || true; }
+for dir in "$vectors"/*/*/; do
+    request="$dir/request.txt"
+    [ -f "$request" ] || continue
+    name=$(basename "$(dirname "$dir")")-$(basename "$dir")
+    body="$dir/body.txt"
+    # verify_request: the head, a blank line, the body.
+    { cat "$request"; printf '\n\n'; [ -f "$body" ] && cat "$body"; } > "corpus/verify_request/$name"
+    # query_string: the raw query of the request line.
+    head -n 1 "$request" | cut -d' ' -f2 | sed -n 's/^[^?]*?//p' > "corpus/query_string/$name"
+    # signature_fields: Signature-Input NUL Signature.
+    input=$(header "$request" signature-input)
+    if [ -n "$input" ]; then
+        { printf '%s' "$input"; printf '\0'; printf '%s' "$(header "$request" signature)"; } \
+            > "corpus/signature_fields/$name"
+    fi
+    # content_digest: Content-Digest NUL body.
+    digest=$(header "$request" content-digest)
+    if [ -n "$digest" ]; then
+        { printf '%s' "$digest"; printf '\0'; [ -f "$body" ] && cat "$body"; } \
+            > "corpus/content_digest/$name"
+    fi
+    # timestamp: x-logtrust-timestamp, or the query's ms.
+    stamp=$(header "$request" x-logtrust-timestamp)
+    [ -n "$stamp" ] || stamp=$(head -n 1 "$request" | grep -o 'ms=[^& ]*' | head -n 1 | cut -c4- || true)
+    [ -n "$stamp" ] && printf '%s' "$stamp" > "corpus/timestamp/$name"
+done
+for target in query_string signature_fields content_digest timestamp verify_request; do
+    echo "$target: $(ls "corpus/$target" | wc -l) seeds"
+done
