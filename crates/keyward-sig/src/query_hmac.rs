@@ -63,11 +63,6 @@ pub struct RawParam<'a> {
 }
 
 impl<'a> RawParam<'a> {
-    fn new(key: &'a [u8], value: &'a [u8]) -> Self {
-        let plain = |raw: &[u8]| !raw.iter().any(|&b| b == b'%' || b == b'+');
-        RawParam { key, value, key_plain: plain(key), value_plain: plain(value) }
-    }
-
     /// The key, still encoded.
     pub fn raw_key(&self) -> &'a [u8] {
         self.key
@@ -132,12 +127,47 @@ fn form_decode(raw: &[u8]) -> impl Iterator<Item = u8> + Clone + '_ {
 
 /// Splits a raw query into its pairs, in URL order, skipping empty segments (`a=1&&b=2`).
 pub fn raw_params(query: &str) -> impl Iterator<Item = RawParam<'_>> {
-    query.as_bytes().split(|&b| b == b'&').filter(|segment| !segment.is_empty()).map(|segment| {
-        match segment.iter().position(|&b| b == b'=') {
-            Some(eq) => RawParam::new(&segment[..eq], &segment[eq + 1..]),
-            None => RawParam::new(segment, b""),
+    RawParams { rest: query.as_bytes() }
+}
+
+/// The pairs of a raw query, found in one pass over its bytes: the `&` that ends a pair, its
+/// first `=`, and whether key and value need decoding.
+struct RawParams<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for RawParams<'a> {
+    type Item = RawParam<'a>;
+
+    fn next(&mut self) -> Option<RawParam<'a>> {
+        while !self.rest.is_empty() {
+            let bytes = self.rest;
+            let (mut end, mut eq) = (bytes.len(), None);
+            let (mut key_plain, mut value_plain) = (true, true);
+            for (i, &byte) in bytes.iter().enumerate() {
+                match byte {
+                    b'&' => {
+                        end = i;
+                        break;
+                    }
+                    b'=' if eq.is_none() => eq = Some(i),
+                    b'%' | b'+' if eq.is_none() => key_plain = false,
+                    b'%' | b'+' => value_plain = false,
+                    _ => {}
+                }
+            }
+            self.rest = bytes.get(end + 1..).unwrap_or_default();
+            if end == 0 {
+                continue;
+            }
+            let (key, value) = match eq {
+                Some(eq) => (&bytes[..eq], &bytes[eq + 1..end]),
+                None => (&bytes[..end], &b""[..]),
+            };
+            return Some(RawParam { key, value, key_plain, value_plain });
         }
-    })
+        None
+    }
 }
 
 /// Parameters kept inline: a typical signed URL has fewer, so no heap allocation.
@@ -270,7 +300,11 @@ impl<'a> SignedQuery<'a> {
     /// The decoded value of the signed parameter `name`, if present.
     fn value(&self, name: &[u8]) -> Option<Cow<'a, [u8]>> {
         let param = self.params.iter().find(|p| p.key_is(name))?;
-        Some(decode_value(param.value))
+        Some(if param.value_plain {
+            Cow::Borrowed(param.value)
+        } else {
+            Cow::Owned(param.decoded_value().collect())
+        })
     }
 }
 
@@ -390,6 +424,25 @@ mod tests {
     fn decodes_plus_percent_and_keeps_invalid_escapes() {
         assert_eq!(canonical("a=x+y%2By%7C%zz%4", ParameterOrder::Url), "a|x y+y|%zz%4|");
         assert_eq!(canonical("flag&b=", ParameterOrder::Url), "flag||b||");
+    }
+
+    #[test]
+    fn splits_pairs_in_one_pass() {
+        let pairs: Vec<_> = raw_params("a=1&&b=2&=x&c==d&flag&k%20=v+w&")
+            .map(|p| (p.raw_key(), p.raw_value(), p.key_plain, p.value_plain))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (&b"a"[..], &b"1"[..], true, true),
+                (b"b", b"2", true, true),
+                (b"", b"x", true, true),
+                (b"c", b"=d", true, true),
+                (b"flag", b"", true, true),
+                (b"k%20", b"v+w", false, false),
+            ]
+        );
+        assert_eq!(raw_params("&&").count(), 0);
     }
 
     #[test]
