@@ -218,6 +218,17 @@ impl VectorRequest {
         self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
     }
 
+    /// A field's value: every line of header `name`, joined by `, `.
+    pub fn field(&self, name: &str) -> Vec<u8> {
+        let values: Vec<&[u8]> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        values.join(&b", "[..])
+    }
+
     /// The same request without the named headers.
     pub fn without_headers(&self, names: &[&str]) -> Self {
         let mut copy = self.clone();
@@ -480,10 +491,10 @@ fn run_http_signature(vector: &Vector) {
         return;
     }
     let request = vector.request();
-    let headers = request.header_pairs();
-    let view = RequestView::new(&request.method, &request.target, &headers, &request.body);
+    let (input, signature) =
+        (request.field(rfc9421::SIGNATURE_INPUT), request.field(rfc9421::SIGNATURE));
     let (label, params, _) =
-        rfc9421::parse_signature(&view).expect("the vector's signature parses");
+        rfc9421::parse_signature(&input, &signature).expect("the vector's signature parses");
     let unsigned = request.without_headers(&[rfc9421::SIGNATURE, rfc9421::SIGNATURE_INPUT]);
     let unsigned_headers = unsigned.header_pairs();
     let unsigned_view =

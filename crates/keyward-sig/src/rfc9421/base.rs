@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use sfv::ItemSerializer;
-
 use super::params::SignatureParams;
 use crate::request::RequestView;
 
@@ -36,21 +34,19 @@ impl SignatureBase {
     /// ```
     pub(crate) fn build(
         request: &RequestView<'_>,
-        params: &SignatureParams,
+        params: &SignatureParams<'_>,
     ) -> Result<Self, ComponentError> {
         let mut out = Vec::with_capacity(512);
         // One buffer for every component identifier's serialization.
         let mut identifier = String::with_capacity(64);
-        for item in params.component_items() {
+        for component in params.components() {
             identifier.clear();
-            let _ = ItemSerializer::with_buffer(&mut identifier)
-                .bare_item(&item.bare_item)
-                .parameters(&item.params);
+            component.serialize_into(&mut identifier);
             let identifier = identifier.as_str();
-            let Some(name) = item.bare_item.as_string().map(|s| s.as_str()) else {
+            let Some(name) = component.name() else {
                 return Err(ComponentError::Unsupported(identifier.to_owned()));
             };
-            if !item.params.is_empty() {
+            if component.has_params() {
                 // `sf`, `key`, `bs`, `req`, `tr` and `name` are not supported yet.
                 return Err(ComponentError::Unsupported(identifier.to_owned()));
             }

@@ -11,7 +11,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sfv::{Dictionary, ListEntry, Parser};
+use std::convert::Infallible;
+
+use sfv::visitor::{DictionaryVisitor, EntryVisitor};
+use sfv::{KeyRef, Parser};
+use smallvec::SmallVec;
+
+use super::params::ByteSequenceSlot;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::{Field, VerifyError, shorten};
@@ -67,28 +73,50 @@ pub fn content_digest(body: &[u8], algorithm: DigestAlgorithm) -> String {
 /// and there must be at least one; members of other algorithms are ignored (RFC 9530
 /// section 2 lets a sender offer several).
 pub fn check_content_digest(value: &[u8], body: &[u8]) -> Result<(), VerifyError> {
-    let members: Dictionary = Parser::new(value)
+    let members = Parser::new(value)
         .with_version(sfv::Version::Rfc8941)
-        .parse()
+        .parse_dictionary_with_visitor(DigestMembers::default())
         .map_err(|_| VerifyError::malformed(Field::ContentDigest, "not an RFC 8941 dictionary"))?;
-    let mut checked = false;
-    for (key, entry) in &members {
-        let Some(algorithm) = DigestAlgorithm::from_key(key.as_str()) else { continue };
-        let presented = match entry {
-            ListEntry::Item(item) => item.bare_item.as_byte_sequence(),
-            ListEntry::InnerList(_) => None,
-        }
-        .ok_or(VerifyError::malformed(Field::ContentDigest, "expected a byte sequence"))?;
+    if members.supported.is_empty() {
+        let offered = members.first_other.unwrap_or_default();
+        return Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(offered.as_bytes()) });
+    }
+    for (algorithm, presented) in &members.supported {
+        let presented = presented
+            .as_deref()
+            .ok_or(VerifyError::malformed(Field::ContentDigest, "expected a byte sequence"))?;
         if !algorithm.matches(body, presented) {
             return Err(VerifyError::DigestMismatch { algorithm: algorithm.key() });
         }
-        checked = true;
     }
-    if checked {
-        Ok(())
-    } else {
-        let offered = members.keys().next().map_or(&b""[..], |k| k.as_str().as_bytes());
-        Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(offered) })
+    Ok(())
+}
+
+/// The sha-256 and sha-512 members of a `Content-Digest` value, and the first other key.
+#[derive(Default)]
+struct DigestMembers<'de> {
+    supported: SmallVec<[(DigestAlgorithm, Option<Vec<u8>>); 2]>,
+    first_other: Option<&'de str>,
+}
+
+impl<'de> DictionaryVisitor<'de> for DigestMembers<'de> {
+    type Out = Self;
+    type Error = Infallible;
+
+    fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Infallible> {
+        let Some(algorithm) = DigestAlgorithm::from_key(key.as_str()) else {
+            self.first_other.get_or_insert(key.as_str());
+            return Ok(None);
+        };
+        // A repeated key takes its last value (RFC 8941 section 4.2.2).
+        self.supported.retain(|(seen, _)| *seen != algorithm);
+        self.supported.push((algorithm, None));
+        let slot = &mut self.supported.last_mut().expect("just pushed").1;
+        Ok(Some(ByteSequenceSlot(slot)))
+    }
+
+    fn finish(self) -> Result<Self, Infallible> {
+        Ok(self)
     }
 }
 

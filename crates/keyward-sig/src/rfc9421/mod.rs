@@ -33,7 +33,7 @@ mod params;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sfv::{Dictionary, ListEntry, Parser};
+use std::borrow::Cow;
 
 pub use base::SignatureBase;
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
@@ -62,75 +62,47 @@ pub(crate) fn is_present(fields: &CredentialFields<'_>) -> bool {
     fields.has(CredentialField::SignatureInput) || fields.has(CredentialField::Signature)
 }
 
-/// Parses a dictionary field from all its field lines (RFC 9110 section 5.3: several lines
-/// of a list-based field combine as one, joined by commas).
-fn parse_dictionary(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
+/// A field's value: its one field line, or all of them joined by commas (RFC 9110 section
+/// 5.3: the lines of a list-based field combine as one).
+fn field_value<'a>(
+    request: &RequestView<'a>,
+    fields: &CredentialFields<'a>,
     name: CredentialField,
     field: Field,
-) -> Result<Dictionary, VerifyError> {
+) -> Result<Cow<'a, [u8]>, VerifyError> {
     let first = fields.first(name).ok_or(VerifyError::missing(field))?;
-    let joined;
-    let value = if fields.repeated(name) {
-        joined = request.header_values(name.name()).collect::<Vec<_>>().join(&b", "[..]);
-        &joined[..]
+    Ok(if fields.repeated(name) {
+        Cow::Owned(request.header_values(name.name()).collect::<Vec<_>>().join(&b", "[..]))
     } else {
-        first
-    };
-    Parser::new(value)
-        .with_version(sfv::Version::Rfc8941)
-        .parse()
-        .map_err(|_| VerifyError::malformed(field, "not an RFC 8941 dictionary"))
+        Cow::Borrowed(first)
+    })
 }
 
-/// The label and parameters of the signature to verify, and its bytes.
-pub fn parse_signature(
-    request: &RequestView<'_>,
-) -> Result<(String, SignatureParams, Vec<u8>), VerifyError> {
-    parse_signature_in(request, &CredentialFields::scan(request))
+/// Parses the `Signature-Input` and `Signature` field values: the first signature's label,
+/// its parameters, and its bytes.
+pub fn parse_signature<'a>(
+    signature_input: &'a [u8],
+    signature: &[u8],
+) -> Result<(&'a str, SignatureParams<'a>, Vec<u8>), VerifyError> {
+    let (label, params) = SignatureParams::parse_first(signature_input)?;
+    let bytes = params::signature_for_label(signature, label)?;
+    Ok((label, params, bytes))
 }
 
-fn parse_signature_in(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
-) -> Result<(String, SignatureParams, Vec<u8>), VerifyError> {
-    let inputs =
-        parse_dictionary(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
-    let (label, entry) =
-        inputs.into_iter().next().ok_or(VerifyError::missing(Field::SignatureInput))?;
-    let ListEntry::InnerList(inner) = entry else {
-        return Err(VerifyError::malformed(Field::SignatureInput, "expected an inner list"));
-    };
-    let params = SignatureParams::from_inner_list(inner)?;
-    let signatures =
-        parse_dictionary(request, fields, CredentialField::Signature, Field::Signature)?;
-    let signature = match signatures.get(label.as_str()) {
-        Some(ListEntry::Item(item)) => item.bare_item.as_byte_sequence().map(<[u8]>::to_vec),
-        Some(ListEntry::InnerList(_)) => None,
-        None => return Err(VerifyError::malformed(Field::Signature, "no signature for the label")),
-    }
-    .ok_or(VerifyError::malformed(Field::Signature, "expected a byte sequence"))?;
-    Ok((label.as_str().to_owned(), params, signature))
-}
-
-/// Checks every `Content-Digest` field line against the body.
-fn check_digest_fields(
+/// Checks the `Content-Digest` field against the body.
+fn check_digest_field(
     request: &RequestView<'_>,
     fields: &CredentialFields<'_>,
 ) -> Result<(), VerifyError> {
-    let field = CredentialField::ContentDigest;
-    let first = fields.first(field).ok_or(VerifyError::missing(Field::ContentDigest))?;
-    if fields.repeated(field) {
-        let joined = request.header_values(field.name()).collect::<Vec<_>>().join(&b", "[..]);
-        check_content_digest(&joined, request.body())
-    } else {
-        check_content_digest(first, request.body())
-    }
+    let value = field_value(request, fields, CredentialField::ContentDigest, Field::ContentDigest)?;
+    check_content_digest(&value, request.body())
 }
 
 /// keyward's required components (DESIGN section 1).
-fn check_policy(request: &RequestView<'_>, params: &SignatureParams) -> Result<(), VerifyError> {
+fn check_policy(
+    request: &RequestView<'_>,
+    params: &SignatureParams<'_>,
+) -> Result<(), VerifyError> {
     let covers_target = params.covers("@target-uri") || params.covers("@request-target");
     let required = [
         ("@method", true),
@@ -153,7 +125,10 @@ pub(crate) fn verify<L: CredentialLookup>(
     lookup: &L,
     options: &VerifyOptions,
 ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let (_label, params, presented) = parse_signature_in(request, fields)?;
+    let input =
+        field_value(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
+    let signature = field_value(request, fields, CredentialField::Signature, Field::Signature)?;
+    let (_label, params, presented) = parse_signature(&input, &signature)?;
     if presented.len() != TAG_LEN {
         return Err(VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256"));
     }
@@ -175,7 +150,7 @@ pub(crate) fn verify<L: CredentialLookup>(
     let created_ms = created.saturating_mul(1000);
     options.window.check(created_ms, now_ms)?;
     if params.covers(CONTENT_DIGEST) {
-        check_digest_fields(request, fields)?;
+        check_digest_field(request, fields)?;
     }
 
     let base = SignatureBase::build(request, &params).map_err(|error| match error {
@@ -214,7 +189,7 @@ pub struct SignatureHeaders {
 /// The signature base of `request` for `params`.
 pub fn signature_base(
     request: &RequestView<'_>,
-    params: &SignatureParams,
+    params: &SignatureParams<'_>,
 ) -> Result<SignatureBase, SignError> {
     SignatureBase::build(request, params).map_err(|error| match error {
         ComponentError::Unsupported(_) => {
@@ -231,7 +206,7 @@ pub fn signature_base(
 pub fn sign(
     request: &RequestView<'_>,
     label: &str,
-    params: &SignatureParams,
+    params: &SignatureParams<'_>,
     key: &KeyMaterial,
 ) -> Result<SignatureHeaders, SignError> {
     if sfv::KeyRef::from_str(label).is_err() {
