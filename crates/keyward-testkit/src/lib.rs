@@ -509,7 +509,7 @@ fn run_http_signature(vector: &Vector) {
         .signing_candidates()
         .iter()
         .map(|key| {
-            rfc9421::sign(&unsigned_view, &label, &params, key).expect("keyward's signer signs")
+            rfc9421::sign(&unsigned_view, label, &params, key).expect("keyward's signer signs")
         })
         .collect();
     assert!(
