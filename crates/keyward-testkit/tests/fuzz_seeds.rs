@@ -26,14 +26,17 @@ fn request_vectors() -> Vec<Vector> {
     vectors
 }
 
+/// A fuzz target's property and one input for it.
+type Seed = (fn(&[u8]), Vec<u8>);
+
 /// The seed inputs of every target for one vector.
-fn seeds(vector: &Vector) -> Vec<(fn(&[u8]), Vec<u8>)> {
+fn seeds(vector: &Vector) -> Vec<Seed> {
     let request = vector.request.as_ref().expect("a request");
     let header = |name: &str| {
         request.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     };
     let head = vector.file("request.txt").expect("request.txt");
-    let mut seeds: Vec<(fn(&[u8]), Vec<u8>)> =
+    let mut seeds: Vec<Seed> =
         vec![(__fuzzing::verify_request, [&head[..], b"\n\n", &request.body].concat())];
     if let Some((_, query)) = request.target.split_once('?') {
         seeds.push((__fuzzing::query_string, query.as_bytes().to_vec()));
