@@ -3,6 +3,8 @@
 //! The signer, the client and the server's verifier all run the same directories, so they
 //! cannot drift apart. Not published; used only by tests and benchmarks.
 
+pub mod env;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,312 @@
+//! Resellers, domains and users, and the first-start bootstrap.
+
+use std::sync::LazyLock;
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Acquire, Row};
+
+use crate::audit::{self, Change};
+use crate::error::StoreError;
+use crate::model::{Actor, Domain, Permissions, Reseller, State, User};
+use crate::password::{hash_password, verify_password};
+use crate::{Store, random_30};
+
+pub(crate) fn domain_from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
+    Ok(Domain {
+        id: row.try_get("id")?,
+        reseller_id: row.try_get("reseller_id")?,
+        name: row.try_get("name")?,
+        state: State::from_db(row.try_get("state")?),
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        username: row.try_get("username")?,
+        permissions: Permissions::from_db(row.try_get("permissions")?),
+        state: State::from_db(row.try_get("state")?),
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+/// What the first start created.
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    /// The `admin` user.
+    pub admin: User,
+    /// The password, when it was generated (to be printed once); `None` when it was given.
+    pub generated_password: Option<String>,
+}
+
+impl Store {
+    /// On an empty store, creates reseller `default`, domain `default` and user `admin` with
+    /// every permission, with `password` or a generated one. Does nothing on a store that has
+    /// a reseller already. Audited as the system.
+    pub async fn bootstrap(&self, password: Option<&str>) -> Result<Option<Bootstrap>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM resellers")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let now = self.now_ms();
+        let generated = password.is_none().then(generate_password);
+        let password = password.or(generated.as_deref()).expect("given or generated");
+        let hash = hash_blocking(password.to_owned()).await?;
+        let reseller_id: i64 = sqlx::query(
+            "INSERT INTO resellers (name, created_at_ms) VALUES ('default', $1) RETURNING id",
+        )
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let domain_id: i64 = sqlx::query(
+            "INSERT INTO domains (reseller_id, name, created_at_ms) VALUES ($1, 'default', $2) RETURNING id",
+        )
+        .bind(reseller_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let row = sqlx::query(
+            "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
+             VALUES ($1, 'admin', $2, $3, $4) RETURNING *",
+        )
+        .bind(domain_id)
+        .bind(hash)
+        .bind(Permissions::all().to_db())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let admin = user_from_row(&row)?;
+        let system = Actor {
+            request_id: "bootstrap".into(),
+            domain_id: Some(domain_id),
+            name: "system".into(),
+            ..Actor::default()
+        };
+        audit::record(
+            tx.acquire().await?,
+            now,
+            Change {
+                action: "system.bootstrap",
+                target_type: "user",
+                target_id: admin.id.to_string(),
+                detail: json!({"reseller": "default", "domain": "default", "user": "admin"}),
+                domain_id: Some(domain_id),
+                actor: &system,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Bootstrap { admin, generated_password: generated }))
+    }
+
+    /// A domain by id.
+    pub async fn domain(&self, id: i64) -> Result<Domain, StoreError> {
+        let row = sqlx::query("SELECT * FROM domains WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("domain"))?;
+        Ok(domain_from_row(&row)?)
+    }
+
+    /// A reseller by name.
+    pub async fn reseller_by_name(&self, name: &str) -> Result<Reseller, StoreError> {
+        let row = sqlx::query("SELECT * FROM resellers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("reseller"))?;
+        Ok(Reseller {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_at_ms: row.try_get("created_at_ms")?,
+        })
+    }
+
+    /// A user by id, within a domain.
+    pub async fn user(&self, domain_id: i64, id: i64) -> Result<User, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1 AND domain_id = $2")
+            .bind(id)
+            .bind(domain_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        Ok(user_from_row(&row)?)
+    }
+
+    /// The users of a domain, by id.
+    pub async fn users(&self, domain_id: i64) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users WHERE domain_id = $1 ORDER BY id")
+            .bind(domain_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The active user `username` of an active domain whose password is `password`. Runs the
+    /// argon2id check on a blocking thread; an unknown user costs the same as a wrong password.
+    pub async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.*, d.state AS domain_state FROM users u JOIN domains d ON d.id = u.domain_id \
+             WHERE u.username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (user, hash, domain_active) = match &row {
+            Some(row) => {
+                let domain_state: String = row.try_get("domain_state")?;
+                (
+                    Some(user_from_row(row)?),
+                    row.try_get::<String, _>("password_hash")?,
+                    domain_state == "active",
+                )
+            }
+            // Verify against a hash anyway, so timing does not tell which names exist.
+            None => (None, DUMMY_HASH.clone(), false),
+        };
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+        Ok(user.filter(|u| matches && domain_active && u.state == State::Active))
+    }
+
+    /// Creates a user in a domain. Audited.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        username: &str,
+        password: &str,
+        permissions: &Permissions,
+    ) -> Result<User, StoreError> {
+        let hash = hash_blocking(password.to_owned()).await?;
+        let now = self.now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        )
+        .bind(domain_id)
+        .bind(username)
+        .bind(hash)
+        .bind(permissions.to_db())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, "user"))?;
+        let user = user_from_row(&row)?;
+        audit::record(
+            tx.acquire().await?,
+            now,
+            Change {
+                action: "user.create",
+                target_type: "user",
+                target_id: user.id.to_string(),
+                detail: json!({"username": username, "permissions": permissions}),
+                domain_id: Some(domain_id),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Changes a user's permissions, state or password (each when given). Audited.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+        update: UserUpdate,
+    ) -> Result<User, StoreError> {
+        let hash = match update.password {
+            Some(password) => Some(hash_blocking(password).await?),
+            None => None,
+        };
+        let now = self.now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE users SET permissions = COALESCE($1, permissions), state = COALESCE($2, state), \
+             password_hash = COALESCE($3, password_hash) WHERE id = $4 AND domain_id = $5 RETURNING *",
+        )
+        .bind(update.permissions.as_ref().map(Permissions::to_db))
+        .bind(update.state.map(State::as_db))
+        .bind(hash.as_ref())
+        .bind(id)
+        .bind(domain_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?;
+        let user = user_from_row(&row)?;
+        audit::record(
+            tx.acquire().await?,
+            now,
+            Change {
+                action: "user.update",
+                target_type: "user",
+                target_id: id.to_string(),
+                detail: json!({
+                    "permissions": update.permissions,
+                    "state": update.state,
+                    "password_changed": hash.is_some(),
+                }),
+                domain_id: Some(domain_id),
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
+/// The changes [`Store::update_user`] can make.
+#[derive(Clone, Debug, Default)]
+pub struct UserUpdate {
+    /// New permissions.
+    pub permissions: Option<Permissions>,
+    /// New state.
+    pub state: Option<State>,
+    /// New password.
+    pub password: Option<String>,
+}
+
+/// A unique violation as a conflict on `what`; other errors as they are.
+pub(crate) fn conflict(error: sqlx::Error, what: &'static str) -> StoreError {
+    match StoreError::from(error) {
+        StoreError::Conflict(_) => StoreError::Conflict(what),
+        other => other,
+    }
+}
+
+async fn hash_blocking(password: String) -> Result<String, StoreError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| StoreError::PasswordHash)?
+}
+
+/// A password for the bootstrap admin: 24 base62 characters (about 143 bits).
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    random_30()[..24].iter().map(|&b| char::from(ALPHABET[usize::from(b) % 62])).collect()
+}
+
+/// An argon2id hash of a random password nobody knows, for timing-safe misses.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&generate_password()).unwrap_or_default());

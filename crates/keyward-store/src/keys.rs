@@ -1,0 +1,347 @@
+//! API keys: create, list, rename, regenerate the token, rotate the secret, revoke; and the
+//! unsealed credentials the server's cache verifies with.
+
+use keyward_sig::KeyKind;
+use keyward_sig::token::CredentialKind;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Acquire, AnyConnection, Row};
+
+use crate::audit::{self, Change};
+use crate::error::StoreError;
+use crate::model::{Actor, ApiKey, KeyCredentials, KeyState, Permissions, Secret};
+use crate::{Store, random_30};
+
+/// Who owns a new key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// A domain key.
+    Domain(i64),
+    /// A reseller key.
+    Reseller(i64),
+}
+
+/// A key to create.
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    /// Its owner.
+    pub owner: KeyOwner,
+    /// The application's name.
+    pub name: String,
+    /// Its permissions (the server checks they are within its creator's).
+    pub permissions: Permissions,
+}
+
+fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    Ok(ApiKey {
+        id: row.try_get("id")?,
+        kind: if kind == "reseller" { KeyKind::Reseller } else { KeyKind::Domain },
+        domain_id: row.try_get("domain_id")?,
+        reseller_id: row.try_get("reseller_id")?,
+        name: row.try_get("name")?,
+        token: row.try_get("token")?,
+        permissions: Permissions::from_db(row.try_get("permissions")?),
+        created_by_user_id: row.try_get("created_by_user_id")?,
+        created_by_key_id: row.try_get("created_by_key_id")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        last_used_at_ms: row.try_get("last_used_at_ms")?,
+        previous_secret_until_ms: row.try_get("previous_secret_until_ms")?,
+        state: if state == "active" { KeyState::Active } else { KeyState::Revoked },
+    })
+}
+
+/// The associated data that binds a sealed secret to its key row.
+fn seal_context(id: i64) -> Vec<u8> {
+    format!("keyward/api-key-secret/v1/{id}").into_bytes()
+}
+
+impl Store {
+    fn mint(kind: CredentialKind) -> String {
+        kind.mint(&random_30())
+    }
+
+    fn unseal(&self, id: i64, sealed: &[u8]) -> Result<Secret, StoreError> {
+        let bytes = self.master.open(sealed, &seal_context(id))?;
+        String::from_utf8(bytes).map(Secret).map_err(|_| StoreError::Unseal)
+    }
+
+    /// Creates a key; returns it with its secret, which is shown this once. Audited.
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        new: &NewApiKey,
+    ) -> Result<(ApiKey, Secret), StoreError> {
+        let now = self.now_ms();
+        let token = Self::mint(CredentialKind::ApiKeyToken);
+        let secret = Secret(Self::mint(CredentialKind::ApiKeySecret));
+        let (kind, domain_id, reseller_id) = match new.owner {
+            KeyOwner::Domain(id) => ("domain", Some(id), None),
+            KeyOwner::Reseller(id) => ("reseller", None, Some(id)),
+        };
+        let mut tx = self.pool.begin().await?;
+        // The secret is sealed with the row's id as associated data, so the row comes first.
+        let id: i64 = sqlx::query(
+            "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
+             permissions, created_by_user_id, created_by_key_id, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(kind)
+        .bind(domain_id)
+        .bind(reseller_id)
+        .bind(&new.name)
+        .bind(&token)
+        .bind(Vec::<u8>::new())
+        .bind(new.permissions.to_db())
+        .bind(actor.user_id)
+        .bind(actor.key_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let row = sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
+            .bind(self.master.seal(secret.0.as_bytes(), &seal_context(id)))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let key = key_from_row(&row)?;
+        audit::record(
+            tx.acquire().await?,
+            now,
+            Change {
+                action: "key.create",
+                target_type: "api_key",
+                target_id: id.to_string(),
+                detail: json!({"name": new.name, "kind": kind, "permissions": new.permissions}),
+                domain_id,
+                actor,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((key, secret))
+    }
+
+    /// The keys of a domain, by id (revoked ones included).
+    pub async fn api_keys(&self, domain_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM api_keys WHERE domain_id = $1 ORDER BY id")
+            .bind(domain_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// One key of a domain.
+    pub async fn api_key(&self, domain_id: i64, id: i64) -> Result<ApiKey, StoreError> {
+        let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1 AND domain_id = $2")
+            .bind(id)
+            .bind(domain_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("API key"))?;
+        Ok(key_from_row(&row)?)
+    }
+
+    /// A key's current secret (for `keys:reveal`). Audited, since reading a secret matters.
+    pub async fn reveal_secret(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+    ) -> Result<Secret, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row =
+            sqlx::query("SELECT secret_sealed FROM api_keys WHERE id = $1 AND domain_id = $2")
+                .bind(id)
+                .bind(domain_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("API key"))?;
+        let secret = self.unseal(id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
+        let change = Change {
+            action: "key.reveal",
+            target_type: "api_key",
+            target_id: id.to_string(),
+            detail: json!({}),
+            domain_id: Some(domain_id),
+            actor,
+        };
+        audit::record(tx.acquire().await?, self.now_ms(), change).await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// Runs `update` on an active key of the domain inside a transaction with its audit record.
+    async fn change_key(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+        action: &'static str,
+        detail: serde_json::Value,
+        update: impl AsyncFnOnce(&mut AnyConnection, i64) -> Result<(), StoreError>,
+    ) -> Result<ApiKey, StoreError> {
+        let now = self.now_ms();
+        let mut tx = self.pool.begin().await?;
+        let state: String =
+            sqlx::query("SELECT state FROM api_keys WHERE id = $1 AND domain_id = $2")
+                .bind(id)
+                .bind(domain_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("API key"))?
+                .try_get("state")?;
+        if state != "active" {
+            return Err(StoreError::InvalidState("the API key is revoked"));
+        }
+        update(tx.acquire().await?, now).await?;
+        let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let key = key_from_row(&row)?;
+        let change = Change {
+            action,
+            target_type: "api_key",
+            target_id: id.to_string(),
+            detail,
+            domain_id: Some(domain_id),
+            actor,
+        };
+        audit::record(tx.acquire().await?, now, change).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// Renames a key. Audited.
+    pub async fn rename_api_key(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+        name: &str,
+    ) -> Result<ApiKey, StoreError> {
+        self.change_key(
+            actor,
+            domain_id,
+            id,
+            "key.rename",
+            json!({"name": name}),
+            async |conn, _| {
+                sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")
+                    .bind(name)
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Gives a key a new token; the old one stops working at once. Audited. Returns the key
+    /// and its old token (for cache invalidation).
+    pub async fn regenerate_token(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+    ) -> Result<(ApiKey, String), StoreError> {
+        let old = self.api_key(domain_id, id).await?.token;
+        let token = Self::mint(CredentialKind::ApiKeyToken);
+        let key = self
+            .change_key(actor, domain_id, id, "key.regenerate_token", json!({}), async |conn, _| {
+                sqlx::query("UPDATE api_keys SET token = $1 WHERE id = $2")
+                    .bind(&token)
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+            .await?;
+        Ok((key, old))
+    }
+
+    /// Gives a key a new secret; the previous one keeps verifying for `overlap_ms`. Audited.
+    /// Returns the key and its new secret, shown this once.
+    pub async fn rotate_secret(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+        overlap_ms: i64,
+    ) -> Result<(ApiKey, Secret), StoreError> {
+        let secret = Secret(Self::mint(CredentialKind::ApiKeySecret));
+        let sealed = self.master.seal(secret.0.as_bytes(), &seal_context(id));
+        let detail = json!({"overlap_ms": overlap_ms});
+        let key = self
+            .change_key(actor, domain_id, id, "key.rotate_secret", detail, async |conn, now| {
+                sqlx::query(
+                    "UPDATE api_keys SET previous_secret_sealed = secret_sealed, secret_sealed = $1, \
+                     previous_secret_until_ms = $2 WHERE id = $3",
+                )
+                .bind(&sealed)
+                .bind(now.saturating_add(overlap_ms))
+                .bind(id)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+            .await?;
+        Ok((key, secret))
+    }
+
+    /// Revokes a key for good. Audited.
+    pub async fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        domain_id: i64,
+        id: i64,
+    ) -> Result<ApiKey, StoreError> {
+        self.change_key(actor, domain_id, id, "key.revoke", json!({}), async |conn, now| {
+            sqlx::query("UPDATE api_keys SET state = 'revoked', revoked_at_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What verifying with the key whose token is `token` needs, when it is an active key of
+    /// an active domain (or of a reseller): its secrets unsealed.
+    pub async fn key_credentials(&self, token: &str) -> Result<Option<KeyCredentials>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.* FROM api_keys k LEFT JOIN domains d ON d.id = k.domain_id \
+             WHERE k.token = $1 AND k.state = 'active' AND (k.domain_id IS NULL OR d.state = 'active')",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = key_from_row(&row)?;
+        let secret = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
+        let previous = match (
+            row.try_get::<Option<Vec<u8>>, _>("previous_secret_sealed")?,
+            key.previous_secret_until_ms,
+        ) {
+            (Some(sealed), Some(until)) if until > self.now_ms() => {
+                Some(self.unseal(key.id, &sealed)?)
+            }
+            _ => None,
+        };
+        Ok(Some(KeyCredentials { key, secret, previous_secret: previous }))
+    }
+
+    /// Records a key's last use (best effort, not audited: it changes nothing a client set).
+    pub async fn touch_api_key(&self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE api_keys SET last_used_at_ms = $1 WHERE id = $2 AND (last_used_at_ms IS NULL OR last_used_at_ms < $1)")
+            .bind(at_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,346 @@
+//! The records the store keeps, as callers see them. No record type holds a secret in a field
+//! that `Debug` prints.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use keyward_sig::KeyKind;
+use serde::Serialize;
+
+/// The permissions keyward knows. A user or key holds a subset.
+pub const ALL_PERMISSIONS: [&str; 6] = [
+    "activities:read",
+    "activities:write",
+    "keys:manage",
+    "keys:reveal",
+    "users:manage",
+    "audit:read",
+];
+
+/// A set of permission strings, kept sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Permissions(BTreeSet<String>);
+
+impl Permissions {
+    /// Every permission keyward knows.
+    pub fn all() -> Self {
+        Permissions(ALL_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect())
+    }
+
+    /// The given permissions; `Err` names the first one keyward does not know.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for name in names {
+            let name = name.as_ref();
+            if !ALL_PERMISSIONS.contains(&name) {
+                return Err(name.to_owned());
+            }
+            set.insert(name.to_owned());
+        }
+        Ok(Permissions(set))
+    }
+
+    /// Whether `permission` is held.
+    pub fn has(&self, permission: &str) -> bool {
+        self.0.contains(permission)
+    }
+
+    /// Whether every permission of `other` is held here.
+    pub fn covers(&self, other: &Permissions) -> bool {
+        other.0.is_subset(&self.0)
+    }
+
+    /// The permissions of `other` not held here.
+    pub fn missing_from(&self, other: &Permissions) -> Vec<String> {
+        other.0.difference(&self.0).cloned().collect()
+    }
+
+    /// The permissions, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub(crate) fn to_db(&self) -> String {
+        serde_json::to_string(&self.0).expect("a set of strings serializes")
+    }
+
+    pub(crate) fn from_db(text: &str) -> Self {
+        Permissions(serde_json::from_str(text).unwrap_or_default())
+    }
+}
+
+/// Whether a domain or user is usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// In use.
+    Active,
+    /// Refused everywhere until enabled again; nothing is deleted.
+    Disabled,
+}
+
+impl State {
+    pub(crate) fn as_db(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Disabled => "disabled",
+        }
+    }
+
+    pub(crate) fn from_db(text: &str) -> Self {
+        if text == "active" { State::Active } else { State::Disabled }
+    }
+}
+
+/// A reseller: owns domains.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reseller {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Creation time, epoch ms.
+    pub created_at_ms: i64,
+}
+
+/// A domain: a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Domain {
+    /// Id.
+    pub id: i64,
+    /// The owning reseller.
+    pub reseller_id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Active or disabled.
+    pub state: State,
+    /// Creation time, epoch ms.
+    pub created_at_ms: i64,
+}
+
+/// A person who can log in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// The user's domain.
+    pub domain_id: i64,
+    /// Unique user name.
+    pub username: String,
+    /// What the user may do.
+    pub permissions: Permissions,
+    /// Active or disabled.
+    pub state: State,
+    /// Creation time, epoch ms.
+    pub created_at_ms: i64,
+}
+
+/// Whether an API key is usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Verifies.
+    Active,
+    /// Refused for good.
+    Revoked,
+}
+
+/// An API key: an application's credentials. The secret is not here; see
+/// [`crate::Store::reveal_secret`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    /// Id.
+    pub id: i64,
+    /// Domain or reseller credentials.
+    #[serde(serialize_with = "serialize_kind")]
+    pub kind: KeyKind,
+    /// The domain, for domain keys.
+    pub domain_id: Option<i64>,
+    /// The reseller, for reseller keys.
+    pub reseller_id: Option<i64>,
+    /// The application's name.
+    pub name: String,
+    /// The token (public identifier).
+    pub token: String,
+    /// What the key may do.
+    pub permissions: Permissions,
+    /// The user who created it.
+    pub created_by_user_id: Option<i64>,
+    /// The key that created it.
+    pub created_by_key_id: Option<i64>,
+    /// Creation time, epoch ms.
+    pub created_at_ms: i64,
+    /// Last successful use, epoch ms.
+    pub last_used_at_ms: Option<i64>,
+    /// Until when the previous secret still verifies, during a rotation.
+    pub previous_secret_until_ms: Option<i64>,
+    /// Active or revoked.
+    pub state: KeyState,
+}
+
+fn serialize_kind<S: serde::Serializer>(kind: &KeyKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+/// A key's secret, shown once on creation and rotation, and to `keys:reveal`. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// What the credential cache needs to verify a key: its secrets unsealed, its owner and rights.
+#[derive(Clone, Debug)]
+pub struct KeyCredentials {
+    /// The key.
+    pub key: ApiKey,
+    /// The current secret.
+    pub secret: Secret,
+    /// The previous secret, while the rotation overlap lasts.
+    pub previous_secret: Option<Secret>,
+}
+
+/// Who an access token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSubject {
+    /// A user who logged in with a password.
+    User(User),
+    /// An API key that logged in with its token and secret.
+    Key(ApiKey),
+}
+
+/// A live access token, found by its digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessToken {
+    /// Who it speaks for.
+    pub subject: TokenSubject,
+    /// The domain.
+    pub domain_id: i64,
+    /// Expiry, epoch ms.
+    pub expires_at_ms: i64,
+}
+
+/// Who made a change, recorded with it. Built by the server from the authenticated principal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The request that made the change.
+    pub request_id: String,
+    /// The actor's domain.
+    pub domain_id: Option<i64>,
+    /// The actor's reseller (for reseller keys).
+    pub reseller_id: Option<i64>,
+    /// The acting user.
+    pub user_id: Option<i64>,
+    /// The acting API key.
+    pub key_id: Option<i64>,
+    /// The user's name or the key's application name.
+    pub name: String,
+    /// For an API key, its application name: which application changed what.
+    pub application: Option<String>,
+}
+
+/// One audit record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// Id.
+    pub id: i64,
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// The request id.
+    pub request_id: String,
+    /// The domain concerned.
+    pub domain_id: Option<i64>,
+    /// The acting user.
+    pub actor_user_id: Option<i64>,
+    /// The acting key.
+    pub actor_key_id: Option<i64>,
+    /// The actor's name.
+    pub actor_name: String,
+    /// The application, for keys.
+    pub application: Option<String>,
+    /// What was done (`key.create`, `activity.update`...).
+    pub action: String,
+    /// The kind of record changed.
+    pub target_type: String,
+    /// Its id.
+    pub target_id: String,
+    /// What changed (never a secret).
+    pub detail: serde_json::Value,
+}
+
+/// Filters for the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only this application.
+    pub application: Option<String>,
+    /// Only this acting user.
+    pub user_id: Option<i64>,
+    /// Only this acting key.
+    pub key_id: Option<i64>,
+    /// From this time, epoch ms.
+    pub since_ms: Option<i64>,
+    /// Before this time, epoch ms.
+    pub until_ms: Option<i64>,
+}
+
+/// An activity: the sample protected resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    /// Id.
+    pub id: i64,
+    /// Name (required).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Version, from 1, raised by each change.
+    pub version: i64,
+    /// Creation time, epoch ms.
+    pub created_at_ms: i64,
+    /// Last change, epoch ms.
+    pub updated_at_ms: i64,
+}
+
+/// The fields a client sets on an activity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivityFields {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+}
+
+/// One entry of an activity's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActivityChange {
+    /// The version this change produced.
+    pub version: i64,
+    /// When, epoch ms.
+    pub at_ms: i64,
+    /// `create`, `update` or `delete`.
+    pub change: String,
+    /// Who: the actor's name.
+    pub actor_name: String,
+    /// Which application, for keys.
+    pub application: Option<String>,
+    /// The request id.
+    pub request_id: String,
+    /// The activity after the change.
+    pub snapshot: serde_json::Value,
+}
+
+/// A page of results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The total number of items.
+    pub total: i64,
+}

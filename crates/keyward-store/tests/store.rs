@@ -1,0 +1,312 @@
+//! The store against real databases: SQLite always, PostgreSQL when it is there (required in
+//! CI). Every test runs the same body on each backend.
+
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+
+use keyward_sig::token::TokenDigest;
+use keyward_store::{
+    ActivityFields, Actor, AuditFilter, KeyOwner, KeyState, MasterKey, NewApiKey, Permissions,
+    Store, StoreError, TokenOwner, TokenSubject, UserUpdate,
+};
+use keyward_testkit::env::PostgresDatabase;
+use sqlx::Row;
+
+/// Runs `body` on a fresh SQLite store and on a fresh PostgreSQL store.
+async fn on_each_backend<F, Fut>(test: &str, body: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
+    let master = MasterKey::from_bytes(&[42; 32]);
+    body(Store::open(&sqlite_url, master.clone()).await.unwrap(), sqlite_url).await;
+    if let Some(db) = PostgresDatabase::create(test).await {
+        let store = Store::open(&db.url, master).await.unwrap();
+        body(store.clone(), db.url.clone()).await;
+        store.close().await;
+        db.drop_database().await;
+    }
+}
+
+fn actor(request_id: &str, domain_id: i64, user_id: i64) -> Actor {
+    Actor {
+        request_id: request_id.into(),
+        domain_id: Some(domain_id),
+        user_id: Some(user_id),
+        name: "admin".into(),
+        ..Actor::default()
+    }
+}
+
+#[tokio::test]
+async fn bootstrap_creates_the_admin_once_and_its_password_works() {
+    on_each_backend("bootstrap", |store, _| async move {
+        let boot = store.bootstrap(None).await.unwrap().expect("first start bootstraps");
+        let password = boot.generated_password.expect("a password is generated");
+        assert_eq!(boot.admin.username, "admin");
+        assert_eq!(boot.admin.permissions, Permissions::all());
+        assert!(store.bootstrap(Some("other")).await.unwrap().is_none(), "only once");
+        let user = store.authenticate_user("admin", &password).await.unwrap();
+        assert_eq!(user.map(|u| u.id), Some(boot.admin.id));
+        assert!(store.authenticate_user("admin", "wrong").await.unwrap().is_none());
+        assert!(store.authenticate_user("nobody", &password).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
+    on_each_backend("keylifecycle", |store, _| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let domain = admin.domain_id;
+        let new = NewApiKey {
+            owner: KeyOwner::Domain(domain),
+            name: "Reporting app".into(),
+            permissions: Permissions::parse(&["activities:read"]).unwrap(),
+        };
+        let (key, secret) =
+            store.create_api_key(&actor("r-create", domain, admin.id), &new).await.unwrap();
+        assert!(key.token.starts_with("kwkey_") && secret.0.starts_with("kwsec_"));
+        assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
+
+        let creds = store.key_credentials(&key.token).await.unwrap().unwrap();
+        assert_eq!(creds.secret, secret);
+        assert!(creds.previous_secret.is_none());
+        assert_eq!(
+            store
+                .reveal_secret(&actor("r-reveal", domain, admin.id), domain, key.id)
+                .await
+                .unwrap(),
+            secret
+        );
+
+        let renamed = store
+            .rename_api_key(&actor("r-rename", domain, admin.id), domain, key.id, "Reports")
+            .await
+            .unwrap();
+        assert_eq!(renamed.name, "Reports");
+
+        let (regenerated, old) = store
+            .regenerate_token(&actor("r-regen", domain, admin.id), domain, key.id)
+            .await
+            .unwrap();
+        assert_eq!(old, key.token);
+        assert!(store.key_credentials(&old).await.unwrap().is_none(), "old token refused at once");
+        assert!(store.key_credentials(&regenerated.token).await.unwrap().is_some());
+
+        let (_, rotated) = store
+            .rotate_secret(&actor("r-rotate", domain, admin.id), domain, key.id, 60_000)
+            .await
+            .unwrap();
+        let creds = store.key_credentials(&regenerated.token).await.unwrap().unwrap();
+        assert_eq!(creds.secret, rotated);
+        assert_eq!(creds.previous_secret, Some(secret.clone()), "both verify during the overlap");
+
+        let revoked = store
+            .revoke_api_key(&actor("r-revoke", domain, admin.id), domain, key.id)
+            .await
+            .unwrap();
+        assert_eq!(revoked.state, KeyState::Revoked);
+        assert!(store.key_credentials(&regenerated.token).await.unwrap().is_none());
+        let again =
+            store.rename_api_key(&actor("r-late", domain, admin.id), domain, key.id, "x").await;
+        assert!(matches!(again, Err(StoreError::InvalidState(_))));
+
+        for (request, action) in [
+            ("r-create", "key.create"),
+            ("r-reveal", "key.reveal"),
+            ("r-rename", "key.rename"),
+            ("r-regen", "key.regenerate_token"),
+            ("r-rotate", "key.rotate_secret"),
+            ("r-revoke", "key.revoke"),
+        ] {
+            let records = store.audit_records_of_request(request).await.unwrap();
+            assert_eq!(records.len(), 1, "{request}: exactly one audit record");
+            assert_eq!(records[0].action, action);
+            assert_eq!(records[0].actor_user_id, Some(admin.id));
+            assert_eq!(records[0].target_id, key.id.to_string());
+            assert!(
+                !records[0].detail.to_string().contains("kwsec_"),
+                "no secret in the audit trail"
+            );
+        }
+        assert!(
+            store.audit_records_of_request("r-late").await.unwrap().is_empty(),
+            "no record without a change"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_in_the_database() {
+    on_each_backend("sealed", |store, url| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let new = NewApiKey {
+            owner: KeyOwner::Domain(admin.domain_id),
+            name: "App".into(),
+            permissions: Permissions::default(),
+        };
+        let (key, secret) =
+            store.create_api_key(&actor("r1", admin.domain_id, admin.id), &new).await.unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let row = sqlx::query("SELECT secret_sealed FROM api_keys WHERE id = $1")
+            .bind(key.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let sealed: Vec<u8> = row.try_get("secret_sealed").unwrap();
+        assert!(!sealed.windows(secret.0.len()).any(|w| w == secret.0.as_bytes()));
+        let hash: String = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(admin.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get("password_hash")
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        pool.close().await;
+        // Another master key cannot open it.
+        let other = Store::open(&url, MasterKey::from_bytes(&[1; 32])).await.unwrap();
+        assert!(matches!(other.key_credentials(&key.token).await, Err(StoreError::Unseal)));
+        other.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_change_leaves_no_audit_record() {
+    on_each_backend("atomic", |store, _| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let perms = Permissions::parse(&["activities:read"]).unwrap();
+        store
+            .create_user(
+                &actor("u1", admin.domain_id, admin.id),
+                admin.domain_id,
+                "ana",
+                "pw1",
+                &perms,
+            )
+            .await
+            .unwrap();
+        let duplicate = store
+            .create_user(
+                &actor("u2", admin.domain_id, admin.id),
+                admin.domain_id,
+                "ana",
+                "pw2",
+                &perms,
+            )
+            .await;
+        assert!(matches!(duplicate, Err(StoreError::Conflict("user"))), "{duplicate:?}");
+        assert_eq!(store.audit_records_of_request("u1").await.unwrap().len(), 1);
+        assert!(store.audit_records_of_request("u2").await.unwrap().is_empty());
+        let missing = store
+            .update_user(
+                &actor("u3", admin.domain_id, admin.id),
+                admin.domain_id,
+                9999,
+                UserUpdate::default(),
+            )
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound("user"))));
+        assert!(store.audit_records_of_request("u3").await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn access_tokens_are_found_by_digest_and_revocable() {
+    on_each_backend("tokens", |store, _| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let (token, expires) = store
+            .issue_access_token(TokenOwner::User(admin.id), admin.domain_id, 1000)
+            .await
+            .unwrap();
+        assert!(token.0.starts_with("kwat_"));
+        let digest = TokenDigest::of(&token.0);
+        let found = store.access_token(&digest).await.unwrap().unwrap();
+        assert_eq!(found.expires_at_ms, expires);
+        assert!(matches!(found.subject, TokenSubject::User(ref u) if u.id == admin.id));
+        assert!(store.revoke_access_token(&digest).await.unwrap());
+        assert!(store.access_token(&digest).await.unwrap().is_none());
+        assert!(!store.revoke_access_token(&digest).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn activities_keep_their_history_and_audit_names_the_application() {
+    on_each_backend("activities", |store, _| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let domain = admin.domain_id;
+        let app = Actor {
+            request_id: "a1".into(),
+            domain_id: Some(domain),
+            key_id: None,
+            name: "Sync job".into(),
+            application: Some("Sync job".into()),
+            ..Actor::default()
+        };
+        let fields = ActivityFields {
+            name: "Wells".into(),
+            description: None,
+            status: Some("draft".into()),
+        };
+        let created = store.create_activity(&app, domain, &fields).await.unwrap();
+        let update = ActivityFields { name: "Wells, phase 2".into(), ..fields.clone() };
+        let updated = store
+            .update_activity(
+                &Actor { request_id: "a2".into(), ..app.clone() },
+                domain,
+                created.id,
+                &update,
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.version, 2);
+        store
+            .delete_activity(&Actor { request_id: "a3".into(), ..app.clone() }, domain, created.id)
+            .await
+            .unwrap();
+        assert!(matches!(store.activity(domain, created.id).await, Err(StoreError::NotFound(_))));
+        let history = store.activity_history(domain, created.id).await.unwrap();
+        let changes: Vec<_> =
+            history.iter().map(|h| (h.version, h.change.as_str(), h.request_id.as_str())).collect();
+        assert_eq!(changes, [(1, "create", "a1"), (2, "update", "a2"), (3, "delete", "a3")]);
+        assert!(history.iter().all(|h| h.application.as_deref() == Some("Sync job")));
+        let audit = store
+            .audit_records(
+                domain,
+                &AuditFilter { application: Some("Sync job".into()), ..Default::default() },
+                0,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(audit.total, 3);
+        assert_eq!(audit.items[0].action, "activity.delete", "newest first");
+        let none = store
+            .audit_records(
+                domain,
+                &AuditFilter { application: Some("Other".into()), ..Default::default() },
+                0,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(none.total, 0);
+        assert!(
+            matches!(
+                store.activity_history(domain + 1, created.id).await,
+                Err(StoreError::NotFound(_))
+            ),
+            "domain-scoped"
+        );
+    })
+    .await;
+}
