@@ -36,12 +36,11 @@ pub(crate) fn is_present(request: &RequestView<'_>, fields: &CredentialFields<'_
     }
 }
 
-pub(crate) fn verify<L: CredentialLookup>(
-    fields: &CredentialFields<'_>,
-    now_ms: i64,
-    lookup: &L,
+/// The presented access token, checked against the configured format.
+pub(crate) fn presented_token<'a>(
+    fields: &CredentialFields<'a>,
     options: &VerifyOptions,
-) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+) -> Result<&'a str, VerifyError> {
     let field = CredentialField::Authorization;
     let value = fields
         .single(field)
@@ -52,7 +51,16 @@ pub(crate) fn verify<L: CredentialLookup>(
         .filter(|token| !token.is_empty())
         .ok_or(VerifyError::malformed(Field::Authorization, "expected `Bearer <token>`"))?;
     options.check_format(CredentialKind::AccessToken, token, Field::Authorization)?;
-    let digest = TokenDigest::of(token);
+    Ok(token)
+}
+
+pub(crate) fn verify<L: CredentialLookup>(
+    fields: &CredentialFields<'_>,
+    now_ms: i64,
+    lookup: &L,
+    options: &VerifyOptions,
+) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+    let digest = TokenDigest::of(presented_token(fields, options)?);
     // The token itself is a secret: the error never names it.
     let grant =
         lookup.access_token(&digest).ok_or(VerifyError::UnknownKey { key_id: String::new() })?;

@@ -74,6 +74,19 @@ fn key_header<'a>(fields: &CredentialFields<'a>) -> Result<(&'a [u8], KeyKind), 
     found.ok_or(VerifyError::missing(Field::ApiKeyHeader))
 }
 
+/// The presented key token and the kind its header claims, checked against the configured
+/// format.
+pub(crate) fn presented_token<'a>(
+    fields: &CredentialFields<'a>,
+    options: &VerifyOptions,
+) -> Result<(&'a str, KeyKind), VerifyError> {
+    let (apikey, kind) = key_header(fields)?;
+    let token = std::str::from_utf8(apikey)
+        .map_err(|_| VerifyError::malformed(Field::ApiKeyHeader, "not UTF-8"))?;
+    options.check_format(CredentialKind::ApiKeyToken, token, Field::ApiKeyHeader)?;
+    Ok((token, kind))
+}
+
 pub(crate) fn verify<L: CredentialLookup>(
     request: &RequestView<'_>,
     fields: &CredentialFields<'_>,
@@ -81,7 +94,8 @@ pub(crate) fn verify<L: CredentialLookup>(
     lookup: &L,
     options: &VerifyOptions,
 ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let (apikey, presented_kind) = key_header(fields)?;
+    let (token, presented_kind) = presented_token(fields, options)?;
+    let apikey = token.as_bytes();
     let timestamp = single(fields, CredentialField::LogtrustTimestamp)?
         .ok_or(VerifyError::missing(Field::TimestampHeader))?;
     let sign = single(fields, CredentialField::LogtrustSign)?
@@ -89,9 +103,6 @@ pub(crate) fn verify<L: CredentialLookup>(
     let presented = tag_from_hex(sign.trim_ascii())
         .ok_or(VerifyError::malformed(Field::SignHeader, "expected 64 hex digits"))?;
     let timestamp_ms = parse_epoch_millis(timestamp, Field::TimestampHeader)?;
-    let token = std::str::from_utf8(apikey)
-        .map_err(|_| VerifyError::malformed(Field::ApiKeyHeader, "not UTF-8"))?;
-    options.check_format(CredentialKind::ApiKeyToken, token, Field::ApiKeyHeader)?;
 
     let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
     let material: &KeyMaterial = key.as_ref();

@@ -77,6 +77,6 @@ pub use request::RequestView;
 pub use scheme::Scheme;
 pub use time::ClockWindow;
 pub use verify::{
-    BlankValues, ComponentPolicy, Principal, ReplayId, TokenFormat, Verified, Verifier,
-    VerifyOptions,
+    BlankValues, ComponentPolicy, CredentialId, Principal, ReplayId, TokenFormat, Verified,
+    Verifier, VerifyOptions,
 };
