@@ -33,6 +33,18 @@ pub enum StoreError {
     PasswordHash,
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing a query).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {

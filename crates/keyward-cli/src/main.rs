@@ -1,0 +1,138 @@
+//! `keyward`: the one binary. A thin main over keyward-server and keyward-store.
+
+mod config;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keyward_store::{MasterKey, Store};
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+
+/// keyward: an API authentication server (bearer tokens, DevResults-style query HMAC,
+/// Devo-style header HMAC, RFC 9421 HTTP Message Signatures).
+#[derive(Parser, Debug)]
+#[command(name = "keyward", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the authentication server. On first start with an empty store it creates reseller
+    /// `default`, domain `default` and user `admin` with every permission; the password is
+    /// KEYWARD_ADMIN_PASSWORD when set, otherwise generated and printed once on stderr.
+    /// Secrets are sealed with a master key: KEYWARD_MASTER_KEY (base64 of 32 bytes), or the
+    /// file `master.key` in the data directory, created on first start.
+    Serve(ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keyward: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        create_private_dir(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+        let master = match std::env::var("KEYWARD_MASTER_KEY") {
+            Ok(value) => MasterKey::from_base64(&value).context("KEYWARD_MASTER_KEY")?,
+            Err(_) => MasterKey::load_or_create(&config.data_dir)?,
+        };
+        let store = Store::open(&config.database_url, master)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+        let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
+        if let Some(boot) = store.bootstrap(password.as_deref()).await? {
+            match boot.generated_password {
+                Some(generated) => eprintln!(
+                    "keyward: created user admin with every permission; its password, shown once: {generated}"
+                ),
+                None => eprintln!("keyward: created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
+            }
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        eprintln!(
+            "keyward: listening on http://{address}, store: {} ({})",
+            store.backend().name(),
+            redact(&config.database_url)
+        );
+        let app = keyward_server::app(store.clone(), config.settings);
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        store.close().await;
+        eprintln!("keyward: stopped");
+        Ok(())
+    })
+}
+
+/// Creates the data directory readable by its owner only: it holds the database (password
+/// hashes, sealed secrets) and the master key.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    eprintln!("keyward: shutting down");
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,224 @@
+//! [`AuthLayer`] and [`AuthService`]: verify a request in any scheme before the inner service
+//! sees it.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use keyward_sig::token::TokenDigest;
+use keyward_sig::{
+    CredentialId, CredentialLookup, Principal as Verified, RequestView, Scheme, Verifier,
+};
+use keyward_store::{Clock, TokenSubject};
+use tower::{Layer, Service, ServiceExt};
+
+use super::cache::{CredentialCache, KeyHandle, TokenHandle};
+use super::replay::ReplayGuard;
+use super::{Identity, Principal};
+use crate::error::{ApiError, ErrorCode};
+
+/// What the auth layer needs, built once at start-up.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// The verifier, with the configured options.
+    pub verifier: Verifier,
+    /// The credential cache.
+    pub cache: CredentialCache,
+    /// The replay guard.
+    pub replay: ReplayGuard,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The URI scheme clients reach the server with (`http`, or `https` behind a TLS proxy),
+    /// for RFC 9421's `@scheme` and `@target-uri`.
+    pub uri_scheme: &'static str,
+    /// The schemes accepted (all by default).
+    pub schemes: Vec<Scheme>,
+}
+
+/// Verifies every request; see the module docs of [`crate::auth`].
+#[derive(Clone)]
+pub struct AuthLayer {
+    settings: Arc<AuthSettings>,
+    clock: Clock,
+}
+
+impl AuthLayer {
+    /// A layer with these settings, reading time from `clock`.
+    pub fn new(settings: AuthSettings, clock: Clock) -> Self {
+        AuthLayer { settings: Arc::new(settings), clock }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService { inner, settings: self.settings.clone(), clock: self.clock.clone() }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around an inner service.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    settings: Arc<AuthSettings>,
+    clock: Clock,
+}
+
+impl<S> Service<Request<Body>> for AuthService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this request; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let settings = self.settings.clone();
+        let now_ms = (self.clock)();
+        Box::pin(async move {
+            match authenticate(&settings, request, now_ms).await {
+                Ok(request) => inner.oneshot(request).await,
+                Err(error) => Ok(error.into_response()),
+            }
+        })
+    }
+}
+
+/// Answers the verifier's lookups with the one credential loaded for this request.
+struct Loaded {
+    key: Option<KeyHandle>,
+    token: Option<TokenHandle>,
+}
+
+impl CredentialLookup for Loaded {
+    type Key = KeyHandle;
+    type Grant = TokenHandle;
+
+    fn api_key(&self, _: &str) -> Option<KeyHandle> {
+        self.key.clone()
+    }
+
+    fn access_token(&self, _: &TokenDigest) -> Option<TokenHandle> {
+        self.token.clone()
+    }
+}
+
+async fn authenticate(
+    settings: &AuthSettings,
+    request: Request<Body>,
+    now_ms: i64,
+) -> Result<Request<Body>, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body, settings.body_limit).await?;
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let view = RequestView::with_header_map(parts.method.as_str(), target, &parts.headers, &body)
+        .with_uri_scheme(parts.uri.scheme_str().unwrap_or(settings.uri_scheme));
+
+    let (scheme, id) = settings.verifier.credential_id(&view).map_err(ApiError::from)?;
+    if !settings.schemes.contains(&scheme) {
+        return Err(ApiError::new(ErrorCode::SchemeNotAllowed)
+            .with_message(format!("The {scheme} scheme is not accepted here")));
+    }
+    let loaded = match &id {
+        CredentialId::ApiKey(token) => {
+            Loaded { key: settings.cache.key(token, now_ms).await?, token: None }
+        }
+        CredentialId::AccessToken(digest) => {
+            Loaded { key: None, token: settings.cache.token(digest).await? }
+        }
+    };
+    let verified = settings.verifier.verify(&view, now_ms, &loaded).map_err(|error| {
+        tracing::info!(target: "keyward::auth", granted = false, reason = error.code(), scheme = %scheme);
+        ApiError::from(error)
+    })?;
+    if let Some(replay) = verified.replay_id() {
+        if !settings.replay.first_use(&parts.method, replay).await {
+            tracing::info!(target: "keyward::auth", granted = false, reason = "replayed", scheme = %scheme);
+            return Err(ApiError::new(ErrorCode::Replayed));
+        }
+    }
+    let principal = principal(scheme, verified.into_principal());
+    if let Identity::Key { id, .. } = principal.identity {
+        settings.cache.touch_key(id, now_ms).await;
+    }
+    tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
+    parts.extensions.insert(principal);
+    Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+/// Reads the whole body, refusing one larger than `limit` before reading it when its length is
+/// declared, and as soon as it passes the limit otherwise.
+async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        ApiError::new(ErrorCode::BodyTooLarge)
+            .with_detail(serde_json::json!({ "limit_bytes": limit }))
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| match declared {
+        // A declared length within the limit that still failed: the client broke off.
+        Some(_) => {
+            ApiError::new(ErrorCode::InvalidBody).with_message("Request body could not be read")
+        }
+        None => too_large(),
+    })
+}
+
+fn principal(scheme: Scheme, verified: Verified<KeyHandle, TokenHandle>) -> Principal {
+    match verified {
+        Verified::ApiKey { key, .. } => {
+            let key = &key.0.key;
+            Principal {
+                scheme,
+                identity: Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
+                domain_id: key.domain_id,
+                reseller_id: key.reseller_id,
+                permissions: key.permissions.clone(),
+                access_token: None,
+            }
+        }
+        Verified::AccessToken { grant, digest } => {
+            let token = &grant.0.token;
+            let (identity, permissions) = match &token.subject {
+                TokenSubject::User(user) => (
+                    Identity::User { id: user.id, username: user.username.clone() },
+                    user.permissions.clone(),
+                ),
+                TokenSubject::Key(key) => (
+                    Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
+                    key.permissions.clone(),
+                ),
+            };
+            Principal {
+                scheme,
+                identity,
+                domain_id: Some(token.domain_id),
+                reseller_id: None,
+                permissions,
+                access_token: Some(digest),
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Every failure the API answers with, in one shape and with a stable code:
+//! `{"error":{"code":<int>,"message":"...","detail":{...}?}}`. `docs/errors.md` lists them.
+//!
+//! Each [`ApiError`] knows its status, code and public message here, in one place. Detail
+//! that helps a client (the string the server signed, the server's clock) goes under
+//! `detail`; database, crypto and configuration detail never does: it goes to the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keyward_sig::VerifyError;
+use keyward_store::StoreError;
+use serde_json::{Value, json};
+
+/// A failure, as the client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// Extra public detail, when it helps the client.
+    pub detail: Option<Value>,
+    /// A message replacing the code's default, when it says more.
+    pub message: Option<String>,
+}
+
+/// The stable error codes. Never renumbered: clients match on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 10: the request carries no credentials.
+    NoCredentials,
+    /// 11: credentials are present but malformed (a missing or unparsable field).
+    MalformedCredentials,
+    /// 12: the signature does not match (Devo's code and message, exactly).
+    InvalidSignature,
+    /// 13: the key or access token is unknown, revoked or disabled.
+    UnknownCredentials,
+    /// 14: the request's timestamp is outside the clock window, or its signature expired.
+    StaleRequest,
+    /// 15: this signature (or nonce) was already used for an unsafe method.
+    Replayed,
+    /// 16: credentials of more than one scheme.
+    AmbiguousCredentials,
+    /// 17: a key of the other kind (reseller versus domain) for this route.
+    WrongKeyKind,
+    /// 18: the scheme is not accepted on this route.
+    SchemeNotAllowed,
+    /// 19: `Content-Digest` does not match the body.
+    DigestMismatch,
+    /// 20: the principal lacks a permission.
+    PermissionDenied,
+    /// 21: wrong user name or password.
+    InvalidLogin,
+    /// 22: the access token expired.
+    TokenExpired,
+    /// 30: the body is not valid JSON, or not of the expected shape.
+    InvalidBody,
+    /// 31: a field has an invalid value.
+    InvalidField,
+    /// 32: the body is larger than the limit.
+    BodyTooLarge,
+    /// 33: the body's media type is not JSON.
+    UnsupportedMediaType,
+    /// 34: a query parameter is invalid.
+    InvalidQuery,
+    /// 40: no such resource (in the caller's domain).
+    NotFound,
+    /// 41: a name is taken, or the resource's state forbids the change.
+    Conflict,
+    /// 42: the method is not allowed on this route.
+    MethodNotAllowed,
+    /// 50: an unexpected server error (logged with the request id).
+    Internal,
+    /// 51: the database is unavailable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The number clients see.
+    pub fn number(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            NoCredentials => 10,
+            MalformedCredentials => 11,
+            InvalidSignature => 12,
+            UnknownCredentials => 13,
+            StaleRequest => 14,
+            Replayed => 15,
+            AmbiguousCredentials => 16,
+            WrongKeyKind => 17,
+            SchemeNotAllowed => 18,
+            DigestMismatch => 19,
+            PermissionDenied => 20,
+            InvalidLogin => 21,
+            TokenExpired => 22,
+            InvalidBody => 30,
+            InvalidField => 31,
+            BodyTooLarge => 32,
+            UnsupportedMediaType => 33,
+            InvalidQuery => 34,
+            NotFound => 40,
+            Conflict => 41,
+            MethodNotAllowed => 42,
+            Internal => 50,
+            Unavailable => 51,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
+            | StaleRequest | Replayed | AmbiguousCredentials | DigestMismatch | InvalidLogin
+            | TokenExpired => StatusCode::UNAUTHORIZED,
+            WrongKeyKind | SchemeNotAllowed | PermissionDenied => StatusCode::FORBIDDEN,
+            InvalidBody | InvalidQuery => StatusCode::BAD_REQUEST,
+            InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NotFound => StatusCode::NOT_FOUND,
+            Conflict => StatusCode::CONFLICT,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The default public message.
+    pub fn message(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            NoCredentials => "Authentication required",
+            MalformedCredentials => "Malformed credentials",
+            // Devo's exact message: Devo clients match on it.
+            InvalidSignature => "Invalid signature validation",
+            UnknownCredentials => "Unknown, revoked or disabled credentials",
+            StaleRequest => "Request timestamp outside the accepted window",
+            Replayed => "Request already used; sign each request anew",
+            AmbiguousCredentials => "Credentials of more than one scheme",
+            WrongKeyKind => "Wrong kind of key for this route",
+            SchemeNotAllowed => "Authentication scheme not accepted on this route",
+            DigestMismatch => "Content-Digest does not match the body",
+            PermissionDenied => "Permission denied",
+            InvalidLogin => "Invalid user name or password",
+            TokenExpired => "Access token expired",
+            InvalidBody => "Invalid request body",
+            InvalidField => "Invalid field value",
+            BodyTooLarge => "Request body too large",
+            UnsupportedMediaType => "Request body must be JSON (Content-Type: application/json)",
+            InvalidQuery => "Invalid query parameter",
+            NotFound => "Not found",
+            Conflict => "Conflict",
+            MethodNotAllowed => "Method not allowed",
+            Internal => "Internal server error",
+            Unavailable => "Service unavailable",
+        }
+    }
+}
+
+impl ApiError {
+    /// An error with the code's default message.
+    pub fn new(code: ErrorCode) -> Self {
+        ApiError { code, detail: None, message: None }
+    }
+
+    /// The same error with a more precise message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// The same error with public detail.
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// A field that fails validation.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::InvalidField)
+            .with_message(message)
+            .with_detail(json!({ "field": field }))
+    }
+
+    /// A permission the principal lacks.
+    pub fn permission_denied(permission: &str) -> Self {
+        ApiError::new(ErrorCode::PermissionDenied)
+            .with_message(format!("Permission denied: requires {permission}"))
+            .with_detail(json!({ "required": permission }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({
+            "code": self.code.number(),
+            "message": self.message.as_deref().unwrap_or(self.code.message()),
+        });
+        if let Some(detail) = self.detail {
+            error["detail"] = detail;
+        }
+        (self.code.status(), Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => ApiError::new(ErrorCode::NotFound)
+                .with_message(format!("{} not found", capitalize(what))),
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict)
+                .with_message(format!("{} already exists", capitalize(what))),
+            StoreError::InvalidState(why) => ApiError::new(ErrorCode::Conflict).with_message(why),
+            ref unavailable if unavailable.is_unavailable() => {
+                tracing::error!(error = ?unavailable, "database unavailable");
+                ApiError::new(ErrorCode::Unavailable)
+            }
+            other => {
+                tracing::error!(error = ?other, "store error");
+                ApiError::new(ErrorCode::Internal)
+            }
+        }
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// How a verification failure is answered. The detail is public by design: it holds what the
+/// server signed (no secret) or the server's clock, so a client author can fix the request.
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        let code = error.code();
+        let detail = |mut extra: Value| {
+            extra["reason"] = json!(code);
+            extra["explanation"] = json!(error.to_string());
+            extra
+        };
+        match &error {
+            VerifyError::NoCredentials => {
+                ApiError::new(ErrorCode::NoCredentials).with_detail(detail(json!({
+                    "schemes": ["bearer", "query-hmac", "header-hmac", "http-signature"]
+                })))
+            }
+            VerifyError::AmbiguousCredentials { schemes } => {
+                let schemes: Vec<&str> = schemes.iter().map(|s| s.as_str()).collect();
+                ApiError::new(ErrorCode::AmbiguousCredentials)
+                    .with_detail(detail(json!({ "schemes": schemes })))
+            }
+            VerifyError::RepeatedParameter { .. }
+            | VerifyError::MissingField { .. }
+            | VerifyError::MalformedField { .. }
+            | VerifyError::ComponentMissing { .. }
+            | VerifyError::UnsupportedComponent { .. }
+            | VerifyError::UnsupportedAlgorithm { .. } => {
+                ApiError::new(ErrorCode::MalformedCredentials).with_detail(detail(json!({})))
+            }
+            VerifyError::UnknownKey { .. } => {
+                ApiError::new(ErrorCode::UnknownCredentials).with_detail(detail(json!({})))
+            }
+            VerifyError::KeyKindMismatch { .. } => {
+                ApiError::new(ErrorCode::WrongKeyKind).with_detail(detail(json!({})))
+            }
+            VerifyError::TimestampOutsideWindow { timestamp_ms, now_ms, skew_ms, window_ms } => {
+                ApiError::new(ErrorCode::StaleRequest).with_detail(detail(json!({
+                    "server_time_ms": now_ms,
+                    "request_time_ms": timestamp_ms,
+                    "skew_ms": skew_ms,
+                    "window_ms": window_ms,
+                })))
+            }
+            VerifyError::SignatureExpired { now, expires, .. } => ApiError::new(
+                ErrorCode::StaleRequest,
+            )
+            .with_detail(detail(json!({ "server_time_ms": now * 1000, "expires": expires }))),
+            VerifyError::SignatureMismatch { signed } => ApiError::new(ErrorCode::InvalidSignature)
+                .with_detail(detail(json!({
+                    "signed": String::from_utf8_lossy(signed),
+                }))),
+            VerifyError::DigestMismatch { algorithm } => ApiError::new(ErrorCode::DigestMismatch)
+                .with_detail(detail(json!({ "algorithm": algorithm }))),
+            VerifyError::TokenExpired { expired_at_ms, now_ms } => {
+                ApiError::new(ErrorCode::TokenExpired).with_detail(detail(json!({
+                    "expired_at_ms": expired_at_ms,
+                    "server_time_ms": now_ms,
+                })))
+            }
+            _ => ApiError::new(ErrorCode::MalformedCredentials).with_detail(detail(json!({}))),
+        }
+    }
+}

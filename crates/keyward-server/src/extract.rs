@@ -1,0 +1,167 @@
+//! Extractors whose rejections answer in keyward's error shape: JSON bodies, DevResults-style
+//! `{"data": ...}` envelopes, query strings and paging.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// A JSON body; a bad one is answered with code 30 (syntax), 31 (shape), 32 (size) or 33
+/// (media type).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => ApiError::new(ErrorCode::InvalidField)
+            .with_message("Request body has the wrong shape")
+            .with_detail(json!({ "explanation": text })),
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(ErrorCode::InvalidBody)
+            .with_message("Request body is not valid JSON")
+            .with_detail(json!({ "explanation": text })),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(ErrorCode::UnsupportedMediaType),
+        JsonRejection::BytesRejection(_) => ApiError::new(ErrorCode::BodyTooLarge),
+        _ => ApiError::new(ErrorCode::InvalidBody).with_detail(json!({ "explanation": text })),
+    }
+}
+
+/// An optional JSON body: `None` when empty, else parsed with [`ApiJson`]'s error answers.
+pub fn optional_json<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|error| {
+        let code = if error.is_data() { ErrorCode::InvalidField } else { ErrorCode::InvalidBody };
+        ApiError::new(code).with_detail(json!({ "explanation": error.to_string() }))
+    })
+}
+
+/// The DevResults request envelope: `{"data": {...}}`.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<T> {
+    /// The payload.
+    pub data: T,
+}
+
+/// A query string; a bad one is answered with code 34.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(q)| ApiQuery(q)).map_err(
+            |rejection: QueryRejection| {
+                ApiError::new(ErrorCode::InvalidQuery)
+                    .with_detail(json!({ "explanation": rejection.body_text() }))
+            },
+        )
+    }
+}
+
+/// A path parameter; a bad one (`/api/activities/abc`) is answered with code 40, since no
+/// such resource can exist.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::new(ErrorCode::NotFound))
+    }
+}
+
+/// `page` (from 1) and `pageSize` (1 to 500, default 50).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paging {
+    /// The page, from 1.
+    #[serde(default = "first_page")]
+    pub page: i64,
+    /// Items per page.
+    #[serde(default = "default_page_size")]
+    pub page_size: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_page_size() -> i64 {
+    50
+}
+
+impl Paging {
+    /// Paging from optional values, with the defaults.
+    pub fn new(page: Option<i64>, page_size: Option<i64>) -> Self {
+        Paging { page: page.unwrap_or(1), page_size: page_size.unwrap_or_else(default_page_size) }
+    }
+
+    /// Checked `(offset, limit)`.
+    pub fn window(self) -> Result<(i64, i64), ApiError> {
+        if self.page < 1 {
+            return Err(ApiError::new(ErrorCode::InvalidQuery).with_message("page starts at 1"));
+        }
+        if !(1..=500).contains(&self.page_size) {
+            return Err(
+                ApiError::new(ErrorCode::InvalidQuery).with_message("pageSize must be 1 to 500")
+            );
+        }
+        Ok(((self.page - 1).saturating_mul(self.page_size), self.page_size))
+    }
+
+    /// The paging block of a list response.
+    pub fn describe(self, total: i64) -> serde_json::Value {
+        json!({ "page": self.page, "pageSize": self.page_size, "total": total })
+    }
+}
+
+/// Checks a required text field: trimmed, non-empty, at most `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid_field(field, format!("{field} is required")));
+    }
+    optional_text(field, Some(value), max).map(|v| v.unwrap_or_default())
+}
+
+/// Checks an optional text field: at most `max` characters, no control characters.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ApiError::invalid_field(field, format!("{field} contains control characters")));
+    }
+    Ok(Some(value.to_owned()))
+}

@@ -1,0 +1,146 @@
+//! `/api/activities`: the sample protected resource, in the DevResults style.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyward_store::{Activity, ActivityFields};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Principal, RequestId};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Envelope, Paging, optional_text, required_text};
+
+/// An activity as clients send it.
+#[derive(Deserialize)]
+pub struct ActivityInput {
+    name: Option<String>,
+    description: Option<String>,
+    status: Option<String>,
+}
+
+impl ActivityInput {
+    fn checked(self) -> Result<ActivityFields, ApiError> {
+        let name = self.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+        Ok(ActivityFields {
+            name: required_text("name", &name, 200)?,
+            description: optional_text("description", self.description.as_deref(), 10_000)?,
+            status: optional_text("status", self.status.as_deref(), 50)?,
+        })
+    }
+}
+
+/// `GET /api/activities`: a page of activities, as JSON or (with `Accept: text/csv`) CSV.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(paging): ApiQuery<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    principal.require("activities:read")?;
+    let (offset, limit) = paging.window()?;
+    let page = state.store.activities(principal.domain()?, offset, limit).await?;
+    if wants_csv(&headers) {
+        return Ok(csv_response(&page.items));
+    }
+    Ok(Json(json!({ "data": page.items, "paging": paging.describe(page.total) })).into_response())
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|accept| accept.split(',').any(|range| range.trim().starts_with("text/csv")))
+}
+
+fn csv_response(items: &[Activity]) -> Response {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header =
+        ["id", "name", "description", "status", "version", "created_at_ms", "updated_at_ms"];
+    let written = "writing CSV to memory cannot fail";
+    writer.write_record(header).expect(written);
+    for a in items {
+        writer
+            .write_record([
+                a.id.to_string(),
+                a.name.clone(),
+                a.description.clone().unwrap_or_default(),
+                a.status.clone().unwrap_or_default(),
+                a.version.to_string(),
+                a.created_at_ms.to_string(),
+                a.updated_at_ms.to_string(),
+            ])
+            .expect(written);
+    }
+    let body = writer.into_inner().expect(written);
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
+/// `POST /api/activities` with `{"data": {...}}`.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<Envelope<ActivityInput>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require("activities:write")?;
+    let fields = body.data.checked()?;
+    let domain = principal.domain()?;
+    let activity =
+        state.store.create_activity(&principal.actor(&request_id), domain, &fields).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "data": activity }))))
+}
+
+/// `GET /api/activities/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("activities:read")?;
+    let activity = state.store.activity(principal.domain()?, id).await?;
+    Ok(Json(json!({ "data": activity })))
+}
+
+/// `PUT /api/activities/{id}` with `{"data": {...}}`.
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Envelope<ActivityInput>>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("activities:write")?;
+    let fields = body.data.checked()?;
+    let domain = principal.domain()?;
+    let activity =
+        state.store.update_activity(&principal.actor(&request_id), domain, id, &fields).await?;
+    Ok(Json(json!({ "data": activity })))
+}
+
+/// `DELETE /api/activities/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    principal.require("activities:write")?;
+    let domain = principal.domain()?;
+    state.store.delete_activity(&principal.actor(&request_id), domain, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/activities/{id}/history`: every change, oldest first, with who made it.
+pub async fn history(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("activities:read")?;
+    let history = state.store.activity_history(principal.domain()?, id).await?;
+    Ok(Json(json!({ "data": history })))
+}

@@ -1,0 +1,45 @@
+//! `/api/admin/audit`: who changed what, filtered by application, user, key and time.
+
+use axum::Json;
+use axum::extract::State;
+use keyward_store::AuditFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, Paging};
+
+/// The audit query.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditQuery {
+    application: Option<String>,
+    user_id: Option<i64>,
+    key_id: Option<i64>,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+/// `GET /api/admin/audit`.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("audit:read")?;
+    let paging = Paging::new(query.page, query.page_size);
+    let (offset, limit) = paging.window()?;
+    let filter = AuditFilter {
+        application: query.application,
+        user_id: query.user_id,
+        key_id: query.key_id,
+        since_ms: query.since_ms,
+        until_ms: query.until_ms,
+    };
+    let page = state.store.audit_records(principal.domain()?, &filter, offset, limit).await?;
+    Ok(Json(json!({ "data": page.items, "paging": paging.describe(page.total) })))
+}

@@ -1,0 +1,206 @@
+//! `/api/admin/keys`: the caller's domain's API keys, DevResults style.
+//!
+//! A key never holds more than its creator: the permissions asked for must be within the
+//! caller's. The secret is shown in full on creation and rotation, and to `keys:reveal`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keyward_store::{ApiKey, KeyOwner, NewApiKey, Permissions, Secret};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Principal, RequestId};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiJson, ApiPath, Envelope, optional_json, required_text};
+
+fn key_json(key: &ApiKey) -> Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "token": key.token,
+        "kind": key.kind.as_str(),
+        "permissions": key.permissions,
+        "created_by_user_id": key.created_by_user_id,
+        "created_by_key_id": key.created_by_key_id,
+        "created_at_ms": key.created_at_ms,
+        "last_used_at_ms": key.last_used_at_ms,
+        "previous_secret_until_ms": key.previous_secret_until_ms,
+        "state": key.state,
+    })
+}
+
+fn with_secret(key: &ApiKey, secret: &Secret) -> Value {
+    let mut value = key_json(key);
+    value["secret"] = json!(secret.0);
+    value
+}
+
+/// Checks requested permissions: known, and within the caller's.
+pub(crate) fn grantable(
+    principal: &Principal,
+    requested: &[String],
+) -> Result<Permissions, ApiError> {
+    let permissions = Permissions::parse(requested).map_err(|unknown| {
+        ApiError::invalid_field("permissions", format!("unknown permission {unknown:?}"))
+    })?;
+    let excess = principal.permissions.missing_from(&permissions);
+    if !excess.is_empty() {
+        return Err(ApiError::new(ErrorCode::PermissionDenied)
+            .with_message("Cannot grant permissions the caller does not hold")
+            .with_detail(json!({ "not_held": excess })));
+    }
+    Ok(permissions)
+}
+
+/// A new key's name and permissions.
+#[derive(Deserialize)]
+pub struct NewKeyInput {
+    name: Option<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+/// `POST /api/admin/keys`: answers 201 with the key, its token and its secret.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<Envelope<NewKeyInput>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require("keys:manage")?;
+    let name = body.data.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+    let new = NewApiKey {
+        owner: KeyOwner::Domain(principal.domain()?),
+        name: required_text("name", &name, 100)?,
+        permissions: grantable(&principal, &body.data.permissions)?,
+    };
+    let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "data": with_secret(&key, &secret) }))))
+}
+
+/// `GET /api/admin/keys`.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let keys = state.store.api_keys(principal.domain()?).await?;
+    Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
+}
+
+/// `GET /api/admin/keys/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let key = state.store.api_key(principal.domain()?, id).await?;
+    Ok(Json(json!({ "data": key_json(&key) })))
+}
+
+/// A rename.
+#[derive(Deserialize)]
+pub struct RenameInput {
+    name: Option<String>,
+}
+
+/// `PATCH /api/admin/keys/{id}` with `{"data": {"name": ...}}`.
+pub async fn rename(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Envelope<RenameInput>>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let name = body.data.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+    let name = required_text("name", &name, 100)?;
+    let key = state
+        .store
+        .rename_api_key(&principal.actor(&request_id), principal.domain()?, id, &name)
+        .await?;
+    // The name is the application name audit records carry: refresh the cached one.
+    state.cache.invalidate_key(&key.token).await;
+    Ok(Json(json!({ "data": key_json(&key) })))
+}
+
+/// `POST /api/admin/keys/{id}/regenerate-token`: the old token is refused from now on.
+pub async fn regenerate_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let (key, old) = state
+        .store
+        .regenerate_token(&principal.actor(&request_id), principal.domain()?, id)
+        .await?;
+    state.cache.invalidate_key(&old).await;
+    Ok(Json(json!({ "data": key_json(&key) })))
+}
+
+/// Optional rotation settings.
+#[derive(Deserialize)]
+pub struct RotateInput {
+    overlap_seconds: Option<i64>,
+}
+
+/// `POST /api/admin/keys/{id}/rotate-secret`: a new secret; the previous one keeps verifying
+/// for the overlap (`overlap_seconds`, default from the configuration).
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    body: bytes::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let overlap =
+        optional_json::<Envelope<RotateInput>>(&body)?.and_then(|b| b.data.overlap_seconds);
+    let overlap_ms = match overlap {
+        Some(seconds) if !(0..=30 * 86_400).contains(&seconds) => {
+            return Err(ApiError::invalid_field(
+                "overlap_seconds",
+                "overlap_seconds must be 0 to 2592000",
+            ));
+        }
+        Some(seconds) => seconds * 1000,
+        None => state.settings.rotation_overlap_ms,
+    };
+    let actor = principal.actor(&request_id);
+    let (key, secret) =
+        state.store.rotate_secret(&actor, principal.domain()?, id, overlap_ms).await?;
+    state.cache.invalidate_key(&key.token).await;
+    Ok(Json(json!({ "data": with_secret(&key, &secret) })))
+}
+
+/// `POST /api/admin/keys/{id}/reveal`: the secret, for `keys:reveal` (audited).
+pub async fn reveal(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:reveal")?;
+    let secret =
+        state.store.reveal_secret(&principal.actor(&request_id), principal.domain()?, id).await?;
+    Ok(Json(json!({ "data": { "id": id, "secret": secret.0 } })))
+}
+
+/// `DELETE /api/admin/keys/{id}`: revokes the key; it is refused from the next request on.
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require("keys:manage")?;
+    let key =
+        state.store.revoke_api_key(&principal.actor(&request_id), principal.domain()?, id).await?;
+    state.cache.invalidate_key(&key.token).await;
+    Ok(Json(json!({ "data": key_json(&key) })))
+}

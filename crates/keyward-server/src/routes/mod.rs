@@ -1,0 +1,69 @@
+//! The HTTP surface: which handler answers which route, and which routes need credentials.
+
+mod activities;
+mod audit;
+mod keys;
+mod session;
+mod users;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::AuthLayer;
+use crate::error::{ApiError, ErrorCode};
+
+/// The routes. Everything under `/api` but login needs credentials; the health checks and
+/// login do not.
+pub fn router(auth: AuthLayer) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/activities", get(activities::list).post(activities::create))
+        .route(
+            "/api/activities/{id}",
+            get(activities::show).put(activities::update).delete(activities::delete),
+        )
+        .route("/api/activities/{id}/history", get(activities::history))
+        .route("/api/admin/keys", get(keys::list).post(keys::create))
+        .route("/api/admin/keys/{id}", get(keys::show).patch(keys::rename).delete(keys::revoke))
+        .route("/api/admin/keys/{id}/regenerate-token", post(keys::regenerate_token))
+        .route("/api/admin/keys/{id}/rotate-secret", post(keys::rotate_secret))
+        .route("/api/admin/keys/{id}/reveal", post(keys::reveal))
+        .route("/api/admin/users", get(users::list).post(users::create))
+        .route("/api/admin/users/{id}", get(users::show).patch(users::update))
+        .route("/api/admin/audit", get(audit::list))
+        .route_layer(auth);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/login", post(session::login))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `GET /healthz`: the process answers.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers too.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.ping().await.map_err(|error| {
+        tracing::warn!(error = ?error, "readiness check failed");
+        ApiError::new(ErrorCode::Unavailable).with_message("Database unavailable")
+    })?;
+    Ok(Json(json!({ "status": "ready", "database": state.store.backend().name() })))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed)
+}
