@@ -1,0 +1,267 @@
+//! A real keyward server on 127.0.0.1 for tests, on SQLite or PostgreSQL, and signing helpers.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyward_server::Settings;
+use keyward_sig::query_hmac::ParameterOrder;
+use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::{
+    KeyKind, KeyMaterial, RequestView, TokenFormat, VerifyOptions, header_hmac, query_hmac,
+};
+use keyward_store::{MasterKey, Store};
+use keyward_testkit::env::PostgresDatabase;
+use serde_json::{Value, json};
+
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+
+/// A server running in this process, listening on 127.0.0.1.
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    task: tokio::task::JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<PostgresDatabase>,
+}
+
+/// Which database a test server uses.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        verify: VerifyOptions { token_format: TokenFormat::Keyward, ..VerifyOptions::default() },
+        body_limit: 64 * 1024,
+        ..Settings::default()
+    }
+}
+
+impl TestServer {
+    /// Starts a server with fresh storage and logs the bootstrap admin in; `None` when the
+    /// backend is unavailable (and allowed to be).
+    pub async fn start(backend: Backend, test: &str) -> Option<Self> {
+        Self::start_with(backend, test, settings()).await
+    }
+
+    pub async fn start_with(backend: Backend, test: &str, settings: Settings) -> Option<Self> {
+        let (url, dir, postgres) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let db = PostgresDatabase::create(test).await?;
+                (db.url.clone(), None, Some(db))
+            }
+        };
+        let store = Store::open(&url, MasterKey::from_bytes(&[9; 32])).await.unwrap();
+        store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = keyward_server::app(store.clone(), settings);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut server = TestServer {
+            base,
+            store,
+            client,
+            admin_token: String::new(),
+            task,
+            _dir: dir,
+            postgres,
+        };
+        server.admin_token = server.login("admin", ADMIN_PASSWORD).await.unwrap();
+        Some(server)
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        self.store.close().await;
+        if let Some(db) = self.postgres {
+            db.drop_database().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Logs in; the access token, or the error body.
+    pub async fn login(&self, user: &str, password: &str) -> Result<String, Value> {
+        let response = self
+            .client
+            .post(self.url("/api/login"))
+            .json(&json!({ "UserName": user, "Password": password }))
+            .send()
+            .await
+            .unwrap();
+        let ok = response.status().is_success();
+        let body: Value = response.json().await.unwrap();
+        if ok { Ok(body["access_token"].as_str().unwrap().to_owned()) } else { Err(body) }
+    }
+
+    /// Creates an API key as `bearer` with `permissions`; returns `(id, token, secret)`.
+    pub async fn create_key(
+        &self,
+        bearer: &str,
+        name: &str,
+        permissions: &[&str],
+    ) -> (i64, String, String) {
+        let response = self
+            .client
+            .post(self.url("/api/admin/keys"))
+            .bearer_auth(bearer)
+            .json(&json!({ "data": { "name": name, "permissions": permissions } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        let data = &body["data"];
+        (
+            data["id"].as_i64().unwrap(),
+            data["token"].as_str().unwrap().into(),
+            data["secret"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Sends a request signed with `scheme` by `(token, secret)`; returns status and JSON body.
+    pub async fn signed(
+        &self,
+        scheme: Scheme,
+        (token, secret): (&str, &str),
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let request =
+            sign(scheme, token, secret, method, &self.url(path), body.map(|b| b.to_string()));
+        send(&self.client, request).await
+    }
+
+    /// Runs `body` on a fresh server for each backend (PostgreSQL when available).
+    pub async fn on_each_backend<F, Fut>(test: &str, body: F)
+    where
+        F: Fn(TestServer) -> Fut,
+        Fut: Future<Output = TestServer>,
+    {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            if let Some(server) = TestServer::start(backend, test).await {
+                body(server).await.stop().await;
+            }
+        }
+    }
+}
+
+/// The signed schemes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    QueryHmac,
+    HeaderHmac,
+    HttpSignature,
+}
+
+pub const SIGNED_SCHEMES: [Scheme; 3] =
+    [Scheme::QueryHmac, Scheme::HeaderHmac, Scheme::HttpSignature];
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A request, as the tests build it.
+pub struct Prepared {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+/// Signs a request with keyward-sig's signers, as a client would.
+pub fn sign(
+    scheme: Scheme,
+    token: &str,
+    secret: &str,
+    method: &str,
+    url: &str,
+    body: Option<String>,
+) -> Prepared {
+    let key = KeyMaterial::new(KeyKind::Domain, secret.as_bytes());
+    let now = now_ms();
+    let mut headers = vec![];
+    if body.is_some() {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    let body_bytes = body.clone().unwrap_or_default().into_bytes();
+    let url = match scheme {
+        Scheme::QueryHmac => {
+            let (origin, target) = split_url(url);
+            format!(
+                "{origin}{}",
+                query_hmac::sign(target, token, now, &key, ParameterOrder::Bytewise).unwrap()
+            )
+        }
+        Scheme::HeaderHmac => {
+            let signed = header_hmac::sign(token, &body_bytes, now, &key);
+            headers.extend(signed.pairs().iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
+            url.to_owned()
+        }
+        Scheme::HttpSignature => {
+            let (origin, target) = split_url(url);
+            let host = origin.trim_start_matches("http://").to_owned();
+            headers.push(("host".to_owned(), host));
+            let mut components = vec!["@method", "@authority", "@path"];
+            if target.contains('?') {
+                components.push("@query");
+            }
+            if !body_bytes.is_empty() {
+                components.push("content-digest");
+                headers.push((
+                    "content-digest".to_owned(),
+                    rfc9421::content_digest(&body_bytes, DigestAlgorithm::Sha256),
+                ));
+            }
+            let params = SignatureParams::new(&components, now / 1000, token)
+                .unwrap()
+                .with_nonce(&now.to_string())
+                .unwrap();
+            let pairs: Vec<(&str, &[u8])> =
+                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+            let view = RequestView::new(method, target, &pairs, &body_bytes);
+            let signature = rfc9421::sign(&view, "sig1", &params, &key).unwrap();
+            headers.push(("signature-input".to_owned(), signature.signature_input));
+            headers.push(("signature".to_owned(), signature.signature));
+            url.to_owned()
+        }
+    };
+    Prepared { method: method.to_owned(), url, headers, body }
+}
+
+fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.find("://").unwrap() + 3;
+    let path_start = url[after_scheme..].find('/').map_or(url.len(), |i| i + after_scheme);
+    (&url[..path_start], &url[path_start..])
+}
+
+pub async fn send(client: &reqwest::Client, request: Prepared) -> (u16, Value) {
+    let mut builder = client.request(request.method.parse().unwrap(), &request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = request.body {
+        builder = builder.body(body);
+    }
+    let response = builder.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
