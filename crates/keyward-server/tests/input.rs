@@ -1,0 +1,226 @@
+//! Bad input of every kind gets a 4xx in the documented shape, never a 5xx, a panic or a
+//! hang; and the transports real clients use, sent as raw bytes, get a 2xx.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, Scheme, TestServer, sign};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends raw bytes and reads the whole response (the server closes or answers with a length).
+async fn raw(server: &TestServer, bytes: &[u8]) -> String {
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..n]);
+            if complete(&response) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server answered within 10 s");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Whether `response` holds a whole response with a Content-Length body.
+fn complete(response: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let length = head.lines().find_map(|line| {
+        line.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+    });
+    length.is_some_and(|length| body.len() >= length)
+}
+
+fn status(response: &str) -> u16 {
+    response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+fn error_body(response: &str) -> Value {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_in_the_documented_shape() {
+    let server = TestServer::start(Backend::Sqlite, "input").await.unwrap();
+    let token = server.admin_token.clone();
+    let post = |body: &[u8], content_type: &str| {
+        format!(
+            "POST /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes()
+        .into_iter()
+        .chain(body.iter().copied())
+        .collect::<Vec<u8>>()
+    };
+    let cases: Vec<(&str, Vec<u8>, u16, u64)> = vec![
+        ("malformed JSON", post(b"{\"data\": {\"name\": ", "application/json"), 400, 30),
+        ("wrong type", post(br#"{"data": {"name": 42}}"#, "application/json"), 422, 31),
+        ("missing envelope", post(br#"{"name": "x"}"#, "application/json"), 422, 31),
+        ("missing name", post(br#"{"data": {}}"#, "application/json"), 422, 31),
+        ("empty name", post(br#"{"data": {"name": "   "}}"#, "application/json"), 422, 31),
+        ("control characters", post(b"{\"data\": {\"name\": \"a\\u0000b\"}}", "application/json"), 422, 31),
+        ("bad UTF-8", post(b"{\"data\": {\"name\": \"\xff\xfe\"}}", "application/json"), 400, 30),
+        ("not JSON", post(b"name=x", "application/x-www-form-urlencoded"), 415, 33),
+        ("huge body", post(&vec![b' '; 200 * 1024], "application/json"), 413, 32),
+        (
+            "unknown route",
+            format!("GET /api/nothing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+            404,
+            40,
+        ),
+        (
+            "bad path parameter",
+            format!("GET /api/activities/abc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+            404,
+            40,
+        ),
+        (
+            "bad paging",
+            format!("GET /api/activities?pageSize=100000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+            400,
+            34,
+        ),
+        (
+            "wrong method",
+            format!("PATCH /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+            405,
+            42,
+        ),
+        (
+            "bearer with garbage",
+            b"GET /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n".to_vec(),
+            401,
+            11,
+        ),
+        (
+            "two authorization headers",
+            format!("GET /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+            401,
+            11,
+        ),
+        (
+            "non-hex signature",
+            b"GET /api/activities HTTP/1.1\r\nHost: x\r\nx-logtrust-apikey: kwkey_x\r\nx-logtrust-timestamp: 1\r\nx-logtrust-sign: zz\r\nConnection: close\r\n\r\n".to_vec(),
+            401,
+            11,
+        ),
+        (
+            "garbage Signature-Input",
+            b"GET /api/activities HTTP/1.1\r\nHost: x\r\nSignature-Input: ((((\r\nSignature: x\r\nConnection: close\r\n\r\n".to_vec(),
+            401,
+            11,
+        ),
+        ("bad login body", b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]".to_vec(), 422, 31),
+    ];
+    for (what, bytes, expected_status, expected_code) in cases {
+        let response = raw(&server, &bytes).await;
+        assert_eq!(status(&response), expected_status, "{what}: {response}");
+        let body = error_body(&response);
+        assert_eq!(body["error"]["code"], expected_code, "{what}: {response}");
+        assert!(body["error"]["message"].is_string(), "{what}: {response}");
+        assert!(
+            response.to_ascii_lowercase().contains("x-request-id:"),
+            "{what}: has a request id"
+        );
+    }
+    // A malformed request line is refused by the HTTP layer with a 4xx, not a hang.
+    let response = raw(&server, b"GARBAGE\r\n\r\n").await;
+    assert!((400..500).contains(&status(&response)), "{response}");
+    // The server is still well.
+    assert_eq!(server.client.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn transports_real_clients_use_get_2xx() {
+    let server = TestServer::start(Backend::Sqlite, "transports").await.unwrap();
+    let (_, token, secret) = server
+        .create_key(&server.admin_token, "Transports", &["activities:read", "activities:write"])
+        .await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let signed_target = |path: &str| {
+        let prepared = sign(Scheme::QueryHmac, &token, &secret, "GET", &server.url(path), None);
+        prepared.url.trim_start_matches(&server.base).to_owned()
+    };
+
+    // Absolute-form request target (what a client configured with a proxy sends).
+    let target = signed_target("/api/activities");
+    let request =
+        format!("GET http://{host}{target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    assert_eq!(status(&raw(&server, request.as_bytes()).await), 200, "absolute-form");
+
+    // Expect: 100-continue on a signed POST.
+    let body = r#"{"data":{"name":"continued"}}"#;
+    let signed = sign(
+        Scheme::HeaderHmac,
+        &token,
+        &secret,
+        "POST",
+        &server.url("/api/activities"),
+        Some(body.to_owned()),
+    );
+    let headers: String = signed.headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    let head = format!(
+        "POST /api/activities HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut interim))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&interim[..n]).starts_with("HTTP/1.1 100"),
+        "100 Continue first"
+    );
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.contains("HTTP/1.1 201"), "{text}");
+
+    // Upgrade: h2c offered on HTTP/1.1: answered in HTTP/1.1.
+    let target = signed_target("/api/activities");
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+    );
+    let response = raw(&server, request.as_bytes()).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Connection: close without User-Agent; Content-Length: 0 on GET; Content-Type on a GET
+    // without a body.
+    for extra in ["", "Content-Length: 0\r\n", "Content-Type: application/json\r\n"] {
+        let target = signed_target("/api/activities");
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
+        let response = raw(&server, request.as_bytes()).await;
+        assert_eq!(status(&response), 200, "{extra:?}: {response}");
+    }
+    // HTTP/1.0 without Host.
+    let target = signed_target("/api/activities");
+    let response = raw(&server, format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes()).await;
+    assert_eq!(status(&response), 200, "{response}");
+    server.stop().await;
+}
