@@ -1,0 +1,169 @@
+//! `keyward serve` as a user runs it: the real binary, a fresh data directory, the README's
+//! curl walkthrough, and a graceful stop on SIGTERM.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A `keyward serve` process and what it printed on stderr.
+struct Served {
+    child: Child,
+    address: String,
+    lines: mpsc::Receiver<String>,
+    printed: Vec<String>,
+}
+
+fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("KEYWARD_ADMIN_PASSWORD")
+        .env_remove("KEYWARD_MASTER_KEY")
+        .env_remove("KEYWARD_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let address = loop {
+        let line =
+            lines.recv_timeout(Duration::from_secs(30)).expect("keyward prints where it listens");
+        printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("keyward: listening on http://") {
+            break rest.split(',').next().unwrap().to_owned();
+        }
+    };
+    Served { child, address, lines, printed }
+}
+
+fn terminate(mut served: Served) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        let pid = served.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    }
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    served.printed.extend(served.lines.try_iter());
+    served.printed
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+        || Command::new(tool)
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+#[test]
+fn first_start_prints_a_generated_password_once_and_the_walkthrough_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(&data, &[]);
+    let password = served
+        .printed
+        .iter()
+        .find_map(|line| line.split("its password, shown once: ").nth(1))
+        .expect("the generated password is printed")
+        .to_owned();
+    assert!(served.printed.iter().any(|l| l.contains("store: SQLite")), "{:?}", served.printed);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(data.join("master.key")).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let walkthrough =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/curl/walkthrough.sh");
+    if !(have("curl") && have("openssl")) {
+        keyward_testkit::env::missing::<()>("curl and openssl", "not installed");
+    } else {
+        let output = Command::new("bash")
+            .arg(&walkthrough)
+            .env("KEYWARD_URL", format!("http://{}", served.address))
+            .env("ADMIN_PASSWORD", &password)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("\"name\":\"Water points\""), "{stdout}");
+        assert!(stdout.contains("\"type\":\"api_key\""), "{stdout}");
+    }
+    let printed = terminate(served);
+    assert!(printed.iter().any(|l| l.contains("keyward: stopped")), "{printed:?}");
+
+    // A second start reuses the store: no new password.
+    let again = serve(&data, &[]);
+    assert!(!again.printed.iter().any(|l| l.contains("password")), "{:?}", again.printed);
+    terminate(again);
+}
+
+#[test]
+fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (vec!["--replay", "sometimes"], "replay must be off, unsafe or all"),
+        (
+            vec!["--database-url", "mysql://x"],
+            "--database-url must start with sqlite:// or postgres://",
+        ),
+        (vec!["--schemes", "bearer,carrier-pigeon"], "unknown scheme"),
+        (vec!["--clock-skew-seconds", "0"], "clock skew must be 1 to 3600 seconds"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["serve", "--data-dir"])
+            .arg(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let config = dir.path().join("keyward.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_key = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("unknown field"), "{stderr}");
+}
+
+#[test]
+fn help_explains_the_flags() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_keyward")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--config",
+        "KEYWARD_DATA_DIR",
+        "KEYWARD_ADMIN_PASSWORD",
+    ] {
+        assert!(help.contains(flag), "--help mentions {flag}:\n{help}");
+    }
+}
