@@ -106,10 +106,26 @@ pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router 
         },
         clock,
     );
-    let body_limit = settings.body_limit;
-    let state = AppState { store, cache, settings: Arc::new(settings) };
+    let routes = routes::public().merge(routes::protected().route_layer(auth));
+    finish(routes, AppState { store, cache, settings: Arc::new(settings) })
+}
+
+/// The very same application with authentication switched off: every protected route sees
+/// `principal`. Only for the load benchmark's baseline, behind the `bench-unauthenticated`
+/// feature, which no release build enables.
+#[cfg(feature = "bench-unauthenticated")]
+pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Principal) -> Router {
+    let cache = CredentialCache::new(store.clone(), settings.cache);
+    let routes =
+        routes::public().merge(routes::protected().route_layer(axum::Extension(principal)));
+    finish(routes, AppState { store, cache, settings: Arc::new(settings) })
+}
+
+/// The layers every variant shares: state, body limit, panic safety, tracing, request ids.
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
     let request_id = HeaderName::from_static(REQUEST_ID);
-    routes::router(auth)
+    routes::answer_unknown(routes)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))

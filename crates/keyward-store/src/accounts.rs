@@ -245,7 +245,7 @@ impl Store {
             "UPDATE users SET permissions = COALESCE($1, permissions), state = COALESCE($2, state), \
              password_hash = COALESCE($3, password_hash) WHERE id = $4 AND domain_id = $5 RETURNING *",
         )
-        .bind(update.permissions.as_ref().map(Permissions::to_db))
+        .bind(update.permissions.map(Permissions::to_db))
         .bind(update.state.map(State::as_db))
         .bind(hash.as_ref())
         .bind(id)

@@ -1,7 +1,6 @@
 //! The records the store keeps, as callers see them. No record type holds a secret in a field
 //! that `Debug` prints.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use keyward_sig::KeyKind;
@@ -17,56 +16,76 @@ pub const ALL_PERMISSIONS: [&str; 6] = [
     "audit:read",
 ];
 
-/// A set of permission strings, kept sorted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Permissions(BTreeSet<String>);
+/// A set of permissions from [`ALL_PERMISSIONS`]: a bit set, so copying one (every request
+/// does) allocates nothing. Serializes as the sorted list of names.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Permissions(u16);
 
 impl Permissions {
     /// Every permission keyward knows.
     pub fn all() -> Self {
-        Permissions(ALL_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect())
+        Permissions((1 << ALL_PERMISSIONS.len()) - 1)
+    }
+
+    fn bit(name: &str) -> Option<u16> {
+        ALL_PERMISSIONS.iter().position(|p| *p == name).map(|i| 1 << i)
     }
 
     /// The given permissions; `Err` names the first one keyward does not know.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
-        let mut set = BTreeSet::new();
-        for name in names {
+        names.iter().try_fold(Permissions(0), |set, name| {
             let name = name.as_ref();
-            if !ALL_PERMISSIONS.contains(&name) {
-                return Err(name.to_owned());
-            }
-            set.insert(name.to_owned());
-        }
-        Ok(Permissions(set))
+            Self::bit(name).map(|bit| Permissions(set.0 | bit)).ok_or_else(|| name.to_owned())
+        })
     }
 
     /// Whether `permission` is held.
     pub fn has(&self, permission: &str) -> bool {
-        self.0.contains(permission)
+        Self::bit(permission).is_some_and(|bit| self.0 & bit != 0)
     }
 
     /// Whether every permission of `other` is held here.
     pub fn covers(&self, other: &Permissions) -> bool {
-        other.0.is_subset(&self.0)
+        other.0 & !self.0 == 0
     }
 
     /// The permissions of `other` not held here.
     pub fn missing_from(&self, other: &Permissions) -> Vec<String> {
-        other.0.difference(&self.0).cloned().collect()
+        Permissions(other.0 & !self.0).iter().map(str::to_owned).collect()
     }
 
-    /// The permissions, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+    /// The permissions' names, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let mut names: Vec<&'static str> = ALL_PERMISSIONS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
-    pub(crate) fn to_db(&self) -> String {
-        serde_json::to_string(&self.0).expect("a set of strings serializes")
+    pub(crate) fn to_db(self) -> String {
+        serde_json::to_string(&self.iter().collect::<Vec<_>>()).expect("names serialize")
     }
 
+    /// Names the store no longer knows are dropped: a permission can only be removed.
     pub(crate) fn from_db(text: &str) -> Self {
-        Permissions(serde_json::from_str(text).unwrap_or_default())
+        let names: Vec<String> = serde_json::from_str(text).unwrap_or_default();
+        Permissions(names.iter().filter_map(|name| Self::bit(name)).fold(0, |set, bit| set | bit))
+    }
+}
+
+impl std::fmt::Debug for Permissions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
     }
 }
 

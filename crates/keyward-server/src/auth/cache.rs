@@ -178,6 +178,10 @@ impl CredentialCache {
 
     /// Records that key `id` was used at `now_ms`, at most once a minute, without waiting.
     pub async fn touch_key(&self, id: i64, now_ms: i64) {
+        // A read first: on the hot path the key was touched a moment ago.
+        if self.touched.contains_key(&id) {
+            return;
+        }
         if self.touched.entry(id).or_insert(()).await.is_fresh() {
             let store = self.store.clone();
             tokio::spawn(async move {

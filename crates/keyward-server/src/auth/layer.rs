@@ -195,7 +195,7 @@ fn principal(scheme: Scheme, verified: Verified<KeyHandle, TokenHandle>) -> Prin
                 identity: Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
                 domain_id: key.domain_id,
                 reseller_id: key.reseller_id,
-                permissions: key.permissions.clone(),
+                permissions: key.permissions,
                 access_token: None,
             }
         }
@@ -204,11 +204,11 @@ fn principal(scheme: Scheme, verified: Verified<KeyHandle, TokenHandle>) -> Prin
             let (identity, permissions) = match &token.subject {
                 TokenSubject::User(user) => (
                     Identity::User { id: user.id, username: user.username.clone() },
-                    user.permissions.clone(),
+                    user.permissions,
                 ),
                 TokenSubject::Key(key) => (
                     Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
-                    key.permissions.clone(),
+                    key.permissions,
                 ),
             };
             Principal {

@@ -13,13 +13,12 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::AuthLayer;
 use crate::error::{ApiError, ErrorCode};
 
-/// The routes. Everything under `/api` but login needs credentials; the health checks and
-/// login do not.
-pub fn router(auth: AuthLayer) -> Router<AppState> {
-    let protected = Router::new()
+/// The routes that need credentials: everything under `/api` but login. The caller adds the
+/// layer that authenticates them.
+pub fn protected() -> Router<AppState> {
+    Router::new()
         .route("/api/logout", post(session::logout))
         .route("/api/me", get(session::me))
         .route("/api/activities", get(activities::list).post(activities::create))
@@ -36,14 +35,20 @@ pub fn router(auth: AuthLayer) -> Router<AppState> {
         .route("/api/admin/users", get(users::list).post(users::create))
         .route("/api/admin/users/{id}", get(users::show).patch(users::update))
         .route("/api/admin/audit", get(audit::list))
-        .route_layer(auth);
+}
+
+/// The routes anyone may call: health checks and login.
+pub fn public() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/login", post(session::login))
-        .merge(protected)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The answers for unknown routes and methods, in keyward's error shape (set on the whole,
+/// merged router).
+pub fn answer_unknown(routes: Router<AppState>) -> Router<AppState> {
+    routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
 }
 
 /// `GET /healthz`: the process answers.

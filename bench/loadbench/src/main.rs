@@ -1,0 +1,133 @@
+//! The load benchmark's helper (see `bench/load.sh`):
+//!
+//! - `serve on|off ADDR`: keyward on a fresh SQLite store, with authentication on, or the very
+//!   same router with it off (every request sees the admin as principal). Prints one JSON line
+//!   with the URL, an API key's token and secret, and an access token; then serves.
+//! - `sign SCHEME URL TOKEN SECRET`: prints a GET request signed in SCHEME as wrk arguments:
+//!   the URL on the first line, then one header per line.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyward_server::auth::{Identity, Principal};
+use keyward_server::{Settings, app, app_unauthenticated};
+use keyward_sig::query_hmac::ParameterOrder;
+use keyward_sig::rfc9421::{self, SignatureParams};
+use keyward_sig::{
+    KeyKind, KeyMaterial, RequestView, Scheme, TokenFormat, VerifyOptions, header_hmac, query_hmac,
+};
+use keyward_store::{Actor, KeyOwner, MasterKey, NewApiKey, Permissions, Store, TokenOwner};
+
+const PASSWORD: &str = "load-benchmark-password";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["serve", mode @ ("on" | "off"), listen] => serve(*mode == "on", listen),
+        ["sign", scheme, url, token, secret] => sign(scheme, url, token, secret),
+        _ => {
+            eprintln!("usage: keyward-loadbench serve on|off ADDR | sign SCHEME URL TOKEN SECRET");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(authenticated: bool, listen: &str) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
+    let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.expect("the store opens");
+    let admin =
+        store.bootstrap(Some(PASSWORD)).await.expect("bootstrap").expect("a fresh store").admin;
+    let actor = Actor {
+        request_id: "bench".into(),
+        domain_id: Some(admin.domain_id),
+        user_id: Some(admin.id),
+        name: "admin".into(),
+        ..Actor::default()
+    };
+    let new = NewApiKey {
+        owner: KeyOwner::Domain(admin.domain_id),
+        name: "Load benchmark".into(),
+        permissions: Permissions::parse(&["activities:read"]).expect("known"),
+    };
+    let (key, secret) = store.create_api_key(&actor, &new).await.expect("a key");
+    let (bearer, _) = store
+        .issue_access_token(TokenOwner::User(admin.id), admin.domain_id, 86_400_000)
+        .await
+        .expect("a token");
+    let settings = Settings {
+        verify: VerifyOptions { token_format: TokenFormat::Keyward, ..VerifyOptions::default() },
+        ..Settings::default()
+    };
+    let router = if authenticated {
+        app(store, settings)
+    } else {
+        let principal = Principal {
+            scheme: Scheme::Bearer,
+            identity: Identity::User { id: admin.id, username: admin.username.clone() },
+            domain_id: Some(admin.domain_id),
+            reseller_id: None,
+            permissions: admin.permissions,
+            access_token: None,
+        };
+        app_unauthenticated(store, settings, principal)
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("the address is free");
+    let address = listener.local_addr().expect("bound");
+    println!(
+        "{}",
+        serde_json::json!({
+            "url": format!("http://{address}"),
+            "token": key.token,
+            "secret": secret.0,
+            "bearer": bearer.0,
+            "password": PASSWORD,
+        })
+    );
+    axum::serve(listener, router).await.expect("serves");
+}
+
+fn sign(scheme: &str, url: &str, token: &str, secret: &str) {
+    let now = i64::try_from(
+        SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis(),
+    )
+    .expect("fits");
+    let key = KeyMaterial::new(KeyKind::Domain, secret.as_bytes());
+    let split = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[split..].find('/').map_or(url.len(), |i| i + split);
+    let (origin, target) = url.split_at(path_start);
+    match scheme {
+        "bearer" => println!("{url}\nAuthorization: Bearer {token}"),
+        "query-hmac" => {
+            let signed = query_hmac::sign(target, token, now, &key, ParameterOrder::Bytewise)
+                .expect("signs");
+            println!("{origin}{signed}");
+        }
+        "header-hmac" => {
+            let signed = header_hmac::sign(token, b"", now, &key);
+            println!("{url}");
+            for (name, value) in signed.pairs() {
+                println!("{name}: {value}");
+            }
+        }
+        "http-signature" => {
+            let host = &origin[split..];
+            let headers = [("host", host.as_bytes())];
+            let mut components = vec!["@method", "@authority", "@path"];
+            if target.contains('?') {
+                components.push("@query");
+            }
+            let params = SignatureParams::new(&components, now / 1000, token).expect("valid");
+            let view = RequestView::new("GET", target, &headers, b"");
+            let signed = rfc9421::sign(&view, "sig1", &params, &key).expect("signs");
+            println!(
+                "{url}\nSignature-Input: {}\nSignature: {}",
+                signed.signature_input, signed.signature
+            );
+        }
+        other => {
+            eprintln!("unknown scheme {other}");
+            std::process::exit(2);
+        }
+    }
+}
