@@ -74,15 +74,27 @@ impl Default for Settings {
     }
 }
 
-/// What handlers share.
+/// What handlers share. Cloned for every request, so it is one `Arc`.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The store.
     pub store: Store,
     /// The credential cache, which handlers invalidate when they change a credential.
     pub cache: CredentialCache,
     /// The settings.
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The application: routes, the auth layer, request ids, tracing and panic safety.
@@ -107,7 +119,7 @@ pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router 
         clock,
     );
     let routes = routes::public().merge(routes::protected().route_layer(auth));
-    finish(routes, AppState { store, cache, settings: Arc::new(settings) })
+    finish(routes, AppState(Arc::new(Shared { store, cache, settings })))
 }
 
 /// The very same application with authentication switched off: every protected route sees
@@ -118,7 +130,7 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let routes =
         routes::public().merge(routes::protected().route_layer(axum::Extension(principal)));
-    finish(routes, AppState { store, cache, settings: Arc::new(settings) })
+    finish(routes, AppState(Arc::new(Shared { store, cache, settings })))
 }
 
 /// The layers every variant shares: state, body limit, panic safety, tracing, request ids.

@@ -108,7 +108,8 @@ pub fn system_clock() -> Clock {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    master: MasterKey,
+    /// Shared: the AES key schedule is large, and stores are cloned per request.
+    master: Arc<MasterKey>,
     clock: Clock,
 }
 
@@ -139,7 +140,7 @@ impl Store {
             pool.execute("PRAGMA journal_mode = WAL;").await?;
         }
         backend.migrator().run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Store { pool, backend, master, clock: system_clock() })
+        Ok(Store { pool, backend, master: Arc::new(master), clock: system_clock() })
     }
 
     /// The same store with another clock (for tests that pin time).
