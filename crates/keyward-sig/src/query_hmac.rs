@@ -332,20 +332,6 @@ pub fn canonical_query(
     Ok(SignedQuery::parse(query)?.canonical(order, blank))
 }
 
-/// The presented key token (`t`), checked against the configured format.
-pub(crate) fn presented_token(
-    request: &RequestView<'_>,
-    options: &VerifyOptions,
-) -> Result<String, VerifyError> {
-    let query = request.query().ok_or(VerifyError::missing(Field::QueryToken))?;
-    let token =
-        SignedQuery::parse(query)?.value(b"t").ok_or(VerifyError::missing(Field::QueryToken))?;
-    let token = String::from_utf8(token.into_owned())
-        .map_err(|_| VerifyError::malformed(Field::QueryToken, "not UTF-8"))?;
-    options.check_format(CredentialKind::ApiKeyToken, &token, Field::QueryToken)?;
-    Ok(token)
-}
-
 pub(crate) fn verify<L: CredentialLookup>(
     request: &RequestView<'_>,
     now_ms: i64,

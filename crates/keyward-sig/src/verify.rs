@@ -155,33 +155,6 @@ impl Verifier {
         }
     }
 
-    /// The identifier of the credential `request` presents, found without verifying anything
-    /// (and, with [`TokenFormat::Keyward`], checked for its format): what a caller whose keys
-    /// live behind I/O must load before calling [`Verifier::verify`].
-    pub fn credential_id(
-        &self,
-        request: &RequestView<'_>,
-    ) -> Result<(Scheme, CredentialId), VerifyError> {
-        let fields = CredentialFields::scan(request);
-        let options = &self.options;
-        let scheme = Self::detect_in(request, &fields)?;
-        let id = match scheme {
-            Scheme::Bearer => CredentialId::AccessToken(TokenDigest::of(bearer::presented_token(
-                &fields, options,
-            )?)),
-            Scheme::QueryHmac => {
-                CredentialId::ApiKey(query_hmac::presented_token(request, options)?)
-            }
-            Scheme::HeaderHmac => {
-                CredentialId::ApiKey(header_hmac::presented_token(&fields, options)?.0.to_owned())
-            }
-            Scheme::HttpSignature => {
-                CredentialId::ApiKey(rfc9421::presented_keyid(request, &fields, options)?)
-            }
-        };
-        Ok((scheme, id))
-    }
-
     /// Verifies `request` at time `now_ms` (epoch milliseconds), asking `lookup` for keys.
     pub fn verify<L: CredentialLookup>(
         &self,
@@ -200,7 +173,8 @@ impl Verifier {
     }
 }
 
-/// The identifier of a presented credential.
+/// The identifier of a presented credential: what a caller whose credentials live behind I/O
+/// loads when its [`CredentialLookup`] did not know it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CredentialId {
     /// An API key's token (query-hmac `t`, the header-hmac key header, RFC 9421 `keyid`).

@@ -1,4 +1,6 @@
 //! The in-memory credential cache: a known key or token is verified without a database read.
+//! Lookups are synchronous and never wait on I/O; loading from the store is a separate, async
+//! step taken only on a miss.
 //!
 //! Keys are cached by token with their secrets' HMAC schedules precomputed; unknown tokens are
 //! remembered in a bounded negative cache, so a flood of made-up keys does not reach the
@@ -7,12 +9,13 @@
 //! (another node, the `keyward admin` command) can go unseen.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{AccessGrant, KeyMaterial};
 use keyward_store::{AccessToken, ApiKey, KeyCredentials, Store, StoreError};
-use moka::future::Cache;
+use moka::sync::Cache;
 
 /// A key as the verifier needs it.
 #[derive(Debug)]
@@ -20,7 +23,12 @@ pub struct CachedKey {
     /// The key's record.
     pub key: ApiKey,
     material: KeyMaterial,
+    /// When this node last recorded the key's use (epoch ms): at most one write a minute.
+    last_recorded_use_ms: AtomicI64,
 }
+
+/// How often a key's last use is written to the store, at most.
+const USE_RECORD_INTERVAL_MS: i64 = 60_000;
 
 impl CachedKey {
     fn new(credentials: KeyCredentials) -> Self {
@@ -30,7 +38,30 @@ impl CachedKey {
             Some(previous) => material.with_previous_secret(previous.0.as_bytes()),
             None => material,
         };
-        CachedKey { key, material }
+        CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN) }
+    }
+
+    /// Records that the key was used at `now_ms`: in the store at most once a minute per
+    /// node, without making the request wait.
+    pub fn record_use(&self, store: &Store, now_ms: i64) {
+        let last = self.last_recorded_use_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < USE_RECORD_INTERVAL_MS {
+            return;
+        }
+        // One request wins the right to write; the others go on.
+        if self
+            .last_recorded_use_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let (store, id) = (store.clone(), self.key.id);
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_api_key(id, now_ms).await {
+                tracing::warn!(error = ?error, key_id = id, "could not record a key's last use");
+            }
+        });
     }
 
     /// Whether the entry carries a previous secret whose overlap has ended.
@@ -99,6 +130,17 @@ where
     Cache::builder().max_capacity(capacity).time_to_live(time_to_live).build()
 }
 
+/// What memory knows of a credential.
+#[derive(Clone, Debug)]
+pub enum Remembered<T> {
+    /// Known and usable.
+    Known(T),
+    /// Known not to exist (the negative cache).
+    Unknown,
+    /// Not in memory: ask the store.
+    Absent,
+}
+
 /// Keys and access tokens, from memory when known.
 #[derive(Clone, Debug)]
 pub struct CredentialCache {
@@ -107,9 +149,6 @@ pub struct CredentialCache {
     unknown_keys: Cache<String, ()>,
     tokens: Cache<TokenDigest, Arc<CachedToken>>,
     unknown_tokens: Cache<TokenDigest, ()>,
-    /// Keys whose last use was recorded in the past minute: at most one write per key and
-    /// minute, off the request's path.
-    touched: Cache<i64, ()>,
 }
 
 impl CredentialCache {
@@ -123,84 +162,77 @@ impl CredentialCache {
             unknown_keys: bounded(negative),
             tokens: bounded(positive),
             unknown_tokens: bounded(negative),
-            touched: Cache::builder()
-                .max_capacity(settings.capacity)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
         }
     }
 
-    /// The active key whose token is `token`.
-    pub async fn key(&self, token: &str, now_ms: i64) -> Result<Option<KeyHandle>, StoreError> {
-        if let Some(hit) = self.keys.get(token).await {
+    /// What memory knows of the key whose token is `token`, without any I/O.
+    pub fn cached_key(&self, token: &str, now_ms: i64) -> Remembered<KeyHandle> {
+        if let Some(hit) = self.keys.get(token) {
             if !hit.overlap_ended(now_ms) {
-                return Ok(Some(KeyHandle(hit)));
+                return Remembered::Known(KeyHandle(hit));
             }
-            self.keys.invalidate(token).await;
+            self.keys.invalidate(token);
         }
-        if self.unknown_keys.contains_key(token) {
-            return Ok(None);
-        }
+        if self.unknown_keys.contains_key(token) { Remembered::Unknown } else { Remembered::Absent }
+    }
+
+    /// Reads the key whose token is `token` from the store into memory.
+    pub async fn load_key(&self, token: &str) -> Result<Option<KeyHandle>, StoreError> {
         match self.store.key_credentials(token).await? {
             Some(credentials) => {
                 let entry = Arc::new(CachedKey::new(credentials));
-                self.keys.insert(token.to_owned(), entry.clone()).await;
+                self.keys.insert(token.to_owned(), entry.clone());
                 Ok(Some(KeyHandle(entry)))
             }
             None => {
-                self.unknown_keys.insert(token.to_owned(), ()).await;
+                self.unknown_keys.insert(token.to_owned(), ());
                 Ok(None)
             }
         }
     }
 
-    /// The live access token with this digest.
-    pub async fn token(&self, digest: &TokenDigest) -> Result<Option<TokenHandle>, StoreError> {
-        if let Some(hit) = self.tokens.get(digest).await {
-            return Ok(Some(TokenHandle(hit)));
+    /// What memory knows of the access token with this digest, without any I/O.
+    pub fn cached_token(&self, digest: &TokenDigest) -> Remembered<TokenHandle> {
+        match self.tokens.get(digest) {
+            Some(hit) => Remembered::Known(TokenHandle(hit)),
+            None if self.unknown_tokens.contains_key(digest) => Remembered::Unknown,
+            None => Remembered::Absent,
         }
-        if self.unknown_tokens.contains_key(digest) {
-            return Ok(None);
-        }
+    }
+
+    /// Reads the access token with this digest from the store into memory.
+    pub async fn load_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<TokenHandle>, StoreError> {
         match self.store.access_token(digest).await? {
             Some(token) => {
                 let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
                 let entry = Arc::new(CachedToken { token, grant });
-                self.tokens.insert(*digest, entry.clone()).await;
+                self.tokens.insert(*digest, entry.clone());
                 Ok(Some(TokenHandle(entry)))
             }
             None => {
-                self.unknown_tokens.insert(*digest, ()).await;
+                self.unknown_tokens.insert(*digest, ());
                 Ok(None)
             }
         }
     }
 
-    /// Records that key `id` was used at `now_ms`, at most once a minute, without waiting.
-    pub async fn touch_key(&self, id: i64, now_ms: i64) {
-        // A read first: on the hot path the key was touched a moment ago.
-        if self.touched.contains_key(&id) {
-            return;
-        }
-        if self.touched.entry(id).or_insert(()).await.is_fresh() {
-            let store = self.store.clone();
-            tokio::spawn(async move {
-                if let Err(error) = store.touch_api_key(id, now_ms).await {
-                    tracing::warn!(error = ?error, key_id = id, "could not record a key's last use");
-                }
-            });
-        }
+    /// Records a verified key's use (see [`CachedKey::record_use`]).
+    pub fn record_use(&self, key: &CachedKey, now_ms: i64) {
+        key.record_use(&self.store, now_ms);
     }
 
     /// Forgets a key token (after its key changed) and any negative entry for it.
-    pub async fn invalidate_key(&self, token: &str) {
-        self.keys.invalidate(token).await;
-        self.unknown_keys.invalidate(token).await;
+    pub fn invalidate_key(&self, token: &str) {
+        self.keys.invalidate(token);
+        self.unknown_keys.invalidate(token);
     }
 
     /// Forgets an access token (after logout).
-    pub async fn invalidate_token(&self, digest: &TokenDigest) {
-        self.tokens.invalidate(digest).await;
+    pub fn invalidate_token(&self, digest: &TokenDigest) {
+        self.tokens.invalidate(digest);
     }
 
     /// Forgets every cached access token and key (after a user's or domain's rights changed).

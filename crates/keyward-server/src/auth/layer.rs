@@ -1,6 +1,7 @@
 //! [`AuthLayer`] and [`AuthService`]: verify a request in any scheme before the inner service
 //! sees it.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,11 +13,12 @@ use futures_util::future::BoxFuture;
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{
     CredentialId, CredentialLookup, Principal as Verified, RequestView, Scheme, Verifier,
+    VerifyError,
 };
 use keyward_store::{Clock, TokenSubject};
 use tower::{Layer, Service, ServiceExt};
 
-use super::cache::{CredentialCache, KeyHandle, TokenHandle};
+use super::cache::{CredentialCache, KeyHandle, Remembered, TokenHandle};
 use super::replay::ReplayGuard;
 use super::{Identity, Principal};
 use crate::error::{ApiError, ErrorCode};
@@ -97,7 +99,43 @@ where
     }
 }
 
-/// Answers the verifier's lookups with the one credential loaded for this request.
+/// Answers the verifier's lookups from memory, noting a credential memory does not hold, so
+/// it can be loaded and the request verified again. A known key costs one verification and
+/// no I/O.
+struct FromMemory<'c> {
+    cache: &'c CredentialCache,
+    now_ms: i64,
+    not_cached: RefCell<Option<CredentialId>>,
+}
+
+impl CredentialLookup for FromMemory<'_> {
+    type Key = KeyHandle;
+    type Grant = TokenHandle;
+
+    fn api_key(&self, token: &str) -> Option<KeyHandle> {
+        match self.cache.cached_key(token, self.now_ms) {
+            Remembered::Known(key) => Some(key),
+            Remembered::Unknown => None,
+            Remembered::Absent => {
+                self.not_cached.replace(Some(CredentialId::ApiKey(token.to_owned())));
+                None
+            }
+        }
+    }
+
+    fn access_token(&self, digest: &TokenDigest) -> Option<TokenHandle> {
+        match self.cache.cached_token(digest) {
+            Remembered::Known(token) => Some(token),
+            Remembered::Unknown => None,
+            Remembered::Absent => {
+                self.not_cached.replace(Some(CredentialId::AccessToken(*digest)));
+                None
+            }
+        }
+    }
+}
+
+/// Answers the verifier's lookups with the one credential just loaded from the store.
 struct Loaded {
     key: Option<KeyHandle>,
     token: Option<TokenHandle>,
@@ -127,33 +165,42 @@ async fn authenticate(
     let view = RequestView::with_header_map(parts.method.as_str(), target, &parts.headers, &body)
         .with_uri_scheme(parts.uri.scheme_str().unwrap_or(settings.uri_scheme));
 
-    let (scheme, id) = settings.verifier.credential_id(&view).map_err(ApiError::from)?;
+    let scheme = Verifier::detect(&view)?;
     if !settings.schemes.contains(&scheme) {
         return Err(ApiError::new(ErrorCode::SchemeNotAllowed)
             .with_message(format!("The {scheme} scheme is not accepted here")));
     }
-    let loaded = match &id {
-        CredentialId::ApiKey(token) => {
-            Loaded { key: settings.cache.key(token, now_ms).await?, token: None }
-        }
-        CredentialId::AccessToken(digest) => {
-            Loaded { key: None, token: settings.cache.token(digest).await? }
-        }
-    };
-    let verified = settings.verifier.verify(&view, now_ms, &loaded).map_err(|error| {
+    let refused = |error: VerifyError| {
         tracing::info!(target: "keyward::auth", granted = false, reason = error.code(), scheme = %scheme);
         ApiError::from(error)
-    })?;
+    };
+    let memory = FromMemory { cache: &settings.cache, now_ms, not_cached: RefCell::new(None) };
+    let verified = match settings.verifier.verify(&view, now_ms, &memory) {
+        Ok(verified) => verified,
+        Err(error) => match memory.not_cached.into_inner() {
+            // A credential memory does not hold yet: load it, and verify again.
+            Some(CredentialId::ApiKey(token)) => {
+                let loaded = Loaded { key: settings.cache.load_key(&token).await?, token: None };
+                settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
+            }
+            Some(CredentialId::AccessToken(digest)) => {
+                let loaded = Loaded { key: None, token: settings.cache.load_token(&digest).await? };
+                settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
+            }
+            None => return Err(refused(error)),
+        },
+    };
     if let Some(replay) = verified.replay_id() {
-        if !settings.replay.first_use(&parts.method, replay).await {
+        if !settings.replay.first_use(&parts.method, replay) {
             tracing::info!(target: "keyward::auth", granted = false, reason = "replayed", scheme = %scheme);
             return Err(ApiError::new(ErrorCode::Replayed));
         }
     }
-    let principal = principal(scheme, verified.into_principal());
-    if let Identity::Key { id, .. } = principal.identity {
-        settings.cache.touch_key(id, now_ms).await;
+    let verified = verified.into_principal();
+    if let Verified::ApiKey { key, .. } = &verified {
+        settings.cache.record_use(&key.0, now_ms);
     }
+    let principal = principal(scheme, verified);
     tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
     parts.extensions.insert(principal);
     Ok(Request::from_parts(parts, Body::from(body)))

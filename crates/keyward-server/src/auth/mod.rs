@@ -21,7 +21,7 @@ use keyward_sig::token::TokenDigest;
 use keyward_sig::{KeyKind, Scheme};
 use keyward_store::{Actor, Permissions};
 
-pub use cache::{CacheSettings, CachedKey, CredentialCache, KeyHandle, TokenHandle};
+pub use cache::{CacheSettings, CachedKey, CredentialCache, KeyHandle, Remembered, TokenHandle};
 pub use layer::{AuthLayer, AuthService, AuthSettings};
 pub use replay::{ReplayGuard, ReplayMode};
 

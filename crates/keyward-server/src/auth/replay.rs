@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use keyward_sig::ReplayId;
-use moka::future::Cache;
+use moka::sync::Cache;
 
 /// Which requests the replay guard applies to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,10 +59,10 @@ impl ReplayGuard {
     }
 
     /// Whether this is the first use of `replay` for `method` (and remembers it if so).
-    pub async fn first_use(&self, method: &Method, replay: &ReplayId) -> bool {
+    pub fn first_use(&self, method: &Method, replay: &ReplayId) -> bool {
         if !self.mode.applies_to(method) {
             return true;
         }
-        self.seen.entry(*replay.id()).or_insert(()).await.is_fresh()
+        self.seen.entry(*replay.id()).or_insert(()).is_fresh()
     }
 }

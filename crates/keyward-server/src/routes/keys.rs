@@ -123,7 +123,7 @@ pub async fn rename(
         .rename_api_key(&principal.actor(&request_id), principal.domain()?, id, &name)
         .await?;
     // The name is the application name audit records carry: refresh the cached one.
-    state.cache.invalidate_key(&key.token).await;
+    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -139,7 +139,7 @@ pub async fn regenerate_token(
         .store
         .regenerate_token(&principal.actor(&request_id), principal.domain()?, id)
         .await?;
-    state.cache.invalidate_key(&old).await;
+    state.cache.invalidate_key(&old);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -174,7 +174,7 @@ pub async fn rotate_secret(
     let actor = principal.actor(&request_id);
     let (key, secret) =
         state.store.rotate_secret(&actor, principal.domain()?, id, overlap_ms).await?;
-    state.cache.invalidate_key(&key.token).await;
+    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": with_secret(&key, &secret) })))
 }
 
@@ -201,6 +201,6 @@ pub async fn revoke(
     principal.require("keys:manage")?;
     let key =
         state.store.revoke_api_key(&principal.actor(&request_id), principal.domain()?, id).await?;
-    state.cache.invalidate_key(&key.token).await;
+    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }

@@ -69,7 +69,7 @@ pub async fn logout(
         Ok(_) | Err(StoreError::NotFound(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    state.cache.invalidate_token(&digest).await;
+    state.cache.invalidate_token(&digest);
     Ok(Json(json!({ "data": { "revoked": true } })))
 }
 

@@ -118,20 +118,6 @@ fn check_policy(
     Ok(())
 }
 
-/// The presented `keyid` of the first signature, checked against the configured format.
-pub(crate) fn presented_keyid(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
-    options: &VerifyOptions,
-) -> Result<String, VerifyError> {
-    let input =
-        field_value(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
-    let (_, params) = SignatureParams::parse_first(&input)?;
-    let keyid = params.keyid().ok_or(VerifyError::missing(Field::KeyId))?;
-    options.check_format(CredentialKind::ApiKeyToken, keyid, Field::KeyId)?;
-    Ok(keyid.to_owned())
-}
-
 pub(crate) fn verify<L: CredentialLookup>(
     request: &RequestView<'_>,
     fields: &CredentialFields<'_>,
