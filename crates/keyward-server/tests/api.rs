@@ -412,3 +412,41 @@ async fn activities_list_pages_and_speaks_csv() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_key_loses_a_permission_its_creator_loses_on_the_next_request() {
+    TestServer::on_each_backend("creator", |server| async move {
+        let admin = server.admin_token.clone();
+        let response = server
+            .client
+            .post(server.url("/api/admin/users"))
+            .bearer_auth(&admin)
+            .json(&json!({"data": {"username": "ana", "password": "a long enough password", "permissions": ["keys:manage", "activities:read", "activities:write"]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let ana_id = response.json::<Value>().await.unwrap()["data"]["id"].as_i64().unwrap();
+        let ana = server.login("ana", "a long enough password").await.unwrap();
+        let (_, token, secret) = server.create_key(&ana, "Ana's sync", READ_WRITE).await;
+        let write = || server.signed(Scheme::HeaderHmac, (&token, &secret), "POST", "/api/activities", Some(json!({"data": {"name": "x"}})));
+        assert_eq!(write().await.0, 201);
+
+        let response = server
+            .client
+            .patch(server.url(&format!("/api/admin/users/{ana_id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"data": {"permissions": ["keys:manage", "activities:read"]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (status, body) = write().await;
+        assert_eq!(status, 403, "{body}");
+        assert_error_shape(&body, 20);
+        let (status, _) = server.signed(Scheme::HeaderHmac, (&token, &secret), "GET", "/api/activities", None).await;
+        assert_eq!(status, 200, "what the creator still holds keeps working");
+        server
+    })
+    .await;
+}

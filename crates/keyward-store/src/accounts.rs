@@ -47,7 +47,7 @@ impl Store {
     /// every permission, with `password` or a generated one. Does nothing on a store that has
     /// a reseller already. Audited as the system.
     pub async fn bootstrap(&self, password: Option<&str>) -> Result<Option<Bootstrap>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM resellers")
             .fetch_one(&mut *tx)
             .await?
@@ -196,7 +196,7 @@ impl Store {
     ) -> Result<User, StoreError> {
         let hash = hash_blocking(password.to_owned()).await?;
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5) RETURNING *",
@@ -240,7 +240,7 @@ impl Store {
             None => None,
         };
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "UPDATE users SET permissions = COALESCE($1, permissions), state = COALESCE($2, state), \
              password_hash = COALESCE($3, password_hash) WHERE id = $4 AND domain_id = $5 RETURNING *",

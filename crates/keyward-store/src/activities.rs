@@ -70,7 +70,7 @@ impl Store {
         fields: &ActivityFields,
     ) -> Result<Activity, StoreError> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "INSERT INTO activities (domain_id, name, description, status, version, created_at_ms, updated_at_ms) \
              VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING *",
@@ -98,7 +98,7 @@ impl Store {
         fields: &ActivityFields,
     ) -> Result<Activity, StoreError> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "UPDATE activities SET name = $1, description = $2, status = $3, version = version + 1, \
              updated_at_ms = $4 WHERE id = $5 AND domain_id = $6 AND deleted_at_ms IS NULL RETURNING *",
@@ -126,7 +126,7 @@ impl Store {
         id: i64,
     ) -> Result<Activity, StoreError> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
             "UPDATE activities SET deleted_at_ms = $1, version = version + 1, updated_at_ms = $1 \
              WHERE id = $2 AND domain_id = $3 AND deleted_at_ms IS NULL RETURNING *",

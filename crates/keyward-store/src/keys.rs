@@ -52,6 +52,17 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     })
 }
 
+/// A key as it may act: its permissions narrowed to what its creating user holds now, so a
+/// key never holds more than its creator, even after the creator lost a permission. The row
+/// must carry the creator's permissions as `creator_permissions`.
+pub(crate) fn effective_key(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+    let mut key = key_from_row(row)?;
+    if let Some(creator) = row.try_get::<Option<String>, _>("creator_permissions")? {
+        key.permissions = key.permissions.intersection(Permissions::from_db(&creator));
+    }
+    Ok(key)
+}
+
 /// The associated data that binds a sealed secret to its key row.
 fn seal_context(id: i64) -> Vec<u8> {
     format!("keyward/api-key-secret/v1/{id}").into_bytes()
@@ -80,7 +91,7 @@ impl Store {
             KeyOwner::Domain(id) => ("domain", Some(id), None),
             KeyOwner::Reseller(id) => ("reseller", None, Some(id)),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         // The secret is sealed with the row's id as associated data, so the row comes first.
         let id: i64 = sqlx::query(
             "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
@@ -150,7 +161,7 @@ impl Store {
         domain_id: i64,
         id: i64,
     ) -> Result<Secret, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row =
             sqlx::query("SELECT secret_sealed FROM api_keys WHERE id = $1 AND domain_id = $2")
                 .bind(id)
@@ -183,7 +194,7 @@ impl Store {
         update: impl AsyncFnOnce(&mut AnyConnection, i64) -> Result<(), StoreError>,
     ) -> Result<ApiKey, StoreError> {
         let now = self.now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let state: String =
             sqlx::query("SELECT state FROM api_keys WHERE id = $1 AND domain_id = $2")
                 .bind(id)
@@ -314,14 +325,15 @@ impl Store {
     /// an active domain (or of a reseller): its secrets unsealed.
     pub async fn key_credentials(&self, token: &str) -> Result<Option<KeyCredentials>, StoreError> {
         let row = sqlx::query(
-            "SELECT k.* FROM api_keys k LEFT JOIN domains d ON d.id = k.domain_id \
+            "SELECT k.*, c.permissions AS creator_permissions FROM api_keys k \
+             LEFT JOIN domains d ON d.id = k.domain_id LEFT JOIN users c ON c.id = k.created_by_user_id \
              WHERE k.token = $1 AND k.state = 'active' AND (k.domain_id IS NULL OR d.state = 'active')",
         )
         .bind(token)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let key = key_from_row(&row)?;
+        let key = effective_key(&row)?;
         let secret = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let previous = match (
             row.try_get::<Option<Vec<u8>>, _>("previous_secret_sealed")?,

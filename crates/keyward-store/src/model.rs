@@ -49,6 +49,11 @@ impl Permissions {
         other.0 & !self.0 == 0
     }
 
+    /// The permissions held both here and in `other`.
+    pub fn intersection(self, other: Permissions) -> Permissions {
+        Permissions(self.0 & other.0)
+    }
+
     /// The permissions of `other` not held here.
     pub fn missing_from(&self, other: &Permissions) -> Vec<String> {
         Permissions(other.0 & !self.0).iter().map(str::to_owned).collect()

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::accounts::user_from_row;
 use crate::error::StoreError;
+use crate::keys::effective_key;
 use crate::model::{AccessToken, Secret, TokenSubject};
 use crate::{Store, random_30};
 
@@ -79,11 +80,21 @@ impl Store {
                     None => return Ok(None),
                 }
             }
-            (None, Some(key_id)) => match self.api_key(domain_id, key_id).await {
-                Ok(key) if key.state == crate::model::KeyState::Active => TokenSubject::Key(key),
-                Ok(_) | Err(StoreError::NotFound(_)) => return Ok(None),
-                Err(other) => return Err(other),
-            },
+            (None, Some(key_id)) => {
+                let key = sqlx::query(
+                    "SELECT k.*, c.permissions AS creator_permissions FROM api_keys k \
+                     LEFT JOIN users c ON c.id = k.created_by_user_id \
+                     WHERE k.id = $1 AND k.domain_id = $2 AND k.state = 'active'",
+                )
+                .bind(key_id)
+                .bind(domain_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match key {
+                    Some(row) => TokenSubject::Key(effective_key(&row)?),
+                    None => return Ok(None),
+                }
+            }
             (None, None) => return Ok(None),
         };
         Ok(Some(AccessToken { subject, domain_id, expires_at_ms }))

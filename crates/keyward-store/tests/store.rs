@@ -310,3 +310,38 @@ async fn activities_keep_their_history_and_audit_names_the_application() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_writers_wait_their_turn_instead_of_failing() {
+    // Regression: on SQLite a transaction that read before writing failed at once (database
+    // is locked) when another writer committed in between.
+    on_each_backend("concurrent", |store, _| async move {
+        let admin = store.bootstrap(Some("pw")).await.unwrap().unwrap().admin;
+        let new = NewApiKey {
+            owner: KeyOwner::Domain(admin.domain_id),
+            name: "App".into(),
+            permissions: Permissions::default(),
+        };
+        let (key, _) =
+            store.create_api_key(&actor("c0", admin.domain_id, admin.id), &new).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    store.touch_api_key(key.id, i).await.map(|_| ())
+                } else {
+                    let actor = actor(&format!("c{i}"), admin.domain_id, admin.id);
+                    store
+                        .rename_api_key(&actor, admin.domain_id, key.id, &format!("App {i}"))
+                        .await
+                        .map(|_| ())
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+    })
+    .await;
+}
