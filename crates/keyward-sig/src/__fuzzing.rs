@@ -91,9 +91,8 @@ pub fn verify_request(data: &[u8]) {
     let lookup = FuzzKeys;
     let verifier =
         Verifier::new(VerifyOptions { blank_values: BlankValues::Skipped, ..Default::default() });
-    match verifier.verify(&view, NOW_MS, &lookup) {
-        Ok(_) | Err(_) => {}
-    }
+    // Any answer will do, as long as there is one.
+    let _ = verifier.verify(&view, NOW_MS, &lookup);
     // Signing what we parsed and verifying it must succeed for a query without credentials.
     if let Some(query) = view.query() {
         if SignedQuery::parse(query).is_ok()

@@ -74,6 +74,21 @@ macro_rules! audit_filter {
     };
 }
 
+/// `sql` with the filter's parameters bound, `$1` to `$6`.
+fn filtered<'q>(
+    sql: &'static str,
+    domain_id: i64,
+    filter: &'q AuditFilter,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sql)
+        .bind(domain_id)
+        .bind(&filter.application)
+        .bind(filter.user_id)
+        .bind(filter.key_id)
+        .bind(filter.since_ms)
+        .bind(filter.until_ms)
+}
+
 impl Store {
     /// The audit records of a domain, newest first, filtered, `limit` from `offset`.
     pub async fn audit_records(
@@ -90,27 +105,13 @@ impl Store {
         );
         const COUNT: &str =
             concat!("SELECT COUNT(*) AS n FROM audit_records WHERE ", audit_filter!());
-        let rows = sqlx::query(LIST)
-            .bind(domain_id)
-            .bind(&filter.application)
-            .bind(filter.user_id)
-            .bind(filter.key_id)
-            .bind(filter.since_ms)
-            .bind(filter.until_ms)
+        let rows = filtered(LIST, domain_id, filter)
             .bind(limit)
             .bind(offset)
             .fetch_all(&self.pool)
             .await?;
-        let total: i64 = sqlx::query(COUNT)
-            .bind(domain_id)
-            .bind(&filter.application)
-            .bind(filter.user_id)
-            .bind(filter.key_id)
-            .bind(filter.since_ms)
-            .bind(filter.until_ms)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total: i64 =
+            filtered(COUNT, domain_id, filter).fetch_one(&self.pool).await?.try_get("n")?;
         let items = rows.iter().map(from_row).collect::<Result<_, _>>()?;
         Ok(Page { items, total })
     }
