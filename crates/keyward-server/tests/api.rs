@@ -216,7 +216,7 @@ async fn an_api_key_cannot_create_a_key_with_more_permissions_than_it_has() {
         let narrower = json!({ "data": { "name": "Reader", "permissions": ["activities:read"] } });
         let (status, body) = server.signed(Scheme::HeaderHmac, key, "POST", "/api/admin/keys", Some(narrower)).await;
         assert_eq!(status, 201, "{body}");
-        assert_eq!(body["data"]["created_by_key_id"], json!(server.store.api_keys(1).await.unwrap()[0].id));
+        assert_eq!(body["data"]["created_by_key_id"], json!(server.store.api_keys(keyward_store::KeyOwner::Domain(1)).await.unwrap()[0].id));
         // A permission the key lacks entirely is refused per route too.
         let (status, body) = server.signed(Scheme::QueryHmac, key, "POST", "/api/activities", Some(json!({"data": {"name": "x"}}))).await;
         assert_eq!(status, 403);

@@ -22,6 +22,14 @@ pub(crate) fn domain_from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
     })
 }
 
+fn reseller_from_row(row: &AnyRow) -> Result<Reseller, sqlx::Error> {
+    Ok(Reseller {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
@@ -118,6 +126,122 @@ impl Store {
         Ok(domain_from_row(&row)?)
     }
 
+    /// Creates a reseller (an operator's act). Audited.
+    pub async fn create_reseller(&self, actor: &Actor, name: &str) -> Result<Reseller, StoreError> {
+        let now = self.now_ms();
+        let mut tx = self.write_transaction().await?;
+        let row =
+            sqlx::query("INSERT INTO resellers (name, created_at_ms) VALUES ($1, $2) RETURNING *")
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, "reseller"))?;
+        let reseller = reseller_from_row(&row)?;
+        let change = Change {
+            action: "reseller.create",
+            target_type: "reseller",
+            target_id: reseller.id.to_string(),
+            detail: json!({"name": name}),
+            domain_id: None,
+            actor,
+        };
+        audit::record(tx.acquire().await?, now, change).await?;
+        tx.commit().await?;
+        Ok(reseller)
+    }
+
+    /// Every reseller, by id.
+    pub async fn resellers(&self) -> Result<Vec<Reseller>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM resellers ORDER BY id").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(reseller_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Creates domain `short_name@reseller` for a reseller. Audited.
+    pub async fn create_domain(
+        &self,
+        actor: &Actor,
+        reseller: &Reseller,
+        short_name: &str,
+    ) -> Result<Domain, StoreError> {
+        let now = self.now_ms();
+        let name = format!("{short_name}@{}", reseller.name);
+        let mut tx = self.write_transaction().await?;
+        let row = sqlx::query("INSERT INTO domains (reseller_id, name, created_at_ms) VALUES ($1, $2, $3) RETURNING *")
+            .bind(reseller.id)
+            .bind(&name)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| conflict(e, "domain"))?;
+        let domain = domain_from_row(&row)?;
+        let change = Change {
+            action: "domain.create",
+            target_type: "domain",
+            target_id: domain.id.to_string(),
+            detail: json!({"name": name}),
+            domain_id: Some(domain.id),
+            actor,
+        };
+        audit::record(tx.acquire().await?, now, change).await?;
+        tx.commit().await?;
+        Ok(domain)
+    }
+
+    /// The domains of a reseller, by id.
+    pub async fn domains_of(&self, reseller_id: i64) -> Result<Vec<Domain>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM domains WHERE reseller_id = $1 ORDER BY id")
+            .bind(reseller_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(domain_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// A reseller's domain, by its full name (`name@reseller`).
+    pub async fn domain_of(&self, reseller_id: i64, name: &str) -> Result<Domain, StoreError> {
+        let row = sqlx::query("SELECT * FROM domains WHERE reseller_id = $1 AND name = $2")
+            .bind(reseller_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("domain"))?;
+        Ok(domain_from_row(&row)?)
+    }
+
+    /// Disables or re-enables a reseller's domain: a disabled domain's keys and tokens are
+    /// refused everywhere; nothing is deleted. Audited.
+    pub async fn set_domain_state(
+        &self,
+        actor: &Actor,
+        reseller_id: i64,
+        domain_id: i64,
+        state: State,
+    ) -> Result<Domain, StoreError> {
+        let now = self.now_ms();
+        let mut tx = self.write_transaction().await?;
+        let row = sqlx::query(
+            "UPDATE domains SET state = $1 WHERE id = $2 AND reseller_id = $3 RETURNING *",
+        )
+        .bind(state.as_db())
+        .bind(domain_id)
+        .bind(reseller_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("domain"))?;
+        let domain = domain_from_row(&row)?;
+        let change = Change {
+            action: if state == State::Active { "domain.enable" } else { "domain.disable" },
+            target_type: "domain",
+            target_id: domain_id.to_string(),
+            detail: json!({"name": domain.name, "state": state}),
+            domain_id: Some(domain_id),
+            actor,
+        };
+        audit::record(tx.acquire().await?, now, change).await?;
+        tx.commit().await?;
+        Ok(domain)
+    }
+
     /// A reseller by name.
     pub async fn reseller_by_name(&self, name: &str) -> Result<Reseller, StoreError> {
         let row = sqlx::query("SELECT * FROM resellers WHERE name = $1")
@@ -125,11 +249,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("reseller"))?;
-        Ok(Reseller {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            created_at_ms: row.try_get("created_at_ms")?,
-        })
+        Ok(reseller_from_row(&row)?)
     }
 
     /// A user by id, within a domain.

@@ -12,13 +12,31 @@ use crate::error::StoreError;
 use crate::model::{Actor, ApiKey, KeyCredentials, KeyState, Permissions, Secret};
 use crate::{Store, random_30};
 
-/// Who owns a new key.
+/// Who owns a key: keys are created, found and changed within their owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyOwner {
     /// A domain key.
     Domain(i64),
     /// A reseller key.
     Reseller(i64),
+}
+
+impl KeyOwner {
+    /// The domain, for a domain key.
+    pub fn domain(self) -> Option<i64> {
+        match self {
+            KeyOwner::Domain(id) => Some(id),
+            KeyOwner::Reseller(_) => None,
+        }
+    }
+
+    /// The reseller, for a reseller key.
+    pub fn reseller(self) -> Option<i64> {
+        match self {
+            KeyOwner::Reseller(id) => Some(id),
+            KeyOwner::Domain(_) => None,
+        }
+    }
 }
 
 /// A key to create.
@@ -62,6 +80,10 @@ pub(crate) fn effective_key(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     }
     Ok(key)
 }
+
+/// One key, by id, of an owner: `$1` the id, `$2` the domain, `$3` the reseller (one is NULL).
+const OWNED_KEY: &str =
+    "SELECT * FROM api_keys WHERE id = $1 AND (domain_id = $2 OR reseller_id = $3)";
 
 /// The associated data that binds a sealed secret to its key row.
 fn seal_context(id: i64) -> Vec<u8> {
@@ -134,20 +156,24 @@ impl Store {
         Ok((key, secret))
     }
 
-    /// The keys of a domain, by id (revoked ones included).
-    pub async fn api_keys(&self, domain_id: i64) -> Result<Vec<ApiKey>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM api_keys WHERE domain_id = $1 ORDER BY id")
-            .bind(domain_id)
-            .fetch_all(&self.pool)
-            .await?;
+    /// The keys of a domain or reseller, by id (revoked ones included).
+    pub async fn api_keys(&self, owner: KeyOwner) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM api_keys WHERE domain_id = $1 OR reseller_id = $2 ORDER BY id",
+        )
+        .bind(owner.domain())
+        .bind(owner.reseller())
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// One key of a domain.
-    pub async fn api_key(&self, domain_id: i64, id: i64) -> Result<ApiKey, StoreError> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1 AND domain_id = $2")
+    /// One key of a domain or reseller.
+    pub async fn api_key(&self, owner: KeyOwner, id: i64) -> Result<ApiKey, StoreError> {
+        let row = sqlx::query(OWNED_KEY)
             .bind(id)
-            .bind(domain_id)
+            .bind(owner.domain())
+            .bind(owner.reseller())
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("API key"))?;
@@ -158,24 +184,24 @@ impl Store {
     pub async fn reveal_secret(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
     ) -> Result<Secret, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let row =
-            sqlx::query("SELECT secret_sealed FROM api_keys WHERE id = $1 AND domain_id = $2")
-                .bind(id)
-                .bind(domain_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound("API key"))?;
+        let row = sqlx::query(OWNED_KEY)
+            .bind(id)
+            .bind(owner.domain())
+            .bind(owner.reseller())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("API key"))?;
         let secret = self.unseal(id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let change = Change {
             action: "key.reveal",
             target_type: "api_key",
             target_id: id.to_string(),
             detail: json!({}),
-            domain_id: Some(domain_id),
+            domain_id: owner.domain(),
             actor,
         };
         audit::record(tx.acquire().await?, self.now_ms(), change).await?;
@@ -183,11 +209,11 @@ impl Store {
         Ok(secret)
     }
 
-    /// Runs `update` on an active key of the domain inside a transaction with its audit record.
+    /// Runs `update` on an active key of `owner` inside a transaction with its audit record.
     async fn change_key(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
         action: &'static str,
         detail: serde_json::Value,
@@ -195,14 +221,14 @@ impl Store {
     ) -> Result<ApiKey, StoreError> {
         let now = self.now_ms();
         let mut tx = self.write_transaction().await?;
-        let state: String =
-            sqlx::query("SELECT state FROM api_keys WHERE id = $1 AND domain_id = $2")
-                .bind(id)
-                .bind(domain_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound("API key"))?
-                .try_get("state")?;
+        let state: String = sqlx::query(OWNED_KEY)
+            .bind(id)
+            .bind(owner.domain())
+            .bind(owner.reseller())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("API key"))?
+            .try_get("state")?;
         if state != "active" {
             return Err(StoreError::InvalidState("the API key is revoked"));
         }
@@ -217,7 +243,7 @@ impl Store {
             target_type: "api_key",
             target_id: id.to_string(),
             detail,
-            domain_id: Some(domain_id),
+            domain_id: owner.domain(),
             actor,
         };
         audit::record(tx.acquire().await?, now, change).await?;
@@ -229,25 +255,18 @@ impl Store {
     pub async fn rename_api_key(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
         name: &str,
     ) -> Result<ApiKey, StoreError> {
-        self.change_key(
-            actor,
-            domain_id,
-            id,
-            "key.rename",
-            json!({"name": name}),
-            async |conn, _| {
-                sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")
-                    .bind(name)
-                    .bind(id)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            },
-        )
+        self.change_key(actor, owner, id, "key.rename", json!({"name": name}), async |conn, _| {
+            sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
         .await
     }
 
@@ -256,13 +275,13 @@ impl Store {
     pub async fn regenerate_token(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
     ) -> Result<(ApiKey, String), StoreError> {
-        let old = self.api_key(domain_id, id).await?.token;
+        let old = self.api_key(owner, id).await?.token;
         let token = Self::mint(CredentialKind::ApiKeyToken);
         let key = self
-            .change_key(actor, domain_id, id, "key.regenerate_token", json!({}), async |conn, _| {
+            .change_key(actor, owner, id, "key.regenerate_token", json!({}), async |conn, _| {
                 sqlx::query("UPDATE api_keys SET token = $1 WHERE id = $2")
                     .bind(&token)
                     .bind(id)
@@ -279,7 +298,7 @@ impl Store {
     pub async fn rotate_secret(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
         overlap_ms: i64,
     ) -> Result<(ApiKey, Secret), StoreError> {
@@ -287,7 +306,7 @@ impl Store {
         let sealed = self.master.seal(secret.0.as_bytes(), &seal_context(id));
         let detail = json!({"overlap_ms": overlap_ms});
         let key = self
-            .change_key(actor, domain_id, id, "key.rotate_secret", detail, async |conn, now| {
+            .change_key(actor, owner, id, "key.rotate_secret", detail, async |conn, now| {
                 sqlx::query(
                     "UPDATE api_keys SET previous_secret_sealed = secret_sealed, secret_sealed = $1, \
                      previous_secret_until_ms = $2 WHERE id = $3",
@@ -307,10 +326,10 @@ impl Store {
     pub async fn revoke_api_key(
         &self,
         actor: &Actor,
-        domain_id: i64,
+        owner: KeyOwner,
         id: i64,
     ) -> Result<ApiKey, StoreError> {
-        self.change_key(actor, domain_id, id, "key.revoke", json!({}), async |conn, now| {
+        self.change_key(actor, owner, id, "key.revoke", json!({}), async |conn, now| {
             sqlx::query("UPDATE api_keys SET state = 'revoked', revoked_at_ms = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)

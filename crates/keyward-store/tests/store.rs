@@ -77,20 +77,29 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         assert!(creds.previous_secret.is_none());
         assert_eq!(
             store
-                .reveal_secret(&actor("r-reveal", domain, admin.id), domain, key.id)
+                .reveal_secret(
+                    &actor("r-reveal", domain, admin.id),
+                    KeyOwner::Domain(domain),
+                    key.id
+                )
                 .await
                 .unwrap(),
             secret
         );
 
         let renamed = store
-            .rename_api_key(&actor("r-rename", domain, admin.id), domain, key.id, "Reports")
+            .rename_api_key(
+                &actor("r-rename", domain, admin.id),
+                KeyOwner::Domain(domain),
+                key.id,
+                "Reports",
+            )
             .await
             .unwrap();
         assert_eq!(renamed.name, "Reports");
 
         let (regenerated, old) = store
-            .regenerate_token(&actor("r-regen", domain, admin.id), domain, key.id)
+            .regenerate_token(&actor("r-regen", domain, admin.id), KeyOwner::Domain(domain), key.id)
             .await
             .unwrap();
         assert_eq!(old, key.token);
@@ -98,7 +107,12 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         assert!(store.key_credentials(&regenerated.token).await.unwrap().is_some());
 
         let (_, rotated) = store
-            .rotate_secret(&actor("r-rotate", domain, admin.id), domain, key.id, 60_000)
+            .rotate_secret(
+                &actor("r-rotate", domain, admin.id),
+                KeyOwner::Domain(domain),
+                key.id,
+                60_000,
+            )
             .await
             .unwrap();
         let creds = store.key_credentials(&regenerated.token).await.unwrap().unwrap();
@@ -106,13 +120,19 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         assert_eq!(creds.previous_secret, Some(secret.clone()), "both verify during the overlap");
 
         let revoked = store
-            .revoke_api_key(&actor("r-revoke", domain, admin.id), domain, key.id)
+            .revoke_api_key(&actor("r-revoke", domain, admin.id), KeyOwner::Domain(domain), key.id)
             .await
             .unwrap();
         assert_eq!(revoked.state, KeyState::Revoked);
         assert!(store.key_credentials(&regenerated.token).await.unwrap().is_none());
-        let again =
-            store.rename_api_key(&actor("r-late", domain, admin.id), domain, key.id, "x").await;
+        let again = store
+            .rename_api_key(
+                &actor("r-late", domain, admin.id),
+                KeyOwner::Domain(domain),
+                key.id,
+                "x",
+            )
+            .await;
         assert!(matches!(again, Err(StoreError::InvalidState(_))));
 
         for (request, action) in [
@@ -333,7 +353,12 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
                 } else {
                     let actor = actor(&format!("c{i}"), admin.domain_id, admin.id);
                     store
-                        .rename_api_key(&actor, admin.domain_id, key.id, &format!("App {i}"))
+                        .rename_api_key(
+                            &actor,
+                            KeyOwner::Domain(admin.domain_id),
+                            key.id,
+                            &format!("App {i}"),
+                        )
                         .await
                         .map(|_| ())
                 }

@@ -86,7 +86,7 @@ pub async fn list(
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:manage")?;
-    let keys = state.store.api_keys(principal.domain()?).await?;
+    let keys = state.store.api_keys(KeyOwner::Domain(principal.domain()?)).await?;
     Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
 
@@ -97,7 +97,7 @@ pub async fn show(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:manage")?;
-    let key = state.store.api_key(principal.domain()?, id).await?;
+    let key = state.store.api_key(KeyOwner::Domain(principal.domain()?), id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -120,7 +120,12 @@ pub async fn rename(
     let name = required_text("name", &name, 100)?;
     let key = state
         .store
-        .rename_api_key(&principal.actor(&request_id), principal.domain()?, id, &name)
+        .rename_api_key(
+            &principal.actor(&request_id),
+            KeyOwner::Domain(principal.domain()?),
+            id,
+            &name,
+        )
         .await?;
     // The name is the application name audit records carry: refresh the cached one.
     state.cache.invalidate_key(&key.token);
@@ -137,7 +142,7 @@ pub async fn regenerate_token(
     principal.require("keys:manage")?;
     let (key, old) = state
         .store
-        .regenerate_token(&principal.actor(&request_id), principal.domain()?, id)
+        .regenerate_token(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
         .await?;
     state.cache.invalidate_key(&old);
     Ok(Json(json!({ "data": key_json(&key) })))
@@ -172,8 +177,10 @@ pub async fn rotate_secret(
         None => state.settings.rotation_overlap_ms,
     };
     let actor = principal.actor(&request_id);
-    let (key, secret) =
-        state.store.rotate_secret(&actor, principal.domain()?, id, overlap_ms).await?;
+    let (key, secret) = state
+        .store
+        .rotate_secret(&actor, KeyOwner::Domain(principal.domain()?), id, overlap_ms)
+        .await?;
     state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": with_secret(&key, &secret) })))
 }
@@ -186,8 +193,10 @@ pub async fn reveal(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:reveal")?;
-    let secret =
-        state.store.reveal_secret(&principal.actor(&request_id), principal.domain()?, id).await?;
+    let secret = state
+        .store
+        .reveal_secret(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
+        .await?;
     Ok(Json(json!({ "data": { "id": id, "secret": secret.0 } })))
 }
 
@@ -199,8 +208,10 @@ pub async fn revoke(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:manage")?;
-    let key =
-        state.store.revoke_api_key(&principal.actor(&request_id), principal.domain()?, id).await?;
+    let key = state
+        .store
+        .revoke_api_key(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
+        .await?;
     state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
