@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -42,22 +42,48 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// An optional JSON body: `None` when empty, else parsed with [`ApiJson`]'s error answers.
-pub fn optional_json<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+/// A JSON payload, sent either in the DevResults envelope `{"data": {...}}` or bare (as Devo's
+/// provisioning clients send it): the same handlers serve both styles.
+#[derive(Debug)]
+pub struct Payload<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Payload<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let ApiJson(value) = ApiJson::<Value>::from_request(request, state).await?;
+        unwrap_payload(value).map(Payload)
     }
-    serde_json::from_slice(body).map(Some).map_err(|error| {
-        let code = if error.is_data() { ErrorCode::InvalidField } else { ErrorCode::InvalidBody };
-        ApiError::new(code).with_detail(json!({ "explanation": error.to_string() }))
+}
+
+/// The payload inside an optional envelope, typed.
+fn unwrap_payload<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    let inner = match value {
+        Value::Object(mut object)
+            if object.len() == 1 && object.get("data").is_some_and(Value::is_object) =>
+        {
+            object.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    };
+    serde_json::from_value(inner).map_err(|error| {
+        ApiError::new(ErrorCode::InvalidField)
+            .with_message("Request body has the wrong shape")
+            .with_detail(json!({ "explanation": error.to_string() }))
     })
 }
 
-/// The DevResults request envelope: `{"data": {...}}`.
-#[derive(Debug, Deserialize)]
-pub struct Envelope<T> {
-    /// The payload.
-    pub data: T,
+/// An optional payload: `None` for an empty body, else as [`Payload`].
+pub fn optional_payload<T: DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|error| {
+        ApiError::new(ErrorCode::InvalidBody)
+            .with_message("Request body is not valid JSON")
+            .with_detail(json!({ "explanation": error.to_string() }))
+    })?;
+    unwrap_payload(value).map(Some)
 }
 
 /// A query string; a bad one is answered with code 34.

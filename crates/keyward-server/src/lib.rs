@@ -107,18 +107,23 @@ pub fn app(store: Store, settings: Settings) -> Router {
 pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router {
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let window = Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
-    let auth = AuthLayer::new(
-        AuthSettings {
-            verifier: Verifier::new(settings.verify),
-            cache: cache.clone(),
-            replay: ReplayGuard::new(settings.replay, window),
-            body_limit: settings.body_limit,
-            uri_scheme: settings.uri_scheme,
-            schemes: settings.schemes.clone(),
-        },
-        clock,
-    );
-    let routes = routes::public().merge(routes::protected().route_layer(auth));
+    let api = AuthSettings {
+        verifier: Verifier::new(settings.verify),
+        cache: cache.clone(),
+        replay: ReplayGuard::new(settings.replay, window),
+        body_limit: settings.body_limit,
+        uri_scheme: settings.uri_scheme,
+        schemes: settings.schemes.clone(),
+    };
+    // Provisioning accepts only the schemes that sign the body (DESIGN section 3).
+    let signed_only = [Scheme::HeaderHmac, Scheme::HttpSignature];
+    let provisioning = AuthSettings {
+        schemes: settings.schemes.iter().copied().filter(|s| signed_only.contains(s)).collect(),
+        ..api.clone()
+    };
+    let routes = routes::public()
+        .merge(routes::protected().route_layer(AuthLayer::new(api, clock.clone())))
+        .merge(routes::provisioning().route_layer(AuthLayer::new(provisioning, clock)));
     finish(routes, AppState(Arc::new(Shared { store, cache, settings })))
 }
 

@@ -74,7 +74,7 @@ async fn bad_input_gets_a_4xx_in_the_documented_shape() {
     let cases: Vec<(&str, Vec<u8>, u16, u64)> = vec![
         ("malformed JSON", post(b"{\"data\": {\"name\": ", "application/json"), 400, 30),
         ("wrong type", post(br#"{"data": {"name": 42}}"#, "application/json"), 422, 31),
-        ("missing envelope", post(br#"{"name": "x"}"#, "application/json"), 422, 31),
+        ("envelope that is not an object", post(br#"{"data": "x"}"#, "application/json"), 422, 31),
         ("missing name", post(br#"{"data": {}}"#, "application/json"), 422, 31),
         ("empty name", post(br#"{"data": {"name": "   "}}"#, "application/json"), 422, 31),
         ("control characters", post(b"{\"data\": {\"name\": \"a\\u0000b\"}}", "application/json"), 422, 31),

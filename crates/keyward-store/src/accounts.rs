@@ -242,6 +242,16 @@ impl Store {
         Ok(domain)
     }
 
+    /// A reseller by id.
+    pub async fn reseller(&self, id: i64) -> Result<Reseller, StoreError> {
+        let row = sqlx::query("SELECT * FROM resellers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("reseller"))?;
+        Ok(reseller_from_row(&row)?)
+    }
+
     /// A reseller by name.
     pub async fn reseller_by_name(&self, name: &str) -> Result<Reseller, StoreError> {
         let row = sqlx::query("SELECT * FROM resellers WHERE name = $1")

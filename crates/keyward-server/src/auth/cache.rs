@@ -235,9 +235,12 @@ impl CredentialCache {
         self.tokens.invalidate(digest);
     }
 
-    /// Forgets every cached access token and key (after a user's or domain's rights changed).
+    /// Forgets everything, known and unknown (after a user's rights or a domain's state
+    /// changed: a re-enabled domain's keys must not stay "unknown").
     pub fn invalidate_all(&self) {
         self.tokens.invalidate_all();
         self.keys.invalidate_all();
+        self.unknown_tokens.invalidate_all();
+        self.unknown_keys.invalidate_all();
     }
 }

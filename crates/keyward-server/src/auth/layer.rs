@@ -167,8 +167,13 @@ async fn authenticate(
 
     let scheme = Verifier::detect(&view)?;
     if !settings.schemes.contains(&scheme) {
+        let accepted: Vec<&str> = settings.schemes.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::new(ErrorCode::SchemeNotAllowed)
-            .with_message(format!("The {scheme} scheme is not accepted here")));
+            .with_message(format!(
+                "The {scheme} scheme is not accepted here; use {}",
+                accepted.join(" or ")
+            ))
+            .with_detail(serde_json::json!({ "scheme": scheme.as_str(), "accepted": accepted })));
     }
     let refused = |error: VerifyError| {
         tracing::info!(target: "keyward::auth", granted = false, reason = error.code(), scheme = %scheme);

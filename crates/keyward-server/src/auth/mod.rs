@@ -66,8 +66,10 @@ pub enum Identity {
 }
 
 impl Principal {
-    /// Ok when the principal holds `permission`.
+    /// Ok when the principal holds `permission` in a domain (reseller keys hold none: they
+    /// are refused with code 17, which says why).
     pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        self.domain()?;
         if self.permissions.has(permission) {
             Ok(())
         } else {

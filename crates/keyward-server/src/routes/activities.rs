@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Envelope, Paging, optional_text, required_text};
+use crate::extract::{ApiPath, ApiQuery, Paging, Payload, optional_text, required_text};
 
 /// An activity as clients send it.
 #[derive(Deserialize)]
@@ -84,10 +84,10 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
-    ApiJson(body): ApiJson<Envelope<ActivityInput>>,
+    Payload(input): Payload<ActivityInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require("activities:write")?;
-    let fields = body.data.checked()?;
+    let fields = input.checked()?;
     let domain = principal.domain()?;
     let activity =
         state.store.create_activity(&principal.actor(&request_id), domain, &fields).await?;
@@ -111,10 +111,10 @@ pub async fn update(
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<Envelope<ActivityInput>>,
+    Payload(input): Payload<ActivityInput>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("activities:write")?;
-    let fields = body.data.checked()?;
+    let fields = input.checked()?;
     let domain = principal.domain()?;
     let activity =
         state.store.update_activity(&principal.actor(&request_id), domain, id, &fields).await?;

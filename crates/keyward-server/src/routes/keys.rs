@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiJson, ApiPath, Envelope, optional_json, required_text};
+use crate::extract::{ApiPath, Payload, optional_payload, required_text};
 
-fn key_json(key: &ApiKey) -> Value {
+pub(crate) fn key_json(key: &ApiKey) -> Value {
     json!({
         "id": key.id,
         "name": key.name,
@@ -37,14 +37,19 @@ fn with_secret(key: &ApiKey, secret: &Secret) -> Value {
     value
 }
 
+/// Checks that requested permissions are ones keyward knows.
+pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
+    Permissions::parse(requested).map_err(|unknown| {
+        ApiError::invalid_field("permissions", format!("unknown permission {unknown:?}"))
+    })
+}
+
 /// Checks requested permissions: known, and within the caller's.
 pub(crate) fn grantable(
     principal: &Principal,
     requested: &[String],
 ) -> Result<Permissions, ApiError> {
-    let permissions = Permissions::parse(requested).map_err(|unknown| {
-        ApiError::invalid_field("permissions", format!("unknown permission {unknown:?}"))
-    })?;
+    let permissions = known(requested)?;
     let excess = principal.permissions.missing_from(&permissions);
     if !excess.is_empty() {
         return Err(ApiError::new(ErrorCode::PermissionDenied)
@@ -62,22 +67,38 @@ pub struct NewKeyInput {
     permissions: Vec<String>,
 }
 
+impl NewKeyInput {
+    /// The key asked for, in `domain_id`, its permissions checked by `grant`.
+    pub(crate) fn checked(
+        self,
+        domain_id: i64,
+        grant: impl FnOnce(&[String]) -> Result<Permissions, ApiError>,
+    ) -> Result<NewApiKey, ApiError> {
+        let name = self.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+        Ok(NewApiKey {
+            owner: KeyOwner::Domain(domain_id),
+            name: required_text("name", &name, 100)?,
+            permissions: grant(&self.permissions)?,
+        })
+    }
+}
+
 /// `POST /api/admin/keys`: answers 201 with the key, its token and its secret.
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
-    ApiJson(body): ApiJson<Envelope<NewKeyInput>>,
+    Payload(input): Payload<NewKeyInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require("keys:manage")?;
-    let name = body.data.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
-    let new = NewApiKey {
-        owner: KeyOwner::Domain(principal.domain()?),
-        name: required_text("name", &name, 100)?,
-        permissions: grantable(&principal, &body.data.permissions)?,
-    };
+    let new = input.checked(principal.domain()?, |asked| grantable(&principal, asked))?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": with_secret(&key, &secret) }))))
+    Ok(created(&key, &secret))
+}
+
+/// A new key's answer: 201 with the key, its token and its secret (shown this once).
+pub(crate) fn created(key: &ApiKey, secret: &Secret) -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(json!({ "data": with_secret(key, secret) })))
 }
 
 /// `GET /api/admin/keys`.
@@ -113,10 +134,10 @@ pub async fn rename(
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<Envelope<RenameInput>>,
+    Payload(input): Payload<RenameInput>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:manage")?;
-    let name = body.data.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+    let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
     let name = required_text("name", &name, 100)?;
     let key = state
         .store
@@ -164,8 +185,7 @@ pub async fn rotate_secret(
     body: bytes::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("keys:manage")?;
-    let overlap =
-        optional_json::<Envelope<RotateInput>>(&body)?.and_then(|b| b.data.overlap_seconds);
+    let overlap = optional_payload::<RotateInput>(&body)?.and_then(|b| b.overlap_seconds);
     let overlap_ms = match overlap {
         Some(seconds) if !(0..=30 * 86_400).contains(&seconds) => {
             return Err(ApiError::invalid_field(

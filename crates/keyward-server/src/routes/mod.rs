@@ -3,13 +3,14 @@
 mod activities;
 mod audit;
 mod keys;
+mod probio;
 mod session;
 mod users;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -35,6 +36,28 @@ pub fn protected() -> Router<AppState> {
         .route("/api/admin/users", get(users::list).post(users::create))
         .route("/api/admin/users/{id}", get(users::show).patch(users::update))
         .route("/api/admin/audit", get(audit::list))
+}
+
+/// The provisioning routes (`/probio`): signed schemes only, as their auth layer enforces.
+/// Reseller routes manage domains; domain routes reuse the admin handlers for the calling
+/// domain's users and keys.
+pub fn provisioning() -> Router<AppState> {
+    Router::new()
+        .route("/probio/domains", get(probio::list_domains).post(probio::create_domain))
+        .route("/probio/domains/{name}", get(probio::show_domain))
+        .route("/probio/domains/{name}/disable", post(probio::disable_domain))
+        .route("/probio/domains/{name}/enable", post(probio::enable_domain))
+        .route("/probio/domains/{name}/administrator", post(probio::create_administrator))
+        .route(
+            "/probio/domains/{name}/keys",
+            get(probio::list_domain_keys).post(probio::issue_domain_key),
+        )
+        .route("/probio/domains/{name}/keys/{id}", delete(probio::revoke_domain_key))
+        .route("/probio/domain/users", get(users::list).post(users::create))
+        .route("/probio/domain/users/{id}", get(users::show).patch(users::update))
+        .route("/probio/domain/keys", get(keys::list).post(keys::create))
+        .route("/probio/domain/keys/{id}", get(keys::show).delete(keys::revoke))
+        .route("/probio/domain/keys/{id}/rotate-secret", post(keys::rotate_secret))
 }
 
 /// The routes anyone may call: health checks and login.

@@ -11,9 +11,9 @@ use super::keys::grantable;
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, Envelope, required_text};
+use crate::extract::{ApiPath, Payload, required_text};
 
-fn user_json(user: &User) -> Value {
+pub(crate) fn user_json(user: &User) -> Value {
     json!({
         "id": user.id,
         "username": user.username,
@@ -23,7 +23,7 @@ fn user_json(user: &User) -> Value {
     })
 }
 
-fn checked_password(password: &str) -> Result<String, ApiError> {
+pub(crate) fn checked_password(password: &str) -> Result<String, ApiError> {
     if password.chars().count() < 12 {
         return Err(ApiError::invalid_field(
             "password",
@@ -50,10 +50,9 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
-    ApiJson(body): ApiJson<Envelope<NewUserInput>>,
+    Payload(input): Payload<NewUserInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require("users:manage")?;
-    let input = body.data;
     let username = input
         .username
         .ok_or_else(|| ApiError::invalid_field("username", "username is required"))?;
@@ -106,10 +105,9 @@ pub async fn update(
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<Envelope<UserChangeInput>>,
+    Payload(input): Payload<UserChangeInput>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("users:manage")?;
-    let input = body.data;
     let update = UserUpdate {
         permissions: input.permissions.map(|p| grantable(&principal, &p)).transpose()?,
         state: match input.state.as_deref() {

@@ -186,7 +186,7 @@ pub struct Prepared {
     pub body: Option<String>,
 }
 
-/// Signs a request with keyward-sig's signers, as a client would.
+/// Signs a request with keyward-sig's signers, as a client would, with a domain key.
 pub fn sign(
     scheme: Scheme,
     token: &str,
@@ -195,7 +195,20 @@ pub fn sign(
     url: &str,
     body: Option<String>,
 ) -> Prepared {
-    let key = KeyMaterial::new(KeyKind::Domain, secret.as_bytes());
+    sign_as(KeyKind::Domain, scheme, token, secret, method, url, body)
+}
+
+/// [`sign`] with a key of `kind` (header-hmac picks its key header after it).
+pub fn sign_as(
+    kind: KeyKind,
+    scheme: Scheme,
+    token: &str,
+    secret: &str,
+    method: &str,
+    url: &str,
+    body: Option<String>,
+) -> Prepared {
+    let key = KeyMaterial::new(kind, secret.as_bytes());
     let now = now_ms();
     let mut headers = vec![];
     if body.is_some() {

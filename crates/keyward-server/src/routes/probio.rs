@@ -1,0 +1,218 @@
+//! `/probio/...`: provisioning, Devo style. Signed requests only (header-hmac or
+//! http-signature; the auth layer for these routes refuses the other schemes).
+//!
+//! Reseller credentials manage the reseller's domains: create, list, show, disable and
+//! re-enable them (named `name@reseller`), create a domain's first administrator, issue and
+//! revoke its API keys. Domain credentials manage the calling domain's users and keys through
+//! the same handlers as `/api/admin/...`. A reseller never reaches another reseller's domains:
+//! every lookup is scoped by the caller's reseller.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keyward_store::{Domain, KeyOwner, Permissions, State as AccountState};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::keys::{NewKeyInput, created, key_json, known};
+use super::users::{checked_password, user_json};
+use crate::AppState;
+use crate::auth::{Principal, RequestId};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiPath, Payload, required_text};
+
+fn domain_json(domain: &Domain) -> Value {
+    json!({
+        "id": domain.id,
+        "name": domain.name,
+        "state": domain.state,
+        "created_at_ms": domain.created_at_ms,
+    })
+}
+
+/// The caller's reseller, or code 17 for domain credentials.
+fn reseller_of(principal: &Principal) -> Result<i64, ApiError> {
+    principal.reseller_id.ok_or_else(|| {
+        ApiError::new(ErrorCode::WrongKeyKind).with_message(
+            "This route needs reseller credentials (x-logtrust-reseller-apikey), not domain credentials",
+        )
+    })
+}
+
+/// The caller's domain named `name` (`acme` or `acme@reseller`).
+async fn own_domain(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<Domain, ApiError> {
+    let reseller = state.store.reseller(reseller_of(principal)?).await?;
+    let full =
+        if name.contains('@') { name.to_owned() } else { format!("{name}@{}", reseller.name) };
+    Ok(state.store.domain_of(reseller.id, &full).await?)
+}
+
+/// A domain's short name: lower-case letters, digits, `.`, `-`, `_`; 1 to 63 characters.
+fn checked_domain_name(name: &str) -> Result<String, ApiError> {
+    let valid = (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-_".contains(&c))
+        && name.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            "name",
+            "a domain name has 1 to 63 lower-case letters, digits, '.', '-' or '_', starting with a letter or digit",
+        ))
+    }
+}
+
+/// `GET /probio/domains`: the caller's domains.
+pub async fn list_domains(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let domains = state.store.domains_of(reseller_of(&principal)?).await?;
+    Ok(Json(json!({ "data": domains.iter().map(domain_json).collect::<Vec<_>>() })))
+}
+
+/// A new domain.
+#[derive(Deserialize)]
+pub struct NewDomainInput {
+    name: Option<String>,
+}
+
+/// `POST /probio/domains` with `{"name": "acme"}`: creates `acme@<reseller>`.
+pub async fn create_domain(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    Payload(input): Payload<NewDomainInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let reseller = state.store.reseller(reseller_of(&principal)?).await?;
+    let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+    let name = checked_domain_name(&name)?;
+    let domain = state.store.create_domain(&principal.actor(&request_id), &reseller, &name).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "data": domain_json(&domain) }))))
+}
+
+/// `GET /probio/domains/{name}`.
+pub async fn show_domain(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    Ok(Json(json!({ "data": domain_json(&domain) })))
+}
+
+async fn set_state(
+    state: &AppState,
+    principal: &Principal,
+    request_id: &str,
+    name: &str,
+    to: AccountState,
+) -> Result<Json<Value>, ApiError> {
+    let domain = own_domain(state, principal, name).await?;
+    let actor = principal.actor(request_id);
+    let domain = state.store.set_domain_state(&actor, domain.reseller_id, domain.id, to).await?;
+    // The domain's keys and tokens are cached with it: forget them so the change applies to the
+    // next request.
+    state.cache.invalidate_all();
+    Ok(Json(json!({ "data": domain_json(&domain) })))
+}
+
+/// `POST /probio/domains/{name}/disable`: refuses the domain's keys and tokens from the next
+/// request on, in every scheme. Nothing is deleted.
+pub async fn disable_domain(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_state(&state, &principal, &request_id, &name, AccountState::Disabled).await
+}
+
+/// `POST /probio/domains/{name}/enable`: restores a disabled domain.
+pub async fn enable_domain(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_state(&state, &principal, &request_id, &name, AccountState::Active).await
+}
+
+/// A domain's first administrator.
+#[derive(Deserialize)]
+pub struct AdministratorInput {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /probio/domains/{name}/administrator`: a user with every permission.
+pub async fn create_administrator(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(name): ApiPath<String>,
+    Payload(input): Payload<AdministratorInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    let username = input
+        .username
+        .ok_or_else(|| ApiError::invalid_field("username", "username is required"))?;
+    let username = required_text("username", &username, 100)?;
+    let password = input
+        .password
+        .ok_or_else(|| ApiError::invalid_field("password", "password is required"))?;
+    let password = checked_password(&password)?;
+    let actor = principal.actor(&request_id);
+    let user = state
+        .store
+        .create_user(&actor, domain.id, &username, &password, &Permissions::all())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "data": user_json(&user) }))))
+}
+
+/// `GET /probio/domains/{name}/keys`.
+pub async fn list_domain_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    let keys = state.store.api_keys(KeyOwner::Domain(domain.id)).await?;
+    Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
+}
+
+/// `POST /probio/domains/{name}/keys` with a name and permissions: a domain API key, its
+/// secret shown this once.
+pub async fn issue_domain_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath(name): ApiPath<String>,
+    Payload(input): Payload<NewKeyInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    // A reseller provisions its domains: any permission keyward knows may be granted.
+    let new = input.checked(domain.id, known)?;
+    let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
+    Ok(created(&key, &secret))
+}
+
+/// `DELETE /probio/domains/{name}/keys/{id}`: revokes one of the domain's keys.
+pub async fn revoke_domain_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath((name, id)): ApiPath<(String, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    let actor = principal.actor(&request_id);
+    let key = state.store.revoke_api_key(&actor, KeyOwner::Domain(domain.id), id).await?;
+    state.cache.invalidate_key(&key.token);
+    Ok(Json(json!({ "data": key_json(&key) })))
+}
