@@ -18,13 +18,8 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "KEYWARD_LISTEN", value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Directory for the SQLite database and the master key [default: ./keyward-data].
-    #[arg(long, env = "KEYWARD_DATA_DIR", value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Database URL: `postgres://user@host/db` for PostgreSQL [default: SQLite in the data
-    /// directory].
-    #[arg(long, env = "KEYWARD_DATABASE_URL", value_name = "URL")]
-    database_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// TOML configuration file.
     #[arg(long, env = "KEYWARD_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -55,6 +50,32 @@ pub struct ServeArgs {
     /// 9421's @scheme and @target-uri [default: http].
     #[arg(long, env = "KEYWARD_PUBLIC_SCHEME", value_name = "SCHEME")]
     public_scheme: Option<String>,
+}
+
+/// Where the store is: shared by `serve` and `admin`.
+#[derive(Args, Debug, Default)]
+pub struct StoreArgs {
+    /// Directory for the SQLite database and the master key [default: ./keyward-data].
+    #[arg(long, env = "KEYWARD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: `postgres://user@host/db` for PostgreSQL [default: SQLite in the data
+    /// directory].
+    #[arg(long, env = "KEYWARD_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The data directory and the checked database URL.
+    pub fn resolve(self) -> anyhow::Result<(PathBuf, String)> {
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("keyward-data"));
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("keyward.db").display()),
+        };
+        keyward_store::Backend::from_url(&database_url)
+            .context("--database-url must start with sqlite:// or postgres://")?;
+        Ok((data_dir, database_url))
+    }
 }
 
 /// The same keys, from the TOML file.
@@ -95,14 +116,11 @@ impl ServeArgs {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let data_dir =
-            self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("keyward-data"));
-        let database_url = match self.database_url.or(file.database_url) {
-            Some(url) => url,
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("keyward.db").display()),
-        };
-        keyward_store::Backend::from_url(&database_url)
-            .context("--database-url must start with sqlite:// or postgres://")?;
+        let (data_dir, database_url) = StoreArgs {
+            data_dir: self.store.data_dir.or(file.data_dir),
+            database_url: self.store.database_url.or(file.database_url),
+        }
+        .resolve()?;
         let skew = self.clock_skew_seconds.or(file.clock_skew_seconds).unwrap_or(300);
         if skew == 0 || skew > 3600 {
             bail!("clock skew must be 1 to 3600 seconds, not {skew}");

@@ -1,5 +1,6 @@
 //! `keyward`: the one binary. A thin main over keyward-server and keyward-store.
 
+mod admin;
 mod config;
 
 use std::process::ExitCode;
@@ -28,12 +29,18 @@ enum Command {
     /// Secrets are sealed with a master key: KEYWARD_MASTER_KEY (base64 of 32 bytes), or the
     /// file `master.key` in the data directory, created on first start.
     Serve(ServeArgs),
+    /// Operator commands on the store (resellers and their provisioning keys), with the same
+    /// --data-dir or --database-url as serve.
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Admin(args) => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")
+            .and_then(|runtime| runtime.block_on(admin::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,15 +62,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        create_private_dir(&config.data_dir)
-            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-        let master = match std::env::var("KEYWARD_MASTER_KEY") {
-            Ok(value) => MasterKey::from_base64(&value).context("KEYWARD_MASTER_KEY")?,
-            Err(_) => MasterKey::load_or_create(&config.data_dir)?,
-        };
-        let store = Store::open(&config.database_url, master)
-            .await
-            .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+        let store = open_store(&config.data_dir, &config.database_url).await?;
         let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
         if let Some(boot) = store.bootstrap(password.as_deref()).await? {
             match boot.generated_password {
@@ -77,17 +76,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
+        let shutdown = shutdown_signal()?;
         eprintln!(
             "keyward: listening on http://{address}, store: {} ({})",
             store.backend().name(),
             redact(&config.database_url)
         );
         let app = keyward_server::app(store.clone(), config.settings);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         store.close().await;
         eprintln!("keyward: stopped");
         Ok(())
     })
+}
+
+/// Opens the store: the data directory (created private), the master key
+/// (`KEYWARD_MASTER_KEY`, or `master.key` in the data directory, created on first use), the
+/// database and its migrations.
+pub(crate) async fn open_store(
+    data_dir: &std::path::Path,
+    database_url: &str,
+) -> anyhow::Result<Store> {
+    create_private_dir(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let master = match std::env::var("KEYWARD_MASTER_KEY") {
+        Ok(value) => MasterKey::from_base64(&value).context("KEYWARD_MASTER_KEY")?,
+        Err(_) => MasterKey::load_or_create(data_dir)?,
+    };
+    Store::open(database_url, master)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(database_url)))
 }
 
 /// Creates the data directory readable by its owner only: it holds the database (password
@@ -100,27 +118,25 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal sent right after start-up is not missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    eprintln!("keyward: shutting down");
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("keyward: shutting down");
+    })
 }
 
 /// A database URL without its password, for messages.

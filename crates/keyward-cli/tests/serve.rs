@@ -167,3 +167,82 @@ fn help_explains_the_flags() {
         assert!(help.contains(flag), "--help mentions {flag}:\n{help}");
     }
 }
+
+fn keyward(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("KEYWARD_MASTER_KEY")
+        .env_remove("KEYWARD_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn json_output(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn an_operator_creates_a_reseller_whose_key_provisions_a_domain_with_curl() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let created = json_output(&keyward(&data, &["reseller", "create", "northwind", "--json"]));
+    let (token, secret) = (
+        created["token"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    );
+    assert!(token.starts_with("kwkey_") && secret.starts_with("kwsec_"));
+    let listed = json_output(&keyward(&data, &["reseller", "list", "--json"]));
+    assert_eq!(listed[0]["name"], "northwind");
+    assert_eq!(listed[0]["keys"], serde_json::json!([token]));
+    let duplicate = keyward(&data, &["reseller", "create", "northwind"]);
+    assert!(
+        !duplicate.status.success()
+            && String::from_utf8_lossy(&duplicate.stderr).contains("already exists")
+    );
+    let bad = keyward(&data, &["reseller", "create", "North Wind"]);
+    assert!(
+        !bad.status.success()
+            && String::from_utf8_lossy(&bad.stderr).contains("a reseller name has")
+    );
+
+    // The server still bootstraps its admin, and the reseller key provisions with curl.
+    let served = serve(&data, &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    assert!(
+        served.printed.iter().any(|l| l.contains("created user admin")),
+        "{:?}",
+        served.printed
+    );
+    let default_key =
+        json_output(&keyward(&data, &["reseller", "key", "rotate", "default", "--json"]));
+    assert!(
+        default_key["token"].as_str().unwrap().starts_with("kwkey_"),
+        "the default reseller gets a key when asked"
+    );
+    if have("curl") && have("openssl") {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/curl/provisioning.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .env("KEYWARD_URL", format!("http://{}", served.address))
+            .env("RESELLER_KEY", &token)
+            .env("RESELLER_SECRET", &secret)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("\"name\":\"acme@northwind\""), "{stdout}");
+        assert!(stdout.contains("\"name\":\"Acme water points\""), "{stdout}");
+    } else {
+        keyward_testkit::env::missing::<()>("curl and openssl", "not installed");
+    }
+    terminate(served);
+
+    let rotated =
+        json_output(&keyward(&data, &["reseller", "key", "rotate", "northwind", "--json"]));
+    assert_eq!(rotated["token"], serde_json::json!(token));
+    assert_ne!(rotated["secret"], serde_json::json!(secret));
+}

@@ -51,29 +51,36 @@ pub struct Bootstrap {
 }
 
 impl Store {
-    /// On an empty store, creates reseller `default`, domain `default` and user `admin` with
-    /// every permission, with `password` or a generated one. Does nothing on a store that has
-    /// a reseller already. Audited as the system.
+    /// On a store without users, creates reseller `default` (unless an operator already did),
+    /// domain `default` and user `admin` with every permission, with `password` or a generated
+    /// one. Does nothing once a user exists. Audited as the system.
     pub async fn bootstrap(&self, password: Option<&str>) -> Result<Option<Bootstrap>, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM resellers")
+        // "Empty" means no user yet: an operator may have created resellers first.
+        let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(&mut *tx)
             .await?
             .try_get("n")?;
-        if existing > 0 {
+        if users > 0 {
             return Ok(None);
         }
         let now = self.now_ms();
         let generated = password.is_none().then(generate_password);
         let password = password.or(generated.as_deref()).expect("given or generated");
         let hash = hash_blocking(password.to_owned()).await?;
-        let reseller_id: i64 = sqlx::query(
-            "INSERT INTO resellers (name, created_at_ms) VALUES ('default', $1) RETURNING id",
-        )
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let existing = sqlx::query("SELECT id FROM resellers WHERE name = 'default'")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let reseller_id: i64 = match existing {
+            Some(row) => row.try_get("id")?,
+            None => sqlx::query(
+                "INSERT INTO resellers (name, created_at_ms) VALUES ('default', $1) RETURNING id",
+            )
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?,
+        };
         let domain_id: i64 = sqlx::query(
             "INSERT INTO domains (reseller_id, name, created_at_ms) VALUES ($1, 'default', $2) RETURNING id",
         )

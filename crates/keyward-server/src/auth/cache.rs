@@ -25,20 +25,32 @@ pub struct CachedKey {
     material: KeyMaterial,
     /// When this node last recorded the key's use (epoch ms): at most one write a minute.
     last_recorded_use_ms: AtomicI64,
+    /// When the entry was read from the store (epoch ms).
+    loaded_at_ms: i64,
 }
+
+/// How old an entry must be before a signature mismatch may reload it: a key changed
+/// elsewhere (another node, `keyward admin`) is seen at once, and bad signatures cannot make
+/// every request read the database.
+const RELOAD_AFTER_MS: i64 = 10_000;
 
 /// How often a key's last use is written to the store, at most.
 const USE_RECORD_INTERVAL_MS: i64 = 60_000;
 
 impl CachedKey {
-    fn new(credentials: KeyCredentials) -> Self {
+    fn new(credentials: KeyCredentials, loaded_at_ms: i64) -> Self {
         let KeyCredentials { key, secret, previous_secret } = credentials;
         let material = KeyMaterial::new(key.kind, secret.0.as_bytes());
         let material = match previous_secret {
             Some(previous) => material.with_previous_secret(previous.0.as_bytes()),
             None => material,
         };
-        CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN) }
+        CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN), loaded_at_ms }
+    }
+
+    /// Whether a signature that did not match may be checked again against a fresh read.
+    pub fn may_reload(&self, now_ms: i64) -> bool {
+        now_ms.saturating_sub(self.loaded_at_ms) >= RELOAD_AFTER_MS
     }
 
     /// Records that the key was used at `now_ms`: in the store at most once a minute per
@@ -180,11 +192,12 @@ impl CredentialCache {
     pub async fn load_key(&self, token: &str) -> Result<Option<KeyHandle>, StoreError> {
         match self.store.key_credentials(token).await? {
             Some(credentials) => {
-                let entry = Arc::new(CachedKey::new(credentials));
+                let entry = Arc::new(CachedKey::new(credentials, self.store.now_ms()));
                 self.keys.insert(token.to_owned(), entry.clone());
                 Ok(Some(KeyHandle(entry)))
             }
             None => {
+                self.keys.invalidate(token);
                 self.unknown_keys.insert(token.to_owned(), ());
                 Ok(None)
             }

@@ -106,6 +106,8 @@ struct FromMemory<'c> {
     cache: &'c CredentialCache,
     now_ms: i64,
     not_cached: RefCell<Option<CredentialId>>,
+    /// The key memory answered with, if any.
+    answered: RefCell<Option<(String, KeyHandle)>>,
 }
 
 impl CredentialLookup for FromMemory<'_> {
@@ -114,7 +116,10 @@ impl CredentialLookup for FromMemory<'_> {
 
     fn api_key(&self, token: &str) -> Option<KeyHandle> {
         match self.cache.cached_key(token, self.now_ms) {
-            Remembered::Known(key) => Some(key),
+            Remembered::Known(key) => {
+                self.answered.replace(Some((token.to_owned(), key.clone())));
+                Some(key)
+            }
             Remembered::Unknown => None,
             Remembered::Absent => {
                 self.not_cached.replace(Some(CredentialId::ApiKey(token.to_owned())));
@@ -179,7 +184,12 @@ async fn authenticate(
         tracing::info!(target: "keyward::auth", granted = false, reason = error.code(), scheme = %scheme);
         ApiError::from(error)
     };
-    let memory = FromMemory { cache: &settings.cache, now_ms, not_cached: RefCell::new(None) };
+    let memory = FromMemory {
+        cache: &settings.cache,
+        now_ms,
+        not_cached: RefCell::new(None),
+        answered: RefCell::new(None),
+    };
     let verified = match settings.verifier.verify(&view, now_ms, &memory) {
         Ok(verified) => verified,
         Err(error) => match memory.not_cached.into_inner() {
@@ -192,7 +202,18 @@ async fn authenticate(
                 let loaded = Loaded { key: None, token: settings.cache.load_token(&digest).await? };
                 settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
             }
-            None => return Err(refused(error)),
+            None => match (&error, memory.answered.into_inner()) {
+                // The key may have changed elsewhere (a secret rotated by `keyward admin` or
+                // another node): check once against what the store holds now.
+                (VerifyError::SignatureMismatch { .. }, Some((token, key)))
+                    if key.0.may_reload(now_ms) =>
+                {
+                    let loaded =
+                        Loaded { key: settings.cache.load_key(&token).await?, token: None };
+                    settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
+                }
+                _ => return Err(refused(error)),
+            },
         },
     };
     if let Some(replay) = verified.replay_id() {
