@@ -189,10 +189,14 @@ impl CredentialCache {
     }
 
     /// Reads the key whose token is `token` from the store into memory.
-    pub async fn load_key(&self, token: &str) -> Result<Option<KeyHandle>, StoreError> {
+    pub async fn load_key(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<Option<KeyHandle>, StoreError> {
         match self.store.key_credentials(token).await? {
             Some(credentials) => {
-                let entry = Arc::new(CachedKey::new(credentials, self.store.now_ms()));
+                let entry = Arc::new(CachedKey::new(credentials, now_ms));
                 self.keys.insert(token.to_owned(), entry.clone());
                 Ok(Some(KeyHandle(entry)))
             }

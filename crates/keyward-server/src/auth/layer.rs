@@ -195,7 +195,8 @@ async fn authenticate(
         Err(error) => match memory.not_cached.into_inner() {
             // A credential memory does not hold yet: load it, and verify again.
             Some(CredentialId::ApiKey(token)) => {
-                let loaded = Loaded { key: settings.cache.load_key(&token).await?, token: None };
+                let loaded =
+                    Loaded { key: settings.cache.load_key(&token, now_ms).await?, token: None };
                 settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
             }
             Some(CredentialId::AccessToken(digest)) => {
@@ -209,7 +210,7 @@ async fn authenticate(
                     if key.0.may_reload(now_ms) =>
                 {
                     let loaded =
-                        Loaded { key: settings.cache.load_key(&token).await?, token: None };
+                        Loaded { key: settings.cache.load_key(&token, now_ms).await?, token: None };
                     settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
                 }
                 _ => return Err(refused(error)),

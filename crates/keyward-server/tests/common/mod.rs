@@ -51,6 +51,16 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, test: &str, settings: Settings) -> Option<Self> {
+        Self::start_clocked(backend, test, settings, keyward_store::system_clock()).await
+    }
+
+    /// A server whose auth layer reads time from `clock`.
+    pub async fn start_clocked(
+        backend: Backend,
+        test: &str,
+        settings: Settings,
+        clock: keyward_store::Clock,
+    ) -> Option<Self> {
         let (url, dir, postgres) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -66,7 +76,7 @@ impl TestServer {
         store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = keyward_server::app(store.clone(), settings);
+        let app = keyward_server::app_with_clock(store.clone(), settings, clock);
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
