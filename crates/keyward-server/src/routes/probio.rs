@@ -15,11 +15,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::keys::{NewKeyInput, created, key_json, known};
-use super::users::{checked_password, user_json};
+use super::users::{checked_credentials, user_json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiPath, Payload, required_text};
+use crate::extract::{ApiPath, Payload};
 
 fn domain_json(domain: &Domain) -> Value {
     json!({
@@ -160,14 +160,7 @@ pub async fn create_administrator(
     Payload(input): Payload<AdministratorInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
-    let username = input
-        .username
-        .ok_or_else(|| ApiError::invalid_field("username", "username is required"))?;
-    let username = required_text("username", &username, 100)?;
-    let password = input
-        .password
-        .ok_or_else(|| ApiError::invalid_field("password", "password is required"))?;
-    let password = checked_password(&password)?;
+    let (username, password) = checked_credentials(input.username, input.password)?;
     let actor = principal.actor(&request_id);
     let user = state
         .store

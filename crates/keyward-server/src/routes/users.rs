@@ -23,7 +23,7 @@ pub(crate) fn user_json(user: &User) -> Value {
     })
 }
 
-pub(crate) fn checked_password(password: &str) -> Result<String, ApiError> {
+fn checked_password(password: &str) -> Result<String, ApiError> {
     if password.chars().count() < 12 {
         return Err(ApiError::invalid_field(
             "password",
@@ -34,6 +34,18 @@ pub(crate) fn checked_password(password: &str) -> Result<String, ApiError> {
         return Err(ApiError::invalid_field("password", "password is longer than 1024 bytes"));
     }
     Ok(password.to_owned())
+}
+
+/// A new user's name and password, both required and checked.
+pub(crate) fn checked_credentials(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<(String, String), ApiError> {
+    let username =
+        username.ok_or_else(|| ApiError::invalid_field("username", "username is required"))?;
+    let password =
+        password.ok_or_else(|| ApiError::invalid_field("password", "password is required"))?;
+    Ok((required_text("username", &username, 100)?, checked_password(&password)?))
 }
 
 /// A new user.
@@ -53,14 +65,7 @@ pub async fn create(
     Payload(input): Payload<NewUserInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     principal.require("users:manage")?;
-    let username = input
-        .username
-        .ok_or_else(|| ApiError::invalid_field("username", "username is required"))?;
-    let username = required_text("username", &username, 100)?;
-    let password = input
-        .password
-        .ok_or_else(|| ApiError::invalid_field("password", "password is required"))?;
-    let password = checked_password(&password)?;
+    let (username, password) = checked_credentials(input.username, input.password)?;
     let permissions = grantable(&principal, &input.permissions)?;
     let actor = principal.actor(&request_id);
     let user = state
