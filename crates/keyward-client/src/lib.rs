@@ -1,0 +1,288 @@
+//! keyward-client signs outgoing requests for a keyward server (or any API that verifies the
+//! same schemes), logs in for bearer tokens, and corrects for clock skew the way the AWS SDKs
+//! do: when the server answers that a request's timestamp is outside its window (code 14), the
+//! client learns the offset from the server's time in that answer and retries once.
+//!
+//! ```text
+//! Client::send ─▶ sign (keyward-sig) with now + learned offset ─▶ reqwest ─▶ server
+//!      ▲                                                                  │
+//!      └──────────── 401, code 14, detail.server_time_ms: learn offset, retry once
+//! ```
+//!
+//! It never logs, and `Debug` never shows a secret or token.
+//!
+//! # Example
+//! ```no_run
+//! # async fn run() -> Result<(), keyward_client::ClientError> {
+//! use keyward_client::{ApiKey, Auth, Client, Scheme};
+//! let key = ApiKey::new("kwkey_...", "kwsec_...");
+//! let client = Client::new("https://api.example.com", Auth::Signed { key, scheme: Scheme::HeaderHmac })?;
+//! let response = client.send(http::Method::GET, "/api/activities", None).await?;
+//! println!("{}", response.status);
+//! # Ok(()) }
+//! ```
+
+mod sign;
+
+use std::fmt;
+use std::sync::Once;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use keyward_sig::{KeyKind, Scheme};
+pub use sign::{sign_http, sign_reqwest};
+
+/// An API key: its token (public) and its secret. `Debug` hides the secret.
+#[derive(Clone)]
+pub struct ApiKey {
+    /// The token.
+    pub token: String,
+    secret: String,
+    /// Domain or reseller credentials (header-hmac picks its header after it).
+    pub kind: KeyKind,
+}
+
+impl ApiKey {
+    /// A domain key.
+    pub fn new(token: impl Into<String>, secret: impl Into<String>) -> Self {
+        ApiKey { token: token.into(), secret: secret.into(), kind: KeyKind::Domain }
+    }
+
+    /// The same key as reseller credentials.
+    pub fn reseller(mut self) -> Self {
+        self.kind = KeyKind::Reseller;
+        self
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("token", &self.token)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a client authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    /// Signs each request with an API key in a signed scheme.
+    Signed {
+        /// The key.
+        key: ApiKey,
+        /// query-hmac, header-hmac or http-signature.
+        scheme: Scheme,
+    },
+    /// Sends an access token.
+    Bearer(String),
+    /// Sends no credentials.
+    None,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Signed { key, scheme } => write!(f, "Signed({key:?}, {scheme})"),
+            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Auth::None => f.write_str("None"),
+        }
+    }
+}
+
+/// What can go wrong on the client's side. Error statuses are not errors here: they come back
+/// as a [`Response`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL is not a valid absolute http(s) URL.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// The request could not be signed.
+    #[error("cannot sign the request: {0}")]
+    Sign(#[from] keyward_sig::SignError),
+    /// The request could not be built (an invalid header, say).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The server could not be reached, or the exchange broke off.
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// Login was refused.
+    #[error("login refused: {0}")]
+    LoginRefused(String),
+}
+
+/// A response: status, headers, body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: http::StatusCode,
+    /// The headers.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// keyward's error code, for an error response.
+    pub fn error_code(&self) -> Option<u64> {
+        self.json()?.get("error")?.get("code")?.as_u64()
+    }
+}
+
+/// A client for one server, with one way of authenticating.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+    auth: Auth,
+    /// Server time minus local time, learned from the server (ms).
+    clock_offset_ms: AtomicI64,
+}
+
+/// The local clock, epoch milliseconds.
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // rustls with ring: no C toolchain beyond what ring needs, no system TLS library.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `https://api.example.com`).
+    pub fn new(base: &str, auth: Auth) -> Result<Self, ClientError> {
+        install_crypto();
+        let base =
+            url::Url::parse(base).map_err(|e| ClientError::InvalidUrl(format!("{base}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::InvalidUrl(format!("{base}: expected http or https")));
+        }
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Client { http, base, auth, clock_offset_ms: AtomicI64::new(0) })
+    }
+
+    /// Server time minus local time, as learned from the server (0 until it corrects us).
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// The absolute URL of `path` (which may carry a query).
+    pub fn url(&self, path: &str) -> Result<url::Url, ClientError> {
+        self.base.join(path).map_err(|e| ClientError::InvalidUrl(format!("{path}: {e}")))
+    }
+
+    /// Sends a request with `body` (JSON when given), signed for this client's credentials. A
+    /// timestamp refusal (code 14) teaches the client the server's clock, and the request is
+    /// signed anew and sent once more.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, ClientError> {
+        self.send_with_headers(method, path, body, &[]).await
+    }
+
+    /// [`Client::send`] with extra headers.
+    pub async fn send_with_headers(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(String, String)],
+    ) -> Result<Response, ClientError> {
+        let first = self.send_once(method.clone(), path, body.clone(), headers).await?;
+        if first.status == http::StatusCode::UNAUTHORIZED && first.error_code() == Some(14) {
+            if let Some(server_ms) =
+                first.json().and_then(|v| v["error"]["detail"]["server_time_ms"].as_i64())
+            {
+                self.clock_offset_ms.store(server_ms - now_ms(), Ordering::Relaxed);
+                return self.send_once(method, path, body, headers).await;
+            }
+        }
+        Ok(first)
+    }
+
+    async fn send_once(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(String, String)],
+    ) -> Result<Response, ClientError> {
+        let url = self.url(path)?;
+        let mut request = reqwest::Request::new(method, url);
+        for (name, value) in headers {
+            let name = http::HeaderName::try_from(name.as_str()).map_err(|_| {
+                ClientError::InvalidRequest(format!("invalid header name {name:?}"))
+            })?;
+            let value = http::HeaderValue::try_from(value.as_str()).map_err(|_| {
+                ClientError::InvalidRequest(format!("invalid value for header {name}"))
+            })?;
+            request.headers_mut().append(name, value);
+        }
+        if let Some(body) = body {
+            if !request.headers().contains_key(http::header::CONTENT_TYPE) {
+                request.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+            }
+            *request.body_mut() = Some(body.into());
+        }
+        let now = now_ms() + self.clock_offset_ms();
+        match &self.auth {
+            Auth::Signed { key, scheme } => sign_reqwest(&mut request, *scheme, key, now)?,
+            Auth::Bearer(token) => {
+                let value =
+                    http::HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+                        ClientError::InvalidRequest(
+                            "the access token is not a valid header value".into(),
+                        )
+                    })?;
+                request.headers_mut().insert(http::header::AUTHORIZATION, value);
+            }
+            Auth::None => {}
+        }
+        let response = self.http.execute(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        Ok(Response { status, headers, body })
+    }
+
+    /// Logs in with a user's name and password, or a key's token and secret, at `base`; returns
+    /// the access token.
+    pub async fn login(base: &str, username: &str, password: &str) -> Result<String, ClientError> {
+        let client = Client::new(base, Auth::None)?;
+        let body = serde_json::json!({ "UserName": username, "Password": password }).to_string();
+        let response =
+            client.send(http::Method::POST, "/api/login", Some(body.into_bytes())).await?;
+        let json = response.json().unwrap_or_default();
+        match json["access_token"].as_str() {
+            Some(token) if response.status.is_success() => Ok(token.to_owned()),
+            _ => Err(ClientError::LoginRefused(
+                json["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no access token in the answer")
+                    .to_owned(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! keyward-client against a real keyward server on 127.0.0.1.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use http::Method;
+use keyward_client::{ApiKey, Auth, Client, Scheme, now_ms, sign_reqwest};
+use keyward_sig::TokenFormat;
+use keyward_store::{Actor, KeyOwner, MasterKey, NewApiKey, Permissions, Store};
+
+/// A server whose clock is `offset_ms` ahead of ours, and a read-write key.
+async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let store = Store::open(&url, MasterKey::from_bytes(&[3; 32])).await.unwrap();
+    let admin = store.bootstrap(Some("correct horse battery")).await.unwrap().unwrap().admin;
+    let actor = Actor {
+        request_id: "t".into(),
+        domain_id: Some(admin.domain_id),
+        user_id: Some(admin.id),
+        name: "admin".into(),
+        ..Actor::default()
+    };
+    let new = NewApiKey {
+        owner: KeyOwner::Domain(admin.domain_id),
+        name: "client test".into(),
+        permissions: Permissions::parse(&["activities:read", "activities:write"]).unwrap(),
+    };
+    let (key, secret) = store.create_api_key(&actor, &new).await.unwrap();
+    let mut settings = keyward_server::Settings::default();
+    settings.verify.token_format = TokenFormat::Keyward;
+    let clock: keyward_store::Clock = Arc::new(move || now_ms() + offset_ms);
+    let app = keyward_server::app_with_clock(store, settings, clock);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, ApiKey::new(key.token, secret.0), dir)
+}
+
+#[tokio::test]
+async fn every_signed_scheme_reaches_the_api() {
+    let (base, key, _dir) = server(0).await;
+    for scheme in [Scheme::QueryHmac, Scheme::HeaderHmac, Scheme::HttpSignature] {
+        let client = Client::new(&base, Auth::Signed { key: key.clone(), scheme }).unwrap();
+        let response = client.send(Method::GET, "/api/activities?page=1", None).await.unwrap();
+        assert_eq!(response.status, 200, "{scheme}: {:?}", response.json());
+        let body = br#"{"data":{"name":"from the client"}}"#.to_vec();
+        let response = client.send(Method::POST, "/api/activities", Some(body)).await.unwrap();
+        assert_eq!(response.status, 201, "{scheme}: {:?}", response.json());
+        assert_eq!(client.clock_offset_ms(), 0, "no correction needed");
+    }
+}
+
+#[tokio::test]
+async fn a_server_clock_ten_minutes_ahead_is_learned_and_the_request_retried_once() {
+    let (base, key, _dir) = server(600_000).await;
+    for scheme in [Scheme::QueryHmac, Scheme::HeaderHmac, Scheme::HttpSignature] {
+        let client = Client::new(&base, Auth::Signed { key: key.clone(), scheme }).unwrap();
+        let response = client.send(Method::GET, "/api/activities", None).await.unwrap();
+        assert_eq!(response.status, 200, "{scheme}: {:?}", response.json());
+        let offset = client.clock_offset_ms();
+        assert!((590_000..=610_000).contains(&offset), "{scheme}: learned {offset} ms");
+        // Later requests are signed with the learned offset from the start.
+        let response = client
+            .send(Method::POST, "/api/activities", Some(br#"{"data":{"name":"x"}}"#.to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 201);
+    }
+    // A wrong secret is not retried into success: the answer is the signature error.
+    let client = Client::new(
+        &base,
+        Auth::Signed {
+            key: ApiKey::new(key.token.clone(), "kwsec_wrong"),
+            scheme: Scheme::HeaderHmac,
+        },
+    )
+    .unwrap();
+    let response = client.send(Method::GET, "/api/activities", None).await.unwrap();
+    assert_eq!(response.error_code(), Some(12));
+}
+
+#[tokio::test]
+async fn login_gives_a_bearer_token_and_reqwest_requests_can_be_signed_directly() {
+    let (base, key, _dir) = server(0).await;
+    let token = Client::login(&base, "admin", "correct horse battery").await.unwrap();
+    let client = Client::new(&base, Auth::Bearer(token)).unwrap();
+    let me = client.send(Method::GET, "/api/me", None).await.unwrap();
+    assert_eq!(me.json().unwrap()["data"]["principal"]["name"], "admin");
+    assert!(Client::login(&base, "admin", "wrong").await.is_err());
+    // A key's token and secret log in too.
+    assert!(Client::login(&base, &key.token, key.secret()).await.is_ok());
+
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut request = http
+        .post(format!("{base}/api/activities"))
+        .header("content-type", "application/json")
+        .body(r#"{"data":{"name":"raw"}}"#)
+        .build()
+        .unwrap();
+    sign_reqwest(&mut request, Scheme::HttpSignature, &key, now_ms()).unwrap();
+    assert!(request.headers().contains_key("signature-input"));
+    let response = http.execute(request).await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert!(!format!("{key:?}").contains(key.secret()), "Debug hides the secret");
+}
