@@ -1,7 +1,9 @@
 //! `keyward`: the one binary. A thin main over keyward-server and keyward-store.
 
 mod admin;
+mod client;
 mod config;
+mod profile;
 
 use std::process::ExitCode;
 
@@ -32,15 +34,30 @@ enum Command {
     /// Operator commands on the store (resellers and their provisioning keys), with the same
     /// --data-dir or --database-url as serve.
     Admin(admin::AdminArgs),
+    /// Sign a request and print the signed URL and headers, or a curl command line.
+    Sign(client::SignArgs),
+    /// Sign and send a request (httpie style: `keyward request POST /api/activities name=x`);
+    /// prints the answer, and exits non-zero on an error status with the server's diagnostics.
+    Request(client::RequestArgs),
+    /// Log in for an access token, kept in a profile (mode 0600).
+    Login(client::LoginArgs),
+    /// Revoke the profile's access token and forget it.
+    Logout(client::LogoutArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Admin(args) => tokio::runtime::Runtime::new()
-            .context("cannot start the async runtime")
-            .and_then(|runtime| runtime.block_on(admin::run(args))),
+        Command::Admin(args) => block_on(admin::run(args)),
+        Command::Sign(args) => client::sign(args),
+        Command::Request(args) => match block_on(client::request(args)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
+        Command::Login(args) => block_on(client::login(args)),
+        Command::Logout(args) => block_on(client::logout(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +66,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")?.block_on(future)
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

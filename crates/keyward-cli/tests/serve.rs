@@ -246,3 +246,175 @@ fn an_operator_creates_a_reseller_whose_key_provisions_a_domain_with_curl() {
     assert_eq!(rotated["token"], serde_json::json!(token));
     assert_ne!(rotated["secret"], serde_json::json!(secret));
 }
+
+/// Runs the `keyward` client commands with a private profiles directory.
+fn client(
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(args)
+        .env("KEYWARD_CONFIG_DIR", config)
+        .env_remove("KEYWARD_SECRET")
+        .env_remove("KEYWARD_PASSWORD")
+        .env_remove("KEYWARD_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let served =
+        serve(&dir.path().join("data"), &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    let url = format!("http://{}", served.address);
+
+    let login = client(
+        &config,
+        &["login", "--url", &url, "--user", "admin"],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(config.join("credentials.toml")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let me = client(&config, &["request", "GET", "/api/me"], &[], None);
+    assert!(me.status.success());
+    let me: serde_json::Value = serde_json::from_slice(&me.stdout).expect("raw JSON when piped");
+    assert_eq!(me["data"]["principal"]["name"], "admin");
+
+    let created = client(
+        &config,
+        &[
+            "request",
+            "POST",
+            "/api/admin/keys",
+            "name=CLI",
+            "permissions:=[\"activities:read\",\"activities:write\"]",
+        ],
+        &[],
+        None,
+    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let token = created["data"]["token"].as_str().unwrap().to_owned();
+    let secret = created["data"]["secret"].as_str().unwrap().to_owned();
+    let with_secret = [("KEYWARD_SECRET", secret.as_str())];
+    for scheme in ["query-hmac", "header-hmac", "http-signature"] {
+        let post = client(
+            &config,
+            &[
+                "request",
+                "--key",
+                &token,
+                "--scheme",
+                scheme,
+                "POST",
+                "/api/activities",
+                &format!("name=made by {scheme}"),
+            ],
+            &with_secret,
+            None,
+        );
+        assert!(post.status.success(), "{scheme}: {}", String::from_utf8_lossy(&post.stderr));
+        let get = client(
+            &config,
+            &["request", "--key", &token, "--scheme", scheme, "GET", "/api/activities?pageSize=10"],
+            &with_secret,
+            None,
+        );
+        assert!(get.status.success(), "{scheme}: {}", String::from_utf8_lossy(&get.stderr));
+    }
+
+    // A wrong secret: a non-zero exit, and the server's string-to-sign on stderr.
+    let wrong = client(
+        &config,
+        &["request", "--key", &token, "GET", "/api/activities"],
+        &[("KEYWARD_SECRET", "kwsec_wrong")],
+        None,
+    );
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("error 12")
+            && stderr.contains("the server signed exactly this")
+            && stderr.contains(&token),
+        "{stderr}"
+    );
+
+    // `keyward sign`: the signed URL, and a curl command line that works.
+    let signed = client(
+        &config,
+        &[
+            "sign",
+            "--scheme",
+            "query-hmac",
+            "--key",
+            &token,
+            &format!("{url}/api/activities?page=1"),
+        ],
+        &with_secret,
+        None,
+    );
+    let signed_url = String::from_utf8_lossy(&signed.stdout).trim().to_owned();
+    assert!(signed_url.contains("&t=") && signed_url.contains("&s="), "{signed_url}");
+    if have("curl") {
+        let fetched = Command::new("curl").args(["-sf", &signed_url]).output().unwrap();
+        assert!(fetched.status.success());
+        let line = client(
+            &config,
+            &[
+                "sign",
+                "--curl",
+                "--key",
+                &token,
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                "{\"name\":\"by curl\"}",
+                &format!("{url}/api/activities"),
+            ],
+            &with_secret,
+            None,
+        );
+        let line = String::from_utf8_lossy(&line.stdout).into_owned();
+        let ran =
+            Command::new("bash").args(["-c", &format!("{} -sf", line.trim())]).output().unwrap();
+        assert!(ran.status.success(), "{line}");
+        assert!(String::from_utf8_lossy(&ran.stdout).contains("by curl"));
+    } else {
+        keyward_testkit::env::missing::<()>("curl", "not installed");
+    }
+    // Secrets are never taken on the command line.
+    let refused = client(&config, &["sign", "--secret", &secret, "--key", &token, &url], &[], None);
+    assert!(!refused.status.success());
+    let no_secret = client(&config, &["sign", "--key", &token, &format!("{url}/x")], &[], None);
+    assert!(String::from_utf8_lossy(&no_secret.stderr).contains("never the command line"));
+
+    let logout = client(&config, &["logout"], &[], None);
+    assert!(logout.status.success(), "{}", String::from_utf8_lossy(&logout.stderr));
+    let after = client(&config, &["request", "GET", "/api/me"], &[], None);
+    assert!(!after.status.success(), "logged out");
+    terminate(served);
+}

@@ -1,0 +1,356 @@
+//! `keyward sign`, `keyward request`, `keyward login` and `keyward logout`: the client side.
+//!
+//! Secrets never come from the command line (where `ps` and shell history would show them):
+//! a key's secret comes from `--secret-file`, `KEYWARD_SECRET` or a profile; a password from
+//! `KEYWARD_PASSWORD` or standard input.
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use keyward_client::{ApiKey, Auth, Client, Scheme, now_ms, sign_http};
+use serde_json::{Map, Value};
+
+use crate::profile::{self, Profile};
+
+/// Options shared by the commands that talk to a server.
+#[derive(Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// The profile to use (see `keyward login`).
+    #[arg(long, env = "KEYWARD_PROFILE", default_value = "default")]
+    profile: String,
+}
+
+/// `keyward sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// query-hmac, header-hmac or http-signature [default: the profile's, or header-hmac].
+    #[arg(long)]
+    scheme: Option<String>,
+    /// The API key's token [default: the profile's]. Its secret comes from --secret-file,
+    /// KEYWARD_SECRET or the profile, never from the command line.
+    #[arg(long)]
+    key: Option<String>,
+    /// A file holding the key's secret (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Sign as reseller credentials (x-logtrust-reseller-apikey).
+    #[arg(long)]
+    reseller: bool,
+    /// The method.
+    #[arg(short = 'X', long, default_value = "GET")]
+    method: String,
+    /// The body, sent as is.
+    #[arg(short = 'd', long)]
+    data: Option<String>,
+    /// A header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Print a ready curl command line instead of the signed URL and headers.
+    #[arg(long)]
+    curl: bool,
+    #[command(flatten)]
+    profile: ProfileArgs,
+    /// The absolute URL.
+    url: String,
+}
+
+/// `keyward request`.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// query-hmac, header-hmac or http-signature; with a key, signs the request [default:
+    /// the profile's, or header-hmac]. Without a key, the profile's access token is sent.
+    #[arg(long)]
+    scheme: Option<String>,
+    /// The API key's token [default: the profile's].
+    #[arg(long)]
+    key: Option<String>,
+    /// A file holding the key's secret (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Sign as reseller credentials.
+    #[arg(long)]
+    reseller: bool,
+    #[command(flatten)]
+    profile: ProfileArgs,
+    /// GET, POST, PUT, PATCH or DELETE.
+    method: String,
+    /// An absolute URL, or a path on the profile's server.
+    url: String,
+    /// `name=text` and `name:=json` body fields (sent as a JSON object), `Header:value` headers.
+    items: Vec<String>,
+}
+
+/// `keyward login`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The server [default: the profile's].
+    #[arg(long)]
+    url: Option<String>,
+    /// The user name (or an API key's token). The password (or secret) comes from
+    /// KEYWARD_PASSWORD, or the first line of standard input.
+    #[arg(long)]
+    user: String,
+    #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+/// `keyward logout`.
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+fn scheme_named(name: &str) -> anyhow::Result<Scheme> {
+    match Scheme::from_name(name) {
+        Some(Scheme::Bearer) | None => {
+            bail!("--scheme must be query-hmac, header-hmac or http-signature, not {name:?}")
+        }
+        Some(scheme) => Ok(scheme),
+    }
+}
+
+fn read_secret_file(path: &PathBuf) -> anyhow::Result<String> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    Ok(text.trim().to_owned())
+}
+
+/// The API key from flags, environment and profile; `None` when no key is configured.
+fn api_key(
+    key: Option<String>,
+    secret_file: Option<&PathBuf>,
+    reseller: bool,
+    profile: &Profile,
+) -> anyhow::Result<Option<ApiKey>> {
+    let Some(token) = key.or_else(|| profile.key.clone()) else { return Ok(None) };
+    let secret = match secret_file {
+        Some(path) => read_secret_file(path)?,
+        None => match std::env::var("KEYWARD_SECRET") {
+            Ok(secret) => secret,
+            Err(_) => profile.secret.clone().context(
+                "no secret for the key: use --secret-file, KEYWARD_SECRET or a profile (never the command line)",
+            )?,
+        },
+    };
+    let key = ApiKey::new(token, secret);
+    Ok(Some(if reseller { key.reseller() } else { key }))
+}
+
+fn scheme_of(flag: Option<&str>, profile: &Profile) -> anyhow::Result<Scheme> {
+    scheme_named(flag.or(profile.scheme.as_deref()).unwrap_or("header-hmac"))
+}
+
+/// `keyward sign`: prints the signed URL and headers, or a curl command line.
+pub fn sign(args: SignArgs) -> anyhow::Result<()> {
+    let profile = profile::load(profile::checked_name(&args.profile.profile)?)?;
+    let scheme = scheme_of(args.scheme.as_deref(), &profile)?;
+    let key = api_key(args.key, args.secret_file.as_ref(), args.reseller, &profile)?
+        .context("no key: use --key or a profile's key")?;
+    let mut builder =
+        http::Request::builder().method(args.method.to_ascii_uppercase().as_str()).uri(&args.url);
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("a header is `Name: value`, not {header:?}"))?;
+        builder = builder.header(name.trim(), value.trim());
+    }
+    let body = args.data.clone().unwrap_or_default().into_bytes();
+    let mut request = builder.body(body).context("invalid method, URL or header")?;
+    if url::Url::parse(&args.url).is_err() {
+        bail!("the URL must be absolute, like https://api.example.com/path");
+    }
+    sign_http(&mut request, scheme, &key, now_ms())?;
+    let url = request.uri().to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    if args.curl {
+        let mut line = format!("curl -X {} {}", request.method(), quote(&url));
+        for (name, value) in &headers {
+            line.push_str(&format!(" -H {}", quote(&format!("{name}: {value}"))));
+        }
+        if let Some(data) = &args.data {
+            line.push_str(&format!(" --data-binary {}", quote(data)));
+        }
+        println!("{line}");
+    } else {
+        println!("{url}");
+        for (name, value) in &headers {
+            println!("{name}: {value}");
+        }
+    }
+    Ok(())
+}
+
+/// Single-quotes `text` for a POSIX shell.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// `keyward request`: sends, prints the answer, and fails on an error status.
+pub async fn request(args: RequestArgs) -> anyhow::Result<bool> {
+    let profile = profile::load(profile::checked_name(&args.profile.profile)?)?;
+    let (base, path) = split_url(&args.url, profile.url.as_deref())?;
+    let auth = match api_key(args.key, args.secret_file.as_ref(), args.reseller, &profile)? {
+        Some(key) => Auth::Signed { key, scheme: scheme_of(args.scheme.as_deref(), &profile)? },
+        None => match profile.access_token.clone() {
+            Some(token) => Auth::Bearer(token),
+            None => Auth::None,
+        },
+    };
+    let Items { fields, headers } = items(&args.items)?;
+    let body = (!fields.is_empty()).then(|| Value::Object(fields).to_string().into_bytes());
+    let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .with_context(|| format!("invalid method {:?}", args.method))?;
+    let client = Client::new(&base, auth)?;
+    let response = client.send_with_headers(method, &path, body, &headers).await?;
+    let terminal = std::io::stdout().is_terminal();
+    if terminal {
+        println!("HTTP {}", response.status);
+        match response.json() {
+            Some(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+            None => println!("{}", String::from_utf8_lossy(&response.body)),
+        }
+    } else {
+        use std::io::Write;
+        std::io::stdout().write_all(&response.body)?;
+    }
+    if response.status.is_client_error() || response.status.is_server_error() {
+        explain(&response);
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Tells, on stderr, what an error answer means, with the server's diagnostics.
+fn explain(response: &keyward_client::Response) {
+    let json = response.json().unwrap_or_default();
+    let error = &json["error"];
+    eprintln!(
+        "keyward: HTTP {}, error {}: {}",
+        response.status,
+        error["code"].as_u64().map_or("?".into(), |c| c.to_string()),
+        error["message"].as_str().unwrap_or("(no error body)")
+    );
+    if let Some(signed) = error["detail"]["signed"].as_str() {
+        eprintln!(
+            "keyward: the server signed exactly this (compare it with what you signed):\n{signed}"
+        );
+    }
+    if let Some(skew) = error["detail"]["skew_ms"].as_i64() {
+        eprintln!("keyward: your clock differs from the server's by {skew} ms");
+    }
+}
+
+/// The origin and the path (with query) of `url`, resolving a bare path on the profile's server.
+fn split_url(url: &str, profile_url: Option<&str>) -> anyhow::Result<(String, String)> {
+    let absolute = if url.starts_with('/') {
+        let base = profile_url
+            .context("a path needs a server: give a full URL, or log in with a profile")?;
+        format!("{}{url}", base.trim_end_matches('/'))
+    } else {
+        url.to_owned()
+    };
+    let parsed = url::Url::parse(&absolute).with_context(|| format!("invalid URL {absolute:?}"))?;
+    let origin = parsed.origin().ascii_serialization();
+    let path = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    Ok((origin, path))
+}
+
+/// What `keyward request`'s items ask for.
+#[derive(Default)]
+struct Items {
+    /// Body fields, sent as a JSON object.
+    fields: Map<String, Value>,
+    /// Extra headers.
+    headers: Vec<(String, String)>,
+}
+
+/// httpie-style items: `name=text` and `name:=json` fields, `Header:value` headers.
+fn items(items: &[String]) -> anyhow::Result<Items> {
+    let Items { mut fields, mut headers } = Items::default();
+    for item in items {
+        let colon = item.find(':');
+        let equals = item.find('=');
+        match (colon, equals) {
+            (Some(c), Some(e)) if e == c + 1 => {
+                let json = serde_json::from_str(&item[e + 1..])
+                    .with_context(|| format!("{item:?}: the value after := must be JSON"))?;
+                fields.insert(item[..c].to_owned(), json);
+            }
+            (Some(c), Some(e)) if c < e => {
+                headers.push((item[..c].to_owned(), item[c + 1..].trim().to_owned()))
+            }
+            (_, Some(e)) => {
+                fields.insert(item[..e].to_owned(), Value::String(item[e + 1..].to_owned()));
+            }
+            (Some(c), None) => {
+                headers.push((item[..c].to_owned(), item[c + 1..].trim().to_owned()))
+            }
+            (None, None) => bail!("{item:?} is neither name=value, name:=json nor Header:value"),
+        }
+    }
+    Ok(Items { fields, headers })
+}
+
+/// `keyward login`: an access token, kept in the profile.
+pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let name = profile::checked_name(&args.profile.profile)?.to_owned();
+    let mut profile = profile::load(&name)?;
+    let url = args.url.or(profile.url.clone()).context("--url is needed the first time")?;
+    let password = match std::env::var("KEYWARD_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprint!("password for {}: ", args.user);
+            }
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    let token = Client::login(&url, &args.user, &password).await?;
+    profile.url = Some(url);
+    profile.access_token = Some(token);
+    profile::store(&name, Some(profile))?;
+    eprintln!(
+        "keyward: logged in as {}; profile {name} saved in {}",
+        args.user,
+        profile::path()?.display()
+    );
+    Ok(())
+}
+
+/// `keyward logout`: revokes the profile's access token and forgets it.
+pub async fn logout(args: LogoutArgs) -> anyhow::Result<()> {
+    let name = profile::checked_name(&args.profile.profile)?.to_owned();
+    let mut profile = profile::load(&name)?;
+    let (Some(url), Some(token)) = (profile.url.clone(), profile.access_token.take()) else {
+        bail!("profile {name} is not logged in");
+    };
+    let client = Client::new(&url, Auth::Bearer(token))?;
+    let response = client.send(http::Method::POST, "/api/logout", None).await?;
+    // A token the server no longer knows is as logged out as it gets.
+    if !response.status.is_success() && response.error_code() != Some(13) {
+        explain(&response);
+        bail!("logout failed");
+    }
+    profile::store(&name, Some(profile))?;
+    eprintln!("keyward: logged out of profile {name}");
+    Ok(())
+}
