@@ -59,21 +59,8 @@ pub struct SignArgs {
 /// `keyward request`.
 #[derive(Args, Debug)]
 pub struct RequestArgs {
-    /// query-hmac, header-hmac or http-signature; with a key, signs the request [default:
-    /// the profile's, or header-hmac]. Without a key, the profile's access token is sent.
-    #[arg(long)]
-    scheme: Option<String>,
-    /// The API key's token [default: the profile's].
-    #[arg(long)]
-    key: Option<String>,
-    /// A file holding the key's secret (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    secret_file: Option<PathBuf>,
-    /// Sign as reseller credentials.
-    #[arg(long)]
-    reseller: bool,
     #[command(flatten)]
-    profile: ProfileArgs,
+    credentials: Credentials,
     /// GET, POST, PUT, PATCH or DELETE.
     method: String,
     /// An absolute URL, or a path on the profile's server.
@@ -201,23 +188,64 @@ fn quote(text: &str) -> String {
 
 /// `keyward request`: sends, prints the answer, and fails on an error status.
 pub async fn request(args: RequestArgs) -> anyhow::Result<bool> {
-    let profile = profile::load(profile::checked_name(&args.profile.profile)?)?;
-    let (base, path) = split_url(&args.url, profile.url.as_deref())?;
-    let auth = match api_key(args.key, args.secret_file.as_ref(), args.reseller, &profile)? {
-        Some(key) => Auth::Signed { key, scheme: scheme_of(args.scheme.as_deref(), &profile)? },
+    let Items { fields, headers } = items(&args.items)?;
+    let body = (!fields.is_empty()).then_some(Value::Object(fields));
+    send_and_print(&args.credentials, &args.method, &args.url, body, &headers).await
+}
+
+/// How a command authenticates: a key (flags or profile) in a signed scheme, or the profile's
+/// access token.
+#[derive(Args, Debug, Clone)]
+pub struct Credentials {
+    /// query-hmac, header-hmac or http-signature [default: the profile's, or header-hmac].
+    #[arg(long)]
+    scheme: Option<String>,
+    /// The API key's token [default: the profile's; without one, the profile's access token
+    /// is sent].
+    #[arg(long)]
+    key: Option<String>,
+    /// A file holding the key's secret (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Sign as reseller credentials.
+    #[arg(long)]
+    reseller: bool,
+    #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+/// Sends `method url` with a JSON `body`, prints the answer (pretty on a terminal, raw when
+/// piped), and says whether the status was a success.
+pub async fn send_and_print(
+    credentials: &Credentials,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+    headers: &[(String, String)],
+) -> anyhow::Result<bool> {
+    let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
+    let (base, path) = split_url(url, profile.url.as_deref())?;
+    let key = api_key(
+        credentials.key.clone(),
+        credentials.secret_file.as_ref(),
+        credentials.reseller,
+        &profile,
+    )?;
+    let auth = match key {
+        Some(key) => {
+            Auth::Signed { key, scheme: scheme_of(credentials.scheme.as_deref(), &profile)? }
+        }
         None => match profile.access_token.clone() {
             Some(token) => Auth::Bearer(token),
             None => Auth::None,
         },
     };
-    let Items { fields, headers } = items(&args.items)?;
-    let body = (!fields.is_empty()).then(|| Value::Object(fields).to_string().into_bytes());
-    let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
-        .with_context(|| format!("invalid method {:?}", args.method))?;
+    let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .with_context(|| format!("invalid method {method:?}"))?;
     let client = Client::new(&base, auth)?;
-    let response = client.send_with_headers(method, &path, body, &headers).await?;
-    let terminal = std::io::stdout().is_terminal();
-    if terminal {
+    let body = body.map(|b| b.to_string().into_bytes());
+    let response = client.send_with_headers(method, &path, body, headers).await?;
+    if std::io::stdout().is_terminal() {
         println!("HTTP {}", response.status);
         match response.json() {
             Some(json) => println!("{}", serde_json::to_string_pretty(&json)?),

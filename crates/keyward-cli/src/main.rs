@@ -1,6 +1,7 @@
 //! `keyward`: the one binary. A thin main over keyward-server and keyward-store.
 
 mod admin;
+mod admin_api;
 mod client;
 mod config;
 mod profile;
@@ -43,24 +44,29 @@ enum Command {
     Login(client::LoginArgs),
     /// Revoke the profile's access token and forget it.
     Logout(client::LogoutArgs),
+    /// The domain's API keys: list, create, show, rename, regenerate-token, rotate-secret,
+    /// reveal, revoke.
+    Keys(admin_api::KeysArgs),
+    /// The domain's users: list, create, show, update.
+    Users(admin_api::UsersArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ok(false): the command ran, but the server answered with an error status.
+    let succeeded = |ok: bool| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Admin(args) => block_on(admin::run(args)),
-        Command::Sign(args) => client::sign(args),
-        Command::Request(args) => match block_on(client::request(args)) {
-            Ok(true) => Ok(()),
-            Ok(false) => return ExitCode::FAILURE,
-            Err(error) => Err(error),
-        },
-        Command::Login(args) => block_on(client::login(args)),
-        Command::Logout(args) => block_on(client::logout(args)),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Admin(args) => block_on(admin::run(args)).map(|()| ExitCode::SUCCESS),
+        Command::Sign(args) => client::sign(args).map(|()| ExitCode::SUCCESS),
+        Command::Request(args) => block_on(client::request(args)).map(succeeded),
+        Command::Keys(args) => block_on(admin_api::keys(args)).map(succeeded),
+        Command::Users(args) => block_on(admin_api::users(args)).map(succeeded),
+        Command::Login(args) => block_on(client::login(args)).map(|()| ExitCode::SUCCESS),
+        Command::Logout(args) => block_on(client::logout(args)).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("keyward: error: {error:#}");
             ExitCode::FAILURE

@@ -412,6 +412,40 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     let no_secret = client(&config, &["sign", "--key", &token, &format!("{url}/x")], &[], None);
     assert!(String::from_utf8_lossy(&no_secret.stderr).contains("never the command line"));
 
+    // The admin API as commands.
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let output = client(&config, args, env, None);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let key = run(&["keys", "create", "Reporter", "--permission", "activities:read"], &[]);
+    let id = key["data"]["id"].as_i64().unwrap().to_string();
+    assert_eq!(run(&["keys", "rename", &id, "Reports"], &[])["data"]["name"], "Reports");
+    let regenerated = run(&["keys", "regenerate-token", &id], &[]);
+    assert_ne!(regenerated["data"]["token"], key["data"]["token"]);
+    let rotated = run(&["keys", "rotate-secret", &id, "--overlap-seconds", "60"], &[]);
+    assert_eq!(run(&["keys", "reveal", &id], &[])["data"]["secret"], rotated["data"]["secret"]);
+    assert_eq!(run(&["keys", "revoke", &id], &[])["data"]["state"], "revoked");
+    assert!(run(&["keys", "list"], &[])["data"].as_array().unwrap().len() >= 2);
+    let user = run(
+        &["users", "create", "ana", "--permission", "activities:read"],
+        &[("KEYWARD_NEW_PASSWORD", "a long enough password")],
+    );
+    let user_id = user["data"]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        run(&["users", "update", &user_id, "--state", "disabled"], &[])["data"]["state"],
+        "disabled"
+    );
+    let denied = client(
+        &config,
+        &["users", "create", "bob", "--permission", "no:such"],
+        &[("KEYWARD_NEW_PASSWORD", "a long enough password")],
+        None,
+    );
+    assert!(
+        !denied.status.success() && String::from_utf8_lossy(&denied.stderr).contains("error 31")
+    );
+
     let logout = client(&config, &["logout"], &[], None);
     assert!(logout.status.success(), "{}", String::from_utf8_lossy(&logout.stderr));
     let after = client(&config, &["request", "GET", "/api/me"], &[], None);
