@@ -65,7 +65,8 @@ pub struct RequestArgs {
     method: String,
     /// An absolute URL, or a path on the profile's server.
     url: String,
-    /// `name=text` and `name:=json` body fields (sent as a JSON object), `Header:value` headers.
+    /// `name=text`, `name=@file` (the value read from a file) and `name:=json` body fields,
+    /// sent as a JSON object; `Header:value` headers.
     items: Vec<String>,
 }
 
@@ -325,7 +326,17 @@ fn items(items: &[String]) -> anyhow::Result<Items> {
                 headers.push((item[..c].to_owned(), item[c + 1..].trim().to_owned()))
             }
             (_, Some(e)) => {
-                fields.insert(item[..e].to_owned(), Value::String(item[e + 1..].to_owned()));
+                let value = &item[e + 1..];
+                // `name=@file` reads the value from a file, so a password need not be typed
+                // on the command line.
+                let value = match value.strip_prefix('@') {
+                    Some(path) => std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {path} for {}", &item[..e]))?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_owned(),
+                    None => value.to_owned(),
+                };
+                fields.insert(item[..e].to_owned(), Value::String(value));
             }
             (Some(c), None) => {
                 headers.push((item[..c].to_owned(), item[c + 1..].trim().to_owned()))
