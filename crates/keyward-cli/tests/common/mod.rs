@@ -1,0 +1,118 @@
+//! Helpers for tests that run the real `keyward` binary.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A `keyward serve` process and what it printed on stderr.
+pub struct Served {
+    pub child: Child,
+    pub address: String,
+    pub lines: mpsc::Receiver<String>,
+    pub printed: Vec<String>,
+}
+
+pub fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("KEYWARD_ADMIN_PASSWORD")
+        .env_remove("KEYWARD_MASTER_KEY")
+        .env_remove("KEYWARD_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let address = loop {
+        let line =
+            lines.recv_timeout(Duration::from_secs(30)).expect("keyward prints where it listens");
+        printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("keyward: listening on http://") {
+            break rest.split(',').next().unwrap().to_owned();
+        }
+    };
+    Served { child, address, lines, printed }
+}
+
+pub fn terminate(mut served: Served) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        let pid = served.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    }
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    served.printed.extend(served.lines.try_iter());
+    served.printed
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+        || Command::new(tool)
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+/// Runs the `keyward` client commands with a private profiles directory.
+pub fn client(
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .args(args)
+        .env("KEYWARD_CONFIG_DIR", config)
+        .env_remove("KEYWARD_SECRET")
+        .env_remove("KEYWARD_PASSWORD")
+        .env_remove("KEYWARD_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+pub fn keyward(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("KEYWARD_MASTER_KEY")
+        .env_remove("KEYWARD_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+pub fn json_output(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
