@@ -80,6 +80,8 @@ impl TestServer {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
+        // Built with keyward-client in the workspace, reqwest's TLS needs a crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut server = TestServer {
             base,

@@ -1,0 +1,227 @@
+//! The sample clients under `examples/`, each proving itself on every vector and against a live
+//! `keyward serve`; the Postman collection under newman; and RFC 9421 interoperability: a
+//! signature made by keyward-client verifies with an independent library in another language.
+//!
+//! A missing interpreter (or newman, or the Python RFC 9421 library) skips its test with a
+//! printed reason, and fails it under `KEYWARD_TEST_REQUIRE_ALL=1`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{client, have, serve, terminate};
+use keyward_testkit::env::missing;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A running server with a domain key that may read and write activities.
+struct Live {
+    served: common::Served,
+    url: String,
+    token: String,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+fn live() -> Live {
+    let dir = tempfile::tempdir().unwrap();
+    let served =
+        serve(&dir.path().join("data"), &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    let url = format!("http://{}", served.address);
+    let config = dir.path().join("config");
+    let login = client(
+        &config,
+        &["login", "--url", &url, "--user", "admin"],
+        &[("KEYWARD_PASSWORD", "correct horse battery")],
+        None,
+    );
+    assert!(login.status.success());
+    let key = client(
+        &config,
+        &[
+            "keys",
+            "create",
+            "Examples",
+            "--permission",
+            "activities:read",
+            "--permission",
+            "activities:write",
+        ],
+        &[],
+        None,
+    );
+    let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
+    let token = key["data"]["token"].as_str().unwrap().to_owned();
+    let secret = key["data"]["secret"].as_str().unwrap().to_owned();
+    Live { served, url, token, secret, _dir: dir }
+}
+
+/// Runs one sample client's vector check and live calls.
+fn sample_client(language: &str, interpreter: &str, file: &str) {
+    if !have(interpreter) {
+        missing::<()>(language, format!("{interpreter} is not installed"));
+        return;
+    }
+    let root = repository();
+    let check = Command::new(interpreter)
+        .arg(root.join(file))
+        .arg("check-vectors")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{language} vectors:\n{stdout}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let summary = stdout.lines().last().unwrap_or_default();
+    let passed: u32 = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(summary.ends_with(" 0 failed") && passed >= 30, "{language}: {summary}");
+
+    let server = live();
+    let run = Command::new(interpreter)
+        .arg(root.join(file))
+        .arg("live")
+        .current_dir(&root)
+        .env("KEYWARD_URL", &server.url)
+        .env("KEYWARD_KEY", &server.token)
+        .env("KEYWARD_SECRET", &server.secret)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{language} live:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    terminate(server.served);
+}
+
+#[test]
+fn python_client_passes_every_vector_and_a_live_server() {
+    sample_client("Python", "python3", "examples/python/keyward_client.py");
+}
+
+#[test]
+fn node_client_passes_every_vector_and_a_live_server() {
+    sample_client("Node.js", "node", "examples/node/keyward-client.mjs");
+}
+
+#[test]
+fn php_client_passes_every_vector_and_a_live_server() {
+    sample_client("PHP", "php", "examples/php/keyward_client.php");
+}
+
+#[test]
+fn ruby_client_passes_every_vector_and_a_live_server() {
+    sample_client("Ruby", "ruby", "examples/ruby/keyward_client.rb");
+}
+
+#[test]
+fn java_client_passes_every_vector_and_a_live_server() {
+    sample_client("Java", "java", "examples/java/KeywardClient.java");
+}
+
+#[test]
+fn postman_collection_passes_under_newman() {
+    if !have("newman") {
+        missing::<()>("newman", "not installed (npm install -g newman)");
+        return;
+    }
+    let root = repository();
+    let server = live();
+    let output = Command::new("newman")
+        .arg("run")
+        .arg(root.join("examples/postman/keyward.postman_collection.json"))
+        .arg("-e")
+        .arg(root.join("examples/postman/keyward.postman_environment.json"))
+        .args(["--env-var", &format!("baseUrl={}", server.url)])
+        .args(["--env-var", "username=admin", "--env-var", "password=correct horse battery"])
+        .args(["--reporters", "cli", "--color", "off"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "newman:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    terminate(server.served);
+}
+
+/// Verifies a request with the Python library `http-message-signatures`.
+fn python_verifies(request: &serde_json::Value) -> bool {
+    let root = repository();
+    let mut child = Command::new("python3")
+        .arg(root.join("examples/python/verify_rfc9421.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(request.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    output.status.success()
+}
+
+#[test]
+fn an_rfc9421_signature_by_keyward_client_verifies_with_an_independent_library() {
+    let importable = have("python3")
+        && Command::new("python3")
+            .args(["-c", "import http_message_signatures"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !importable {
+        missing::<()>(
+            "the Python package http-message-signatures",
+            "not importable (pip install http-message-signatures)",
+        );
+        return;
+    }
+    let key = keyward_client::ApiKey::new("kwkey_interop", "kwsec_interop-secret");
+    for (method, url, body) in [
+        (
+            "POST",
+            "https://api.example.com/api/activities?notify=true",
+            r#"{"data":{"name":"interop"}}"#,
+        ),
+        ("GET", "https://api.example.com/api/activities", ""),
+    ] {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        keyward_client::sign_http(
+            &mut request,
+            keyward_client::Scheme::HttpSignature,
+            &key,
+            keyward_client::now_ms(),
+        )
+        .unwrap();
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let mut json = serde_json::json!({
+            "method": method, "url": request.uri().to_string(), "headers": headers, "body": body,
+            "secret": key.secret(), "keyid": key.token,
+        });
+        assert!(
+            python_verifies(&json),
+            "{method} {url}: the independent library refused keyward's signature"
+        );
+        // And it is a real check: a changed secret fails.
+        json["secret"] = serde_json::json!("kwsec_another-secret");
+        assert!(!python_verifies(&json), "{method} {url}: a wrong secret verified");
+    }
+}
