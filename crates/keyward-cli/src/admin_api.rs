@@ -85,6 +85,9 @@ fn new_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var("KEYWARD_NEW_PASSWORD") {
         return Ok(password);
     }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Ok(rpassword::prompt_password("new user's password: ")?);
+    }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())

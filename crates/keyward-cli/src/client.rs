@@ -354,10 +354,11 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let url = args.url.or(profile.url.clone()).context("--url is needed the first time")?;
     let password = match std::env::var("KEYWARD_PASSWORD") {
         Ok(password) => password,
+        // On a terminal, a prompt that does not echo; otherwise the first line of stdin.
+        Err(_) if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("password for {}: ", args.user))?
+        }
         Err(_) => {
-            if std::io::stdin().is_terminal() {
-                eprint!("password for {}: ", args.user);
-            }
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             line.trim_end_matches(['\n', '\r']).to_owned()
