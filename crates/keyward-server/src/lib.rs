@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod routes;
 
 use std::sync::Arc;

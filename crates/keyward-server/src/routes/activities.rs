@@ -12,9 +12,10 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Paging, Payload, optional_text, required_text};
+use crate::openapi::ErrorBody;
 
 /// An activity as clients send it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ActivityInput {
     name: Option<String>,
     description: Option<String>,
@@ -33,6 +34,15 @@ impl ActivityInput {
 }
 
 /// `GET /api/activities`: a page of activities, as JSON or (with `Accept: text/csv`) CSV.
+#[utoipa::path(
+    get,
+    path = "/api/activities",
+    tag = "activities",
+    summary = "A page of activities, as JSON or (with Accept: text/csv) CSV. Needs activities:read.",
+    params(Paging),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [activity], paging}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -80,6 +90,15 @@ fn csv_response(items: &[Activity]) -> Response {
 }
 
 /// `POST /api/activities` with `{"data": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/api/activities",
+    tag = "activities",
+    summary = "Create an activity. Needs activities:write.",
+    request_body = ActivityInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: activity}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -95,6 +114,15 @@ pub async fn create(
 }
 
 /// `GET /api/activities/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/activities/{id}",
+    tag = "activities",
+    summary = "One activity. Needs activities:read.",
+    params(("id" = i64, Path, description = "Activity id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -106,6 +134,15 @@ pub async fn show(
 }
 
 /// `PUT /api/activities/{id}` with `{"data": {...}}`.
+#[utoipa::path(
+    put,
+    path = "/api/activities/{id}",
+    tag = "activities",
+    summary = "Replace an activity's fields. Needs activities:write.",
+    params(("id" = i64, Path, description = "Activity id")), request_body = ActivityInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -122,6 +159,15 @@ pub async fn update(
 }
 
 /// `DELETE /api/activities/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/activities/{id}",
+    tag = "activities",
+    summary = "Delete an activity (its history stays). Needs activities:write.",
+    params(("id" = i64, Path, description = "Activity id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -135,6 +181,15 @@ pub async fn delete(
 }
 
 /// `GET /api/activities/{id}/history`: every change, oldest first, with who made it.
+#[utoipa::path(
+    get,
+    path = "/api/activities/{id}/history",
+    tag = "activities",
+    summary = "Every change, oldest first, with who made it and from which application.",
+    params(("id" = i64, Path, description = "Activity id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [change]}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn history(
     State(state): State<AppState>,
     principal: Principal,

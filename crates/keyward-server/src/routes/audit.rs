@@ -10,10 +10,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Paging};
+use crate::openapi::ErrorBody;
 
 /// The audit query.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     application: Option<String>,
     user_id: Option<i64>,
@@ -25,6 +27,15 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/admin/audit`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit",
+    tag = "admin",
+    summary = "The audit log, newest first, filtered. Needs audit:read.",
+    params(AuditQuery),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [record], paging}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,

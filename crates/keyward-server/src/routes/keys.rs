@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload, optional_payload, required_text};
+use crate::openapi::ErrorBody;
 
 pub(crate) fn key_json(key: &ApiKey) -> Value {
     json!({
@@ -60,7 +61,7 @@ pub(crate) fn grantable(
 }
 
 /// A new key's name and permissions.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKeyInput {
     name: Option<String>,
     #[serde(default)]
@@ -84,6 +85,15 @@ impl NewKeyInput {
 }
 
 /// `POST /api/admin/keys`: answers 201 with the key, its token and its secret.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys",
+    tag = "keys",
+    summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller.",
+    request_body = NewKeyInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: key with token and secret}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -102,6 +112,14 @@ pub(crate) fn created(key: &ApiKey, secret: &Secret) -> (StatusCode, Json<Value>
 }
 
 /// `GET /api/admin/keys`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys",
+    tag = "keys",
+    summary = "The domain's API keys. Needs keys:manage.",
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [key]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -112,6 +130,15 @@ pub async fn list(
 }
 
 /// `GET /api/admin/keys/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys/{id}",
+    tag = "keys",
+    summary = "One API key. Needs keys:manage.",
+    params(("id" = i64, Path, description = "Key id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -123,12 +150,21 @@ pub async fn show(
 }
 
 /// A rename.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RenameInput {
     name: Option<String>,
 }
 
 /// `PATCH /api/admin/keys/{id}` with `{"data": {"name": ...}}`.
+#[utoipa::path(
+    patch,
+    path = "/api/admin/keys/{id}",
+    tag = "keys",
+    summary = "Rename an API key. Needs keys:manage.",
+    params(("id" = i64, Path, description = "Key id")), request_body = RenameInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn rename(
     State(state): State<AppState>,
     principal: Principal,
@@ -154,6 +190,15 @@ pub async fn rename(
 }
 
 /// `POST /api/admin/keys/{id}/regenerate-token`: the old token is refused from now on.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{id}/regenerate-token",
+    tag = "keys",
+    summary = "A new token; the old one is refused at once. Needs keys:manage.",
+    params(("id" = i64, Path, description = "Key id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 409, description = "Revoked (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn regenerate_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -170,13 +215,22 @@ pub async fn regenerate_token(
 }
 
 /// Optional rotation settings.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RotateInput {
     overlap_seconds: Option<i64>,
 }
 
 /// `POST /api/admin/keys/{id}/rotate-secret`: a new secret; the previous one keeps verifying
 /// for the overlap (`overlap_seconds`, default from the configuration).
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{id}/rotate-secret",
+    tag = "keys",
+    summary = "A new secret (shown only here); the previous one verifies during the overlap. Needs keys:manage.",
+    params(("id" = i64, Path, description = "Key id")), request_body(content = Option<RotateInput>, description = "Optional overlap"),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key with secret}"), (status = 409, description = "Revoked (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
@@ -206,6 +260,15 @@ pub async fn rotate_secret(
 }
 
 /// `POST /api/admin/keys/{id}/reveal`: the secret, for `keys:reveal` (audited).
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{id}/reveal",
+    tag = "keys",
+    summary = "The key's secret. Needs keys:reveal; audited.",
+    params(("id" = i64, Path, description = "Key id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: {id, secret}}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn reveal(
     State(state): State<AppState>,
     principal: Principal,
@@ -221,6 +284,15 @@ pub async fn reveal(
 }
 
 /// `DELETE /api/admin/keys/{id}`: revokes the key; it is refused from the next request on.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/keys/{id}",
+    tag = "keys",
+    summary = "Revoke a key for good. Needs keys:manage.",
+    params(("id" = i64, Path, description = "Key id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,11 +1,11 @@
 //! The HTTP surface: which handler answers which route, and which routes need credentials.
 
-mod activities;
-mod audit;
-mod keys;
-mod probio;
-mod session;
-mod users;
+pub(crate) mod activities;
+pub(crate) mod audit;
+pub(crate) mod keys;
+pub(crate) mod probio;
+pub(crate) mod session;
+pub(crate) mod users;
 
 use axum::Json;
 use axum::Router;
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::openapi::ErrorBody;
 
 /// The routes that need credentials: everything under `/api` but login. The caller adds the
 /// layer that authenticates them.
@@ -66,6 +67,8 @@ pub fn public() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/login", post(session::login))
+        .route("/api/openapi.json", get(crate::openapi::document))
+        .route("/api/docs", get(crate::openapi::browser))
 }
 
 /// The answers for unknown routes and methods, in keyward's error shape (set on the whole,
@@ -75,12 +78,26 @@ pub fn answer_unknown(routes: Router<AppState>) -> Router<AppState> {
 }
 
 /// `GET /healthz`: the process answers.
-async fn healthz() -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "The process answers.",
+    responses((status = 200, description = "{status: ok}")),
+)]
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the database answers too.
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "The database answers too.",
+    responses((status = 200, description = "{status: ready, database}"), (status = 503, description = "Database unavailable (51)", body = ErrorBody)),
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store.ping().await.map_err(|error| {
         tracing::warn!(error = ?error, "readiness check failed");
         ApiError::new(ErrorCode::Unavailable).with_message("Database unavailable")

@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload};
+use crate::openapi::ErrorBody;
 
 fn domain_json(domain: &Domain) -> Value {
     json!({
@@ -69,6 +70,14 @@ fn checked_domain_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /probio/domains`: the caller's domains.
+#[utoipa::path(
+    get,
+    path = "/probio/domains",
+    tag = "provisioning",
+    summary = "The reseller's domains. Reseller credentials.",
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [domain]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list_domains(
     State(state): State<AppState>,
     principal: Principal,
@@ -78,12 +87,21 @@ pub async fn list_domains(
 }
 
 /// A new domain.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewDomainInput {
     name: Option<String>,
 }
 
 /// `POST /probio/domains` with `{"name": "acme"}`: creates `acme@<reseller>`.
+#[utoipa::path(
+    post,
+    path = "/probio/domains",
+    tag = "provisioning",
+    summary = "Create domain name@reseller. Reseller credentials.",
+    request_body = NewDomainInput,
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: domain}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn create_domain(
     State(state): State<AppState>,
     principal: Principal,
@@ -98,6 +116,15 @@ pub async fn create_domain(
 }
 
 /// `GET /probio/domains/{name}`.
+#[utoipa::path(
+    get,
+    path = "/probio/domains/{name}",
+    tag = "provisioning",
+    summary = "One of the reseller's domains.",
+    params(("name" = String, Path, description = "Short or full domain name")),
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn show_domain(
     State(state): State<AppState>,
     principal: Principal,
@@ -125,6 +152,15 @@ async fn set_state(
 
 /// `POST /probio/domains/{name}/disable`: refuses the domain's keys and tokens from the next
 /// request on, in every scheme. Nothing is deleted.
+#[utoipa::path(
+    post,
+    path = "/probio/domains/{name}/disable",
+    tag = "provisioning",
+    summary = "Disable a domain: its keys, tokens and logins are refused from the next request.",
+    params(("name" = String, Path, description = "Short or full domain name")),
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn disable_domain(
     State(state): State<AppState>,
     principal: Principal,
@@ -135,6 +171,15 @@ pub async fn disable_domain(
 }
 
 /// `POST /probio/domains/{name}/enable`: restores a disabled domain.
+#[utoipa::path(
+    post,
+    path = "/probio/domains/{name}/enable",
+    tag = "provisioning",
+    summary = "Re-enable a domain.",
+    params(("name" = String, Path, description = "Short or full domain name")),
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn enable_domain(
     State(state): State<AppState>,
     principal: Principal,
@@ -145,13 +190,22 @@ pub async fn enable_domain(
 }
 
 /// A domain's first administrator.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AdministratorInput {
     username: Option<String>,
     password: Option<String>,
 }
 
 /// `POST /probio/domains/{name}/administrator`: a user with every permission.
+#[utoipa::path(
+    post,
+    path = "/probio/domains/{name}/administrator",
+    tag = "provisioning",
+    summary = "The domain's first administrator, with every permission.",
+    params(("name" = String, Path, description = "Short or full domain name")), request_body = AdministratorInput,
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn create_administrator(
     State(state): State<AppState>,
     principal: Principal,
@@ -170,6 +224,15 @@ pub async fn create_administrator(
 }
 
 /// `GET /probio/domains/{name}/keys`.
+#[utoipa::path(
+    get,
+    path = "/probio/domains/{name}/keys",
+    tag = "provisioning",
+    summary = "The domain's API keys.",
+    params(("name" = String, Path, description = "Short or full domain name")),
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [key]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list_domain_keys(
     State(state): State<AppState>,
     principal: Principal,
@@ -182,6 +245,15 @@ pub async fn list_domain_keys(
 
 /// `POST /probio/domains/{name}/keys` with a name and permissions: a domain API key, its
 /// secret shown this once.
+#[utoipa::path(
+    post,
+    path = "/probio/domains/{name}/keys",
+    tag = "provisioning",
+    summary = "Issue a domain API key (its secret shown only here).",
+    params(("name" = String, Path, description = "Short or full domain name")), request_body = NewKeyInput,
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: key with token and secret}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn issue_domain_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -197,6 +269,15 @@ pub async fn issue_domain_key(
 }
 
 /// `DELETE /probio/domains/{name}/keys/{id}`: revokes one of the domain's keys.
+#[utoipa::path(
+    delete,
+    path = "/probio/domains/{name}/keys/{id}",
+    tag = "provisioning",
+    summary = "Revoke one of the domain's keys.",
+    params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn revoke_domain_key(
     State(state): State<AppState>,
     principal: Principal,

@@ -11,9 +11,10 @@ use crate::AppState;
 use crate::auth::{Identity, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiJson;
+use crate::openapi::ErrorBody;
 
 /// The DevResults login body; `username`/`password` are accepted too.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     #[serde(rename = "UserName", alias = "username", alias = "userName")]
     user_name: String,
@@ -23,6 +24,14 @@ pub struct LoginBody {
 
 /// `POST /api/login`: a user's name and password, or an API key's token and secret, for an
 /// access token valid one year (by default).
+#[utoipa::path(
+    post,
+    path = "/api/login",
+    tag = "session",
+    summary = "Log in: a user name and password, or an API key token and secret, for an access token.",
+    request_body = LoginBody,
+    responses((status = 200, description = "An access token valid one year: {access_token, token_type: Bearer, expires_in, expires_at_ms}"), (status = 401, description = "Wrong name or password (21)", body = ErrorBody), (status = 422, description = "Invalid body (31)", body = ErrorBody)),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
@@ -57,6 +66,14 @@ pub async fn login(
 }
 
 /// `POST /api/logout`: revokes the bearer token it is called with.
+#[utoipa::path(
+    post,
+    path = "/api/logout",
+    tag = "session",
+    summary = "Revoke the bearer token this is called with.",
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "Revoked"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,
@@ -74,6 +91,14 @@ pub async fn logout(
 }
 
 /// `GET /api/me`: the caller.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "session",
+    summary = "Who is calling: principal, domain, permissions and scheme.",
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "The principal"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn me(principal: Principal) -> Json<Value> {
     let permissions: Vec<&str> = principal.permissions.iter().collect();
     let identity = match &principal.identity {

@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, Payload, required_text};
+use crate::openapi::ErrorBody;
 
 pub(crate) fn user_json(user: &User) -> Value {
     json!({
@@ -49,7 +50,7 @@ pub(crate) fn checked_credentials(
 }
 
 /// A new user.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUserInput {
     username: Option<String>,
     password: Option<String>,
@@ -58,6 +59,15 @@ pub struct NewUserInput {
 }
 
 /// `POST /api/admin/users`.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users",
+    tag = "users",
+    summary = "Create a user. Needs users:manage; never more permissions than the caller.",
+    request_body = NewUserInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -76,6 +86,14 @@ pub async fn create(
 }
 
 /// `GET /api/admin/users`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "users",
+    summary = "The domain's users. Needs users:manage.",
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: [user]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -86,6 +104,15 @@ pub async fn list(
 }
 
 /// `GET /api/admin/users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}",
+    tag = "users",
+    summary = "One user. Needs users:manage.",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -97,7 +124,7 @@ pub async fn show(
 }
 
 /// A user change.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserChangeInput {
     permissions: Option<Vec<String>>,
     state: Option<String>,
@@ -105,6 +132,15 @@ pub struct UserChangeInput {
 }
 
 /// `PATCH /api/admin/users/{id}`: permissions, state (`active`/`disabled`), password.
+#[utoipa::path(
+    patch,
+    path = "/api/admin/users/{id}",
+    tag = "users",
+    summary = "Change a user's permissions, state or password. Needs users:manage.",
+    params(("id" = i64, Path, description = "User id")), request_body = UserChangeInput,
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,0 +1,186 @@
+//! The API reference: an OpenAPI 3.1 document generated from the handlers' annotations
+//! (`/api/openapi.json`), and a page that renders it with no asset from the internet
+//! (`/api/docs`).
+
+use axum::Json;
+use axum::response::Html;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::routes::{activities, audit, keys, probio, session, users};
+
+/// keyward's error shape: `{"error": {"code", "message", "detail"?}}` (see `docs/errors.md`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorFields,
+}
+
+/// The fields of an error.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ErrorFields {
+    /// The stable code.
+    code: u16,
+    /// A short sentence; exactly "Invalid signature validation" for code 12.
+    message: String,
+    /// What helps fix the request: for code 12, `signed`, the exact string the server signed;
+    /// for code 14, the server's time and the skew.
+    detail: Option<serde_json::Value>,
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keyward",
+        description = include_str!("../../../docs/errors.md"),
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        crate::routes::healthz, crate::routes::readyz,
+        session::login, session::logout, session::me,
+        activities::list, activities::create, activities::show, activities::update,
+        activities::delete, activities::history,
+        keys::create, keys::list, keys::show, keys::rename, keys::regenerate_token,
+        keys::rotate_secret, keys::reveal, keys::revoke,
+        users::create, users::list, users::show, users::update,
+        audit::list,
+        probio::list_domains, probio::create_domain, probio::show_domain, probio::disable_domain,
+        probio::enable_domain, probio::create_administrator, probio::list_domain_keys,
+        probio::issue_domain_key, probio::revoke_domain_key,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Schemes, &DomainProvisioning, &OperationIds),
+    tags(
+        (name = "session", description = "Access tokens and who-am-I"),
+        (name = "activities", description = "The sample protected resource, DevResults style"),
+        (name = "keys", description = "API keys of the caller's domain"),
+        (name = "users", description = "Users of the caller's domain"),
+        (name = "admin", description = "The audit log"),
+        (name = "provisioning", description = "Resellers and domains, Devo style: signed schemes only"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The four authentication schemes.
+struct Schemes;
+
+impl Modify for Schemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An access token from POST /api/login."))
+                    .build(),
+            ),
+        );
+        let api_key = |key: ApiKey| SecurityScheme::ApiKey(key);
+        components.add_security_scheme(
+            "query-hmac",
+            api_key(ApiKey::Query(ApiKeyValue::with_description(
+                "t",
+                "DevResults-style: t (token), ms (epoch ms) and s = hex HMAC-SHA256(secret, key|value|... sorted by key) in the query. See docs/schemes.md.",
+            ))),
+        );
+        components.add_security_scheme(
+            "header-hmac",
+            api_key(ApiKey::Header(ApiKeyValue::with_description(
+                "x-logtrust-domain-apikey",
+                "Devo-style: x-logtrust-domain-apikey (or -reseller-apikey, or -apikey), x-logtrust-timestamp (epoch ms) and x-logtrust-sign = hex HMAC-SHA256(secret, apikey + body + timestamp).",
+            ))),
+        );
+        components.add_security_scheme(
+            "http-signature",
+            api_key(ApiKey::Header(ApiKeyValue::with_description(
+                "Signature-Input",
+                "RFC 9421 HTTP Message Signatures with hmac-sha256: keyid = the key's token; covers @method, @path, @query (with a query) and content-digest (with a body); created required.",
+            ))),
+        );
+    }
+}
+
+/// The domain provisioning routes reuse the admin handlers: document them under their
+/// `/probio/domain` paths too, signed schemes only.
+struct DomainProvisioning;
+
+impl Modify for DomainProvisioning {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let signed_only = vec![
+            utoipa::openapi::security::SecurityRequirement::new(
+                "header-hmac",
+                Vec::<String>::new(),
+            ),
+            utoipa::openapi::security::SecurityRequirement::new(
+                "http-signature",
+                Vec::<String>::new(),
+            ),
+        ];
+        for (admin, provisioning) in [
+            ("/api/admin/users", "/probio/domain/users"),
+            ("/api/admin/users/{id}", "/probio/domain/users/{id}"),
+            ("/api/admin/keys", "/probio/domain/keys"),
+            ("/api/admin/keys/{id}", "/probio/domain/keys/{id}"),
+            ("/api/admin/keys/{id}/rotate-secret", "/probio/domain/keys/{id}/rotate-secret"),
+        ] {
+            let Some(item) = openapi.paths.paths.get(admin).cloned() else { continue };
+            let mut item = item;
+            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation.tags = Some(vec!["provisioning".to_owned()]);
+                operation.operation_id =
+                    operation.operation_id.as_ref().map(|id| format!("provisioning_{id}"));
+                operation.security = Some(signed_only.clone());
+            }
+            if provisioning == "/probio/domain/keys/{id}" {
+                item.patch = None; // rename is not a provisioning route
+            }
+            openapi.paths.paths.insert(provisioning.to_owned(), item);
+        }
+    }
+}
+
+/// Operation ids after method and path (`get_api_admin_keys_id`): unique, unlike handler
+/// names, which repeat across modules.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let slug: String = path
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            let operations = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(format!("{method}_{slug}"));
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /api/docs`: the reference, rendered in the browser from `/api/openapi.json` by a page
+/// that loads nothing from elsewhere.
+pub async fn browser() -> Html<&'static str> {
+    Html(include_str!("../assets/api-docs.html"))
+}
