@@ -107,7 +107,7 @@ struct FromMemory<'c> {
     now_ms: i64,
     not_cached: RefCell<Option<CredentialId>>,
     /// The key memory answered with, if any.
-    answered: RefCell<Option<(String, KeyHandle)>>,
+    answered: RefCell<Option<KeyHandle>>,
 }
 
 impl CredentialLookup for FromMemory<'_> {
@@ -117,7 +117,7 @@ impl CredentialLookup for FromMemory<'_> {
     fn api_key(&self, token: &str) -> Option<KeyHandle> {
         match self.cache.cached_key(token, self.now_ms) {
             Remembered::Known(key) => {
-                self.answered.replace(Some((token.to_owned(), key.clone())));
+                self.answered.replace(Some(key.clone()));
                 Some(key)
             }
             Remembered::Unknown => None,
@@ -192,30 +192,28 @@ async fn authenticate(
     };
     let verified = match settings.verifier.verify(&view, now_ms, &memory) {
         Ok(verified) => verified,
-        Err(error) => match memory.not_cached.into_inner() {
-            // A credential memory does not hold yet: load it, and verify again.
-            Some(CredentialId::ApiKey(token)) => {
-                let loaded =
-                    Loaded { key: settings.cache.load_key(&token, now_ms).await?, token: None };
-                settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
-            }
-            Some(CredentialId::AccessToken(digest)) => {
-                let loaded = Loaded { key: None, token: settings.cache.load_token(&digest).await? };
-                settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
-            }
-            None => match (&error, memory.answered.into_inner()) {
+        Err(error) => {
+            let cache = &settings.cache;
+            let loaded = match (memory.not_cached.into_inner(), memory.answered.into_inner()) {
+                // A credential memory does not hold yet: load it, and verify again.
+                (Some(CredentialId::ApiKey(token)), _) => {
+                    Loaded { key: cache.load_key(&token, now_ms).await?, token: None }
+                }
+                (Some(CredentialId::AccessToken(digest)), _) => {
+                    Loaded { key: None, token: cache.load_token(&digest).await? }
+                }
                 // The key may have changed elsewhere (a secret rotated by `keyward admin` or
                 // another node): check once against what the store holds now.
-                (VerifyError::SignatureMismatch { .. }, Some((token, key)))
-                    if key.0.may_reload(now_ms) =>
+                (None, Some(key))
+                    if matches!(error, VerifyError::SignatureMismatch { .. })
+                        && key.0.may_reload(now_ms) =>
                 {
-                    let loaded =
-                        Loaded { key: settings.cache.load_key(&token, now_ms).await?, token: None };
-                    settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
+                    Loaded { key: cache.load_key(&key.0.key.token, now_ms).await?, token: None }
                 }
                 _ => return Err(refused(error)),
-            },
-        },
+            };
+            settings.verifier.verify(&view, now_ms, &loaded).map_err(refused)?
+        }
     };
     if let Some(replay) = verified.replay_id() {
         if !settings.replay.first_use(&parts.method, replay) {
