@@ -25,19 +25,8 @@ pub struct ProfileArgs {
 /// `keyward sign`.
 #[derive(Args, Debug)]
 pub struct SignArgs {
-    /// query-hmac, header-hmac or http-signature [default: the profile's, or header-hmac].
-    #[arg(long)]
-    scheme: Option<String>,
-    /// The API key's token [default: the profile's]. Its secret comes from --secret-file,
-    /// KEYWARD_SECRET or the profile, never from the command line.
-    #[arg(long)]
-    key: Option<String>,
-    /// A file holding the key's secret (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    secret_file: Option<PathBuf>,
-    /// Sign as reseller credentials (x-logtrust-reseller-apikey).
-    #[arg(long)]
-    reseller: bool,
+    #[command(flatten)]
+    credentials: Credentials,
     /// The method.
     #[arg(short = 'X', long, default_value = "GET")]
     method: String,
@@ -50,8 +39,6 @@ pub struct SignArgs {
     /// Print a ready curl command line instead of the signed URL and headers.
     #[arg(long)]
     curl: bool,
-    #[command(flatten)]
-    profile: ProfileArgs,
     /// The absolute URL.
     url: String,
 }
@@ -138,10 +125,16 @@ fn scheme_of(flag: Option<&str>, profile: &Profile) -> anyhow::Result<Scheme> {
 
 /// `keyward sign`: prints the signed URL and headers, or a curl command line.
 pub fn sign(args: SignArgs) -> anyhow::Result<()> {
-    let profile = profile::load(profile::checked_name(&args.profile.profile)?)?;
-    let scheme = scheme_of(args.scheme.as_deref(), &profile)?;
-    let key = api_key(args.key, args.secret_file.as_ref(), args.reseller, &profile)?
-        .context("no key: use --key or a profile's key")?;
+    let credentials = &args.credentials;
+    let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
+    let scheme = scheme_of(credentials.scheme.as_deref(), &profile)?;
+    let key = api_key(
+        credentials.key.clone(),
+        credentials.secret_file.as_ref(),
+        credentials.reseller,
+        &profile,
+    )?
+    .context("no key: use --key or a profile's key")?;
     let mut builder =
         http::Request::builder().method(args.method.to_ascii_uppercase().as_str()).uri(&args.url);
     for header in &args.headers {

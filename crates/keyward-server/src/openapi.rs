@@ -29,7 +29,19 @@ struct ErrorFields {
     detail: Option<serde_json::Value>,
 }
 
-/// The document.
+/// The answers every authenticated route may give when authentication or a permission fails.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum AuthFailures {
+    /// Authentication failed: codes 10 to 22 (12 for a signature that does not match).
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// A permission is missing, or the wrong kind of key or scheme was used: codes 17, 18, 20.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
+/// The document. Routes accept every scheme unless they say otherwise.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -51,6 +63,7 @@ struct ErrorFields {
         probio::issue_domain_key, probio::revoke_domain_key,
     ),
     components(schemas(ErrorBody)),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
     modifiers(&Schemes, &DomainProvisioning, &OperationIds),
     tags(
         (name = "session", description = "Access tokens and who-am-I"),

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Paging, Payload, optional_text, required_text};
-use crate::openapi::ErrorBody;
+use crate::openapi::{AuthFailures, ErrorBody};
 
 /// An activity as clients send it.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,8 +40,7 @@ impl ActivityInput {
     tag = "activities",
     summary = "A page of activities, as JSON or (with Accept: text/csv) CSV. Needs activities:read.",
     params(Paging),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [activity], paging}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [activity], paging}"), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -96,8 +95,7 @@ fn csv_response(items: &[Activity]) -> Response {
     tag = "activities",
     summary = "Create an activity. Needs activities:write.",
     request_body = ActivityInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: activity}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: activity}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -120,8 +118,7 @@ pub async fn create(
     tag = "activities",
     summary = "One activity. Needs activities:read.",
     params(("id" = i64, Path, description = "Activity id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -140,8 +137,7 @@ pub async fn show(
     tag = "activities",
     summary = "Replace an activity's fields. Needs activities:write.",
     params(("id" = i64, Path, description = "Activity id")), request_body = ActivityInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -165,8 +161,7 @@ pub async fn update(
     tag = "activities",
     summary = "Delete an activity (its history stays). Needs activities:write.",
     params(("id" = i64, Path, description = "Activity id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -187,8 +182,7 @@ pub async fn delete(
     tag = "activities",
     summary = "Every change, oldest first, with who made it and from which application.",
     params(("id" = i64, Path, description = "Activity id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [change]}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [change]}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn history(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Paging};
-use crate::openapi::ErrorBody;
+use crate::openapi::AuthFailures;
 
 /// The audit query.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -33,8 +33,7 @@ pub struct AuditQuery {
     tag = "admin",
     summary = "The audit log, newest first, filtered. Needs audit:read.",
     params(AuditQuery),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [record], paging}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [record], paging}"), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,

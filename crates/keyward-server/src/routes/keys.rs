@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload, optional_payload, required_text};
-use crate::openapi::ErrorBody;
+use crate::openapi::{AuthFailures, ErrorBody};
 
 pub(crate) fn key_json(key: &ApiKey) -> Value {
     json!({
@@ -91,8 +91,7 @@ impl NewKeyInput {
     tag = "keys",
     summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller.",
     request_body = NewKeyInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: key with token and secret}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: key with token and secret}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -117,8 +116,7 @@ pub(crate) fn created(key: &ApiKey, secret: &Secret) -> (StatusCode, Json<Value>
     path = "/api/admin/keys",
     tag = "keys",
     summary = "The domain's API keys. Needs keys:manage.",
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [key]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [key]}"), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -136,8 +134,7 @@ pub async fn list(
     tag = "keys",
     summary = "One API key. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -162,8 +159,7 @@ pub struct RenameInput {
     tag = "keys",
     summary = "Rename an API key. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")), request_body = RenameInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn rename(
     State(state): State<AppState>,
@@ -196,8 +192,7 @@ pub async fn rename(
     tag = "keys",
     summary = "A new token; the old one is refused at once. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 409, description = "Revoked (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn regenerate_token(
     State(state): State<AppState>,
@@ -228,8 +223,7 @@ pub struct RotateInput {
     tag = "keys",
     summary = "A new secret (shown only here); the previous one verifies during the overlap. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")), request_body(content = Option<RotateInput>, description = "Optional overlap"),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key with secret}"), (status = 409, description = "Revoked (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key with secret}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -266,8 +260,7 @@ pub async fn rotate_secret(
     tag = "keys",
     summary = "The key's secret. Needs keys:reveal; audited.",
     params(("id" = i64, Path, description = "Key id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: {id, secret}}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: {id, secret}}"), AuthFailures),
 )]
 pub async fn reveal(
     State(state): State<AppState>,
@@ -290,8 +283,7 @@ pub async fn reveal(
     tag = "keys",
     summary = "Revoke a key for good. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key}"), AuthFailures),
 )]
 pub async fn revoke(
     State(state): State<AppState>,

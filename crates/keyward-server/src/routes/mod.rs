@@ -81,6 +81,7 @@ pub fn answer_unknown(routes: Router<AppState>) -> Router<AppState> {
 #[utoipa::path(
     get,
     path = "/healthz",
+    security(()),
     tag = "health",
     summary = "The process answers.",
     responses((status = 200, description = "{status: ok}")),
@@ -93,6 +94,7 @@ pub(crate) async fn healthz() -> Json<Value> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    security(()),
     tag = "health",
     summary = "The database answers too.",
     responses((status = 200, description = "{status: ready, database}"), (status = 503, description = "Database unavailable (51)", body = ErrorBody)),

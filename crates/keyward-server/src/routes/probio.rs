@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload};
-use crate::openapi::ErrorBody;
+use crate::openapi::{AuthFailures, ErrorBody};
 
 fn domain_json(domain: &Domain) -> Value {
     json!({
@@ -76,7 +76,7 @@ fn checked_domain_name(name: &str) -> Result<String, ApiError> {
     tag = "provisioning",
     summary = "The reseller's domains. Reseller credentials.",
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [domain]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [domain]}"), AuthFailures),
 )]
 pub async fn list_domains(
     State(state): State<AppState>,
@@ -100,7 +100,7 @@ pub struct NewDomainInput {
     summary = "Create domain name@reseller. Reseller credentials.",
     request_body = NewDomainInput,
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: domain}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: domain}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create_domain(
     State(state): State<AppState>,
@@ -123,7 +123,7 @@ pub async fn create_domain(
     summary = "One of the reseller's domains.",
     params(("name" = String, Path, description = "Short or full domain name")),
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show_domain(
     State(state): State<AppState>,
@@ -159,7 +159,7 @@ async fn set_state(
     summary = "Disable a domain: its keys, tokens and logins are refused from the next request.",
     params(("name" = String, Path, description = "Short or full domain name")),
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn disable_domain(
     State(state): State<AppState>,
@@ -178,7 +178,7 @@ pub async fn disable_domain(
     summary = "Re-enable a domain.",
     params(("name" = String, Path, description = "Short or full domain name")),
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn enable_domain(
     State(state): State<AppState>,
@@ -204,7 +204,7 @@ pub struct AdministratorInput {
     summary = "The domain's first administrator, with every permission.",
     params(("name" = String, Path, description = "Short or full domain name")), request_body = AdministratorInput,
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create_administrator(
     State(state): State<AppState>,
@@ -231,7 +231,7 @@ pub async fn create_administrator(
     summary = "The domain's API keys.",
     params(("name" = String, Path, description = "Short or full domain name")),
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [key]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [key]}"), AuthFailures),
 )]
 pub async fn list_domain_keys(
     State(state): State<AppState>,
@@ -252,7 +252,7 @@ pub async fn list_domain_keys(
     summary = "Issue a domain API key (its secret shown only here).",
     params(("name" = String, Path, description = "Short or full domain name")), request_body = NewKeyInput,
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: key with token and secret}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: key with token and secret}"), AuthFailures),
 )]
 pub async fn issue_domain_key(
     State(state): State<AppState>,
@@ -276,7 +276,7 @@ pub async fn issue_domain_key(
     summary = "Revoke one of the domain's keys.",
     params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
     security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: key}"), AuthFailures),
 )]
 pub async fn revoke_domain_key(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::{Identity, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiJson;
-use crate::openapi::ErrorBody;
+use crate::openapi::{AuthFailures, ErrorBody};
 
 /// The DevResults login body; `username`/`password` are accepted too.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -27,6 +27,7 @@ pub struct LoginBody {
 #[utoipa::path(
     post,
     path = "/api/login",
+    security(()),
     tag = "session",
     summary = "Log in: a user name and password, or an API key token and secret, for an access token.",
     request_body = LoginBody,
@@ -71,8 +72,7 @@ pub async fn login(
     path = "/api/logout",
     tag = "session",
     summary = "Revoke the bearer token this is called with.",
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "Revoked"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "Revoked"), AuthFailures),
 )]
 pub async fn logout(
     State(state): State<AppState>,
@@ -96,8 +96,7 @@ pub async fn logout(
     path = "/api/me",
     tag = "session",
     summary = "Who is calling: principal, domain, permissions and scheme.",
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "The principal"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "The principal"), AuthFailures),
 )]
 pub async fn me(principal: Principal) -> Json<Value> {
     let permissions: Vec<&str> = principal.permissions.iter().collect();

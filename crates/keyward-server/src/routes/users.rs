@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, Payload, required_text};
-use crate::openapi::ErrorBody;
+use crate::openapi::{AuthFailures, ErrorBody};
 
 pub(crate) fn user_json(user: &User) -> Value {
     json!({
@@ -65,8 +65,7 @@ pub struct NewUserInput {
     tag = "users",
     summary = "Create a user. Needs users:manage; never more permissions than the caller.",
     request_body = NewUserInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -91,8 +90,7 @@ pub async fn create(
     path = "/api/admin/users",
     tag = "users",
     summary = "The domain's users. Needs users:manage.",
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [user]}"), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: [user]}"), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -110,8 +108,7 @@ pub async fn list(
     tag = "users",
     summary = "One user. Needs users:manage.",
     params(("id" = i64, Path, description = "User id")),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -138,8 +135,7 @@ pub struct UserChangeInput {
     tag = "users",
     summary = "Change a user's permissions, state or password. Needs users:manage.",
     params(("id" = i64, Path, description = "User id")), request_body = UserChangeInput,
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 401, description = "Authentication failed (codes 10-22)", body = ErrorBody), (status = 403, description = "Permission denied or wrong key kind (17, 18, 20)", body = ErrorBody)),
+    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update(
     State(state): State<AppState>,
