@@ -52,6 +52,8 @@ pub enum ErrorCode {
     InvalidLogin,
     /// 22: the access token expired.
     TokenExpired,
+    /// 23: a console request that changes something lacks the CSRF token, or has a wrong one.
+    CsrfFailed,
     /// 30: the body is not valid JSON, or not of the expected shape.
     InvalidBody,
     /// 31: a field has an invalid value.
@@ -92,6 +94,7 @@ impl ErrorCode {
             PermissionDenied => 20,
             InvalidLogin => 21,
             TokenExpired => 22,
+            CsrfFailed => 23,
             InvalidBody => 30,
             InvalidField => 31,
             BodyTooLarge => 32,
@@ -112,7 +115,9 @@ impl ErrorCode {
             NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
             | StaleRequest | Replayed | AmbiguousCredentials | DigestMismatch | InvalidLogin
             | TokenExpired => StatusCode::UNAUTHORIZED,
-            WrongKeyKind | SchemeNotAllowed | PermissionDenied => StatusCode::FORBIDDEN,
+            WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed => {
+                StatusCode::FORBIDDEN
+            }
             InvalidBody | InvalidQuery => StatusCode::BAD_REQUEST,
             InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,6 +148,7 @@ impl ErrorCode {
             PermissionDenied => "Permission denied",
             InvalidLogin => "Invalid user name or password",
             TokenExpired => "Access token expired",
+            CsrfFailed => "Missing or wrong CSRF token: reload the console and try again",
             InvalidBody => "Invalid request body",
             InvalidField => "Invalid field value",
             BodyTooLarge => "Request body too large",

@@ -12,6 +12,7 @@
 //! process's memory.
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -61,6 +61,7 @@ pub enum AuthFailures {
         probio::list_domains, probio::create_domain, probio::show_domain, probio::disable_domain,
         probio::enable_domain, probio::create_administrator, probio::list_domain_keys,
         probio::issue_domain_key, probio::revoke_domain_key,
+        crate::console::sign_in, crate::console::current, crate::console::sign_out,
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
@@ -73,6 +74,7 @@ pub enum AuthFailures {
         (name = "admin", description = "The audit log"),
         (name = "provisioning", description = "Resellers and domains, Devo style: signed schemes only"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "console", description = "Sessions of the admin console at /console/ (cookie and CSRF token)"),
     )
 )]
 pub struct ApiDoc;

@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/probio/domain/keys", &["get", "post"]),
     ("/probio/domain/keys/{id}", &["get", "delete"]),
     ("/probio/domain/keys/{id}/rotate-secret", &["post"]),
+    ("/console/session", &["get", "post", "delete"]),
 ];
 
 #[tokio::test]

@@ -166,6 +166,7 @@ async fn authenticate(
 ) -> Result<Request<Body>, ApiError> {
     let (mut parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, settings.body_limit).await?;
+    console_session(&mut parts)?;
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let view = RequestView::with_header_map(parts.method.as_str(), target, &parts.headers, &body)
         .with_uri_scheme(parts.uri.scheme_str().unwrap_or(settings.uri_scheme));
@@ -229,6 +230,40 @@ async fn authenticate(
     tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
     parts.extensions.insert(principal);
     Ok(Request::from_parts(parts, Body::from(body)))
+}
+
+/// A console session: when a request carries no credentials but the session cookie, the cookie
+/// stands for a bearer token. For methods that change something, the `X-CSRF-Token` header must
+/// repeat the CSRF cookie (compared in constant time); see [`crate::console`].
+fn console_session(parts: &mut axum::http::request::Parts) -> Result<(), ApiError> {
+    use crate::console::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
+    let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(()) };
+    let other_credentials = {
+        let view = RequestView::with_header_map(
+            parts.method.as_str(),
+            parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            &parts.headers,
+            b"",
+        );
+        !matches!(Verifier::detect(&view), Err(VerifyError::NoCredentials))
+    };
+    if other_credentials {
+        return Ok(());
+    }
+    if !parts.method.is_safe() {
+        let expected = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
+        let presented = parts.headers.get(CSRF_HEADER).map_or(&b""[..], |v| v.as_bytes());
+        if expected.is_empty()
+            || !keyward_sig::mac::constant_time_eq(expected.as_bytes(), presented)
+        {
+            return Err(ApiError::new(ErrorCode::CsrfFailed));
+        }
+    }
+    let bearer = axum::http::HeaderValue::from_str(&format!("Bearer {session}")).map_err(|_| {
+        ApiError::new(ErrorCode::MalformedCredentials).with_message("Malformed session cookie")
+    })?;
+    parts.headers.insert(header::AUTHORIZATION, bearer);
+    Ok(())
 }
 
 /// Reads the whole body, refusing one larger than `limit` before reading it when its length is

@@ -37,6 +37,7 @@ pub fn protected() -> Router<AppState> {
         .route("/api/admin/users", get(users::list).post(users::create))
         .route("/api/admin/users/{id}", get(users::show).patch(users::update))
         .route("/api/admin/audit", get(audit::list))
+        .route("/console/session", get(crate::console::current).delete(crate::console::sign_out))
 }
 
 /// The provisioning routes (`/probio`): signed schemes only, as their auth layer enforces.
@@ -69,6 +70,11 @@ pub fn public() -> Router<AppState> {
         .route("/api/login", post(session::login))
         .route("/api/openapi.json", get(crate::openapi::document))
         .route("/api/docs", get(crate::openapi::browser))
+        .route("/console/session", post(crate::console::sign_in))
+        .route("/console", get(|| async { axum::response::Redirect::permanent("/console/") }))
+        .route("/console/", get(crate::console::index))
+        .route("/console/app.js", get(crate::console::script))
+        .route("/console/app.css", get(crate::console::style))
 }
 
 /// The answers for unknown routes and methods, in keyward's error shape (set on the whole,

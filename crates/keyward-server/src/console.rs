@@ -1,0 +1,202 @@
+//! The admin console at `/console/`: its assets (embedded, nothing fetched from elsewhere), and
+//! its sessions.
+//!
+//! A person signs in with a user name and password; the session is an access token in an
+//! HttpOnly, SameSite=Strict cookie (Secure when clients reach the server over https). The
+//! auth layer accepts that cookie in place of a bearer token, and for POST, PUT, PATCH and
+//! DELETE it also requires the `X-CSRF-Token` header to repeat the `kw_csrf` cookie (the
+//! double-submit pattern): a page from another site can neither read the cookie nor set the
+//! header. API keys cannot sign in: the console is for people.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use keyward_store::TokenOwner;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::auth::{Identity, Principal};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::ApiJson;
+
+/// The session cookie: an access token, never readable by scripts.
+pub const SESSION_COOKIE: &str = "kw_session";
+/// The CSRF cookie, which the page repeats in `X-CSRF-Token`.
+pub const CSRF_COOKIE: &str = "kw_csrf";
+/// The header that must repeat the CSRF cookie on unsafe methods.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a console session lasts.
+const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+/// The console's Content-Security-Policy: everything from this origin, nothing inline.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The security headers every console answer carries.
+pub fn security_headers() -> [(HeaderName, HeaderValue); 6] {
+    [
+        (CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+        (HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff")),
+        (HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")),
+        (HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer")),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+    ]
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response =
+        ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")], body).into_response();
+    response.headers_mut().extend(security_headers());
+    response
+}
+
+/// `GET /console/`.
+pub async fn index() -> Response {
+    asset("text/html; charset=utf-8", include_str!("../assets/console/index.html"))
+}
+
+/// `GET /console/app.js`.
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../assets/console/app.js"))
+}
+
+/// `GET /console/app.css`.
+pub async fn style() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../assets/console/app.css"))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+fn set_cookie(headers: &mut HeaderMap, cookie: Cookie<'_>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.append(SET_COOKIE, value);
+    }
+}
+
+fn session_cookies(state: &AppState, token: &str, csrf: &str) -> HeaderMap {
+    let secure = state.settings.uri_scheme == "https";
+    let mut headers = HeaderMap::new();
+    let build = |name: &'static str, value: String, http_only: bool| {
+        Cookie::build((name, value))
+            .path("/")
+            .http_only(http_only)
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .max_age(cookie::time::Duration::milliseconds(SESSION_TTL_MS))
+            .build()
+    };
+    set_cookie(&mut headers, build(SESSION_COOKIE, token.to_owned(), true));
+    set_cookie(&mut headers, build(CSRF_COOKIE, csrf.to_owned(), false));
+    headers
+}
+
+/// The console's sign-in form.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SignIn {
+    username: String,
+    password: String,
+}
+
+fn session_json(username: &str, permissions: &keyward_store::Permissions) -> serde_json::Value {
+    json!({ "data": { "username": username, "permissions": permissions } })
+}
+
+/// `POST /console/session`: signs a person in.
+#[utoipa::path(
+    post,
+    path = "/console/session",
+    tag = "console",
+    summary = "Sign a person in to the console: sets the HttpOnly session cookie and the CSRF cookie.",
+    security(()),
+    request_body = SignIn,
+    responses((status = 200, description = "{data: {username, permissions}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody)),
+)]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<SignIn>,
+) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
+    let user = state
+        .store
+        .authenticate_user(&form.username, &form.password)
+        .await?
+        .ok_or(ApiError::new(ErrorCode::InvalidLogin))?;
+    let (token, _) = state
+        .store
+        .issue_access_token(TokenOwner::User(user.id), user.domain_id, SESSION_TTL_MS)
+        .await?;
+    let csrf = keyward_sig::mac::to_hex(&random_bytes());
+    let headers = session_cookies(&state, &token.0, &csrf);
+    Ok((headers, Json(session_json(&user.username, &user.permissions))))
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}
+
+/// `GET /console/session`: who is signed in.
+#[utoipa::path(
+    get,
+    path = "/console/session",
+    tag = "console",
+    summary = "Who is signed in to the console.",
+    responses((status = 200, description = "{data: {username, permissions}}"), crate::openapi::AuthFailures),
+)]
+pub async fn current(principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+    match &principal.identity {
+        Identity::User { username, .. } if principal.access_token.is_some() => {
+            Ok(Json(session_json(username, &principal.permissions)))
+        }
+        _ => {
+            Err(ApiError::new(ErrorCode::NoCredentials)
+                .with_message("Not signed in to the console"))
+        }
+    }
+}
+
+/// `DELETE /console/session`: signs out (revokes the session's token, clears the cookies).
+#[utoipa::path(
+    delete,
+    path = "/console/session",
+    tag = "console",
+    summary = "Sign out of the console (needs the X-CSRF-Token header).",
+    responses((status = 204, description = "Signed out"), crate::openapi::AuthFailures),
+)]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    if let Some(digest) = principal.access_token {
+        state.store.revoke_access_token(&digest).await?;
+        state.cache.invalidate_token(&digest);
+    }
+    let mut headers = HeaderMap::new();
+    for name in [SESSION_COOKIE, CSRF_COOKIE] {
+        let mut expired = Cookie::build((name, "")).path("/").same_site(SameSite::Strict).build();
+        expired.make_removal();
+        set_cookie(&mut headers, expired);
+    }
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
