@@ -1,0 +1,532 @@
+// Drives the keyward admin console in a real Chromium, and checks what it shows against the API.
+//
+//   KEYWARD_URL=http://127.0.0.1:8080 ADMIN_PASSWORD=... node tests/browser/console.test.mjs
+//
+// Environment: KEYWARD_URL (a running keyward with the admin user `admin`), ADMIN_PASSWORD,
+// SCREENSHOT_DIR (default tests/browser/screenshots), CHROMIUM (default /usr/bin/chromium).
+// One line per step; the first failure stops the run with a non-zero exit status.
+
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.KEYWARD_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
+const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || path.join(here, 'screenshots'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const KEY_NAME = 'Browser test';
+const VIEWER = 'viewer';
+const VIEWER_PASSWORD = 'viewer-browser-test-password';
+const ACTIVITY_BODY = JSON.stringify({ data: { name: 'from the browser test' } });
+const EXPECTED_CSP_PARTS = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"];
+
+if (!ADMIN_PASSWORD) {
+  console.error('ADMIN_PASSWORD is not set: give the password of the keyward user admin.');
+  process.exit(2);
+}
+mkdirSync(SCREENSHOT_DIR, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const screenshots = [];
+let browser;
+let page;
+
+async function step(name, body) {
+  const number = passed + failed + 1;
+  try {
+    const note = await body();
+    passed += 1;
+    console.log(`ok ${number} - ${name}${note ? ` (${note})` : ''}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`not ok ${number} - ${name}`);
+    console.log(`  ${String(error && error.stack ? error.stack : error).split('\n').join('\n  ')}`);
+    if (page) {
+      try {
+        const file = path.join(SCREENSHOT_DIR, 'failure.png');
+        await page.screenshot({ path: file, fullPage: true });
+        console.log(`  screenshot of the failure: ${file}`);
+      } catch {
+        // The page may be gone.
+      }
+    }
+    await finish();
+  }
+}
+
+async function finish() {
+  if (browser) await browser.close().catch(() => {});
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+async function shot(name) {
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  screenshots.push(file);
+  console.log(`  screenshot: ${file}`);
+  return file;
+}
+
+// A header-hmac (Devo) request, signed anew each time: a replayed signature is refused.
+async function signedActivity(token, secret) {
+  const timestamp = String(Date.now());
+  const sign = createHmac('sha256', secret).update(token + ACTIVITY_BODY + timestamp).digest('hex');
+  const response = await fetch(`${BASE}/api/activities`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'x-logtrust-domain-apikey': token,
+      'x-logtrust-timestamp': timestamp,
+      'x-logtrust-sign': sign,
+    },
+    body: ACTIVITY_BODY,
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+
+// fetch from inside the page, with its session cookie; csrf: send X-CSRF-Token from kw_csrf.
+async function pageFetch(method, url, body, { csrf = true } = {}) {
+  return page.evaluate(async ({ method, url, body, csrf }) => {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (csrf) {
+      const cookie = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith('kw_csrf='));
+      if (cookie) headers['X-CSRF-Token'] = cookie.slice('kw_csrf='.length);
+    }
+    const response = await fetch(url, {
+      method,
+      credentials: 'same-origin',
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: response.status, json, text };
+  }, { method, url, body, csrf });
+}
+
+async function signIn(username, password) {
+  await page.goto(`${BASE}/console/`);
+  const form = page.getByTestId('sign-in-form');
+  await form.waitFor({ state: 'visible' });
+  await page.getByTestId('username').fill(username);
+  await page.getByTestId('password').fill(password);
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('account-name').filter({ hasText: username }).waitFor({ state: 'visible' });
+}
+
+async function signOut() {
+  await page.getByTestId('sign-out').click();
+  await page.getByTestId('sign-in-form').waitFor({ state: 'visible' });
+}
+
+async function keyIdFromUrl() {
+  await page.waitForURL(/#\/keys\/\d+$/);
+  return Number(new URL(page.url()).hash.match(/^#\/keys\/(\d+)$/)[1]);
+}
+
+async function text(testId) {
+  return (await page.getByTestId(testId).textContent()).trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+console.log(`keyward console browser test against ${BASE}`);
+console.log(`Chromium: ${CHROMIUM}; screenshots in ${SCREENSHOT_DIR}`);
+
+const problems = [];
+let token;
+let secret;
+let keyId;
+let newToken;
+let viewerKeyId;
+let viewerKeySecret;
+
+await step('launch Chromium', async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 860 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  // Script errors and Content-Security-Policy violations fail the run at the end.
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return browser.version();
+});
+
+await step('1. the console loads under its Content-Security-Policy and shows the sign-in form', async () => {
+  const response = await page.goto(`${BASE}/console/`);
+  assert.equal(response.status(), 200, 'GET /console/ answers 200');
+  const csp = response.headers()['content-security-policy'] || '';
+  for (const part of EXPECTED_CSP_PARTS) assert.ok(csp.includes(part), `CSP has ${part}: ${csp}`);
+  await page.getByTestId('sign-in-form').waitFor({ state: 'visible' });
+  // The app script ran (the form is shown by it) and focused the user name.
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  assert.equal(focused, 'sign-in-username', 'the user name field has focus');
+  await shot('01-sign-in');
+});
+
+await step('1. a wrong password is refused with a message in role="alert"', async () => {
+  await page.getByTestId('username').fill('admin');
+  await page.getByTestId('password').fill('not the password');
+  await page.getByTestId('sign-in').click();
+  const alert = page.getByRole('alert').filter({ hasText: /\S/ });
+  await alert.waitFor({ state: 'visible' });
+  const message = (await alert.textContent()).trim();
+  assert.match(message, /password/i, `the alert says why: ${message}`);
+  assert.match(message, /21/, 'the alert carries error code 21');
+  return message;
+});
+
+await step('1. sign in as admin with the keyboard; the API Keys page opens', async () => {
+  await page.getByTestId('username').fill('');
+  await page.getByTestId('username').focus();
+  await page.keyboard.type('admin');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(ADMIN_PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.getByTestId('account-name').filter({ hasText: 'admin' }).waitFor({ state: 'visible' });
+  await page.waitForURL(/#\/keys$/);
+  await page.getByRole('heading', { level: 1, name: 'API Keys' }).waitFor();
+  await page.getByTestId('new-key').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('error').textContent(), '', 'no error shown');
+  const cookies = await page.context().cookies(BASE);
+  const session = cookies.find((c) => c.name === 'kw_session');
+  const csrf = cookies.find((c) => c.name === 'kw_csrf');
+  assert.ok(session && session.httpOnly, 'kw_session is set and HttpOnly');
+  assert.ok(csrf && !csrf.httpOnly, 'kw_csrf is set and readable');
+  const readable = await page.evaluate(() => document.cookie);
+  assert.ok(!readable.includes('kw_session='), 'the page cannot read kw_session');
+  await shot('02-keys');
+});
+
+await step('2. create key "Browser test" (activities:read, activities:write) in the New API Key dialog', async () => {
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  assert.equal(await dialog.evaluate((d) => d.open && d.matches(':modal')), true, 'the dialog is modal');
+  // Only the permissions the signed-in user holds are offered; admin holds all six.
+  assert.equal(await dialog.locator('input[type=checkbox]').count(), 6, 'six permissions offered to admin');
+  await dialog.getByLabel('Application name').fill(KEY_NAME);
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('permission-activities:write').check();
+  await shot('03-new-key-dialog');
+  await dialog.getByTestId('confirm').click();
+  keyId = await keyIdFromUrl();
+  await page.getByTestId('key-secret').waitFor({ state: 'visible' });
+  assert.equal(await text('key-name'), KEY_NAME);
+  token = await text('key-token');
+  secret = await text('key-secret');
+  assert.match(token, /^kwkey_\S+$/, `a token is shown: ${token}`);
+  assert.match(secret, /^kwsec_\S+$/, 'a secret is shown');
+  await shot('04-key-created');
+  return `key ${keyId}, token ${token.slice(0, 12)}…`;
+});
+
+await step('2. the Copy buttons copy the token and the secret, with a visible "Copied" notice', async () => {
+  await page.getByTestId('copy-token').click();
+  await page.getByTestId('notice').filter({ hasText: 'Copied' }).waitFor({ state: 'visible' });
+  const copiedToken = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copiedToken, token, 'the clipboard holds the token');
+  await page.getByTestId('copy-secret').click();
+  await page.getByTestId('notice').filter({ hasText: 'Copied secret' }).waitFor({ state: 'visible' });
+  const copiedSecret = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copiedSecret, secret, 'the clipboard holds the secret');
+});
+
+await step('2. the keys list shows the key with its token prefix; the secret is not shown again', async () => {
+  await page.getByTestId('back-to-keys').click();
+  const row = page.locator(`[data-testid="key-row"][data-key-id="${keyId}"]`);
+  await row.waitFor({ state: 'visible' });
+  const rowText = await row.textContent();
+  assert.ok(rowText.includes(KEY_NAME), 'the row names the key');
+  assert.ok(rowText.includes(`${token.slice(0, 12)}…`), 'the row shows the first 12 characters of the token and …');
+  assert.ok(!rowText.includes(token), 'the row does not show the whole token');
+  await row.getByTestId('key-link').click();
+  await page.getByTestId('key-token').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('key-secret').count(), 0, 'no secret on a second visit');
+  await page.getByTestId('reveal-secret').waitFor({ state: 'visible' });
+});
+
+await step('3. a header-hmac request signed with the token and secret read from the page → 201', async () => {
+  const answer = await signedActivity(token, secret);
+  assert.equal(answer.status, 201, `POST /api/activities: ${answer.text}`);
+  return `activity ${answer.json && answer.json.data ? answer.json.data.id : '?'}`;
+});
+
+await step('4. Regenerate token, confirmed in a dialog that warns the old token stops at once', async () => {
+  await page.getByTestId('regenerate-token').click();
+  const dialog = page.getByTestId('regenerate-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  assert.match(await dialog.textContent(), /stops working at once/);
+  await shot('05-regenerate-confirm');
+  await dialog.getByTestId('confirm').click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.waitForFunction((old) => {
+    const el = document.querySelector('[data-testid="key-token"]');
+    return el && el.textContent.trim() !== old;
+  }, token);
+  newToken = await text('key-token');
+  assert.match(newToken, /^kwkey_\S+$/);
+  assert.notEqual(newToken, token);
+  return `new token ${newToken.slice(0, 12)}…`;
+});
+
+await step('4. the old token is refused (401), the new one works (201)', async () => {
+  const old = await signedActivity(token, secret);
+  assert.equal(old.status, 401, `old token: ${old.text}`);
+  assert.equal(old.json && old.json.error && old.json.error.code, 13, 'code 13: unknown, revoked or disabled');
+  const fresh = await signedActivity(newToken, secret);
+  assert.equal(fresh.status, 201, `new token: ${fresh.text}`);
+});
+
+await step('5. Revoke, confirmed; a request with the new token is then refused (401)', async () => {
+  await page.getByTestId('revoke').click();
+  const dialog = page.getByTestId('revoke-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByTestId('confirm').click();
+  await page.getByTestId('key-state').filter({ hasText: 'revoked' }).waitFor();
+  assert.equal(await page.getByTestId('revoke').count(), 0, 'no Revoke button on a revoked key');
+  const answer = await signedActivity(newToken, secret);
+  assert.equal(answer.status, 401, `revoked key: ${answer.text}`);
+  assert.equal(answer.json && answer.json.error && answer.json.error.code, 13);
+  await shot('06-key-revoked');
+});
+
+await step('6. admin (keys:reveal) sees Reveal secret on an active key, and it reveals the secret', async () => {
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.getByLabel('Application name').fill('Viewer check');
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('confirm').click();
+  viewerKeyId = await keyIdFromUrl();
+  viewerKeySecret = await text('key-secret');
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.locator(`[data-testid="key-row"][data-key-id="${viewerKeyId}"]`).getByTestId('key-link').click();
+  await page.getByTestId('reveal-secret').click();
+  await page.getByTestId('key-secret').waitFor({ state: 'visible' });
+  assert.equal(await text('key-secret'), viewerKeySecret, 'the revealed secret is the one shown at creation');
+});
+
+await step('6. create user "viewer" with keys:manage only, on the Users page', async () => {
+  await page.getByTestId('nav-users').click();
+  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  const existing = page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`);
+  if (await existing.count()) {
+    // A run before this one created the user: give it this run's password and permissions.
+    const users = await pageFetch('GET', '/api/admin/users');
+    const user = users.json.data.find((u) => u.username === VIEWER);
+    const changed = await pageFetch('PATCH', `/api/admin/users/${user.id}`,
+      { data: { password: VIEWER_PASSWORD, permissions: ['keys:manage'], state: 'active' } });
+    assert.equal(changed.status, 200, changed.text);
+    return 'the user existed; reset through the API';
+  }
+  const form = page.getByTestId('new-user-form');
+  await form.getByLabel('User name').fill(VIEWER);
+  await form.getByLabel('Password').fill(VIEWER_PASSWORD);
+  await form.getByTestId('permission-keys:manage').check();
+  await form.getByTestId('create-user').click();
+  const row = page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`);
+  await row.waitFor({ state: 'visible' });
+  const rowText = await row.textContent();
+  assert.ok(rowText.includes('keys:manage') && !rowText.includes('keys:reveal'), `permissions: ${rowText}`);
+});
+
+await step('6. sign out; the session is gone', async () => {
+  await signOut();
+  const session = await pageFetch('GET', '/console/session');
+  assert.equal(session.status, 401, 'GET /console/session after signing out');
+  const cookies = await page.context().cookies(BASE);
+  assert.ok(!cookies.some((c) => c.name === 'kw_session' && c.value), 'kw_session cleared');
+});
+
+await step('6. as viewer (no keys:reveal): no Reveal button and no secret on a key\'s page', async () => {
+  await signIn(VIEWER, VIEWER_PASSWORD);
+  assert.equal(await page.getByTestId('nav-users').isVisible(), false, 'no Users link without users:manage');
+  assert.equal(await page.getByTestId('nav-audit').isVisible(), false, 'no Audit link without audit:read');
+  await page.goto(`${BASE}/console/#/keys`);
+  const row = page.locator(`[data-testid="key-row"][data-key-id="${viewerKeyId}"]`);
+  await row.getByTestId('key-link').click();
+  await page.getByTestId('key-token').waitFor({ state: 'visible' });
+  await page.getByTestId('secret-hidden').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('reveal-secret').count(), 0, 'no Reveal secret button');
+  assert.equal(await page.getByTestId('key-secret').count(), 0, 'no secret element');
+  const body = await page.locator('body').textContent();
+  assert.ok(!body.includes(viewerKeySecret), 'the secret is nowhere on the page');
+  await shot('07-viewer-key-details');
+  // The server agrees: reveal is refused with code 20 even when asked directly.
+  const reveal = await pageFetch('POST', `/api/admin/keys/${viewerKeyId}/reveal`);
+  assert.equal(reveal.status, 403, reveal.text);
+  assert.equal(reveal.json.error.code, 20);
+});
+
+await step('6. as viewer, New API Key offers only the permissions the viewer holds', async () => {
+  await page.getByTestId('back-to-keys').click();
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  const offered = await dialog.locator('input[type=checkbox]').evaluateAll((boxes) => boxes.map((b) => b.value));
+  assert.deepEqual(offered, ['keys:manage']);
+  await dialog.getByTestId('cancel').click();
+  await dialog.waitFor({ state: 'detached' });
+  await signOut();
+});
+
+await step('7. a POST without X-CSRF-Token, with the session cookie, is refused: 403, code 23', async () => {
+  await signIn('admin', ADMIN_PASSWORD);
+  const forged = await pageFetch('POST', '/api/admin/keys',
+    { data: { name: 'forged by fetch', permissions: ['activities:read'] } }, { csrf: false });
+  assert.equal(forged.status, 403, forged.text);
+  assert.equal(forged.json && forged.json.error && forged.json.error.code, 23, forged.text);
+  const wrong = await page.evaluate(async () => {
+    const response = await fetch('/api/admin/keys', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': 'kwat_not-the-cookie' },
+      body: JSON.stringify({ data: { name: 'forged by fetch', permissions: [] } }),
+    });
+    return { status: response.status, json: await response.json() };
+  });
+  assert.equal(wrong.status, 403, 'a wrong X-CSRF-Token is refused too');
+  assert.equal(wrong.json.error.code, 23);
+  // The control: the same request with the header is accepted, so the header is what mattered.
+  const genuine = await pageFetch('POST', '/api/admin/keys', { data: { name: 'CSRF control', permissions: [] } });
+  assert.equal(genuine.status, 201, genuine.text);
+  await pageFetch('DELETE', `/api/admin/keys/${genuine.json.data.id}`);
+  const keys = await pageFetch('GET', '/api/admin/keys');
+  assert.ok(!keys.json.data.some((k) => k.name === 'forged by fetch'), 'no forged key exists');
+  return `"${forged.json.error.message}"`;
+});
+
+await step('7. a classic HTML form POST (text/plain, JSON-shaped) to /api/admin/keys is refused: 403, code 23', async () => {
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.getByTestId('new-key').waitFor();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${BASE}/api/admin/keys` && r.request().method() === 'POST'),
+    page.evaluate(() => {
+      const form = document.createElement('form');
+      form.method = 'POST';
+      form.action = '/api/admin/keys';
+      form.enctype = 'text/plain';
+      const input = document.createElement('input');
+      input.type = 'hidden';
+      // text/plain sends name=value: this makes {"data":{"name":"forged by form","x":"="}}
+      input.name = '{"data":{"name":"forged by form","x":"';
+      input.value = '"}}';
+      form.appendChild(input);
+      document.body.appendChild(form);
+      form.submit();
+    }),
+  ]);
+  assert.equal(response.status(), 403, 'the forged form post is refused');
+  const body = await response.json();
+  assert.equal(body.error.code, 23);
+  await page.goto(`${BASE}/console/#/keys`);
+  const keys = await pageFetch('GET', '/api/admin/keys');
+  assert.ok(!keys.json.data.some((k) => k.name === 'forged by form'), 'no forged key exists');
+});
+
+await step('7. a classic HTML form POST to /console/session (login CSRF) does not sign anyone in', async () => {
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  try {
+    await other.goto(`${BASE}/console/`);
+    const [response] = await Promise.all([
+      other.waitForResponse((r) => r.url() === `${BASE}/console/session` && r.request().method() === 'POST'),
+      other.evaluate(({ password }) => {
+        const form = document.createElement('form');
+        form.method = 'POST';
+        form.action = '/console/session';
+        form.enctype = 'text/plain';
+        const input = document.createElement('input');
+        input.type = 'hidden';
+        input.name = `{"username":"admin","password":"${password}","x":"`;
+        input.value = '"}';
+        form.appendChild(input);
+        document.body.appendChild(form);
+        form.submit();
+      }, { password: ADMIN_PASSWORD }),
+    ]);
+    assert.ok(response.status() >= 400, `refused, status ${response.status()}`);
+    const cookies = await context.cookies(BASE);
+    assert.ok(!cookies.some((c) => c.name === 'kw_session'), 'no session cookie was set');
+    let code = '';
+    try { code = (await response.json()).error.code; } catch { /* not JSON */ }
+    return `status ${response.status()}, code ${code}`;
+  } finally {
+    await context.close();
+  }
+});
+
+await step('8. the Users page (as admin)', async () => {
+  await page.goto(`${BASE}/console/#/users`);
+  await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+  await page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`).waitFor();
+  await page.locator('[data-testid="user-row"][data-username="admin"]').waitFor();
+  await shot('08-users');
+});
+
+await step('8. the Audit page (as admin): records, the application filter, paging', async () => {
+  await page.getByTestId('nav-audit').click();
+  await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+  await page.getByTestId('audit-table').waitFor();
+  assert.ok(await page.getByTestId('audit-row').count() > 0, 'records are listed');
+  const status = await text('audit-page');
+  assert.match(status, /^Page 1 of \d+/);
+  assert.equal(await page.getByTestId('audit-previous').isDisabled(), true, 'no previous page on page 1');
+  await shot('09-audit');
+  if (await page.getByTestId('audit-next').isEnabled()) {
+    await page.getByTestId('audit-next').click();
+    await page.getByTestId('audit-page').filter({ hasText: /^Page 2 of/ }).waitFor();
+    await page.getByTestId('audit-previous').click();
+    await page.getByTestId('audit-page').filter({ hasText: /^Page 1 of/ }).waitFor();
+  }
+  await page.getByTestId('audit-application').fill(KEY_NAME);
+  await page.getByTestId('audit-filter').click();
+  await page.waitForURL(/#\/audit\?application=Browser%20test$/);
+  await page.getByTestId('audit-page').waitFor();
+  const rows = await page.getByTestId('audit-row').allTextContents();
+  assert.ok(rows.length > 0, 'the key\'s requests are in the audit log under its application name');
+  assert.ok(rows.every((r) => r.includes(KEY_NAME)), 'every row is the application\'s');
+  await shot('10-audit-filtered');
+  return `${status}; ${rows.length} record(s) for "${KEY_NAME}"`;
+});
+
+await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.getByTestId('keys-table').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the window`);
+  await shot('11-keys-narrow');
+  await page.setViewportSize({ width: 1280, height: 860 });
+});
+
+await step('no script errors and no Content-Security-Policy violations', async () => {
+  assert.deepEqual(problems, []);
+});
+
+console.log('screenshots:');
+for (const file of screenshots) console.log(`  ${file}`);
+await finish();
