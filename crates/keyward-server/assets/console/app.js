@@ -451,9 +451,12 @@
       hash.slice(q + 1).split('&').forEach(function (pair) {
         if (!pair) return;
         var eq = pair.indexOf('=');
-        var key = decodeURIComponent(eq === -1 ? pair : pair.slice(0, eq));
-        var value = eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
-        query[key] = value;
+        try {
+          var key = decodeURIComponent(eq === -1 ? pair : pair.slice(0, eq));
+          query[key] = eq === -1 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+        } catch (e) {
+          // A malformed escape in a hand-typed address: ignore that parameter.
+        }
       });
       hash = hash.slice(0, q);
     }
