@@ -1,6 +1,7 @@
 //! keyward-server is keyward's HTTP API as an axum application: the tower auth layer that
-//! verifies every scheme ([`auth`]), the handlers for sessions, activities, API keys, users
-//! and the audit log, and health checks. [`app`] builds the router; the `keyward` binary
+//! verifies every scheme ([`auth`]), the handlers for sessions, activities, API keys, users,
+//! the audit log and provisioning (`/probio`), the admin console ([`console`]), the API
+//! reference ([`openapi`]) and health checks. [`app`] builds the router; the `keyward` binary
 //! serves it.
 //!
 //! ```text
