@@ -76,16 +76,17 @@ pub async fn style() -> Response {
     asset("text/css; charset=utf-8", include_str!("../assets/console/app.css"))
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
+/// The value of cookie `name` in the request's `Cookie` headers (parsed by the `cookie`
+/// crate; malformed pairs are passed over).
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name_raw() == Some(name))
+        .and_then(|cookie| cookie.value_raw())
 }
 
 fn set_cookie(headers: &mut HeaderMap, cookie: Cookie<'_>) {

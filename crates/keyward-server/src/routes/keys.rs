@@ -38,6 +38,12 @@ fn with_secret(key: &ApiKey, secret: &Secret) -> Value {
     value
 }
 
+/// The caller's domain's keys, when the caller holds `permission` there.
+fn own_keys(principal: &Principal, permission: &str) -> Result<KeyOwner, ApiError> {
+    principal.require(permission)?;
+    Ok(KeyOwner::Domain(principal.domain()?))
+}
+
 /// Checks that requested permissions are ones keyward knows.
 pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
     Permissions::parse(requested).map_err(|unknown| {
@@ -69,15 +75,15 @@ pub struct NewKeyInput {
 }
 
 impl NewKeyInput {
-    /// The key asked for, in `domain_id`, its permissions checked by `grant`.
+    /// The key asked for, for `owner`, its permissions checked by `grant`.
     pub(crate) fn checked(
         self,
-        domain_id: i64,
+        owner: KeyOwner,
         grant: impl FnOnce(&[String]) -> Result<Permissions, ApiError>,
     ) -> Result<NewApiKey, ApiError> {
         let name = self.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
         Ok(NewApiKey {
-            owner: KeyOwner::Domain(domain_id),
+            owner,
             name: required_text("name", &name, 100)?,
             permissions: grant(&self.permissions)?,
         })
@@ -99,8 +105,8 @@ pub async fn create(
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewKeyInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require("keys:manage")?;
-    let new = input.checked(principal.domain()?, |asked| grantable(&principal, asked))?;
+    let owner = own_keys(&principal, "keys:manage")?;
+    let new = input.checked(owner, |asked| grantable(&principal, asked))?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, &secret))
 }
@@ -122,8 +128,8 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
-    let keys = state.store.api_keys(KeyOwner::Domain(principal.domain()?)).await?;
+    let owner = own_keys(&principal, "keys:manage")?;
+    let keys = state.store.api_keys(owner).await?;
     Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
 
@@ -141,8 +147,8 @@ pub async fn show(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
-    let key = state.store.api_key(KeyOwner::Domain(principal.domain()?), id).await?;
+    let owner = own_keys(&principal, "keys:manage")?;
+    let key = state.store.api_key(owner, id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -168,18 +174,10 @@ pub async fn rename(
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<RenameInput>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
+    let owner = own_keys(&principal, "keys:manage")?;
     let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
     let name = required_text("name", &name, 100)?;
-    let key = state
-        .store
-        .rename_api_key(
-            &principal.actor(&request_id),
-            KeyOwner::Domain(principal.domain()?),
-            id,
-            &name,
-        )
-        .await?;
+    let key = state.store.rename_api_key(&principal.actor(&request_id), owner, id, &name).await?;
     // The name is the application name audit records carry: refresh the cached one.
     state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
@@ -200,11 +198,8 @@ pub async fn regenerate_token(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
-    let (key, old) = state
-        .store
-        .regenerate_token(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
-        .await?;
+    let owner = own_keys(&principal, "keys:manage")?;
+    let (key, old) = state.store.regenerate_token(&principal.actor(&request_id), owner, id).await?;
     state.cache.invalidate_key(&old);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
@@ -232,7 +227,7 @@ pub async fn rotate_secret(
     ApiPath(id): ApiPath<i64>,
     body: bytes::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
+    let owner = own_keys(&principal, "keys:manage")?;
     let overlap = optional_payload::<RotateInput>(&body)?.and_then(|b| b.overlap_seconds);
     let overlap_ms = match overlap {
         Some(seconds) if !(0..=30 * 86_400).contains(&seconds) => {
@@ -245,10 +240,7 @@ pub async fn rotate_secret(
         None => state.settings.rotation_overlap_ms,
     };
     let actor = principal.actor(&request_id);
-    let (key, secret) = state
-        .store
-        .rotate_secret(&actor, KeyOwner::Domain(principal.domain()?), id, overlap_ms)
-        .await?;
+    let (key, secret) = state.store.rotate_secret(&actor, owner, id, overlap_ms).await?;
     state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": with_secret(&key, &secret) })))
 }
@@ -268,11 +260,8 @@ pub async fn reveal(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:reveal")?;
-    let secret = state
-        .store
-        .reveal_secret(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
-        .await?;
+    let owner = own_keys(&principal, "keys:reveal")?;
+    let secret = state.store.reveal_secret(&principal.actor(&request_id), owner, id).await?;
     Ok(Json(json!({ "data": { "id": id, "secret": secret.0 } })))
 }
 
@@ -291,11 +280,8 @@ pub async fn revoke(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("keys:manage")?;
-    let key = state
-        .store
-        .revoke_api_key(&principal.actor(&request_id), KeyOwner::Domain(principal.domain()?), id)
-        .await?;
+    let owner = own_keys(&principal, "keys:manage")?;
+    let key = state.store.revoke_api_key(&principal.actor(&request_id), owner, id).await?;
     state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
