@@ -506,7 +506,13 @@ await step('8. the Audit page (as admin): records, the application filter, pagin
   await page.getByTestId('audit-filter').click();
   await page.waitForURL(/#\/audit\?application=Browser%20test$/);
   await page.getByTestId('audit-page').waitFor();
-  const rows = await page.getByTestId('audit-row').allTextContents();
+  // The filtered page replaces the unfiltered one after its request returns: wait for it
+  // (up to 5 s) rather than read the rows of whichever page is on screen.
+  let rows = [];
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await page.waitForTimeout(100)) {
+    rows = await page.getByTestId('audit-row').allTextContents();
+    if (rows.length > 0 && rows.every((r) => r.includes(KEY_NAME))) break;
+  }
   assert.ok(rows.length > 0, 'the key\'s requests are in the audit log under its application name');
   assert.ok(rows.every((r) => r.includes(KEY_NAME)), 'every row is the application\'s');
   await shot('10-audit-filtered');
