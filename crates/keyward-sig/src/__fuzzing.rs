@@ -11,11 +11,25 @@ use crate::token::TokenDigest;
 use crate::verify::{BlankValues, Verifier, VerifyOptions};
 use crate::{Field, VerifyError};
 
-/// query-hmac parsing: never panics; the canonical string is independent of URL order
-/// (bytewise), and re-parsing a query rebuilt from the parsed pairs gives the same string.
+/// query-hmac parsing: never panics; more than [`query_hmac::MAX_PARAMETERS`] signed
+/// parameters are refused as too many, and no fewer; the canonical string is independent of URL
+/// order (bytewise), and re-parsing a query rebuilt from the parsed pairs gives the same string.
 pub fn query_string(data: &[u8]) {
     let Ok(query) = std::str::from_utf8(data) else { return };
-    let Ok(parsed) = SignedQuery::parse(query) else { return };
+    let signed_params =
+        query_hmac::raw_params(query).filter(|p| !p.decoded_key().eq(*b"s")).count();
+    let parsed = SignedQuery::parse(query);
+    let too_many = matches!(parsed, Err(VerifyError::TooManyItems { .. }));
+    if signed_params > query_hmac::MAX_PARAMETERS {
+        // The cap comes first unless `s` repeats among the first parameters.
+        assert!(
+            too_many || matches!(parsed, Err(VerifyError::RepeatedParameter { .. })),
+            "{signed_params} parameters accepted: {parsed:?}"
+        );
+    } else {
+        assert!(!too_many, "{signed_params} parameters refused as too many");
+    }
+    let Ok(parsed) = parsed else { return };
     let canonical = parsed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
     for order in [ParameterOrder::Url, ParameterOrder::CaseInsensitive] {
         let other = parsed.canonical(order, BlankValues::Signed);
@@ -45,11 +59,19 @@ pub fn query_string(data: &[u8]) {
     assert_eq!(again, canonical, "bytewise canonical form ignores URL order");
 }
 
-/// `Signature-Input` + `Signature` parsing: never panics; a parsed member serializes to text
-/// that parses back to the same parameters (round trip), and serializing is idempotent.
+/// `Signature-Input` + `Signature` parsing: never panics; what parses stays within the caps on
+/// components and parameters; a parsed member serializes to text that parses back to the same
+/// parameters (round trip), serializing is idempotent, and parameters made to own their text
+/// serialize the same.
 pub fn signature_fields(data: &[u8]) {
     let (input, signature) = split_in_two(data);
     let Ok((label, params, bytes)) = rfc9421::parse_signature(input, signature) else { return };
+    assert!(params.components().len() <= rfc9421::MAX_COMPONENTS);
+    assert!(
+        params.components().iter().all(|c| c.param_count() <= rfc9421::MAX_COMPONENT_PARAMETERS)
+    );
+    assert!(params.param_count() <= rfc9421::MAX_SIGNATURE_PARAMETERS);
+    assert_eq!(params.clone().into_owned().serialize(), params.serialize());
     let serialized = params.serialize();
     let member = format!("{label}={serialized}");
     let (label2, params2, bytes2) = rfc9421::parse_signature(member.as_bytes(), signature)
@@ -81,8 +103,9 @@ pub fn timestamp(data: &[u8]) {
     }
 }
 
-/// The whole verify path on an arbitrary request: never panics, and a request re-signed by
-/// our signer for the key it names verifies.
+/// The whole verify path on an arbitrary request: never panics; parsing without the body and
+/// verifying with it answers exactly as verifying the whole request, and a body is needed only
+/// where `reads_body` says so; a request re-signed by our signer for the key it names verifies.
 pub fn verify_request(data: &[u8]) {
     let Some(request) = ArbitraryRequest::parse(data) else { return };
     let headers: Vec<(&str, &[u8])> =
@@ -91,8 +114,18 @@ pub fn verify_request(data: &[u8]) {
     let lookup = FuzzKeys;
     let verifier =
         Verifier::new(VerifyOptions { blank_values: BlankValues::Skipped, ..Default::default() });
-    // Any answer will do, as long as there is one.
-    let _ = verifier.verify(&view, NOW_MS, &lookup);
+    // Any answer will do, as long as there is one, and the two paths agree on it.
+    let whole =
+        verifier.verify(&view, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()));
+    let split = verifier.parse(&view.with_body(b"")).and_then(|presented| {
+        let body: &[u8] = if presented.reads_body() { &request.body } else { b"" };
+        presented.verify(body, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()))
+    });
+    assert_eq!(
+        whole.as_ref().map_err(VerifyError::code),
+        split.as_ref().map_err(VerifyError::code),
+        "parse-then-verify disagrees with verify"
+    );
     // Signing what we parsed and verifying it must succeed for a query without credentials.
     if let Some(query) = view.query() {
         if SignedQuery::parse(query).is_ok()

@@ -11,11 +11,10 @@
 //! ```
 
 use crate::error::{Field, VerifyError};
-use crate::key::{AccessGrant, CredentialLookup};
+use crate::key::AccessGrant;
 use crate::request::{CredentialField, CredentialFields, RequestView};
-use crate::scheme::Scheme;
 use crate::token::{CredentialKind, TokenDigest};
-use crate::verify::{Principal, Verified, VerifyOptions};
+use crate::verify::VerifyOptions;
 
 /// The token in an `Authorization: Bearer` value (scheme name case-insensitive, RFC 9110
 /// section 11.1), if it is one.
@@ -54,21 +53,34 @@ pub(crate) fn presented_token<'a>(
     Ok(token)
 }
 
-pub(crate) fn verify<L: CredentialLookup>(
+/// A bearer token as presented: only its digest is kept (the token is a secret).
+#[derive(Debug)]
+pub(crate) struct Presented {
+    digest: TokenDigest,
+}
+
+/// Parses `Authorization: Bearer`.
+pub(crate) fn parse(
     fields: &CredentialFields<'_>,
-    now_ms: i64,
-    lookup: &L,
     options: &VerifyOptions,
-) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let digest = TokenDigest::of(presented_token(fields, options)?);
-    // The token itself is a secret: the error never names it.
-    let grant =
-        lookup.access_token(&digest).ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
-    let AccessGrant { expires_at_ms } = *grant.as_ref();
-    if now_ms >= expires_at_ms {
-        return Err(VerifyError::TokenExpired { expired_at_ms: expires_at_ms, now_ms });
+) -> Result<Presented, VerifyError> {
+    Ok(Presented { digest: TokenDigest::of(presented_token(fields, options)?) })
+}
+
+impl Presented {
+    /// The digest the token is stored and looked up by.
+    pub(crate) fn digest(&self) -> &TokenDigest {
+        &self.digest
     }
-    Ok(Verified::new(Scheme::Bearer, Principal::AccessToken { grant, digest }, None))
+
+    /// Checks a known token's expiry.
+    pub(crate) fn verify(&self, grant: &AccessGrant, now_ms: i64) -> Result<(), VerifyError> {
+        let AccessGrant { expires_at_ms } = *grant;
+        if now_ms >= expires_at_ms {
+            return Err(VerifyError::TokenExpired { expired_at_ms: expires_at_ms, now_ms });
+        }
+        Ok(())
+    }
 }
 
 /// The `Authorization` value for `token`.

@@ -45,6 +45,8 @@ pub enum Field {
     Authorization,
     /// The request target (path and query).
     Target,
+    /// The query string (its parameters).
+    Query,
 }
 
 impl Field {
@@ -67,6 +69,7 @@ impl Field {
             Field::ContentDigest => "content-digest",
             Field::Authorization => "authorization",
             Field::Target => "request-target",
+            Field::Query => "query",
         }
     }
 }
@@ -165,6 +168,15 @@ pub enum VerifyError {
         /// The algorithm as sent (shortened to 64 bytes).
         algorithm: String,
     },
+    /// A list the client controls (query parameters, RFC 9421 covered components or
+    /// signature parameters) is longer than keyward accepts. Refused before the list is
+    /// sorted, de-duplicated or searched, so a huge list costs no more than reading it.
+    TooManyItems {
+        /// Where the list is.
+        field: Field,
+        /// The most items accepted.
+        limit: usize,
+    },
     /// A bearer access token is known but past its expiry.
     TokenExpired {
         /// When it expired, epoch milliseconds.
@@ -192,6 +204,7 @@ impl VerifyError {
             VerifyError::UnsupportedComponent { .. } => "unsupported-component",
             VerifyError::DigestMismatch { .. } => "digest-mismatch",
             VerifyError::UnsupportedAlgorithm { .. } => "unsupported-algorithm",
+            VerifyError::TooManyItems { .. } => "too-many-items",
             VerifyError::TokenExpired { .. } => "token-expired",
         }
     }
@@ -260,6 +273,9 @@ impl fmt::Display for VerifyError {
             }
             VerifyError::UnsupportedAlgorithm { algorithm } => {
                 write!(f, "unsupported algorithm {algorithm:?}")
+            }
+            VerifyError::TooManyItems { field, limit } => {
+                write!(f, "{field} holds more than {limit} items")
             }
             VerifyError::TokenExpired { expired_at_ms, now_ms } => {
                 write!(f, "access token expired at {expired_at_ms}, server time is {now_ms}")

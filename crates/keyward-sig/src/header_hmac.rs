@@ -19,13 +19,13 @@
 //! ```
 
 use crate::error::{Field, VerifyError};
-use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
-use crate::mac::{tag_from_hex, to_hex};
-use crate::request::{CredentialField, CredentialFields, RequestView};
+use crate::key::{KeyKind, KeyMaterial};
+use crate::mac::{Tag, tag_from_hex, to_hex};
+use crate::request::{CredentialField, CredentialFields};
 use crate::scheme::Scheme;
 use crate::time::parse_epoch_millis;
 use crate::token::CredentialKind;
-use crate::verify::{Principal, ReplayId, Verified, VerifyOptions, any_secret_matches};
+use crate::verify::{ReplayId, VerifyOptions, any_secret_matches};
 
 /// The signature header.
 pub const SIGN: &str = "x-logtrust-sign";
@@ -87,41 +87,67 @@ pub(crate) fn presented_token<'a>(
     Ok((token, kind))
 }
 
-pub(crate) fn verify<L: CredentialLookup>(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
-    now_ms: i64,
-    lookup: &L,
+/// header-hmac credentials as presented: every field parsed, no key known yet.
+#[derive(Debug)]
+pub(crate) struct Presented<'r> {
+    token: &'r str,
+    /// The kind the key header claims.
+    kind: KeyKind,
+    /// The timestamp text as sent: it is signed as is.
+    timestamp: &'r [u8],
+    timestamp_ms: i64,
+    tag: Tag,
+}
+
+/// Parses the `x-logtrust-*` fields.
+pub(crate) fn parse<'r>(
+    fields: &CredentialFields<'r>,
     options: &VerifyOptions,
-) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-    let (token, presented_kind) = presented_token(fields, options)?;
-    let apikey = token.as_bytes();
+) -> Result<Presented<'r>, VerifyError> {
+    let (token, kind) = presented_token(fields, options)?;
     let timestamp = single(fields, CredentialField::LogtrustTimestamp)?
         .ok_or(VerifyError::missing(Field::TimestampHeader))?;
     let sign = single(fields, CredentialField::LogtrustSign)?
         .ok_or(VerifyError::missing(Field::SignHeader))?;
-    let presented = tag_from_hex(sign.trim_ascii())
+    let tag = tag_from_hex(sign.trim_ascii())
         .ok_or(VerifyError::malformed(Field::SignHeader, "expected 64 hex digits"))?;
     let timestamp_ms = parse_epoch_millis(timestamp, Field::TimestampHeader)?;
+    Ok(Presented { token, kind, timestamp, timestamp_ms, tag })
+}
 
-    let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
-    let material: &KeyMaterial = key.as_ref();
-    if material.kind() != presented_kind {
-        return Err(VerifyError::KeyKindMismatch {
-            presented: presented_kind,
-            actual: material.kind(),
-        });
+impl<'r> Presented<'r> {
+    /// The key token.
+    pub(crate) fn token(&self) -> &'r str {
+        self.token
     }
-    options.window.check(timestamp_ms, now_ms)?;
 
-    // x-logtrust-sign = HMAC-SHA256(secret, apikey + body + timestamp)
-    let parts = [apikey, request.body(), timestamp];
-    if any_secret_matches(material, &parts, &presented) {
-        let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
-        let kind = material.kind();
-        Ok(Verified::new(Scheme::HeaderHmac, Principal::ApiKey { key, kind }, Some(replay)))
-    } else {
-        Err(VerifyError::SignatureMismatch { signed: parts.concat() })
+    /// What can be checked before the body is read: the key's kind, then the clock.
+    pub(crate) fn check_key(
+        &self,
+        key: &KeyMaterial,
+        now_ms: i64,
+        options: &VerifyOptions,
+    ) -> Result<(), VerifyError> {
+        if key.kind() != self.kind {
+            return Err(VerifyError::KeyKindMismatch { presented: self.kind, actual: key.kind() });
+        }
+        options.window.check(self.timestamp_ms, now_ms)
+    }
+
+    /// The HMAC over the key token, the body and the timestamp.
+    pub(crate) fn verify(
+        &self,
+        key: &KeyMaterial,
+        body: &[u8],
+        options: &VerifyOptions,
+    ) -> Result<ReplayId, VerifyError> {
+        // x-logtrust-sign = HMAC-SHA256(secret, apikey + body + timestamp)
+        let parts = [self.token.as_bytes(), body, self.timestamp];
+        if any_secret_matches(key, &parts, &self.tag) {
+            Ok(ReplayId::from_signature(self.tag, self.timestamp_ms, options.window))
+        } else {
+            Err(VerifyError::SignatureMismatch { signed: parts.concat() })
+        }
     }
 }
 

@@ -60,6 +60,7 @@ pub mod header_hmac;
 pub mod http_adapter;
 pub mod key;
 pub mod mac;
+pub mod presented;
 pub mod query_hmac;
 pub mod request;
 pub mod rfc9421;
@@ -73,10 +74,11 @@ pub mod __fuzzing;
 
 pub use error::{Field, SignError, VerifyError};
 pub use key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};
+pub use presented::{CredentialRef, Presented};
 pub use request::RequestView;
 pub use scheme::Scheme;
 pub use time::ClockWindow;
 pub use verify::{
-    BlankValues, ComponentPolicy, CredentialId, Principal, ReplayId, TokenFormat, Verified,
-    Verifier, VerifyOptions,
+    BlankValues, ComponentPolicy, Principal, ReplayId, TokenFormat, Verified, Verifier,
+    VerifyOptions,
 };

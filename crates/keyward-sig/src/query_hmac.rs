@@ -30,14 +30,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_
 use smallvec::SmallVec;
 
 use crate::error::{Field, SignError, VerifyError, shorten};
-use crate::key::{CredentialLookup, KeyMaterial};
+use crate::key::KeyMaterial;
 use crate::mac::{Tag, tag_from_hex, to_hex};
 use crate::request::RequestView;
-use crate::scheme::Scheme;
 use crate::token::CredentialKind;
-use crate::verify::{
-    BlankValues, Principal, ReplayId, Verified, VerifyOptions, any_secret_matches,
-};
+use crate::verify::{BlankValues, ReplayId, VerifyOptions, any_secret_matches};
 
 /// The order in which parameters are concatenated into the string-to-sign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,6 +167,10 @@ impl<'a> Iterator for RawParams<'a> {
     }
 }
 
+/// The most query parameters a signed URL may carry. A URL of 8 KiB (what most proxies accept)
+/// cannot hold many more meaningful ones; the cap bounds the sort.
+pub const MAX_PARAMETERS: usize = 256;
+
 /// Parameters kept inline: a typical signed URL has fewer, so no heap allocation.
 type Params<'a> = SmallVec<[RawParam<'a>; 12]>;
 
@@ -224,7 +225,8 @@ pub struct SignedQuery<'a> {
 
 impl<'a> SignedQuery<'a> {
     /// Parses `query`, refusing any repeated key (including `t`, `ms` and `s`): with two, what
-    /// was signed would be ambiguous.
+    /// was signed would be ambiguous; and refusing more than [`MAX_PARAMETERS`] parameters
+    /// before they are sorted.
     pub fn parse(query: &'a str) -> Result<Self, VerifyError> {
         let mut params = Params::new();
         let mut signature = None;
@@ -233,6 +235,8 @@ impl<'a> SignedQuery<'a> {
                 if signature.replace(param.value).is_some() {
                     return Err(VerifyError::RepeatedParameter { name: "s".into() });
                 }
+            } else if params.len() == MAX_PARAMETERS {
+                return Err(VerifyError::TooManyItems { field: Field::Query, limit: MAX_PARAMETERS });
             } else {
                 params.push(param);
             }
@@ -332,43 +336,72 @@ pub fn canonical_query(
     Ok(SignedQuery::parse(query)?.canonical(order, blank))
 }
 
-pub(crate) fn verify<L: CredentialLookup>(
-    request: &RequestView<'_>,
-    now_ms: i64,
-    lookup: &L,
+/// query-hmac credentials as presented: the query parsed, no key known yet.
+#[derive(Debug)]
+pub(crate) struct Presented<'r> {
+    signed: SignedQuery<'r>,
+    token: Cow<'r, str>,
+    timestamp_ms: i64,
+    tag: Tag,
+}
+
+/// Parses the query's `t`, `ms` and `s` and every other parameter.
+pub(crate) fn parse<'r>(
+    request: &RequestView<'r>,
     options: &VerifyOptions,
-) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+) -> Result<Presented<'r>, VerifyError> {
     let query = request.query().ok_or(VerifyError::missing(Field::QueryToken))?;
     let signed = SignedQuery::parse(query)?;
     let token = signed.value(b"t").ok_or(VerifyError::missing(Field::QueryToken))?;
     let timestamp = signed.value(b"ms").ok_or(VerifyError::missing(Field::QueryTimestamp))?;
     let presented = signed.signature.ok_or(VerifyError::missing(Field::QuerySignature))?;
-    let presented: Tag = tag_from_hex(&decode_value(presented))
+    let tag: Tag = tag_from_hex(&decode_value(presented))
         .ok_or(VerifyError::malformed(Field::QuerySignature, "expected 64 hex digits"))?;
     let timestamp_ms = crate::time::parse_epoch_millis(&timestamp, Field::QueryTimestamp)?;
-    let token = std::str::from_utf8(&token)
-        .map_err(|_| VerifyError::malformed(Field::QueryToken, "not UTF-8"))?;
-    options.check_format(CredentialKind::ApiKeyToken, token, Field::QueryToken)?;
+    let not_utf8 = || VerifyError::malformed(Field::QueryToken, "not UTF-8");
+    let token = match token {
+        Cow::Borrowed(bytes) => Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| not_utf8())?),
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8(bytes).map_err(|_| not_utf8())?),
+    };
+    options.check_format(CredentialKind::ApiKeyToken, &token, Field::QueryToken)?;
+    Ok(Presented { signed, token, timestamp_ms, tag })
+}
 
-    let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
-    options.window.check(timestamp_ms, now_ms)?;
+impl Presented<'_> {
+    /// The key token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
 
-    let material: &KeyMaterial = key.as_ref();
-    let mut blank_variants: SmallVec<[BlankValues; 2]> = SmallVec::new();
-    blank_variants.push(BlankValues::Signed);
-    if options.blank_values == BlankValues::Skipped {
-        blank_variants.push(BlankValues::Skipped);
+    /// What can be checked once the key is known: the clock.
+    pub(crate) fn check_key(
+        &self,
+        now_ms: i64,
+        options: &VerifyOptions,
+    ) -> Result<(), VerifyError> {
+        options.window.check(self.timestamp_ms, now_ms)
     }
-    let matched = signed.any_ordering(&blank_variants, |canonical| {
-        any_secret_matches(material, &[canonical.as_bytes()], &presented)
-    });
-    if !matched {
-        let canonical = signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
-        return Err(VerifyError::SignatureMismatch { signed: canonical.as_bytes().to_vec() });
+
+    /// The HMAC over the string-to-sign, in any accepted order.
+    pub(crate) fn verify(
+        &self,
+        key: &KeyMaterial,
+        options: &VerifyOptions,
+    ) -> Result<ReplayId, VerifyError> {
+        let mut blank_variants: SmallVec<[BlankValues; 2]> = SmallVec::new();
+        blank_variants.push(BlankValues::Signed);
+        if options.blank_values == BlankValues::Skipped {
+            blank_variants.push(BlankValues::Skipped);
+        }
+        let matched = self.signed.any_ordering(&blank_variants, |canonical| {
+            any_secret_matches(key, &[canonical.as_bytes()], &self.tag)
+        });
+        if !matched {
+            let canonical = self.signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);
+            return Err(VerifyError::SignatureMismatch { signed: canonical.as_bytes().to_vec() });
+        }
+        Ok(ReplayId::from_signature(self.tag, self.timestamp_ms, options.window))
     }
-    let kind = material.kind();
-    let replay = ReplayId::from_signature(presented, timestamp_ms, options.window);
-    Ok(Verified::new(Scheme::QueryHmac, Principal::ApiKey { key, kind }, Some(replay)))
 }
 
 /// What is escaped when `t` and `ms` are appended: everything but unreserved characters.

@@ -59,6 +59,15 @@ impl<'a> RequestView<'a> {
         self
     }
 
+    /// The same request with `body` as its body (a caller may parse credentials before it has
+    /// read the body).
+    pub fn with_body<'b>(self, body: &'b [u8]) -> RequestView<'b>
+    where
+        'a: 'b,
+    {
+        RequestView { body, ..self }
+    }
+
     /// The method, as sent.
     pub fn method(&self) -> &'a str {
         self.method

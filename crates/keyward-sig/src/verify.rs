@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Field, VerifyError};
 use crate::key::{CredentialLookup, KeyKind, KeyMaterial};
+use crate::presented::Presented;
 use crate::request::{CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::time::ClockWindow;
@@ -155,32 +156,24 @@ impl Verifier {
         }
     }
 
-    /// Verifies `request` at time `now_ms` (epoch milliseconds), asking `lookup` for keys.
+    /// Finds the request's one scheme and parses its credentials, without any key, clock or
+    /// body: what a caller whose keys live behind I/O does first (see [`Presented`]).
+    pub fn parse<'r>(&self, request: &RequestView<'r>) -> Result<Presented<'r>, VerifyError> {
+        let fields = CredentialFields::scan(request);
+        let scheme = Self::detect_in(request, &fields)?;
+        Presented::parse(request, &fields, scheme, &self.options)
+    }
+
+    /// Verifies `request` (with its body) at time `now_ms` (epoch milliseconds), asking `lookup`
+    /// for keys: [`Verifier::parse`], then [`Presented::verify`].
     pub fn verify<L: CredentialLookup>(
         &self,
         request: &RequestView<'_>,
         now_ms: i64,
         lookup: &L,
     ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
-        let fields = CredentialFields::scan(request);
-        let options = &self.options;
-        match Self::detect_in(request, &fields)? {
-            Scheme::Bearer => bearer::verify(&fields, now_ms, lookup, options),
-            Scheme::QueryHmac => query_hmac::verify(request, now_ms, lookup, options),
-            Scheme::HeaderHmac => header_hmac::verify(request, &fields, now_ms, lookup, options),
-            Scheme::HttpSignature => rfc9421::verify(request, &fields, now_ms, lookup, options),
-        }
+        self.parse(request)?.verify(request.body(), now_ms, lookup)
     }
-}
-
-/// The identifier of a presented credential: what a caller whose credentials live behind I/O
-/// loads when its [`CredentialLookup`] did not know it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum CredentialId {
-    /// An API key's token (query-hmac `t`, the header-hmac key header, RFC 9421 `keyid`).
-    ApiKey(String),
-    /// An access token's digest (the token itself is a secret and is not kept).
-    AccessToken(TokenDigest),
 }
 
 /// Who a verified request speaks for.

@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{
-    CredentialId, CredentialLookup, Principal as Verified, RequestView, Scheme, Verifier,
-    VerifyError,
+    CredentialLookup, Principal as Verified, RequestView, Scheme, Verifier, VerifyError,
 };
 use keyward_store::{Clock, TokenSubject};
 use tower::{Layer, Service, ServiceExt};
@@ -97,6 +96,12 @@ where
             }
         })
     }
+}
+
+/// A credential memory did not hold.
+enum CredentialId {
+    ApiKey(String),
+    AccessToken(TokenDigest),
 }
 
 /// Answers the verifier's lookups from memory, noting a credential memory does not hold, so

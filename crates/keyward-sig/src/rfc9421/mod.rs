@@ -37,17 +37,17 @@ use std::borrow::Cow;
 
 pub use base::SignatureBase;
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
-pub use params::{HMAC_SHA256, SignatureParams};
+pub use params::{
+    HMAC_SHA256, MAX_COMPONENT_PARAMETERS, MAX_COMPONENTS, MAX_SIGNATURE_PARAMETERS,
+    SignatureParams,
+};
 
 use crate::error::{Field, SignError, VerifyError, shorten};
-use crate::key::{CredentialLookup, KeyMaterial};
+use crate::key::KeyMaterial;
 use crate::mac::TAG_LEN;
 use crate::request::{CredentialField, CredentialFields, RequestView};
-use crate::scheme::Scheme;
 use crate::token::CredentialKind;
-use crate::verify::{
-    ComponentPolicy, Principal, ReplayId, Verified, VerifyOptions, any_secret_matches,
-};
+use crate::verify::{ComponentPolicy, ReplayId, VerifyOptions, any_secret_matches};
 use base::ComponentError;
 
 /// The `Signature-Input` field.
@@ -89,17 +89,10 @@ pub fn parse_signature<'a>(
     Ok((label, params, bytes))
 }
 
-/// Checks the `Content-Digest` field against the body.
-fn check_digest_field(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
-) -> Result<(), VerifyError> {
-    let value = field_value(request, fields, CredentialField::ContentDigest, Field::ContentDigest)?;
-    check_content_digest(&value, request.body())
-}
-
-/// keyward's required components (DESIGN section 1).
-fn check_policy(
+/// keyward's required components that do not depend on the body (DESIGN section 1):
+/// `@method`, `@path` and `@query` when the request has a query (or `@target-uri` or
+/// `@request-target` in their place).
+fn check_target_policy(
     request: &RequestView<'_>,
     params: &SignatureParams<'_>,
 ) -> Result<(), VerifyError> {
@@ -108,7 +101,6 @@ fn check_policy(
         ("@method", true),
         ("@path", !covers_target),
         ("@query", request.query().is_some() && !covers_target),
-        (CONTENT_DIGEST, !request.body().is_empty()),
     ];
     for (component, needed) in required {
         if needed && !params.covers(component) {
@@ -118,63 +110,121 @@ fn check_policy(
     Ok(())
 }
 
-pub(crate) fn verify<L: CredentialLookup>(
-    request: &RequestView<'_>,
-    fields: &CredentialFields<'_>,
-    now_ms: i64,
-    lookup: &L,
+/// RFC 9421 credentials as presented: the first signature parsed, no key known yet.
+#[derive(Debug)]
+pub(crate) struct Presented<'r> {
+    params: SignatureParams<'r>,
+    tag: [u8; TAG_LEN],
+    created: i64,
+    /// The `Content-Digest` value, when the signature covers it.
+    digest: Option<Cow<'r, [u8]>>,
+}
+
+/// Parses `Signature-Input`, `Signature` and (when covered) `Content-Digest`, and checks the
+/// signature's algorithm, `keyid`, `created` and the components keyward requires.
+pub(crate) fn parse<'r>(
+    request: &RequestView<'r>,
+    fields: &CredentialFields<'r>,
     options: &VerifyOptions,
-) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+) -> Result<Presented<'r>, VerifyError> {
     let input =
         field_value(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
     let signature = field_value(request, fields, CredentialField::Signature, Field::Signature)?;
-    let (_label, params, presented) = parse_signature(&input, &signature)?;
-    if presented.len() != TAG_LEN {
-        return Err(VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256"));
-    }
+    let (params, presented) = match input {
+        Cow::Borrowed(input) => {
+            let (_label, params, presented) = parse_signature(input, &signature)?;
+            (params, presented)
+        }
+        // Field lines joined into a buffer of our own: the parameters must own their text.
+        Cow::Owned(input) => {
+            let (_label, params, presented) = parse_signature(&input, &signature)?;
+            (params.into_owned(), presented)
+        }
+    };
+    let tag: [u8; TAG_LEN] = presented.try_into().map_err(|_| {
+        VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256")
+    })?;
     if let Some(alg) = params.alg().filter(|alg| *alg != HMAC_SHA256) {
         return Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(alg.as_bytes()) });
     }
     let keyid = params.keyid().ok_or(VerifyError::missing(Field::KeyId))?;
     let created = params.created().ok_or(VerifyError::missing(Field::Created))?;
     if options.component_policy == ComponentPolicy::Keyward {
-        check_policy(request, &params)?;
+        check_target_policy(request, &params)?;
     }
     options.check_format(CredentialKind::ApiKeyToken, keyid, Field::KeyId)?;
-
-    let key = lookup.api_key(keyid).ok_or_else(|| VerifyError::unknown_key(keyid))?;
-    let now = now_ms.div_euclid(1000);
-    if let Some(expires) = params.expires().filter(|&expires| now > expires) {
-        return Err(VerifyError::SignatureExpired { created, expires, now });
-    }
-    let created_ms = created.saturating_mul(1000);
-    options.window.check(created_ms, now_ms)?;
-    if params.covers(CONTENT_DIGEST) {
-        check_digest_field(request, fields)?;
-    }
-
-    let base = SignatureBase::build(request, &params).map_err(|error| match error {
-        ComponentError::Unsupported(component) => {
-            VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
-        }
-        ComponentError::Absent(_) => {
-            VerifyError::malformed(Field::SignatureInput, "covers a component the request lacks")
-        }
-    })?;
-    let material: &KeyMaterial = key.as_ref();
-    if !any_secret_matches(material, &[base.as_bytes()], &presented) {
-        return Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() });
-    }
-    let replay = match params.nonce() {
-        Some(nonce) => ReplayId::from_nonce(keyid, nonce, created_ms, options.window),
-        None => {
-            let mut tag = [0u8; TAG_LEN];
-            tag.copy_from_slice(&presented);
-            ReplayId::from_signature(tag, created_ms, options.window)
-        }
+    let digest = match params.covers(CONTENT_DIGEST) {
+        true => Some(field_value(
+            request,
+            fields,
+            CredentialField::ContentDigest,
+            Field::ContentDigest,
+        )?),
+        false => None,
     };
-    let kind = material.kind();
-    Ok(Verified::new(Scheme::HttpSignature, Principal::ApiKey { key, kind }, Some(replay)))
+    Ok(Presented { params, tag, created, digest })
+}
+
+impl Presented<'_> {
+    /// The `keyid`: the API key's token.
+    pub(crate) fn keyid(&self) -> &str {
+        self.params.keyid().unwrap_or_default()
+    }
+
+    /// Whether verification reads the body: to check `Content-Digest`, or to see that there
+    /// is none when keyward's policy requires the digest of any body.
+    pub(crate) fn reads_body(&self, options: &VerifyOptions) -> bool {
+        self.digest.is_some() || options.component_policy == ComponentPolicy::Keyward
+    }
+
+    /// What can be checked once the key is known: `expires`, then the clock.
+    pub(crate) fn check_key(
+        &self,
+        now_ms: i64,
+        options: &VerifyOptions,
+    ) -> Result<(), VerifyError> {
+        let now = now_ms.div_euclid(1000);
+        if let Some(expires) = self.params.expires().filter(|&expires| now > expires) {
+            return Err(VerifyError::SignatureExpired { created: self.created, expires, now });
+        }
+        options.window.check(self.created.saturating_mul(1000), now_ms)
+    }
+
+    /// The body's digest, then the HMAC over the signature base.
+    pub(crate) fn verify(
+        &self,
+        request: &RequestView<'_>,
+        key: &KeyMaterial,
+        options: &VerifyOptions,
+    ) -> Result<ReplayId, VerifyError> {
+        let body = request.body();
+        if options.component_policy == ComponentPolicy::Keyward
+            && !body.is_empty()
+            && self.digest.is_none()
+        {
+            return Err(VerifyError::ComponentMissing { component: CONTENT_DIGEST });
+        }
+        if let Some(digest) = &self.digest {
+            check_content_digest(digest, body)?;
+        }
+        let base = SignatureBase::build(request, &self.params).map_err(|error| match error {
+            ComponentError::Unsupported(component) => {
+                VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
+            }
+            ComponentError::Absent(_) => VerifyError::malformed(
+                Field::SignatureInput,
+                "covers a component the request lacks",
+            ),
+        })?;
+        if !any_secret_matches(key, &[base.as_bytes()], &self.tag) {
+            return Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() });
+        }
+        let created_ms = self.created.saturating_mul(1000);
+        Ok(match self.params.nonce() {
+            Some(nonce) => ReplayId::from_nonce(self.keyid(), nonce, created_ms, options.window),
+            None => ReplayId::from_signature(self.tag, created_ms, options.window),
+        })
+    }
 }
 
 /// The two header values that carry a signature.

@@ -4,8 +4,14 @@
 //! parameter values point into the header value unless they hold escapes, so verifying
 //! allocates nothing here. RFC 9421 section 2.3: the `@signature-params` line is the
 //! serialization of this inner list, so it is serialized back with `sfv`, never by hand.
+//!
+//! The lists a client controls are capped while they are read ([`MAX_COMPONENTS`],
+//! [`MAX_SIGNATURE_PARAMETERS`], [`MAX_COMPONENT_PARAMETERS`]): parsing stops at the first
+//! item past a cap, before anything is de-duplicated or searched, so the checks below that
+//! compare items with each other never see more than a few dozen.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::convert::Infallible;
 
 use sfv::visitor::{
@@ -19,8 +25,69 @@ use crate::error::{Field, SignError, VerifyError};
 /// The `alg` value keyward accepts (RFC 9421 section 3.3.3).
 pub const HMAC_SHA256: &str = "hmac-sha256";
 
-/// A parameter value as parsed (strings borrowed unless they hold escapes) or as built.
-type Value<'a> = BareItemFromInput<'a>;
+/// The most components one signature may cover. RFC 9421 sets no limit; real signatures cover
+/// a handful, and the RFC's own examples at most eight.
+pub const MAX_COMPONENTS: usize = 64;
+/// The most parameters one signature may carry (RFC 9421 defines six).
+pub const MAX_SIGNATURE_PARAMETERS: usize = 16;
+/// The most parameters one covered component may carry (RFC 9421 defines six).
+pub const MAX_COMPONENT_PARAMETERS: usize = 8;
+
+/// Which cap a `Signature-Input` member passed, noted by the visitors as they parse (sfv turns
+/// a visitor's error into text, so the cap travels beside it).
+type Exceeded = Cell<Option<usize>>;
+
+/// A visitor's error: a cap was passed, and parsing stops here.
+#[derive(Debug)]
+struct TooManyItems;
+
+impl std::fmt::Display for TooManyItems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too many items")
+    }
+}
+
+impl std::error::Error for TooManyItems {}
+
+/// Notes that `limit` was passed and stops the parse.
+fn exceeded(flag: &Exceeded, limit: usize) -> TooManyItems {
+    flag.set(Some(limit));
+    TooManyItems
+}
+
+/// A parameter value as parsed (strings and tokens borrowed unless they hold escapes) or as
+/// built. Unlike sfv's `BareItemFromInput`, every borrowed part is a `Cow`, so a value can be
+/// made to own its text ([`SignatureParams::into_owned`]).
+type Value<'a> =
+    sfv::GenericBareItem<Cow<'a, sfv::StringRef>, Vec<u8>, Cow<'a, sfv::TokenRef>, Cow<'a, str>>;
+
+/// A parsed value, as [`Value`].
+fn from_input(value: BareItemFromInput<'_>) -> Value<'_> {
+    match value {
+        BareItemFromInput::Integer(v) => Value::Integer(v),
+        BareItemFromInput::Decimal(v) => Value::Decimal(v),
+        BareItemFromInput::String(v) => Value::String(v),
+        BareItemFromInput::ByteSequence(v) => Value::ByteSequence(v),
+        BareItemFromInput::Boolean(v) => Value::Boolean(v),
+        BareItemFromInput::Token(v) => Value::Token(Cow::Borrowed(v)),
+        BareItemFromInput::Date(v) => Value::Date(v),
+        BareItemFromInput::DisplayString(v) => Value::DisplayString(v),
+    }
+}
+
+/// The same value, owning its text.
+fn owned<'b>(value: Value<'_>) -> Value<'b> {
+    match value {
+        Value::Integer(v) => Value::Integer(v),
+        Value::Decimal(v) => Value::Decimal(v),
+        Value::String(v) => Value::String(Cow::Owned(v.into_owned())),
+        Value::ByteSequence(v) => Value::ByteSequence(v),
+        Value::Boolean(v) => Value::Boolean(v),
+        Value::Token(v) => Value::Token(Cow::Owned(v.into_owned())),
+        Value::Date(v) => Value::Date(v),
+        Value::DisplayString(v) => Value::DisplayString(Cow::Owned(v.into_owned())),
+    }
+}
 
 /// Parameters in order, each key once (RFC 8941 section 4.2.3.2: a repeated key keeps its
 /// first position and takes its last value).
@@ -55,6 +122,11 @@ impl Component<'_> {
         !self.params.is_empty()
     }
 
+    /// How many parameters of its own the component has.
+    pub fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
     /// Appends the component identifier (RFC 9421 section 2.5: the sf-string with its
     /// parameters) to `out`.
     pub(crate) fn serialize_into(&self, out: &mut String) {
@@ -77,10 +149,14 @@ impl<'a> SignatureParams<'a> {
     /// component repeats. (A request may carry several signatures; keyward verifies the first.)
     pub fn parse_first(value: &'a [u8]) -> Result<(&'a str, Self), VerifyError> {
         let malformed = |reason| VerifyError::malformed(Field::SignatureInput, reason);
+        let exceeded = Exceeded::new(None);
         let first = Parser::new(value)
             .with_version(sfv::Version::Rfc8941)
-            .parse_dictionary_with_visitor(FirstMember { first: None })
-            .map_err(|_| malformed("not an RFC 8941 dictionary"))?;
+            .parse_dictionary_with_visitor(FirstMember { first: None, exceeded: &exceeded })
+            .map_err(|_| match exceeded.get() {
+                Some(limit) => VerifyError::TooManyItems { field: Field::SignatureInput, limit },
+                None => malformed("not an RFC 8941 dictionary"),
+            })?;
         let (label, params) = first.ok_or(VerifyError::missing(Field::SignatureInput))?;
         let params = params.ok_or(malformed("expected an inner list"))?;
         params.check()?;
@@ -114,6 +190,22 @@ impl<'a> SignatureParams<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The same parameters owning every value, so they may outlive the text they were parsed
+    /// from (a field joined from several lines).
+    pub fn into_owned<'b>(self) -> SignatureParams<'b> {
+        fn owned_params<'b, const N: usize>(params: Params<'_, N>) -> Params<'b, N> {
+            params.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), owned(v))).collect()
+        }
+        SignatureParams {
+            components: self
+                .components
+                .into_iter()
+                .map(|c| Component { name: owned(c.name), params: owned_params(c.params) })
+                .collect(),
+            params: owned_params(self.params),
+        }
     }
 
     /// Starts signature parameters covering `components`, created at `created` (epoch
@@ -156,6 +248,11 @@ impl<'a> SignatureParams<'a> {
     /// The covered components, in order.
     pub fn components(&self) -> &[Component<'a>] {
         &self.components
+    }
+
+    /// How many signature parameters there are (`created`, `keyid`...).
+    pub fn param_count(&self) -> usize {
+        self.params.len()
     }
 
     /// Whether `name` is covered (with no component parameters).
@@ -223,17 +320,19 @@ fn owned_string(value: &str, field: Field) -> Result<Value<'static>, SignError> 
 
 /// Visits a `Signature-Input` dictionary and keeps its first member (the last value given for
 /// that label, as RFC 8941 section 4.2.2 requires of repeated keys).
-struct FirstMember<'de> {
+struct FirstMember<'s, 'de> {
     first: Option<(&'de KeyRef, Option<SignatureParams<'de>>)>,
+    exceeded: &'s Exceeded,
 }
 
-impl<'de> DictionaryVisitor<'de> for FirstMember<'de> {
+impl<'de> DictionaryVisitor<'de> for FirstMember<'_, 'de> {
     type Out = Option<(&'de KeyRef, Option<SignatureParams<'de>>)>;
     type Error = Infallible;
 
     fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Infallible> {
         let wanted = self.first.as_ref().is_none_or(|(first, _)| *first == key);
-        Ok(wanted.then(|| MemberSlot(&mut self.first.insert((key, None)).1)))
+        let exceeded = self.exceeded;
+        Ok(wanted.then(|| MemberSlot(&mut self.first.insert((key, None)).1, exceeded)))
     }
 
     fn finish(self) -> Result<Self::Out, Infallible> {
@@ -242,7 +341,7 @@ impl<'de> DictionaryVisitor<'de> for FirstMember<'de> {
 }
 
 /// Where the first member's parameters go; stays `None` when the member is not an inner list.
-struct MemberSlot<'s, 'de>(&'s mut Option<SignatureParams<'de>>);
+struct MemberSlot<'s, 'de>(&'s mut Option<SignatureParams<'de>>, &'s Exceeded);
 
 impl<'de> EntryVisitor<'de> for MemberSlot<'_, 'de> {
     type Error = Infallible;
@@ -252,42 +351,63 @@ impl<'de> EntryVisitor<'de> for MemberSlot<'_, 'de> {
     }
 
     fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Infallible> {
-        Ok(Collect(self.0.insert(SignatureParams::default())))
+        Ok(Collect(self.0.insert(SignatureParams::default()), self.1))
     }
 }
 
-struct Collect<'s, 'de>(&'s mut SignatureParams<'de>);
+struct Collect<'s, 'de>(&'s mut SignatureParams<'de>, &'s Exceeded);
 
 impl<'de> InnerListVisitor<'de> for Collect<'_, 'de> {
-    type Error = Infallible;
+    type Error = TooManyItems;
 
-    fn item(&mut self) -> Result<impl ItemVisitor<'de>, Infallible> {
-        let components = &mut self.0.components;
-        Ok(move |name: Value<'de>| {
+    fn item(&mut self) -> Result<impl ItemVisitor<'de>, TooManyItems> {
+        let Collect(params, flag) = self;
+        if params.components.len() == MAX_COMPONENTS {
+            return Err(exceeded(flag, MAX_COMPONENTS));
+        }
+        let (components, flag) = (&mut params.components, *flag);
+        Ok(move |name: BareItemFromInput<'de>| {
             let components = components; // moved in: the closure runs once
-            components.push(Component { name, params: SmallVec::new() });
+            components.push(Component { name: from_input(name), params: SmallVec::new() });
             let last = components.last_mut().expect("a component was just pushed");
-            Ok::<_, Infallible>(CollectParams(&mut last.params))
+            Ok::<_, Infallible>(CollectParams::<1, MAX_COMPONENT_PARAMETERS>(
+                &mut last.params,
+                flag,
+            ))
         })
     }
 
-    fn finish(self) -> Result<impl ParameterVisitor<'de>, Infallible> {
-        Ok(CollectParams(&mut self.0.params))
+    fn finish(self) -> Result<impl ParameterVisitor<'de>, TooManyItems> {
+        Ok(CollectParams::<6, MAX_SIGNATURE_PARAMETERS>(&mut self.0.params, self.1))
     }
 }
 
-struct CollectParams<'s, 'de, const N: usize>(&'s mut Params<'de, N>);
+/// Collects parameters into `Params<N>`, at most `LIMIT` distinct keys (counted as they
+/// arrive, repeats included, so the linear search for a repeat stays short).
+struct CollectParams<'s, 'de, const N: usize, const LIMIT: usize>(
+    &'s mut Params<'de, N>,
+    &'s Exceeded,
+);
 
-impl<'de, const N: usize> ParameterVisitor<'de> for CollectParams<'_, 'de, N> {
+impl<'de, const N: usize, const LIMIT: usize> ParameterVisitor<'de>
+    for CollectParams<'_, 'de, N, LIMIT>
+{
     type Out = ();
-    type Error = Infallible;
+    type Error = TooManyItems;
 
-    fn parameter(&mut self, key: &'de KeyRef, value: Value<'de>) -> Result<(), Infallible> {
-        set_param(self.0, Cow::Borrowed(key), value);
+    fn parameter(
+        &mut self,
+        key: &'de KeyRef,
+        value: BareItemFromInput<'de>,
+    ) -> Result<(), TooManyItems> {
+        if self.0.len() == LIMIT {
+            return Err(exceeded(self.1, LIMIT));
+        }
+        set_param(self.0, Cow::Borrowed(key), from_input(value));
         Ok(())
     }
 
-    fn finish(self) -> Result<(), Infallible> {
+    fn finish(self) -> Result<(), TooManyItems> {
         Ok(())
     }
 }
@@ -332,8 +452,8 @@ impl<'de> EntryVisitor<'de> for ByteSequenceSlot<'_> {
 
     fn item(self) -> Result<impl ItemVisitor<'de>, Infallible> {
         let slot = self.0;
-        Ok(move |value: Value<'de>| {
-            if let Value::ByteSequence(bytes) = value {
+        Ok(move |value: BareItemFromInput<'de>| {
+            if let BareItemFromInput::ByteSequence(bytes) = value {
                 *slot = Some(bytes);
             }
             Ok::<_, Infallible>(Ignored)

@@ -1,0 +1,188 @@
+//! The credentials a request presents, parsed once, before any key is known or any body read.
+//!
+//! [`Verifier::parse`](crate::Verifier::parse) finds the request's one scheme and parses its
+//! fields; the caller looks up what [`Presented::credential`] names (from memory, or after I/O
+//! of its own), may check what needs no body ([`Presented::check_key`]) before it reads one
+//! ([`Presented::reads_body`]), and [`Presented::verify`] finishes, in the order of
+//! `docs/schemes.md` section 7. Nothing is parsed twice and nothing is verified twice.
+//!
+//! ```text
+//! RequestView ──parse──▶ Presented ──credential()──▶ (caller's lookup) ──▶ key or grant
+//!                            │                                               │
+//!                            └── check_key (kind, clock) ── body ── verify ──┴─▶ Verified
+//! ```
+//!
+//! # Example
+//! ```
+//! use keyward_sig::{header_hmac, AccessGrant, CredentialLookup, CredentialRef, KeyKind,
+//!                   KeyMaterial, RequestView, Verifier, token::TokenDigest};
+//!
+//! struct Keys(KeyMaterial);
+//! impl CredentialLookup for Keys {
+//!     type Key = KeyMaterial;
+//!     type Grant = AccessGrant;
+//!     fn api_key(&self, _: &str) -> Option<KeyMaterial> { Some(self.0.clone()) }
+//!     fn access_token(&self, _: &TokenDigest) -> Option<AccessGrant> { None }
+//! }
+//!
+//! let now_ms = 1_732_431_234_567;
+//! let key = KeyMaterial::new(KeyKind::Domain, b"kwsec_demo");
+//! let body = b"{}";
+//! let signed = header_hmac::sign("kwkey_demo", body, now_ms, &key);
+//! let headers: Vec<(&str, &[u8])> =
+//!     signed.pairs().iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+//! // The body is not needed to parse, nor to check the key's kind and the clock.
+//! let request = RequestView::new("POST", "/api/activities", &headers, b"");
+//! let presented = Verifier::default().parse(&request).unwrap();
+//! assert_eq!(presented.credential(), CredentialRef::ApiKey("kwkey_demo"));
+//! assert!(presented.reads_body());
+//! presented.check_key(&key, now_ms).unwrap();
+//! let verified = presented.verify(body, now_ms, &Keys(key)).unwrap();
+//! assert_eq!(verified.key_kind(), Some(KeyKind::Domain));
+//! ```
+
+use crate::error::VerifyError;
+use crate::key::{CredentialLookup, KeyMaterial};
+use crate::request::RequestView;
+use crate::scheme::Scheme;
+use crate::token::TokenDigest;
+use crate::verify::{Principal, Verified, VerifyOptions};
+use crate::{bearer, header_hmac, query_hmac, rfc9421};
+
+/// What a presented credential names: the key or access token to look up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CredentialRef<'p> {
+    /// An API key's token (query-hmac `t`, the header-hmac key header, RFC 9421 `keyid`).
+    ApiKey(&'p str),
+    /// An access token's digest (the token itself is a secret and is not kept).
+    AccessToken(&'p TokenDigest),
+}
+
+/// A request's credentials, parsed. Built by [`Verifier::parse`](crate::Verifier::parse).
+#[derive(Debug)]
+pub struct Presented<'r> {
+    request: RequestView<'r>,
+    options: VerifyOptions,
+    form: Form<'r>,
+}
+
+/// Each scheme's parsed fields.
+// A `Presented` lives on the stack for one request; boxing the query's inline parameters
+// would cost an allocation per request instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Form<'r> {
+    Bearer(bearer::Presented),
+    QueryHmac(query_hmac::Presented<'r>),
+    HeaderHmac(header_hmac::Presented<'r>),
+    HttpSignature(rfc9421::Presented<'r>),
+}
+
+impl<'r> Presented<'r> {
+    /// Parses `request`'s credentials of `scheme` (already detected).
+    pub(crate) fn parse(
+        request: &RequestView<'r>,
+        fields: &crate::request::CredentialFields<'r>,
+        scheme: Scheme,
+        options: &VerifyOptions,
+    ) -> Result<Self, VerifyError> {
+        let form = match scheme {
+            Scheme::Bearer => Form::Bearer(bearer::parse(fields, options)?),
+            Scheme::QueryHmac => Form::QueryHmac(query_hmac::parse(request, options)?),
+            Scheme::HeaderHmac => Form::HeaderHmac(header_hmac::parse(fields, options)?),
+            Scheme::HttpSignature => Form::HttpSignature(rfc9421::parse(request, fields, options)?),
+        };
+        Ok(Presented { request: *request, options: *options, form })
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        match self.form {
+            Form::Bearer(_) => Scheme::Bearer,
+            Form::QueryHmac(_) => Scheme::QueryHmac,
+            Form::HeaderHmac(_) => Scheme::HeaderHmac,
+            Form::HttpSignature(_) => Scheme::HttpSignature,
+        }
+    }
+
+    /// The key or access token to look up.
+    pub fn credential(&self) -> CredentialRef<'_> {
+        match &self.form {
+            Form::Bearer(p) => CredentialRef::AccessToken(p.digest()),
+            Form::QueryHmac(p) => CredentialRef::ApiKey(p.token()),
+            Form::HeaderHmac(p) => CredentialRef::ApiKey(p.token()),
+            Form::HttpSignature(p) => CredentialRef::ApiKey(p.keyid()),
+        }
+    }
+
+    /// Whether [`Presented::verify`] reads the body: header-hmac signs it; an RFC 9421
+    /// signature may cover its digest. A caller that buffers bodies need not, for the others.
+    pub fn reads_body(&self) -> bool {
+        match &self.form {
+            Form::Bearer(_) | Form::QueryHmac(_) => false,
+            Form::HeaderHmac(_) => true,
+            Form::HttpSignature(p) => p.reads_body(&self.options),
+        }
+    }
+
+    /// What can be checked once the key is known, before the body is read: the kind of key the
+    /// header-hmac key header claims, RFC 9421 `expires`, and the clock window. Cheap;
+    /// [`Presented::verify`] checks the same again.
+    pub fn check_key(&self, key: &KeyMaterial, now_ms: i64) -> Result<(), VerifyError> {
+        let options = &self.options;
+        match &self.form {
+            Form::Bearer(_) => Ok(()),
+            Form::QueryHmac(p) => p.check_key(now_ms, options),
+            Form::HeaderHmac(p) => p.check_key(key, now_ms, options),
+            Form::HttpSignature(p) => p.check_key(now_ms, options),
+        }
+    }
+
+    /// Verifies the presented credentials against what `lookup` answers for
+    /// [`Presented::credential`], with `body` as the request's body (ignored when
+    /// [`Presented::reads_body`] is false).
+    pub fn verify<L: CredentialLookup>(
+        self,
+        body: &[u8],
+        now_ms: i64,
+        lookup: &L,
+    ) -> Result<Verified<L::Key, L::Grant>, VerifyError> {
+        let options = &self.options;
+        let scheme = self.scheme();
+        // The key named by `token`, looked up and checked before its signature.
+        let known_key = |token: &str| {
+            let key = lookup.api_key(token).ok_or_else(|| VerifyError::unknown_key(token))?;
+            self.check_key(key.as_ref(), now_ms)?;
+            Ok::<_, VerifyError>(key)
+        };
+        let (key, replay) = match &self.form {
+            Form::Bearer(p) => {
+                let digest = *p.digest();
+                // The token itself is a secret: the error never names it.
+                let grant = lookup
+                    .access_token(&digest)
+                    .ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
+                p.verify(grant.as_ref(), now_ms)?;
+                return Ok(Verified::new(scheme, Principal::AccessToken { grant, digest }, None));
+            }
+            Form::QueryHmac(p) => {
+                let key = known_key(p.token())?;
+                let replay = p.verify(key.as_ref(), options)?;
+                (key, replay)
+            }
+            Form::HeaderHmac(p) => {
+                let key = known_key(p.token())?;
+                let replay = p.verify(key.as_ref(), body, options)?;
+                (key, replay)
+            }
+            Form::HttpSignature(p) => {
+                let key = known_key(p.keyid())?;
+                let replay = p.verify(&self.request.with_body(body), key.as_ref(), options)?;
+                (key, replay)
+            }
+        };
+        let material: &KeyMaterial = key.as_ref();
+        let kind = material.kind();
+        Ok(Verified::new(scheme, Principal::ApiKey { key, kind }, Some(replay)))
+    }
+}
