@@ -84,7 +84,14 @@ async fn serve(authenticated: bool, listen: &str) {
             "password": PASSWORD,
         })
     );
-    axum::serve(listener, router).await.expect("serves");
+    keyward_server::serve(
+        listener,
+        router,
+        keyward_server::Limits::default(),
+        std::future::pending(),
+    )
+    .await
+    .expect("serves");
 }
 
 fn sign(scheme: &str, url: &str, token: &str, secret: &str) {

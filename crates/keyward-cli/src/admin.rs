@@ -57,7 +57,8 @@ enum ResellerKeyCommand {
 /// Runs an admin command.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let (data_dir, database_url) = args.store.resolve()?;
-    let store = crate::open_store(&data_dir, &database_url).await?;
+    let store =
+        crate::open_store(&data_dir, &database_url, keyward_store::StoreOptions::default()).await?;
     let result = dispatch(&store, args.command, args.json).await;
     store.close().await;
     result

@@ -4,11 +4,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
 use clap::Args;
-use keyward_server::Settings;
 use keyward_server::auth::ReplayMode;
+use keyward_server::throttle::ThrottleSettings;
+use keyward_server::{Limits, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, TokenFormat, VerifyOptions};
+use keyward_store::StoreOptions;
 use serde::Deserialize;
 
 /// Flags of `keyward serve`. Each has an environment variable; a TOML file (`--config`) can
@@ -26,17 +30,28 @@ pub struct ServeArgs {
     /// Accepted clock skew, in seconds, either way [default: 300].
     #[arg(long, env = "KEYWARD_CLOCK_SKEW_SECONDS", value_name = "SECONDS")]
     clock_skew_seconds: Option<u32>,
-    /// Replay protection: off, unsafe (POST, PUT, PATCH, DELETE) or all [default: unsafe].
+    /// Which repeats of the same signed request are refused: unsafe (POST, PUT, PATCH,
+    /// DELETE) or all (every method). A signature reused for another method or target is
+    /// refused in both [default: unsafe].
     #[arg(long, env = "KEYWARD_REPLAY", value_name = "MODE")]
     replay: Option<String>,
     /// query-hmac blank-valued parameters: signed, or skipped (accepts a published sample's
     /// variant; lets anyone append blank parameters to a signed URL) [default: signed].
     #[arg(long, env = "KEYWARD_BLANK_VALUES", value_name = "MODE")]
     blank_values: Option<String>,
-    /// Accepted schemes, comma-separated: bearer, query-hmac, header-hmac, http-signature
-    /// [default: all].
+    /// Schemes accepted anywhere, comma-separated: bearer, query-hmac, header-hmac,
+    /// http-signature [default: all]. Each route group's list below is narrowed to these.
     #[arg(long, env = "KEYWARD_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     schemes: Option<Vec<String>>,
+    /// Schemes accepted on /api/activities, /api/me, /api/logout [default: all].
+    #[arg(long, env = "KEYWARD_API_SCHEMES", value_name = "LIST", value_delimiter = ',')]
+    api_schemes: Option<Vec<String>>,
+    /// Schemes accepted on /api/admin [default: bearer,header-hmac,http-signature].
+    #[arg(long, env = "KEYWARD_ADMIN_SCHEMES", value_name = "LIST", value_delimiter = ',')]
+    admin_schemes: Option<Vec<String>>,
+    /// Schemes accepted on /probio [default: header-hmac,http-signature].
+    #[arg(long, env = "KEYWARD_PROVISIONING_SCHEMES", value_name = "LIST", value_delimiter = ',')]
+    provisioning_schemes: Option<Vec<String>>,
     /// Largest request body, in bytes [default: 1048576].
     #[arg(long, env = "KEYWARD_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<usize>,
@@ -50,6 +65,35 @@ pub struct ServeArgs {
     /// 9421's @scheme and @target-uri [default: http].
     #[arg(long, env = "KEYWARD_PUBLIC_SCHEME", value_name = "SCHEME")]
     public_scheme: Option<String>,
+    /// Seconds a client may take to send a request's headers [default: 10].
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    header_timeout_seconds: Option<u64>,
+    /// Seconds a client may pause while sending a body [default: 10].
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    body_timeout_seconds: Option<u64>,
+    /// Seconds a whole request may take, from its headers to its answer [default: 60].
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    request_timeout_seconds: Option<u64>,
+    /// Open connections at once, at most; more are answered 503 [default: 4096].
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Requests served at once, at most; more are answered 503 [default: 1024].
+    #[arg(long, env = "KEYWARD_MAX_REQUESTS", value_name = "N")]
+    max_requests: Option<usize>,
+    /// Failed logins per account before logins are refused for a while (0: no limit)
+    /// [default: 10].
+    #[arg(long, env = "KEYWARD_LOGIN_FAILURES_PER_ACCOUNT", value_name = "N")]
+    login_failures_per_account: Option<u32>,
+    /// Failed logins per client address before logins are refused for a while (0: no limit;
+    /// behind a proxy every client has the proxy's address) [default: 100].
+    #[arg(long, env = "KEYWARD_LOGIN_FAILURES_PER_ADDRESS", value_name = "N")]
+    login_failures_per_address: Option<u32>,
+    /// Seconds failed logins count for, from the first [default: 900].
+    #[arg(long, env = "KEYWARD_LOGIN_THROTTLE_SECONDS", value_name = "SECONDS")]
+    login_throttle_seconds: Option<u64>,
+    /// Password hashes computed at once, at most [default: half the CPUs].
+    #[arg(long, env = "KEYWARD_PASSWORD_HASHING", value_name = "N")]
+    password_hashing: Option<usize>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
@@ -89,10 +133,22 @@ struct FileConfig {
     replay: Option<String>,
     blank_values: Option<String>,
     schemes: Option<Vec<String>>,
+    api_schemes: Option<Vec<String>>,
+    admin_schemes: Option<Vec<String>>,
+    provisioning_schemes: Option<Vec<String>>,
     body_limit: Option<usize>,
     token_ttl_seconds: Option<i64>,
     rotation_overlap_seconds: Option<i64>,
     public_scheme: Option<String>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    max_requests: Option<usize>,
+    login_failures_per_account: Option<u32>,
+    login_failures_per_address: Option<u32>,
+    login_throttle_seconds: Option<u64>,
+    password_hashing: Option<usize>,
 }
 
 /// The checked configuration.
@@ -106,6 +162,8 @@ pub struct ServeConfig {
     pub database_url: String,
     /// The API's settings.
     pub settings: Settings,
+    /// How the store uses the database and the CPU.
+    pub store: StoreOptions,
 }
 
 impl ServeArgs {
@@ -127,24 +185,37 @@ impl ServeArgs {
         }
         let replay = match self.replay.or(file.replay).as_deref() {
             None => ReplayMode::default(),
+            Some("off") => bail!(
+                "replay protection can no longer be switched off: a signature is always bound to \
+                 the request it was first used with; use unsafe (the default, which also refuses \
+                 repeats of POST, PUT, PATCH and DELETE) or all (which refuses every repeat)"
+            ),
             Some(name) => ReplayMode::from_name(name)
-                .with_context(|| format!("replay must be off, unsafe or all, not {name:?}"))?,
+                .with_context(|| format!("replay must be unsafe or all, not {name:?}"))?,
         };
         let blank_values = match self.blank_values.or(file.blank_values).as_deref() {
             None | Some("signed") => BlankValues::Signed,
             Some("skipped") => BlankValues::Skipped,
             Some(other) => bail!("blank values must be signed or skipped, not {other:?}"),
         };
-        let schemes = match self.schemes.or(file.schemes) {
-            None => Scheme::ALL.to_vec(),
-            Some(names) => names
-                .iter()
-                .map(|name| {
-                    Scheme::from_name(name.trim()).with_context(|| {
-                        format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
-                    })
-                })
-                .collect::<anyhow::Result<_>>()?,
+        let anywhere = scheme_list(self.schemes.or(file.schemes), Scheme::ALL.to_vec())?;
+        let defaults = RouteSchemes::default();
+        let group = |list: Option<Vec<String>>, default: Vec<Scheme>, name: &str| {
+            let accepted: Vec<Scheme> =
+                scheme_list(list, default)?.into_iter().filter(|s| anywhere.contains(s)).collect();
+            if accepted.is_empty() {
+                eprintln!("keyward: warning: no scheme is accepted on the {name} routes");
+            }
+            anyhow::Ok(accepted)
+        };
+        let schemes = RouteSchemes {
+            api: group(self.api_schemes.or(file.api_schemes), defaults.api, "API")?,
+            admin: group(self.admin_schemes.or(file.admin_schemes), defaults.admin, "/api/admin")?,
+            provisioning: group(
+                self.provisioning_schemes.or(file.provisioning_schemes),
+                defaults.provisioning,
+                "/probio",
+            )?,
         };
         let body_limit = self.body_limit.or(file.body_limit).unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&body_limit) {
@@ -161,6 +232,40 @@ impl ServeArgs {
             Some("https") => "https",
             Some(other) => bail!("public scheme must be http or https, not {other:?}"),
         };
+        let limits = checked_limits(Limits {
+            header_read_timeout: seconds(
+                self.header_timeout_seconds.or(file.header_timeout_seconds),
+                10,
+            ),
+            body_read_timeout: seconds(self.body_timeout_seconds.or(file.body_timeout_seconds), 10),
+            request_timeout: seconds(
+                self.request_timeout_seconds.or(file.request_timeout_seconds),
+                60,
+            ),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
+            max_requests: self.max_requests.or(file.max_requests).unwrap_or(1024),
+        })?;
+        let login = ThrottleSettings {
+            per_account: self
+                .login_failures_per_account
+                .or(file.login_failures_per_account)
+                .unwrap_or(10),
+            per_address: self
+                .login_failures_per_address
+                .or(file.login_failures_per_address)
+                .unwrap_or(100),
+            window: seconds(self.login_throttle_seconds.or(file.login_throttle_seconds), 900),
+        };
+        if login.window.is_zero() {
+            bail!("the login throttle window must be at least 1 second");
+        }
+        let mut store = StoreOptions::default();
+        if let Some(hashing) = self.password_hashing.or(file.password_hashing) {
+            if hashing == 0 {
+                bail!("password hashing must be allowed at least 1 at a time");
+            }
+            store.password_hashing = hashing;
+        }
         let settings = Settings {
             verify: VerifyOptions {
                 window: ClockWindow::from_secs(skew),
@@ -174,6 +279,8 @@ impl ServeArgs {
             token_ttl_ms: token_ttl * 1000,
             rotation_overlap_ms: overlap * 1000,
             uri_scheme,
+            limits,
+            login,
             ..Settings::default()
         };
         Ok(ServeConfig {
@@ -181,8 +288,44 @@ impl ServeArgs {
             data_dir,
             database_url,
             settings,
+            store,
         })
     }
+}
+
+/// A comma-separated scheme list, checked; `default` when not given.
+fn scheme_list(names: Option<Vec<String>>, default: Vec<Scheme>) -> anyhow::Result<Vec<Scheme>> {
+    let Some(names) = names else { return Ok(default) };
+    names
+        .iter()
+        .map(|name| {
+            Scheme::from_name(name.trim()).with_context(|| {
+                format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
+            })
+        })
+        .collect()
+}
+
+fn seconds(value: Option<u64>, default: u64) -> Duration {
+    Duration::from_secs(value.unwrap_or(default))
+}
+
+/// Limits that leave the server usable: every timeout at least a second, every cap at least 1.
+fn checked_limits(limits: Limits) -> anyhow::Result<Limits> {
+    let timeouts = [
+        ("header timeout", limits.header_read_timeout),
+        ("body timeout", limits.body_read_timeout),
+        ("request timeout", limits.request_timeout),
+    ];
+    for (name, timeout) in timeouts {
+        if !(1..=3600).contains(&timeout.as_secs()) {
+            bail!("the {name} must be 1 to 3600 seconds, not {}", timeout.as_secs());
+        }
+    }
+    if limits.max_connections == 0 || limits.max_requests == 0 {
+        bail!("max connections and max requests must be at least 1");
+    }
+    Ok(limits)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyward_store::{MasterKey, Store};
+use keyward_store::{MasterKey, Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::config::ServeArgs;
@@ -31,7 +31,7 @@ enum Command {
     /// KEYWARD_ADMIN_PASSWORD when set, otherwise generated and printed once on stderr.
     /// Secrets are sealed with a master key: KEYWARD_MASTER_KEY (base64 of 32 bytes), or the
     /// file `master.key` in the data directory, created on first start.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator commands on the store (resellers and their provisioning keys), with the same
     /// --data-dir or --database-url as serve.
     Admin(admin::AdminArgs),
@@ -78,7 +78,7 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
     tokio::runtime::Runtime::new().context("cannot start the async runtime")?.block_on(future)
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     let config = args.resolve()?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -89,9 +89,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let store = open_store(&config.data_dir, &config.database_url).await?;
+        let store = open_store(&config.data_dir, &config.database_url, config.store).await?;
         let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
-        if let Some(boot) = store.bootstrap(password.as_deref()).await? {
+        let boot = store.bootstrap(password.as_deref()).await.map_err(|error| match error {
+            StoreError::WeakPassword(why) => anyhow::anyhow!("KEYWARD_ADMIN_PASSWORD: {why}"),
+            other => other.into(),
+        })?;
+        if let Some(boot) = boot {
             match boot.generated_password {
                 Some(generated) => eprintln!(
                     "keyward: created user admin with every permission; its password, shown once: {generated}"
@@ -109,8 +113,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             store.backend().name(),
             redact(&config.database_url)
         );
+        let limits = config.settings.limits;
         let app = keyward_server::app(store.clone(), config.settings);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        keyward_server::serve(listener, app, limits, shutdown).await?;
         store.close().await;
         eprintln!("keyward: stopped");
         Ok(())
@@ -123,6 +128,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 pub(crate) async fn open_store(
     data_dir: &std::path::Path,
     database_url: &str,
+    options: StoreOptions,
 ) -> anyhow::Result<Store> {
     create_private_dir(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -130,7 +136,7 @@ pub(crate) async fn open_store(
         Ok(value) => MasterKey::from_base64(&value).context("KEYWARD_MASTER_KEY")?,
         Err(_) => MasterKey::load_or_create(data_dir)?,
     };
-    Store::open(database_url, master)
+    Store::open_with(database_url, master, options)
         .await
         .with_context(|| format!("cannot open the database {}", redact(database_url)))
 }

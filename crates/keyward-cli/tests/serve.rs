@@ -60,7 +60,11 @@ fn first_start_prints_a_generated_password_once_and_the_walkthrough_works() {
 fn bad_configuration_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     for (args, expected) in [
-        (vec!["--replay", "sometimes"], "replay must be off, unsafe or all"),
+        (vec!["--replay", "sometimes"], "replay must be unsafe or all"),
+        (vec!["--replay", "off"], "replay protection can no longer be switched off"),
+        (vec!["--admin-schemes", "bearer,smoke-signals"], "unknown scheme"),
+        (vec!["--header-timeout-seconds", "0"], "the header timeout must be 1 to 3600 seconds"),
+        (vec!["--max-requests", "0"], "max connections and max requests must be at least 1"),
         (
             vec!["--database-url", "mysql://x"],
             "--database-url must start with sqlite:// or postgres://",
@@ -78,6 +82,19 @@ fn bad_configuration_is_refused_with_a_clear_message() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // A bootstrap password shorter than the password rule is refused before anything starts.
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("short-password"))
+        .env("KEYWARD_ADMIN_PASSWORD", "too-short")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("KEYWARD_ADMIN_PASSWORD: password must have at least 12 characters"),
+        "{stderr}"
+    );
     let config = dir.path().join("keyward.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:0\"\nunknown_key = 1\n").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_keyward"))

@@ -19,9 +19,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{Identity, Principal};
+use crate::auth::{Identity, Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddress};
+use crate::routes::session::{Door, end_session, log_in};
 
 /// The session cookie: an access token, never readable by scripts.
 pub const SESSION_COOKIE: &str = "kw_session";
@@ -128,20 +129,20 @@ fn session_json(username: &str, permissions: &keyward_store::Permissions) -> ser
     post,
     path = "/console/session",
     tag = "console",
-    summary = "Sign a person in to the console: sets the HttpOnly session cookie and the CSRF cookie.",
+    summary = "Sign a person in to the console: sets the HttpOnly session cookie and the CSRF cookie. Throttled like a login; audited.",
     security(()),
     request_body = SignIn,
-    responses((status = 200, description = "{data: {username, permissions}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody)),
+    responses((status = 200, description = "{data: {username, permissions}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failed sign-ins (25), with Retry-After", body = crate::openapi::ErrorBody)),
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    ClientAddress(address): ClientAddress,
     ApiJson(form): ApiJson<SignIn>,
 ) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
-    let user = state
-        .store
-        .authenticate_user(&form.username, &form.password)
-        .await?
-        .ok_or(ApiError::new(ErrorCode::InvalidLogin))?;
+    let login =
+        log_in(&state, Door::Console, &request_id, address, &form.username, &form.password).await?;
+    let user = login.user.ok_or(ApiError::new(ErrorCode::InvalidLogin))?;
     let (token, _) = state
         .store
         .issue_access_token(TokenOwner::User(user.id), user.domain_id, SESSION_TTL_MS)
@@ -182,17 +183,16 @@ pub async fn current(principal: Principal) -> Result<Json<serde_json::Value>, Ap
     delete,
     path = "/console/session",
     tag = "console",
-    summary = "Sign out of the console (needs the X-CSRF-Token header).",
+    summary = "Sign out of the console (needs the X-CSRF-Token header). Audited.",
     responses((status = 204, description = "Signed out"), crate::openapi::AuthFailures),
 )]
 pub async fn sign_out(
     State(state): State<AppState>,
     principal: Principal,
+    RequestId(request_id): RequestId,
+    ClientAddress(address): ClientAddress,
 ) -> Result<Response, ApiError> {
-    if let Some(digest) = principal.access_token {
-        state.store.revoke_access_token(&digest).await?;
-        state.cache.invalidate_token(&digest);
-    }
+    end_session(&state, &principal, &request_id, address, "console.sign_out").await?;
     let mut headers = HeaderMap::new();
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
         let mut expired = Cookie::build((name, "")).path("/").same_site(SameSite::Strict).build();

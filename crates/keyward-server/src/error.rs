@@ -21,6 +21,8 @@ pub struct ApiError {
     pub detail: Option<Value>,
     /// A message replacing the code's default, when it says more.
     pub message: Option<String>,
+    /// Seconds after which trying again may succeed, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 /// The stable error codes. Never renumbered: clients match on them.
@@ -36,7 +38,8 @@ pub enum ErrorCode {
     UnknownCredentials,
     /// 14: the request's timestamp is outside the clock window, or its signature expired.
     StaleRequest,
-    /// 15: this signature (or nonce) was already used for an unsafe method.
+    /// 15: this signature (or nonce) was already used for the same request, and the method (or
+    /// the configured replay mode) forbids a repeat.
     Replayed,
     /// 16: credentials of more than one scheme.
     AmbiguousCredentials,
@@ -54,6 +57,12 @@ pub enum ErrorCode {
     TokenExpired,
     /// 23: a console request that changes something lacks the CSRF token, or has a wrong one.
     CsrfFailed,
+    /// 24: this signature (or nonce) was already used for another request (another method or
+    /// target): the vendor schemes sign neither, so a signature serves the request it was first
+    /// seen with and no other.
+    SignatureReused,
+    /// 25: too many failed logins for this account or from this address; try again later.
+    TooManyLoginAttempts,
     /// 30: the body is not valid JSON, or not of the expected shape.
     InvalidBody,
     /// 31: a field has an invalid value.
@@ -64,6 +73,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 34: a query parameter is invalid.
     InvalidQuery,
+    /// 35: a list the client controls is longer than keyward accepts.
+    TooManyItems,
+    /// 36: the request took longer to arrive (or to answer) than the configured timeout.
+    RequestTimeout,
     /// 40: no such resource (in the caller's domain).
     NotFound,
     /// 41: a name is taken, or the resource's state forbids the change.
@@ -72,8 +85,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
-    /// 51: the database is unavailable.
+    /// 51: the database is unavailable, or too busy to answer now.
     Unavailable,
+    /// 52: the server is at its limit of connections, requests or password checks.
+    Overloaded,
 }
 
 impl ErrorCode {
@@ -95,16 +110,21 @@ impl ErrorCode {
             InvalidLogin => 21,
             TokenExpired => 22,
             CsrfFailed => 23,
+            SignatureReused => 24,
+            TooManyLoginAttempts => 25,
             InvalidBody => 30,
             InvalidField => 31,
             BodyTooLarge => 32,
             UnsupportedMediaType => 33,
             InvalidQuery => 34,
+            TooManyItems => 35,
+            RequestTimeout => 36,
             NotFound => 40,
             Conflict => 41,
             MethodNotAllowed => 42,
             Internal => 50,
             Unavailable => 51,
+            Overloaded => 52,
         }
     }
 
@@ -113,12 +133,14 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
-            | StaleRequest | Replayed | AmbiguousCredentials | DigestMismatch | InvalidLogin
-            | TokenExpired => StatusCode::UNAUTHORIZED,
+            | StaleRequest | Replayed | SignatureReused | AmbiguousCredentials | DigestMismatch
+            | InvalidLogin | TokenExpired => StatusCode::UNAUTHORIZED,
             WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed => {
                 StatusCode::FORBIDDEN
             }
-            InvalidBody | InvalidQuery => StatusCode::BAD_REQUEST,
+            InvalidBody | InvalidQuery | TooManyItems => StatusCode::BAD_REQUEST,
+            TooManyLoginAttempts => StatusCode::TOO_MANY_REQUESTS,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -126,7 +148,7 @@ impl ErrorCode {
             Conflict => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -141,6 +163,8 @@ impl ErrorCode {
             UnknownCredentials => "Unknown, revoked or disabled credentials",
             StaleRequest => "Request timestamp outside the accepted window",
             Replayed => "Request already used; sign each request anew",
+            SignatureReused => "Signature already used for another request; sign each request anew",
+            TooManyLoginAttempts => "Too many failed logins; try again later",
             AmbiguousCredentials => "Credentials of more than one scheme",
             WrongKeyKind => "Wrong kind of key for this route",
             SchemeNotAllowed => "Authentication scheme not accepted on this route",
@@ -154,11 +178,14 @@ impl ErrorCode {
             BodyTooLarge => "Request body too large",
             UnsupportedMediaType => "Request body must be JSON (Content-Type: application/json)",
             InvalidQuery => "Invalid query parameter",
+            TooManyItems => "Too many items in a list",
+            RequestTimeout => "Request took too long",
             NotFound => "Not found",
             Conflict => "Conflict",
             MethodNotAllowed => "Method not allowed",
             Internal => "Internal server error",
             Unavailable => "Service unavailable",
+            Overloaded => "Server busy; try again shortly",
         }
     }
 }
@@ -166,7 +193,13 @@ impl ErrorCode {
 impl ApiError {
     /// An error with the code's default message.
     pub fn new(code: ErrorCode) -> Self {
-        ApiError { code, detail: None, message: None }
+        ApiError { code, detail: None, message: None, retry_after: None }
+    }
+
+    /// The same error with `Retry-After: seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The same error with a more precise message.
@@ -205,7 +238,11 @@ impl IntoResponse for ApiError {
         if let Some(detail) = self.detail {
             error["detail"] = detail;
         }
-        (self.code.status(), Json(json!({ "error": error }))).into_response()
+        let mut response = (self.code.status(), Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -217,9 +254,14 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict)
                 .with_message(format!("{} already exists", capitalize(what))),
             StoreError::InvalidState(why) => ApiError::new(ErrorCode::Conflict).with_message(why),
+            StoreError::WeakPassword(why) => ApiError::invalid_field("password", why),
+            StoreError::Busy => {
+                tracing::warn!("every password-hashing slot is taken");
+                ApiError::new(ErrorCode::Overloaded).with_retry_after(1)
+            }
             ref unavailable if unavailable.is_unavailable() => {
                 tracing::error!(error = ?unavailable, "database unavailable");
-                ApiError::new(ErrorCode::Unavailable)
+                ApiError::new(ErrorCode::Unavailable).with_retry_after(1)
             }
             other => {
                 tracing::error!(error = ?other, "store error");
@@ -287,6 +329,9 @@ impl From<VerifyError> for ApiError {
                 }))),
             VerifyError::DigestMismatch { algorithm } => ApiError::new(ErrorCode::DigestMismatch)
                 .with_detail(detail(json!({ "algorithm": algorithm }))),
+            VerifyError::TooManyItems { field, limit } => ApiError::new(ErrorCode::TooManyItems)
+                .with_message(format!("More than {limit} items in {field}"))
+                .with_detail(detail(json!({ "field": field.name(), "limit": limit }))),
             VerifyError::TokenExpired { expired_at_ms, now_ms } => {
                 ApiError::new(ErrorCode::TokenExpired).with_detail(detail(json!({
                     "expired_at_ms": expired_at_ms,

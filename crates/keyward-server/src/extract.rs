@@ -11,6 +11,20 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorCode};
 
+/// The client's address, from the connection ([`crate::serve`] records it); `None` when the
+/// app is called without one (tests that call the router directly).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let connected = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddress(connected.map(|info| info.0.ip())))
+    }
+}
+
 /// A JSON body; a bad one is answered with code 30 (syntax), 31 (shape), 32 (size) or 33
 /// (media type).
 #[derive(Debug)]
@@ -37,8 +51,37 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             .with_message("Request body is not valid JSON")
             .with_detail(json!({ "explanation": text })),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(ErrorCode::UnsupportedMediaType),
-        JsonRejection::BytesRejection(_) => ApiError::new(ErrorCode::BodyTooLarge),
+        JsonRejection::BytesRejection(rejection) => body_rejection(rejection),
         _ => ApiError::new(ErrorCode::InvalidBody).with_detail(json!({ "explanation": text })),
+    }
+}
+
+/// A body as raw bytes (for handlers whose body is optional); a body that cannot be read is
+/// answered in keyward's shape.
+#[derive(Debug)]
+pub struct RawBody(pub bytes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        bytes::Bytes::from_request(request, state).await.map(RawBody).map_err(body_rejection)
+    }
+}
+
+/// Why a body could not be read: past the limit (413), too slow (408), or broken off (400).
+pub(crate) fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+    match rejection {
+        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+            ApiError::new(ErrorCode::BodyTooLarge)
+        }
+        BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(error))
+            if crate::limits::is_timeout(&error) =>
+        {
+            crate::limits::body_timeout()
+        }
+        _ => ApiError::new(ErrorCode::InvalidBody).with_message("Request body could not be read"),
     }
 }
 

@@ -1,41 +1,55 @@
 //! keyward-server is keyward's HTTP API as an axum application: the tower auth layer that
-//! verifies every scheme ([`auth`]), the handlers for sessions, activities, API keys, users,
-//! the audit log and provisioning (`/probio`), the admin console ([`console`]), the API
-//! reference ([`openapi`]) and health checks. [`app`] builds the router; the `keyward` binary
-//! serves it.
+//! verifies every scheme ([`auth`]), the one authorization rule for administration
+//! ([`authz`]), the handlers for sessions, activities, API keys, users, the audit log and
+//! provisioning (`/probio`), the admin console ([`console`]), the API reference ([`openapi`])
+//! and health checks; and the limits that come before any work ([`limits`], [`serve`],
+//! [`throttle`]). [`app`] builds the router; [`serve()`] serves it.
 //!
 //! ```text
-//! request ─▶ request id ─▶ trace (method + path only) ─▶ catch panic ─▶ router
-//!            ─▶ AuthLayer (protected routes) ─▶ handler ─▶ Store (change + audit, one transaction)
+//! connection cap, header timeout (serve) ─▶ request id ─▶ trace (method + path only)
+//!   ─▶ request limit, timeouts ─▶ catch panic ─▶ router
+//!   ─▶ AuthLayer (per route group: api, admin, provisioning) ─▶ handler ─▶ authorize
+//!   ─▶ Store (change + audit, one transaction; tells the credential cache what changed)
 //! ```
 //!
-//! It does not terminate TLS (run it behind a proxy for that) and keeps its caches in the
-//! process's memory.
+//! It does not terminate TLS (run it behind a proxy for that) and keeps its caches, replay
+//! memory and login counts in the process's memory.
 
 pub mod auth;
+pub mod authz;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 mod routes;
+mod serve;
+pub mod throttle;
+
+pub use limits::Limits;
+pub use serve::serve;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
 use keyward_sig::{Scheme, Verifier, VerifyOptions};
 use keyward_store::{Clock, Store};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{
     AuthLayer, AuthSettings, CacheSettings, CredentialCache, ReplayGuard, ReplayMode,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::throttle::{LoginThrottle, ThrottleSettings};
 
 /// The request id header: accepted from clients when present, generated otherwise, and sent
 /// back on every response.
@@ -46,10 +60,10 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub struct Settings {
     /// Verification options: clock window, blank values, RFC 9421 policy, credential format.
     pub verify: VerifyOptions,
-    /// Which requests the replay guard applies to.
+    /// Which repeats of the same signed request are refused (another request is always).
     pub replay: ReplayMode,
-    /// The schemes accepted on API routes.
-    pub schemes: Vec<Scheme>,
+    /// The schemes accepted on each route group.
+    pub schemes: RouteSchemes,
     /// The largest request body, in bytes.
     pub body_limit: usize,
     /// How long an access token lives, in ms.
@@ -60,6 +74,34 @@ pub struct Settings {
     pub uri_scheme: &'static str,
     /// The credential cache's sizes.
     pub cache: CacheSettings,
+    /// Timeouts and caps on connections and requests.
+    pub limits: Limits,
+    /// Failed logins allowed per account and per address.
+    pub login: ThrottleSettings,
+}
+
+/// The schemes each route group accepts. A refused scheme is answered with code 18 and the
+/// accepted list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSchemes {
+    /// `/api/activities`, `/api/me`, `/api/logout`, the console's session: all four.
+    pub api: Vec<Scheme>,
+    /// `/api/admin/...`: everything but query-hmac, whose signature covers neither the
+    /// method, the path nor the body (and DevResults administers keys in its web page, not
+    /// with signed URLs).
+    pub admin: Vec<Scheme>,
+    /// `/probio/...`: the schemes that sign the body, header-hmac and http-signature.
+    pub provisioning: Vec<Scheme>,
+}
+
+impl Default for RouteSchemes {
+    fn default() -> Self {
+        RouteSchemes {
+            api: Scheme::ALL.to_vec(),
+            admin: vec![Scheme::Bearer, Scheme::HeaderHmac, Scheme::HttpSignature],
+            provisioning: vec![Scheme::HeaderHmac, Scheme::HttpSignature],
+        }
+    }
 }
 
 impl Default for Settings {
@@ -67,12 +109,14 @@ impl Default for Settings {
         Settings {
             verify: VerifyOptions::default(),
             replay: ReplayMode::default(),
-            schemes: Scheme::ALL.to_vec(),
+            schemes: RouteSchemes::default(),
             body_limit: 1024 * 1024,
             token_ttl_ms: 365 * 86_400 * 1000,
             rotation_overlap_ms: 86_400 * 1000,
             uri_scheme: "http",
             cache: CacheSettings::default(),
+            limits: Limits::default(),
+            login: ThrottleSettings::default(),
         }
     }
 }
@@ -86,8 +130,10 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     /// The store.
     pub store: Store,
-    /// The credential cache, which handlers invalidate when they change a credential.
+    /// The credential cache (the store tells it what each change invalidates).
     pub cache: CredentialCache,
+    /// Failed-login counts.
+    pub throttle: LoginThrottle,
     /// The settings.
     pub settings: Settings,
 }
@@ -110,24 +156,24 @@ pub fn app(store: Store, settings: Settings) -> Router {
 pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router {
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let window = Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
-    let api = AuthSettings {
+    // One verifier, cache and replay memory for every group: a signature used on one group's
+    // route is bound to it on every other.
+    let replay = ReplayGuard::new(settings.replay, window);
+    let group = |schemes: &[Scheme]| AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),
-        replay: ReplayGuard::new(settings.replay, window),
+        replay: replay.clone(),
         body_limit: settings.body_limit,
         uri_scheme: settings.uri_scheme,
-        schemes: settings.schemes.clone(),
+        schemes: schemes.to_vec(),
     };
-    // Provisioning accepts only the schemes that sign the body (DESIGN section 3).
-    let signed_only = [Scheme::HeaderHmac, Scheme::HttpSignature];
-    let provisioning = AuthSettings {
-        schemes: settings.schemes.iter().copied().filter(|s| signed_only.contains(s)).collect(),
-        ..api.clone()
-    };
+    let guarded = |schemes: &[Scheme]| AuthLayer::new(group(schemes), clock.clone());
     let routes = routes::public()
-        .merge(routes::protected().route_layer(AuthLayer::new(api, clock.clone())))
-        .merge(routes::provisioning().route_layer(AuthLayer::new(provisioning, clock)));
-    finish(routes, AppState(Arc::new(Shared { store, cache, settings })))
+        .merge(routes::api().route_layer(guarded(&settings.schemes.api)))
+        .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
+        .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
+    let throttle = LoginThrottle::new(settings.login);
+    finish(routes, AppState(Arc::new(Shared { store, cache, throttle, settings })))
 }
 
 /// The very same application with authentication switched off: every protected route sees
@@ -136,19 +182,28 @@ pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router 
 #[cfg(feature = "bench-unauthenticated")]
 pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Principal) -> Router {
     let cache = CredentialCache::new(store.clone(), settings.cache);
-    let routes =
-        routes::public().merge(routes::protected().route_layer(axum::Extension(principal)));
-    finish(routes, AppState(Arc::new(Shared { store, cache, settings })))
+    let throttle = LoginThrottle::new(settings.login);
+    let routes = routes::public()
+        .merge(routes::api().merge(routes::admin()).route_layer(axum::Extension(principal)));
+    finish(routes, AppState(Arc::new(Shared { store, cache, throttle, settings })))
 }
 
-/// The layers every variant shares: state, body limit, panic safety, tracing, request ids.
+/// The layers every variant shares: state, body limit, panic safety, request limits and
+/// timeouts, tracing, request ids (see [`limits`] for the order).
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
-    let body_limit = state.settings.body_limit;
+    let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
     let request_id = HeaderName::from_static(REQUEST_ID);
+    let request_limits = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(limits::answer))
+        .load_shed()
+        .concurrency_limit(limits.max_requests)
+        .timeout(limits.request_timeout);
     routes::answer_unknown(routes)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
+        .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout))
+        .layer(request_limits)
         // Logs method and path only: the query may hold query-hmac credentials.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -156,4 +211,5 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(tower::util::MapRequestLayer::new(limits::cap_request_id))
 }

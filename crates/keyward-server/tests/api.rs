@@ -483,7 +483,8 @@ async fn a_secret_rotated_elsewhere_verifies_once_the_cached_key_may_be_reloaded
         ..Default::default()
     };
     let (_, rotated) = server
-        .store
+        .elsewhere()
+        .await
         .rotate_secret(&operator, keyward_store::KeyOwner::Domain(1), id, 0)
         .await
         .unwrap();

@@ -140,9 +140,9 @@ impl<'r> Presented<'r> {
 
     /// Verifies the presented credentials against what `lookup` answers for
     /// [`Presented::credential`], with `body` as the request's body (ignored when
-    /// [`Presented::reads_body`] is false).
+    /// [`Presented::reads_body`] is false). May be called again (with a key read afresh, say).
     pub fn verify<L: CredentialLookup>(
-        self,
+        &self,
         body: &[u8],
         now_ms: i64,
         lookup: &L,

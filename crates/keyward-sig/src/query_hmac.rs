@@ -236,7 +236,10 @@ impl<'a> SignedQuery<'a> {
                     return Err(VerifyError::RepeatedParameter { name: "s".into() });
                 }
             } else if params.len() == MAX_PARAMETERS {
-                return Err(VerifyError::TooManyItems { field: Field::Query, limit: MAX_PARAMETERS });
+                return Err(VerifyError::TooManyItems {
+                    field: Field::Query,
+                    limit: MAX_PARAMETERS,
+                });
             } else {
                 params.push(param);
             }

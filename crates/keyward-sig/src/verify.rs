@@ -204,6 +204,11 @@ pub struct ReplayId {
 }
 
 impl ReplayId {
+    /// A replay identity (for callers that keep replay memory of their own, and their tests).
+    pub fn new(id: [u8; 32], remember_until_ms: i64) -> Self {
+        ReplayId { id, remember_until_ms }
+    }
+
     /// The identifier: the signature itself, or a digest of key id and nonce.
     pub fn id(&self) -> &[u8; 32] {
         &self.id

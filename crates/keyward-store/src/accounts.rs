@@ -6,10 +6,13 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, Row};
 
+use keyward_sig::token::TokenDigest;
+
 use crate::audit::{self, Change};
 use crate::error::StoreError;
+use crate::invalidation::Invalidation;
 use crate::model::{Actor, Domain, Permissions, Reseller, State, User};
-use crate::password::{hash_password, verify_password};
+use crate::password::{check_password, hash_password, verify_password};
 use crate::{Store, random_30};
 
 pub(crate) fn domain_from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
@@ -52,9 +55,13 @@ pub struct Bootstrap {
 
 impl Store {
     /// On a store without users, creates reseller `default` (unless an operator already did),
-    /// domain `default` and user `admin` with every permission, with `password` or a generated
-    /// one. Does nothing once a user exists. Audited as the system.
+    /// domain `default` and user `admin` with every permission, with `password` (which must
+    /// follow the password rule, [`crate::check_password`]) or a generated one. Does nothing
+    /// once a user exists. Audited as the system.
     pub async fn bootstrap(&self, password: Option<&str>) -> Result<Option<Bootstrap>, StoreError> {
+        if let Some(password) = password {
+            check_password(password).map_err(StoreError::WeakPassword)?;
+        }
         let mut tx = self.write_transaction().await?;
         // "Empty" means no user yet: an operator may have created resellers first.
         let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
@@ -67,7 +74,7 @@ impl Store {
         let now = self.now_ms();
         let generated = password.is_none().then(generate_password);
         let password = password.or(generated.as_deref()).expect("given or generated");
-        let hash = hash_blocking(password.to_owned()).await?;
+        let hash = self.hash(password).await?;
         let existing = sqlx::query("SELECT id FROM resellers WHERE name = 'default'")
             .fetch_optional(&mut *tx)
             .await?;
@@ -224,6 +231,7 @@ impl Store {
         domain_id: i64,
         state: State,
     ) -> Result<Domain, StoreError> {
+        let _invalidate = self.invalidates(Invalidation::Domain(domain_id));
         let now = self.now_ms();
         let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
@@ -280,6 +288,15 @@ impl Store {
         Ok(user_from_row(&row)?)
     }
 
+    /// The user named `username`, in any domain and state (to file a failed login under).
+    pub async fn user_named(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
     /// The users of a domain, by id.
     pub async fn users(&self, domain_id: i64) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query("SELECT * FROM users WHERE domain_id = $1 ORDER BY id")
@@ -290,7 +307,8 @@ impl Store {
     }
 
     /// The active user `username` of an active domain whose password is `password`. Runs the
-    /// argon2id check on a blocking thread; an unknown user costs the same as a wrong password.
+    /// argon2id check on a blocking thread, within the hashing bound; an unknown user costs the
+    /// same as a wrong password.
     pub async fn authenticate_user(
         &self,
         username: &str,
@@ -316,13 +334,11 @@ impl Store {
             None => (None, DUMMY_HASH.clone(), false),
         };
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matches = self.hashing(move || verify_password(&password, &hash)).await?;
         Ok(user.filter(|u| matches && domain_active && u.state == State::Active))
     }
 
-    /// Creates a user in a domain. Audited.
+    /// Creates a user in a domain; the password must follow the password rule. Audited.
     pub async fn create_user(
         &self,
         actor: &Actor,
@@ -331,7 +347,8 @@ impl Store {
         password: &str,
         permissions: &Permissions,
     ) -> Result<User, StoreError> {
-        let hash = hash_blocking(password.to_owned()).await?;
+        check_password(password).map_err(StoreError::WeakPassword)?;
+        let hash = self.hash(password).await?;
         let now = self.now_ms();
         let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
@@ -364,7 +381,9 @@ impl Store {
         Ok(user)
     }
 
-    /// Changes a user's permissions, state or password (each when given). Audited.
+    /// Changes a user's permissions, state or password (each when given). A new password must
+    /// follow the password rule, and revokes every access token and console session of the
+    /// user but [`UserUpdate::keep_token`]. Audited.
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -372,10 +391,14 @@ impl Store {
         id: i64,
         update: UserUpdate,
     ) -> Result<User, StoreError> {
-        let hash = match update.password {
-            Some(password) => Some(hash_blocking(password).await?),
+        let hash = match &update.password {
+            Some(password) => {
+                check_password(password).map_err(StoreError::WeakPassword)?;
+                Some(self.hash(password).await?)
+            }
             None => None,
         };
+        let _invalidate = self.invalidates(Invalidation::User(id));
         let now = self.now_ms();
         let mut tx = self.write_transaction().await?;
         let row = sqlx::query(
@@ -391,6 +414,17 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound("user"))?;
         let user = user_from_row(&row)?;
+        if hash.is_some() {
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at_ms = $1 WHERE user_id = $2 \
+                 AND revoked_at_ms IS NULL AND ($3 IS NULL OR digest <> $3)",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(update.keep_token.map(|digest| digest.to_hex()))
+            .execute(&mut *tx)
+            .await?;
+        }
         audit::record(
             tx.acquire().await?,
             now,
@@ -422,6 +456,9 @@ pub struct UserUpdate {
     pub state: Option<State>,
     /// New password.
     pub password: Option<String>,
+    /// When the password changes, the one access token (or console session) of the user that
+    /// stays valid: the one the user changed it with, when users change their own.
+    pub keep_token: Option<TokenDigest>,
 }
 
 /// A unique violation as a conflict on `what`; other errors as they are.
@@ -432,10 +469,12 @@ pub(crate) fn conflict(error: sqlx::Error, what: &'static str) -> StoreError {
     }
 }
 
-async fn hash_blocking(password: String) -> Result<String, StoreError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|_| StoreError::PasswordHash)?
+impl Store {
+    /// The argon2id hash of `password`, within the hashing bound.
+    async fn hash(&self, password: &str) -> Result<String, StoreError> {
+        let password = password.to_owned();
+        self.hashing(move || hash_password(&password)).await?
+    }
 }
 
 /// A password for the bootstrap admin: 24 base62 characters (about 143 bits).

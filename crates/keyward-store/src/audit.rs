@@ -18,6 +18,20 @@ pub(crate) struct Change<'a> {
     pub actor: &'a Actor,
 }
 
+/// Something worth recording that is not a change to a record: a login, a failed login, a
+/// logout. Written on its own with [`Store::record_event`].
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    /// What happened (`session.login`, `session.login_failed`, `console.sign_in`...).
+    pub action: &'static str,
+    /// The kind of record concerned (`user`, `api_key`, `access_token`).
+    pub target_type: &'static str,
+    /// Its id, when known.
+    pub target_id: String,
+    /// What else to keep (never a secret).
+    pub detail: serde_json::Value,
+}
+
 /// Writes the audit record of a change, inside the change's transaction. Returns its id.
 pub(crate) async fn record(
     conn: &mut AnyConnection,
@@ -90,6 +104,21 @@ fn filtered<'q>(
 }
 
 impl Store {
+    /// Records `event` by `actor` (whose domain it is filed under).
+    pub async fn record_event(&self, actor: &Actor, event: AuditEvent) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let change = Change {
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            detail: event.detail,
+            domain_id: actor.domain_id,
+            actor,
+        };
+        record(&mut conn, self.now_ms(), change).await?;
+        Ok(())
+    }
+
     /// The audit records of a domain, newest first, filtered, `limit` from `offset`.
     pub async fn audit_records(
         &self,

@@ -31,18 +31,44 @@ pub enum StoreError {
     /// A password could not be hashed.
     #[error("password hashing failed")]
     PasswordHash,
+    /// A new password breaks the password rule ([`crate::check_password`]); the text says how.
+    #[error("{0}")]
+    WeakPassword(&'static str),
+    /// Every password-hashing slot stayed taken for the configured wait: the server is busy.
+    #[error("password hashing is busy")]
+    Busy,
 }
 
 impl StoreError {
-    /// Whether the database could not be reached (as opposed to refusing a query).
+    /// Whether the database could not serve the query now, though it may shortly: it cannot be
+    /// reached, every connection stayed busy for the acquire timeout, SQLite stayed locked by
+    /// another writer for the busy timeout, or PostgreSQL is out of resources or shutting down.
+    /// The server answers these with 503 and `Retry-After`, not as a fault.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            )
-        )
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| is_transient_code(&code))
+            }
+            _ => false,
+        }
     }
+}
+
+/// PostgreSQL's SQLSTATE classes 08 (connection exception), 53 (insufficient resources) and
+/// 57P (operator intervention: shutting down, cannot connect now), always five characters;
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) with any extended code (a number below
+/// 10000 whose low byte is the primary code).
+fn is_transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return ["08", "53", "57P"].iter().any(|class| code.starts_with(class));
+    }
+    code.parse::<u32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -50,6 +76,21 @@ impl From<sqlx::Error> for StoreError {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("record"),
             _ => StoreError::Database(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient_code;
+
+    #[test]
+    fn busy_locked_and_unavailable_codes_are_transient() {
+        for code in ["5", "517", "261", "773", "6", "262", "53300", "57P01", "08006"] {
+            assert!(is_transient_code(code), "{code}");
+        }
+        for code in ["19", "2067", "1555", "23505", "42P01", "40001"] {
+            assert!(!is_transient_code(code), "{code}");
         }
     }
 }

@@ -1,5 +1,11 @@
 //! API keys: create, list, rename, regenerate the token, rotate the secret, revoke; and the
 //! unsealed credentials the server's cache verifies with.
+//!
+//! A key records the user at its root (the user who created it, or the root of the key that
+//! did) and acts with at most what that user holds now, and not at all while that user is
+//! disabled. The access tokens minted from a key (by logging in with its token and secret) die
+//! with what minted them: at once when its token is regenerated or it is revoked, and when the
+//! overlap of a secret rotation ends.
 
 use keyward_sig::KeyKind;
 use keyward_sig::token::CredentialKind;
@@ -9,6 +15,7 @@ use sqlx::{Acquire, AnyConnection, Row};
 
 use crate::audit::{self, Change};
 use crate::error::StoreError;
+use crate::invalidation::Invalidation;
 use crate::model::{Actor, ApiKey, KeyCredentials, KeyState, Permissions, Secret};
 use crate::{Store, random_30};
 
@@ -63,6 +70,7 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
         permissions: Permissions::from_db(row.try_get("permissions")?),
         created_by_user_id: row.try_get("created_by_user_id")?,
         created_by_key_id: row.try_get("created_by_key_id")?,
+        root_user_id: row.try_get("root_user_id")?,
         created_at_ms: row.try_get("created_at_ms")?,
         last_used_at_ms: row.try_get("last_used_at_ms")?,
         previous_secret_until_ms: row.try_get("previous_secret_until_ms")?,
@@ -70,15 +78,43 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     })
 }
 
-/// A key as it may act: its permissions narrowed to what its creating user holds now, so a
-/// key never holds more than its creator, even after the creator lost a permission. The row
-/// must carry the creator's permissions as `creator_permissions`.
+/// A key as it may act: its permissions narrowed to what its root user holds now, so a key
+/// never holds more than the person behind it, even after that person lost a permission. The
+/// row must carry the root user's permissions as `root_permissions` (see `active_keys!`).
 pub(crate) fn effective_key(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
     let mut key = key_from_row(row)?;
-    if let Some(creator) = row.try_get::<Option<String>, _>("creator_permissions")? {
-        key.permissions = key.permissions.intersection(Permissions::from_db(&creator));
+    if let Some(root) = row.try_get::<Option<String>, _>("root_permissions")? {
+        key.permissions = key.permissions.intersection(Permissions::from_db(&root));
     }
     Ok(key)
+}
+
+/// Keys `k` that may act, with their root user's permissions: active, of an active domain (or
+/// of a reseller), and with an active root user (or none). The caller appends conditions, so
+/// nothing is spliced into SQL at run time.
+macro_rules! active_keys {
+    ($conditions:literal) => {
+        concat!(
+            "SELECT k.*, r.permissions AS root_permissions FROM api_keys k \
+             LEFT JOIN domains d ON d.id = k.domain_id LEFT JOIN users r ON r.id = k.root_user_id \
+             WHERE k.state = 'active' AND (k.domain_id IS NULL OR d.state = 'active') \
+             AND (k.root_user_id IS NULL OR r.state = 'active') AND ",
+            $conditions
+        )
+    };
+}
+pub(crate) use active_keys;
+
+/// Revokes every live access token minted from key `id`.
+async fn revoke_tokens_of(conn: &mut AnyConnection, id: i64, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE access_tokens SET revoked_at_ms = $1 WHERE api_key_id = $2 AND revoked_at_ms IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// One key, by id, of an owner: `$1` the id, `$2` the domain, `$3` the reseller (one is NULL).
@@ -114,11 +150,23 @@ impl Store {
             KeyOwner::Reseller(id) => ("reseller", None, Some(id)),
         };
         let mut tx = self.write_transaction().await?;
+        // The root: the acting user, or the acting key's own root.
+        let root_user_id: Option<i64> = match (actor.user_id, actor.key_id) {
+            (Some(user), _) => Some(user),
+            (None, Some(key)) => sqlx::query("SELECT root_user_id FROM api_keys WHERE id = $1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get("root_user_id"))
+                .transpose()?
+                .flatten(),
+            (None, None) => None,
+        };
         // The secret is sealed with the row's id as associated data, so the row comes first.
         let id: i64 = sqlx::query(
             "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
-             permissions, created_by_user_id, created_by_key_id, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             permissions, created_by_user_id, created_by_key_id, root_user_id, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(kind)
         .bind(domain_id)
@@ -129,6 +177,7 @@ impl Store {
         .bind(new.permissions.to_db())
         .bind(actor.user_id)
         .bind(actor.key_id)
+        .bind(root_user_id)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?
@@ -219,6 +268,7 @@ impl Store {
         detail: serde_json::Value,
         update: impl AsyncFnOnce(&mut AnyConnection, i64) -> Result<(), StoreError>,
     ) -> Result<ApiKey, StoreError> {
+        let _invalidate = self.invalidates(Invalidation::Key(id));
         let now = self.now_ms();
         let mut tx = self.write_transaction().await?;
         let state: String = sqlx::query(OWNED_KEY)
@@ -270,31 +320,29 @@ impl Store {
         .await
     }
 
-    /// Gives a key a new token; the old one stops working at once. Audited. Returns the key
-    /// and its old token (for cache invalidation).
+    /// Gives a key a new token; the old one, and every access token minted from the key,
+    /// stop working at once. Audited.
     pub async fn regenerate_token(
         &self,
         actor: &Actor,
         owner: KeyOwner,
         id: i64,
-    ) -> Result<(ApiKey, String), StoreError> {
-        let old = self.api_key(owner, id).await?.token;
+    ) -> Result<ApiKey, StoreError> {
         let token = Self::mint(CredentialKind::ApiKeyToken);
-        let key = self
-            .change_key(actor, owner, id, "key.regenerate_token", json!({}), async |conn, _| {
-                sqlx::query("UPDATE api_keys SET token = $1 WHERE id = $2")
-                    .bind(&token)
-                    .bind(id)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            })
-            .await?;
-        Ok((key, old))
+        self.change_key(actor, owner, id, "key.regenerate_token", json!({}), async |conn, now| {
+            sqlx::query("UPDATE api_keys SET token = $1 WHERE id = $2")
+                .bind(&token)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            revoke_tokens_of(conn, id, now).await
+        })
+        .await
     }
 
-    /// Gives a key a new secret; the previous one keeps verifying for `overlap_ms`. Audited.
-    /// Returns the key and its new secret, shown this once.
+    /// Gives a key a new secret; the previous one keeps verifying for `overlap_ms`, and so do
+    /// the access tokens minted from the key before now: they expire when the overlap ends (at
+    /// once for no overlap). Audited. Returns the key and its new secret, shown this once.
     pub async fn rotate_secret(
         &self,
         actor: &Actor,
@@ -314,6 +362,17 @@ impl Store {
                 .bind(&sealed)
                 .bind(now.saturating_add(overlap_ms))
                 .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                if overlap_ms == 0 {
+                    return revoke_tokens_of(conn, id, now).await;
+                }
+                sqlx::query(
+                    "UPDATE access_tokens SET expires_at_ms = $1 WHERE api_key_id = $2 \
+                     AND revoked_at_ms IS NULL AND expires_at_ms > $1",
+                )
+                .bind(now.saturating_add(overlap_ms))
+                .bind(id)
                 .execute(conn)
                 .await?;
                 Ok(())
@@ -322,7 +381,7 @@ impl Store {
         Ok((key, secret))
     }
 
-    /// Revokes a key for good. Audited.
+    /// Revokes a key for good, and the access tokens minted from it. Audited.
     pub async fn revoke_api_key(
         &self,
         actor: &Actor,
@@ -333,24 +392,20 @@ impl Store {
             sqlx::query("UPDATE api_keys SET state = 'revoked', revoked_at_ms = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
-            Ok(())
+            revoke_tokens_of(conn, id, now).await
         })
         .await
     }
 
-    /// What verifying with the key whose token is `token` needs, when it is an active key of
-    /// an active domain (or of a reseller): its secrets unsealed.
+    /// What verifying with the key whose token is `token` needs, when it may act (see
+    /// `active_keys!`): its secrets unsealed, its permissions narrowed by its root user's.
     pub async fn key_credentials(&self, token: &str) -> Result<Option<KeyCredentials>, StoreError> {
-        let row = sqlx::query(
-            "SELECT k.*, c.permissions AS creator_permissions FROM api_keys k \
-             LEFT JOIN domains d ON d.id = k.domain_id LEFT JOIN users c ON c.id = k.created_by_user_id \
-             WHERE k.token = $1 AND k.state = 'active' AND (k.domain_id IS NULL OR d.state = 'active')",
-        )
-        .bind(token)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(active_keys!("k.token = $1"))
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let key = effective_key(&row)?;
         let secret = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;

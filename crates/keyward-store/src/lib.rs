@@ -13,7 +13,14 @@
 //!   record: no change without its record, no record without its change;
 //! - API key secrets are stored sealed, passwords as argon2id hashes, access tokens as SHA-256
 //!   digests;
-//! - nothing returned by a query holds a secret in a field `Debug` prints.
+//! - nothing returned by a query holds a secret in a field `Debug` prints;
+//! - credentials die with their source: a rotated secret's access tokens when its overlap
+//!   ends, a regenerated or revoked key's tokens at once, a user's other tokens when the
+//!   password changes;
+//! - every change that affects verification is told to [`Store::subscribe`]rs
+//!   ([`Invalidation`]), so caches drop what depends on it;
+//! - password hashing runs on a bounded number of blocking threads at once
+//!   ([`StoreOptions::password_hashing`]).
 //!
 //! It does not cache, authenticate requests or check permissions: the server does.
 
@@ -21,6 +28,7 @@ mod accounts;
 mod activities;
 mod audit;
 pub mod error;
+mod invalidation;
 mod keys;
 pub mod model;
 mod password;
@@ -29,17 +37,21 @@ mod tokens;
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Bootstrap, UserUpdate};
+pub use audit::AuditEvent;
 pub use error::StoreError;
+pub use invalidation::Invalidation;
 pub use keys::{KeyOwner, NewApiKey};
 pub use model::*;
-pub use password::{hash_password, verify_password};
+pub use password::{
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password, hash_password, verify_password,
+};
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
 
@@ -74,21 +86,38 @@ impl Backend {
 
     fn migrator(self) -> Migrator {
         // Each backend's migrations, with the same numbers and names.
-        let (version, description, sql) = match self {
-            Backend::Sqlite => {
-                (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))
-            }
-            Backend::Postgres => {
-                (1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))
-            }
+        let migrations: [(i64, &str, &'static str); 2] = match self {
+            Backend::Sqlite => [
+                (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+                (
+                    2,
+                    "credential lineage",
+                    include_str!("../migrations/sqlite/0002_credential_lineage.sql"),
+                ),
+            ],
+            Backend::Postgres => [
+                (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+                (
+                    2,
+                    "credential lineage",
+                    include_str!("../migrations/postgres/0002_credential_lineage.sql"),
+                ),
+            ],
         };
-        Migrator::with_migrations(vec![Migration::new(
-            version,
-            Cow::Borrowed(description),
-            MigrationType::Simple,
-            sqlx::SqlStr::from_static(sql),
-            false,
-        )])
+        Migrator::with_migrations(
+            migrations
+                .into_iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        sqlx::SqlStr::from_static(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        )
     }
 }
 
@@ -103,6 +132,37 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// How a store uses its database and its CPU.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Database connections, at most (default 8 for SQLite, 16 for PostgreSQL).
+    pub max_connections: Option<u32>,
+    /// How long a query waits for a free connection before the store answers
+    /// [`StoreError::is_unavailable`] (default 5 s).
+    pub acquire_timeout: Duration,
+    /// How long an SQLite write waits for another writer before it fails as busy (default 5 s).
+    pub busy_timeout: Duration,
+    /// Password hashes (argon2id, about 19 MiB and tens of milliseconds each) computed at once,
+    /// at most (default: half the CPUs, at least 1): a flood of logins cannot take every core
+    /// or much memory.
+    pub password_hashing: usize,
+    /// How long a login waits for a hashing slot before it is refused as busy (default 5 s).
+    pub password_hashing_wait: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        StoreOptions {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            password_hashing: (cpus / 2).max(1),
+            password_hashing_wait: Duration::from_secs(5),
+        }
+    }
+}
+
 /// keyward's persistence. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct Store {
@@ -111,6 +171,9 @@ pub struct Store {
     /// Shared: the AES key schedule is large, and stores are cloned per request.
     master: Arc<MasterKey>,
     clock: Clock,
+    listeners: invalidation::Listeners,
+    hashing: Arc<tokio::sync::Semaphore>,
+    hashing_wait: Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -120,27 +183,85 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) and applies pending
-    /// migrations.
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`) with the default
+    /// [`StoreOptions`] and applies pending migrations.
     pub async fn open(url: &str, master: MasterKey) -> Result<Self, StoreError> {
+        Self::open_with(url, master, StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with options.
+    pub async fn open_with(
+        url: &str,
+        master: MasterKey,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let options = match backend {
+        let pool = match backend {
             // SQLite: one writer at a time anyway; WAL lets readers go on beside it.
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Sqlite => {
+                let pragmas = format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                    options.busy_timeout.as_millis()
+                );
+                AnyPoolOptions::new()
+                    .max_connections(options.max_connections.unwrap_or(8))
+                    .after_connect(move |conn, _| {
+                        // Built from a number, not from input.
+                        let pragmas = sqlx::AssertSqlSafe(pragmas.clone());
+                        Box::pin(async move {
+                            conn.execute(pragmas).await?;
+                            Ok(())
+                        })
+                    })
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new().max_connections(options.max_connections.unwrap_or(16))
+            }
         };
-        let pool = options.connect(url).await?;
+        let pool = pool.acquire_timeout(options.acquire_timeout).connect(url).await?;
         if backend == Backend::Sqlite {
             pool.execute("PRAGMA journal_mode = WAL;").await?;
         }
         backend.migrator().run(&pool).await.map_err(StoreError::Migration)?;
-        Ok(Store { pool, backend, master: Arc::new(master), clock: system_clock() })
+        Ok(Store {
+            pool,
+            backend,
+            master: Arc::new(master),
+            clock: system_clock(),
+            listeners: invalidation::Listeners::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(options.password_hashing.max(1))),
+            hashing_wait: options.password_hashing_wait,
+        })
+    }
+
+    /// Calls `listener` with every [`Invalidation`] from now on, from this store and its
+    /// clones, right after the change it describes.
+    pub fn subscribe(&self, listener: impl Fn(&Invalidation) + Send + Sync + 'static) {
+        self.listeners.add(Arc::new(listener));
+    }
+
+    /// Tells the listeners about `change` when the returned guard is dropped.
+    pub(crate) fn invalidates(&self, change: Invalidation) -> invalidation::Pending<'_> {
+        invalidation::Pending::new(&self.listeners, change)
+    }
+
+    /// Runs `work` (argon2id) on a blocking thread once a hashing slot is free; refuses with
+    /// [`StoreError::Busy`] when none frees within the configured wait.
+    pub(crate) async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let permit = tokio::time::timeout(self.hashing_wait, self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Busy)?;
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await;
+        result.map_err(|_| StoreError::PasswordHash)
     }
 
     /// The same store with another clock (for tests that pin time).

@@ -49,6 +49,11 @@ impl Permissions {
         other.0 & !self.0 == 0
     }
 
+    /// The permissions held here or in `other`.
+    pub fn union(self, other: Permissions) -> Permissions {
+        Permissions(self.0 | other.0)
+    }
+
     /// The permissions held both here and in `other`.
     pub fn intersection(self, other: Permissions) -> Permissions {
         Permissions(self.0 & other.0)
@@ -193,6 +198,10 @@ pub struct ApiKey {
     pub created_by_user_id: Option<i64>,
     /// The key that created it.
     pub created_by_key_id: Option<i64>,
+    /// The user at its root: its creator, or its creating key's root. The key acts with at
+    /// most what this user holds now, and not while this user is disabled. `None` for keys
+    /// issued by a reseller or an operator.
+    pub root_user_id: Option<i64>,
     /// Creation time, epoch ms.
     pub created_at_ms: i64,
     /// Last successful use, epoch ms.

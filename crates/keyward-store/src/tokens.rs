@@ -5,7 +5,8 @@ use sqlx::Row;
 
 use crate::accounts::user_from_row;
 use crate::error::StoreError;
-use crate::keys::effective_key;
+use crate::invalidation::Invalidation;
+use crate::keys::{active_keys, effective_key};
 use crate::model::{AccessToken, Secret, TokenSubject};
 use crate::{Store, random_30};
 
@@ -50,7 +51,7 @@ impl Store {
     }
 
     /// The live token with this digest: not revoked, its domain active, its user active or its
-    /// key active. Expiry is the verifier's to check.
+    /// key able to act (and then narrowed by its root user). Expiry is the verifier's to check.
     pub async fn access_token(
         &self,
         digest: &TokenDigest,
@@ -81,15 +82,11 @@ impl Store {
                 }
             }
             (None, Some(key_id)) => {
-                let key = sqlx::query(
-                    "SELECT k.*, c.permissions AS creator_permissions FROM api_keys k \
-                     LEFT JOIN users c ON c.id = k.created_by_user_id \
-                     WHERE k.id = $1 AND k.domain_id = $2 AND k.state = 'active'",
-                )
-                .bind(key_id)
-                .bind(domain_id)
-                .fetch_optional(&self.pool)
-                .await?;
+                let key = sqlx::query(active_keys!("k.id = $1 AND k.domain_id = $2"))
+                    .bind(key_id)
+                    .bind(domain_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 match key {
                     Some(row) => TokenSubject::Key(effective_key(&row)?),
                     None => return Ok(None),
@@ -102,6 +99,7 @@ impl Store {
 
     /// Revokes the token with this digest. Returns whether it was live.
     pub async fn revoke_access_token(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        let _invalidate = self.invalidates(Invalidation::AccessToken(*digest));
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at_ms = $1 WHERE digest = $2 AND revoked_at_ms IS NULL",
         )

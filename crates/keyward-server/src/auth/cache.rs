@@ -1,26 +1,36 @@
 //! The in-memory credential cache: a known key or token is verified without a database read.
-//! Lookups are synchronous and never wait on I/O; loading from the store is a separate, async
-//! step taken only on a miss.
 //!
-//! Keys are cached by token with their secrets' HMAC schedules precomputed; unknown tokens are
-//! remembered in a bounded negative cache, so a flood of made-up keys does not reach the
-//! database either. Every change made through this server invalidates the entries it affects
-//! at once; entries also expire after a while, which bounds how long a change made elsewhere
-//! (another node, the `keyward admin` command) can go unseen.
+//! Keys are cached by token with their secrets' HMAC schedules precomputed, access tokens by
+//! digest; unknown identifiers are remembered in a bounded negative cache, so a flood of
+//! made-up keys does not reach the database either. A miss is loaded once however many
+//! requests wait for it (single flight): a thousand requests for a cold key make one read.
+//!
+//! Every change the store makes is told to the cache ([`keyward_store::Invalidation`]), which
+//! drops exactly the entries that depend on the changed identity: a key's entry and the tokens
+//! minted from it; a user's tokens, the keys rooted in the user and their tokens; everything of
+//! a disabled domain. The next request on this node sees the change. A load that raced a change
+//! can never put what it read back over it: every invalidation moves a generation counter, and
+//! a load that finds the counter moved while it read removes what it inserted. Entries also
+//! expire after a while, which bounds how long a change made elsewhere (another node, the
+//! `keyward admin` command) can go unseen.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyward_sig::token::TokenDigest;
-use keyward_sig::{AccessGrant, KeyMaterial};
-use keyward_store::{AccessToken, ApiKey, KeyCredentials, Store, StoreError};
+use keyward_sig::{AccessGrant, CredentialLookup, CredentialRef, KeyMaterial};
+use keyward_store::{
+    AccessToken, ApiKey, Invalidation, KeyCredentials, Store, StoreError, TokenSubject,
+};
 use moka::sync::Cache;
+use tokio::sync::OnceCell;
 
 /// A key as the verifier needs it.
 #[derive(Debug)]
 pub struct CachedKey {
-    /// The key's record.
+    /// The key's record, its permissions narrowed by its root user's.
     pub key: ApiKey,
     material: KeyMaterial,
     /// When this node last recorded the key's use (epoch ms): at most one write a minute.
@@ -53,27 +63,9 @@ impl CachedKey {
         now_ms.saturating_sub(self.loaded_at_ms) >= RELOAD_AFTER_MS
     }
 
-    /// Records that the key was used at `now_ms`: in the store at most once a minute per
-    /// node, without making the request wait.
-    pub fn record_use(&self, store: &Store, now_ms: i64) {
-        let last = self.last_recorded_use_ms.load(Ordering::Relaxed);
-        if now_ms.saturating_sub(last) < USE_RECORD_INTERVAL_MS {
-            return;
-        }
-        // One request wins the right to write; the others go on.
-        if self
-            .last_recorded_use_ms
-            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
-            return;
-        }
-        let (store, id) = (store.clone(), self.key.id);
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_api_key(id, now_ms).await {
-                tracing::warn!(error = ?error, key_id = id, "could not record a key's last use");
-            }
-        });
+    /// The key material, for checks made before the body is read.
+    pub fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 
     /// Whether the entry carries a previous secret whose overlap has ended.
@@ -98,6 +90,21 @@ pub struct CachedToken {
     /// Who it speaks for.
     pub token: AccessToken,
     grant: AccessGrant,
+}
+
+impl CachedToken {
+    /// Whether the token depends on user `id`: its user, or the root user of its key.
+    fn depends_on_user(&self, id: i64) -> bool {
+        match &self.token.subject {
+            TokenSubject::User(user) => user.id == id,
+            TokenSubject::Key(key) => key.root_user_id == Some(id),
+        }
+    }
+
+    /// Whether the token was minted from key `id`.
+    fn minted_from(&self, id: i64) -> bool {
+        matches!(&self.token.subject, TokenSubject::Key(key) if key.id == id)
+    }
 }
 
 /// The handle verification borrows a token's grant through.
@@ -139,18 +146,44 @@ where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    Cache::builder().max_capacity(capacity).time_to_live(time_to_live).build()
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(time_to_live)
+        .support_invalidation_closures()
+        .build()
 }
 
-/// What memory knows of a credential.
-#[derive(Clone, Debug)]
-pub enum Remembered<T> {
-    /// Known and usable.
-    Known(T),
-    /// Known not to exist (the negative cache).
-    Unknown,
-    /// Not in memory: ask the store.
-    Absent,
+/// What the cache found for a presented credential: a key, a token, or neither (unknown,
+/// revoked or disabled). Answers the verifier's lookup with it.
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    /// The key, for signed schemes.
+    pub key: Option<KeyHandle>,
+    /// The access token, for bearer.
+    pub token: Option<TokenHandle>,
+}
+
+impl CredentialLookup for Found {
+    type Key = KeyHandle;
+    type Grant = TokenHandle;
+
+    fn api_key(&self, _: &str) -> Option<KeyHandle> {
+        self.key.clone()
+    }
+
+    fn access_token(&self, _: &TokenDigest) -> Option<TokenHandle> {
+        self.token.clone()
+    }
+}
+
+/// A load in flight, shared by every request waiting for the same credential.
+type InFlight = Arc<OnceCell<Found>>;
+
+/// What is being loaded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Loading {
+    Key(String),
+    Token(TokenDigest),
 }
 
 /// Keys and access tokens, from memory when known.
@@ -161,103 +194,204 @@ pub struct CredentialCache {
     unknown_keys: Cache<String, ()>,
     tokens: Cache<TokenDigest, Arc<CachedToken>>,
     unknown_tokens: Cache<TokenDigest, ()>,
+    /// Moved by every invalidation, before it drops entries.
+    generation: Arc<AtomicU64>,
+    in_flight: Arc<Mutex<HashMap<Loading, InFlight>>>,
 }
 
 impl CredentialCache {
-    /// An empty cache in front of `store`.
+    /// An empty cache in front of `store`, told of the store's changes from now on.
     pub fn new(store: Store, settings: CacheSettings) -> Self {
         let positive = (settings.capacity, settings.time_to_live);
         let negative = (settings.negative_capacity, settings.negative_time_to_live);
-        CredentialCache {
-            store,
+        let cache = CredentialCache {
+            store: store.clone(),
             keys: bounded(positive),
             unknown_keys: bounded(negative),
             tokens: bounded(positive),
             unknown_tokens: bounded(negative),
-        }
+            generation: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        };
+        let listener = cache.clone();
+        store.subscribe(move |change| listener.invalidate(change));
+        cache
     }
 
-    /// What memory knows of the key whose token is `token`, without any I/O.
-    pub fn cached_key(&self, token: &str, now_ms: i64) -> Remembered<KeyHandle> {
-        if let Some(hit) = self.keys.get(token) {
-            if !hit.overlap_ended(now_ms) {
-                return Remembered::Known(KeyHandle(hit));
-            }
-            self.keys.invalidate(token);
-        }
-        if self.unknown_keys.contains_key(token) { Remembered::Unknown } else { Remembered::Absent }
-    }
-
-    /// Reads the key whose token is `token` from the store into memory.
-    pub async fn load_key(
+    /// The key or token `credential` names: from memory, else loaded from the store (once,
+    /// however many requests ask at the same time).
+    pub async fn find(
         &self,
-        token: &str,
+        credential: CredentialRef<'_>,
         now_ms: i64,
-    ) -> Result<Option<KeyHandle>, StoreError> {
-        match self.store.key_credentials(token).await? {
-            Some(credentials) => {
-                let entry = Arc::new(CachedKey::new(credentials, now_ms));
-                self.keys.insert(token.to_owned(), entry.clone());
-                Ok(Some(KeyHandle(entry)))
+    ) -> Result<Found, StoreError> {
+        match credential {
+            CredentialRef::ApiKey(token) => {
+                if let Some(hit) = self.keys.get(token) {
+                    if !hit.overlap_ended(now_ms) {
+                        return Ok(Found { key: Some(KeyHandle(hit)), token: None });
+                    }
+                } else if self.unknown_keys.contains_key(token) {
+                    return Ok(Found::default());
+                }
+                self.load(Loading::Key(token.to_owned()), now_ms).await
             }
-            None => {
+            CredentialRef::AccessToken(digest) => {
+                if let Some(hit) = self.tokens.get(digest) {
+                    return Ok(Found { key: None, token: Some(TokenHandle(hit)) });
+                }
+                if self.unknown_tokens.contains_key(digest) {
+                    return Ok(Found::default());
+                }
+                self.load(Loading::Token(*digest), now_ms).await
+            }
+        }
+    }
+
+    /// Reads the key whose token is `token` again, whatever memory holds (after a signature
+    /// mismatch on an entry old enough, see [`CachedKey::may_reload`]).
+    pub async fn reload_key(&self, token: &str, now_ms: i64) -> Result<Found, StoreError> {
+        self.load(Loading::Key(token.to_owned()), now_ms).await
+    }
+
+    /// Joins the load of `what` in flight, or starts it.
+    async fn load(&self, what: Loading, now_ms: i64) -> Result<Found, StoreError> {
+        let cell = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            in_flight.entry(what.clone()).or_default().clone()
+        };
+        // If the request that started the load goes away, a waiting one takes it over.
+        let found = cell.get_or_try_init(|| self.load_from_store(&what, now_ms)).await.cloned();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if in_flight.get(&what).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
+            in_flight.remove(&what);
+        }
+        found
+    }
+
+    /// Reads `what` from the store into memory, unless an invalidation raced the read.
+    async fn load_from_store(&self, what: &Loading, now_ms: i64) -> Result<Found, StoreError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let found = match what {
+            Loading::Key(token) => match self.store.key_credentials(token).await? {
+                Some(credentials) => {
+                    let entry = Arc::new(CachedKey::new(credentials, now_ms));
+                    self.keys.insert(token.clone(), entry.clone());
+                    Found { key: Some(KeyHandle(entry)), token: None }
+                }
+                None => {
+                    self.keys.invalidate(token);
+                    self.unknown_keys.insert(token.clone(), ());
+                    Found::default()
+                }
+            },
+            Loading::Token(digest) => match self.store.access_token(digest).await? {
+                Some(token) => {
+                    let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
+                    let entry = Arc::new(CachedToken { token, grant });
+                    self.tokens.insert(*digest, entry.clone());
+                    Found { key: None, token: Some(TokenHandle(entry)) }
+                }
+                None => {
+                    self.unknown_tokens.insert(*digest, ());
+                    Found::default()
+                }
+            },
+        };
+        // A change committed while we read may not be in what we read: what we inserted must
+        // not outlive it. (An invalidation after this check drops the entry itself.)
+        if self.generation.load(Ordering::SeqCst) != generation {
+            self.forget(what);
+        }
+        Ok(found)
+    }
+
+    fn forget(&self, what: &Loading) {
+        match what {
+            Loading::Key(token) => {
                 self.keys.invalidate(token);
-                self.unknown_keys.insert(token.to_owned(), ());
-                Ok(None)
+                self.unknown_keys.invalidate(token);
+            }
+            Loading::Token(digest) => {
+                self.tokens.invalidate(digest);
+                self.unknown_tokens.invalidate(digest);
             }
         }
     }
 
-    /// What memory knows of the access token with this digest, without any I/O.
-    pub fn cached_token(&self, digest: &TokenDigest) -> Remembered<TokenHandle> {
-        match self.tokens.get(digest) {
-            Some(hit) => Remembered::Known(TokenHandle(hit)),
-            None if self.unknown_tokens.contains_key(digest) => Remembered::Unknown,
-            None => Remembered::Absent,
-        }
-    }
-
-    /// Reads the access token with this digest from the store into memory.
-    pub async fn load_token(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<TokenHandle>, StoreError> {
-        match self.store.access_token(digest).await? {
-            Some(token) => {
-                let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
-                let entry = Arc::new(CachedToken { token, grant });
-                self.tokens.insert(*digest, entry.clone());
-                Ok(Some(TokenHandle(entry)))
-            }
-            None => {
-                self.unknown_tokens.insert(*digest, ());
-                Ok(None)
-            }
-        }
-    }
-
-    /// Records a verified key's use (see [`CachedKey::record_use`]).
+    /// Records a verified key's use at `now_ms`: in the store at most once a minute per node,
+    /// without making the request wait.
     pub fn record_use(&self, key: &CachedKey, now_ms: i64) {
-        key.record_use(&self.store, now_ms);
+        let last = key.last_recorded_use_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < USE_RECORD_INTERVAL_MS {
+            return;
+        }
+        // One request wins the right to write; the others go on.
+        if key
+            .last_recorded_use_ms
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let (store, id) = (self.store.clone(), key.key.id);
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_api_key(id, now_ms).await {
+                tracing::warn!(error = ?error, key_id = id, "could not record a key's last use");
+            }
+        });
     }
 
-    /// Forgets a key token (after its key changed) and any negative entry for it.
-    pub fn invalidate_key(&self, token: &str) {
-        self.keys.invalidate(token);
-        self.unknown_keys.invalidate(token);
+    /// Drops what depends on `change` (called by the store after every change).
+    fn invalidate(&self, change: &Invalidation) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        // New requests must not join a load that began before the change.
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        // `invalidate_entries_if` fails only when closures are not enabled, which `bounded`
+        // does; should it ever fail, forgetting everything is the safe answer.
+        let dropped = match *change {
+            Invalidation::Key(id) => self
+                .keys
+                .invalidate_entries_if(move |_, entry| entry.key.id == id)
+                .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.minted_from(id)))
+                .is_ok(),
+            Invalidation::User(id) => self
+                .keys
+                .invalidate_entries_if(move |_, entry| entry.key.root_user_id == Some(id))
+                .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.depends_on_user(id)))
+                .is_ok(),
+            Invalidation::AccessToken(digest) => {
+                self.tokens.invalidate(&digest);
+                true
+            }
+            // A re-enabled domain's keys must not stay "unknown" either.
+            Invalidation::Domain(_) => false,
+        };
+        if !dropped {
+            self.tokens.invalidate_all();
+            self.keys.invalidate_all();
+            self.unknown_tokens.invalidate_all();
+            self.unknown_keys.invalidate_all();
+        }
     }
+}
 
-    /// Forgets an access token (after logout).
-    pub fn invalidate_token(&self, digest: &TokenDigest) {
-        self.tokens.invalidate(digest);
-    }
+#[cfg(test)]
+mod tests {
+    use moka::sync::Cache;
 
-    /// Forgets everything, known and unknown (after a user's rights or a domain's state
-    /// changed: a re-enabled domain's keys must not stay "unknown").
-    pub fn invalidate_all(&self) {
-        self.tokens.invalidate_all();
-        self.keys.invalidate_all();
-        self.unknown_tokens.invalidate_all();
-        self.unknown_keys.invalidate_all();
+    #[test]
+    fn entries_matching_an_invalidation_closure_are_gone_at_once() {
+        // What the cache relies on: `get` never answers with an entry a registered predicate
+        // matches, even before housekeeping removes it.
+        let cache: Cache<u32, u32> = Cache::builder().support_invalidation_closures().build();
+        cache.insert(1, 10);
+        cache.insert(2, 20);
+        cache.invalidate_entries_if(|_, value| *value == 10).expect("closures are enabled");
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.get(&2), Some(20));
+        // An entry inserted after the predicate is not affected by it.
+        cache.insert(1, 10);
+        assert_eq!(cache.get(&1), Some(10));
     }
 }

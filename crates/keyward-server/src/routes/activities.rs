@@ -65,6 +65,18 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         .any(|accept| accept.split(',').any(|range| range.trim().starts_with("text/csv")))
 }
 
+/// A cell a spreadsheet would not run as a formula (OWASP, CSV injection): text starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which spreadsheets
+/// show as text and which a reader can strip.
+fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// The CSV export: client-set text neutralised against formula injection.
 fn csv_response(items: &[Activity]) -> Response {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header =
@@ -75,9 +87,9 @@ fn csv_response(items: &[Activity]) -> Response {
         writer
             .write_record([
                 a.id.to_string(),
-                a.name.clone(),
-                a.description.clone().unwrap_or_default(),
-                a.status.clone().unwrap_or_default(),
+                neutralised(&a.name).into_owned(),
+                neutralised(a.description.as_deref().unwrap_or_default()).into_owned(),
+                neutralised(a.status.as_deref().unwrap_or_default()).into_owned(),
                 a.version.to_string(),
                 a.created_at_ms.to_string(),
                 a.updated_at_ms.to_string(),
@@ -192,4 +204,19 @@ pub async fn history(
     principal.require("activities:read")?;
     let history = state.store.activity_history(principal.domain()?, id).await?;
     Ok(Json(json!({ "data": history })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralised;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralised(formula), format!("'{formula}"));
+        }
+        for text in ["Water points", "", "a=b", "1-2"] {
+            assert_eq!(neutralised(text), text);
+        }
+    }
 }

@@ -1,19 +1,22 @@
 //! `/api/admin/keys`: the caller's domain's API keys, DevResults style.
 //!
-//! A key never holds more than its creator: the permissions asked for must be within the
-//! caller's. The secret is shown in full on creation and rotation, and to `keys:reveal`.
+//! Every handler asks [`authorize`]: a caller acts only on keys whose permissions it holds
+//! itself (a key never holds more than its creator, and a key manager cannot rotate, reveal or
+//! revoke a stronger key). The secret is shown in full on creation and rotation, and to
+//! `keys:reveal`. The store tells the credential cache what each change invalidates.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{ApiKey, KeyOwner, NewApiKey, Permissions, Secret};
+use keyward_store::{ALL_PERMISSIONS, ApiKey, KeyOwner, NewApiKey, Permissions, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
-use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiPath, Payload, optional_payload, required_text};
+use crate::authz::{Action, Target, authorize};
+use crate::error::ApiError;
+use crate::extract::{ApiPath, Payload, RawBody, optional_payload, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
 
 pub(crate) fn key_json(key: &ApiKey) -> Value {
@@ -25,6 +28,7 @@ pub(crate) fn key_json(key: &ApiKey) -> Value {
         "permissions": key.permissions,
         "created_by_user_id": key.created_by_user_id,
         "created_by_key_id": key.created_by_key_id,
+        "root_user_id": key.root_user_id,
         "created_at_ms": key.created_at_ms,
         "last_used_at_ms": key.last_used_at_ms,
         "previous_secret_until_ms": key.previous_secret_until_ms,
@@ -38,32 +42,40 @@ fn with_secret(key: &ApiKey, secret: &Secret) -> Value {
     value
 }
 
-/// The caller's domain's keys, when the caller holds `permission` there.
-fn own_keys(principal: &Principal, permission: &str) -> Result<KeyOwner, ApiError> {
-    principal.require(permission)?;
-    Ok(KeyOwner::Domain(principal.domain()?))
+/// The caller's domain's keys, when the caller may perform `action` on a key holding
+/// `permissions` there.
+fn own_keys(
+    principal: &Principal,
+    action: Action,
+    permissions: Permissions,
+) -> Result<KeyOwner, ApiError> {
+    let domain = principal.domain()?;
+    authorize(principal, action, &Target::in_domain(domain, permissions))?;
+    Ok(KeyOwner::Domain(domain))
+}
+
+/// The caller's domain's key `id`, when the caller may perform `action` on it.
+async fn own_key(
+    state: &AppState,
+    principal: &Principal,
+    action: Action,
+    id: i64,
+) -> Result<KeyOwner, ApiError> {
+    let owner = KeyOwner::Domain(principal.domain()?);
+    let key = state.store.api_key(owner, id).await?;
+    own_keys(principal, action, key.permissions)
 }
 
 /// Checks that requested permissions are ones keyward knows.
 pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
+    if requested.len() > ALL_PERMISSIONS.len() * 4 {
+        return Err(ApiError::new(crate::error::ErrorCode::TooManyItems)
+            .with_message("Too many permissions listed")
+            .with_detail(json!({ "field": "permissions", "limit": ALL_PERMISSIONS.len() * 4 })));
+    }
     Permissions::parse(requested).map_err(|unknown| {
         ApiError::invalid_field("permissions", format!("unknown permission {unknown:?}"))
     })
-}
-
-/// Checks requested permissions: known, and within the caller's.
-pub(crate) fn grantable(
-    principal: &Principal,
-    requested: &[String],
-) -> Result<Permissions, ApiError> {
-    let permissions = known(requested)?;
-    let excess = principal.permissions.missing_from(&permissions);
-    if !excess.is_empty() {
-        return Err(ApiError::new(ErrorCode::PermissionDenied)
-            .with_message("Cannot grant permissions the caller does not hold")
-            .with_detail(json!({ "not_held": excess })));
-    }
-    Ok(permissions)
 }
 
 /// A new key's name and permissions.
@@ -75,17 +87,14 @@ pub struct NewKeyInput {
 }
 
 impl NewKeyInput {
-    /// The key asked for, for `owner`, its permissions checked by `grant`.
-    pub(crate) fn checked(
-        self,
-        owner: KeyOwner,
-        grant: impl FnOnce(&[String]) -> Result<Permissions, ApiError>,
-    ) -> Result<NewApiKey, ApiError> {
+    /// The key asked for, for `owner`, its name and permissions checked (whether the caller
+    /// may grant them is [`authorize`]'s to say).
+    pub(crate) fn checked(self, owner: KeyOwner) -> Result<NewApiKey, ApiError> {
         let name = self.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
         Ok(NewApiKey {
             owner,
             name: required_text("name", &name, 100)?,
-            permissions: grant(&self.permissions)?,
+            permissions: known(&self.permissions)?,
         })
     }
 }
@@ -95,7 +104,7 @@ impl NewKeyInput {
     post,
     path = "/api/admin/keys",
     tag = "keys",
-    summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller.",
+    summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller holds.",
     request_body = NewKeyInput,
     responses((status = 201, description = "{data: key with token and secret}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
@@ -105,8 +114,8 @@ pub async fn create(
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewKeyInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
-    let new = input.checked(owner, |asked| grantable(&principal, asked))?;
+    let new = input.checked(KeyOwner::Domain(principal.domain()?))?;
+    own_keys(&principal, Action::ManageKeys, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, &secret))
 }
@@ -128,7 +137,7 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
+    let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
     let keys = state.store.api_keys(owner).await?;
     Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
@@ -147,7 +156,7 @@ pub async fn show(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
+    let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
     let key = state.store.api_key(owner, id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }
@@ -163,7 +172,7 @@ pub struct RenameInput {
     patch,
     path = "/api/admin/keys/{id}",
     tag = "keys",
-    summary = "Rename an API key. Needs keys:manage.",
+    summary = "Rename an API key. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")), request_body = RenameInput,
     responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
@@ -174,12 +183,10 @@ pub async fn rename(
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<RenameInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
     let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
     let name = required_text("name", &name, 100)?;
+    let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let key = state.store.rename_api_key(&principal.actor(&request_id), owner, id, &name).await?;
-    // The name is the application name audit records carry: refresh the cached one.
-    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -188,7 +195,7 @@ pub async fn rename(
     post,
     path = "/api/admin/keys/{id}/regenerate-token",
     tag = "keys",
-    summary = "A new token; the old one is refused at once. Needs keys:manage.",
+    summary = "A new token; the old one, and the access tokens minted from the key, are refused at once. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "{data: key}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
@@ -198,9 +205,8 @@ pub async fn regenerate_token(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
-    let (key, old) = state.store.regenerate_token(&principal.actor(&request_id), owner, id).await?;
-    state.cache.invalidate_key(&old);
+    let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
+    let key = state.store.regenerate_token(&principal.actor(&request_id), owner, id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
@@ -216,7 +222,7 @@ pub struct RotateInput {
     post,
     path = "/api/admin/keys/{id}/rotate-secret",
     tag = "keys",
-    summary = "A new secret (shown only here); the previous one verifies during the overlap. Needs keys:manage.",
+    summary = "A new secret (shown only here); the previous one, and the access tokens minted from the key, verify until the overlap ends. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")), request_body(content = Option<RotateInput>, description = "Optional overlap"),
     responses((status = 200, description = "{data: key with secret}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
@@ -225,9 +231,8 @@ pub async fn rotate_secret(
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-    body: bytes::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
     let overlap = optional_payload::<RotateInput>(&body)?.and_then(|b| b.overlap_seconds);
     let overlap_ms = match overlap {
         Some(seconds) if !(0..=30 * 86_400).contains(&seconds) => {
@@ -239,9 +244,9 @@ pub async fn rotate_secret(
         Some(seconds) => seconds * 1000,
         None => state.settings.rotation_overlap_ms,
     };
+    let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let actor = principal.actor(&request_id);
     let (key, secret) = state.store.rotate_secret(&actor, owner, id, overlap_ms).await?;
-    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": with_secret(&key, &secret) })))
 }
 
@@ -250,7 +255,7 @@ pub async fn rotate_secret(
     post,
     path = "/api/admin/keys/{id}/reveal",
     tag = "keys",
-    summary = "The key's secret. Needs keys:reveal; audited.",
+    summary = "The key's secret. Needs keys:reveal and every permission the key holds; audited.",
     params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "{data: {id, secret}}"), AuthFailures),
 )]
@@ -260,7 +265,7 @@ pub async fn reveal(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:reveal")?;
+    let owner = own_key(&state, &principal, Action::RevealKey, id).await?;
     let secret = state.store.reveal_secret(&principal.actor(&request_id), owner, id).await?;
     Ok(Json(json!({ "data": { "id": id, "secret": secret.0 } })))
 }
@@ -270,7 +275,7 @@ pub async fn reveal(
     delete,
     path = "/api/admin/keys/{id}",
     tag = "keys",
-    summary = "Revoke a key for good. Needs keys:manage.",
+    summary = "Revoke a key for good, and the access tokens minted from it. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "{data: key}"), AuthFailures),
 )]
@@ -280,8 +285,7 @@ pub async fn revoke(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let owner = own_keys(&principal, "keys:manage")?;
+    let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let key = state.store.revoke_api_key(&principal.actor(&request_id), owner, id).await?;
-    state.cache.invalidate_key(&key.token);
     Ok(Json(json!({ "data": key_json(&key) })))
 }

@@ -17,18 +17,27 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ErrorBody;
 
-/// The routes that need credentials: everything under `/api` but login. The caller adds the
-/// layer that authenticates them.
-pub fn protected() -> Router<AppState> {
+/// The API routes that need credentials, but administration: sessions and activities. The
+/// caller adds the layer that authenticates them (with the `api` group's schemes).
+pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/logout", post(session::logout))
         .route("/api/me", get(session::me))
+        .route("/api/me/password", post(session::change_password))
         .route("/api/activities", get(activities::list).post(activities::create))
         .route(
             "/api/activities/{id}",
             get(activities::show).put(activities::update).delete(activities::delete),
         )
         .route("/api/activities/{id}/history", get(activities::history))
+        .route("/console/session", get(crate::console::current).delete(crate::console::sign_out))
+}
+
+/// The administration routes (`/api/admin`): they create, rotate, reveal and revoke
+/// credentials and manage users, so their group accepts fewer schemes by default. The caller
+/// adds the layer that authenticates them.
+pub fn admin() -> Router<AppState> {
+    Router::new()
         .route("/api/admin/keys", get(keys::list).post(keys::create))
         .route("/api/admin/keys/{id}", get(keys::show).patch(keys::rename).delete(keys::revoke))
         .route("/api/admin/keys/{id}/regenerate-token", post(keys::regenerate_token))
@@ -37,7 +46,6 @@ pub fn protected() -> Router<AppState> {
         .route("/api/admin/users", get(users::list).post(users::create))
         .route("/api/admin/users/{id}", get(users::show).patch(users::update))
         .route("/api/admin/audit", get(audit::list))
-        .route("/console/session", get(crate::console::current).delete(crate::console::sign_out))
 }
 
 /// The provisioning routes (`/probio`): signed schemes only, as their auth layer enforces.

@@ -5,7 +5,7 @@
 //! re-enable them (named `name@reseller`), create a domain's first administrator, issue and
 //! revoke its API keys. Domain credentials manage the calling domain's users and keys through
 //! the same handlers as `/api/admin/...`. A reseller never reaches another reseller's domains:
-//! every lookup is scoped by the caller's reseller.
+//! every lookup is scoped by the caller's reseller, and every handler asks [`authorize`].
 
 use axum::Json;
 use axum::extract::State;
@@ -14,10 +14,11 @@ use keyward_store::{Domain, KeyOwner, Permissions, State as AccountState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::keys::{NewKeyInput, created, key_json, known};
+use super::keys::{NewKeyInput, created, key_json};
 use super::users::{checked_credentials, user_json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
+use crate::authz::{Action, Target, authorize};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload};
 use crate::openapi::{AuthFailures, ErrorBody};
@@ -31,13 +32,16 @@ fn domain_json(domain: &Domain) -> Value {
     })
 }
 
-/// The caller's reseller, or code 17 for domain credentials.
+/// The caller's reseller, when the caller may provision its domains (code 17 for domain
+/// credentials).
 fn reseller_of(principal: &Principal) -> Result<i64, ApiError> {
-    principal.reseller_id.ok_or_else(|| {
+    let reseller = principal.reseller_id.ok_or_else(|| {
         ApiError::new(ErrorCode::WrongKeyKind).with_message(
             "This route needs reseller credentials (x-logtrust-reseller-apikey), not domain credentials",
         )
-    })
+    })?;
+    authorize(principal, Action::ProvisionDomains, &Target::reseller(reseller))?;
+    Ok(reseller)
 }
 
 /// The caller's domain named `name` (`acme` or `acme@reseller`).
@@ -50,6 +54,18 @@ async fn own_domain(
     let full =
         if name.contains('@') { name.to_owned() } else { format!("{name}@{}", reseller.name) };
     Ok(state.store.domain_of(reseller.id, &full).await?)
+}
+
+/// Checks that the caller may perform `action` on a key or user of `domain` holding
+/// `permissions`.
+fn in_domain(
+    principal: &Principal,
+    action: Action,
+    domain: &Domain,
+    permissions: Permissions,
+) -> Result<(), ApiError> {
+    let target = Target::in_reseller_domain(domain.reseller_id, domain.id, permissions);
+    authorize(principal, action, &target)
 }
 
 /// A domain's short name: lower-case letters, digits, `.`, `-`, `_`; 1 to 63 characters.
@@ -144,9 +160,6 @@ async fn set_state(
     let domain = own_domain(state, principal, name).await?;
     let actor = principal.actor(request_id);
     let domain = state.store.set_domain_state(&actor, domain.reseller_id, domain.id, to).await?;
-    // The domain's keys and tokens are cached with it: forget them so the change applies to the
-    // next request.
-    state.cache.invalidate_all();
     Ok(Json(json!({ "data": domain_json(&domain) })))
 }
 
@@ -214,6 +227,7 @@ pub async fn create_administrator(
     Payload(input): Payload<AdministratorInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
+    in_domain(&principal, Action::ManageUsers, &domain, Permissions::all())?;
     let (username, password) = checked_credentials(input.username, input.password)?;
     let actor = principal.actor(&request_id);
     let user = state
@@ -239,6 +253,7 @@ pub async fn list_domain_keys(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
+    in_domain(&principal, Action::ManageKeys, &domain, Permissions::default())?;
     let keys = state.store.api_keys(KeyOwner::Domain(domain.id)).await?;
     Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
 }
@@ -263,7 +278,8 @@ pub async fn issue_domain_key(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     // A reseller provisions its domains: any permission keyward knows may be granted.
-    let new = input.checked(KeyOwner::Domain(domain.id), known)?;
+    let new = input.checked(KeyOwner::Domain(domain.id))?;
+    in_domain(&principal, Action::ManageKeys, &domain, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, &secret))
 }
@@ -285,8 +301,9 @@ pub async fn revoke_domain_key(
     ApiPath((name, id)): ApiPath<(String, i64)>,
 ) -> Result<Json<Value>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
-    let actor = principal.actor(&request_id);
-    let key = state.store.revoke_api_key(&actor, KeyOwner::Domain(domain.id), id).await?;
-    state.cache.invalidate_key(&key.token);
+    let owner = KeyOwner::Domain(domain.id);
+    let key = state.store.api_key(owner, id).await?;
+    in_domain(&principal, Action::ManageKeys, &domain, key.permissions)?;
+    let key = state.store.revoke_api_key(&principal.actor(&request_id), owner, id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }

@@ -1,15 +1,20 @@
 //! `/api/admin/users`: the caller's domain's users.
+//!
+//! Every handler asks [`authorize`]: a user manager acts only on users whose permissions it
+//! holds itself, and grants only those (so it cannot set the password of, disable or demote a
+//! stronger user). A new password revokes the user's other access tokens and console sessions.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{State as AccountState, User, UserUpdate};
+use keyward_store::{Permissions, State as AccountState, User, UserUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::keys::grantable;
+use super::keys::known;
 use crate::AppState;
-use crate::auth::{Principal, RequestId};
+use crate::auth::{Identity, Principal, RequestId};
+use crate::authz::{Action, Target, authorize};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, Payload, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
@@ -24,17 +29,18 @@ pub(crate) fn user_json(user: &User) -> Value {
     })
 }
 
-fn checked_password(password: &str) -> Result<String, ApiError> {
-    if password.chars().count() < 12 {
-        return Err(ApiError::invalid_field(
-            "password",
-            "password must have at least 12 characters",
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(ApiError::invalid_field("password", "password is longer than 1024 bytes"));
-    }
+/// A new password, checked against keyward's one password rule.
+pub(crate) fn checked_password(password: &str) -> Result<String, ApiError> {
+    keyward_store::check_password(password)
+        .map_err(|why| ApiError::invalid_field("password", why))?;
     Ok(password.to_owned())
+}
+
+/// The caller's domain, when the caller may manage users holding `permissions` there.
+fn own_users(principal: &Principal, permissions: Permissions) -> Result<i64, ApiError> {
+    let domain = principal.domain()?;
+    authorize(principal, Action::ManageUsers, &Target::in_domain(domain, permissions))?;
+    Ok(domain)
 }
 
 /// A new user's name and password, both required and checked.
@@ -63,7 +69,7 @@ pub struct NewUserInput {
     post,
     path = "/api/admin/users",
     tag = "users",
-    summary = "Create a user. Needs users:manage; never more permissions than the caller.",
+    summary = "Create a user. Needs users:manage; never more permissions than the caller holds.",
     request_body = NewUserInput,
     responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
@@ -73,14 +79,11 @@ pub async fn create(
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewUserInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require("users:manage")?;
     let (username, password) = checked_credentials(input.username, input.password)?;
-    let permissions = grantable(&principal, &input.permissions)?;
+    let permissions = known(&input.permissions)?;
+    let domain = own_users(&principal, permissions)?;
     let actor = principal.actor(&request_id);
-    let user = state
-        .store
-        .create_user(&actor, principal.domain()?, &username, &password, &permissions)
-        .await?;
+    let user = state.store.create_user(&actor, domain, &username, &password, &permissions).await?;
     Ok((StatusCode::CREATED, Json(json!({ "data": user_json(&user) }))))
 }
 
@@ -96,8 +99,7 @@ pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("users:manage")?;
-    let users = state.store.users(principal.domain()?).await?;
+    let users = state.store.users(own_users(&principal, Permissions::default())?).await?;
     Ok(Json(json!({ "data": users.iter().map(user_json).collect::<Vec<_>>() })))
 }
 
@@ -115,8 +117,7 @@ pub async fn show(
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("users:manage")?;
-    let user = state.store.user(principal.domain()?, id).await?;
+    let user = state.store.user(own_users(&principal, Permissions::default())?, id).await?;
     Ok(Json(json!({ "data": user_json(&user) })))
 }
 
@@ -128,12 +129,13 @@ pub struct UserChangeInput {
     password: Option<String>,
 }
 
-/// `PATCH /api/admin/users/{id}`: permissions, state (`active`/`disabled`), password.
+/// `PATCH /api/admin/users/{id}`: permissions, state (`active`/`disabled`), password. The
+/// caller must hold every permission the user holds and every one it is given.
 #[utoipa::path(
     patch,
     path = "/api/admin/users/{id}",
     tag = "users",
-    summary = "Change a user's permissions, state or password. Needs users:manage.",
+    summary = "Change a user's permissions, state or password (which revokes the user's other tokens and sessions). Needs users:manage and every permission the user holds or is given.",
     params(("id" = i64, Path, description = "User id")), request_body = UserChangeInput,
     responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
@@ -144,9 +146,12 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<UserChangeInput>,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require("users:manage")?;
+    let permissions = input.permissions.as_deref().map(known).transpose()?;
+    let user = state.store.user(own_users(&principal, Permissions::default())?, id).await?;
+    let touched = user.permissions.union(permissions.unwrap_or_default());
+    let domain = own_users(&principal, touched)?;
     let update = UserUpdate {
-        permissions: input.permissions.map(|p| grantable(&principal, &p)).transpose()?,
+        permissions,
         state: match input.state.as_deref() {
             None => None,
             Some("active") => Some(AccountState::Active),
@@ -156,12 +161,11 @@ pub async fn update(
             }
         },
         password: input.password.as_deref().map(checked_password).transpose()?,
+        // Users who change their own password keep the session they changed it with.
+        keep_token: principal
+            .access_token
+            .filter(|_| matches!(principal.identity, Identity::User { id: me, .. } if me == id)),
     };
-    let user = state
-        .store
-        .update_user(&principal.actor(&request_id), principal.domain()?, id, update)
-        .await?;
-    // A user's tokens carry its rights: forget them so the change applies at once.
-    state.cache.invalidate_all();
+    let user = state.store.update_user(&principal.actor(&request_id), domain, id, update).await?;
     Ok(Json(json!({ "data": user_json(&user) })))
 }

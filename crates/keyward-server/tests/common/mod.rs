@@ -17,10 +17,16 @@ use serde_json::{Value, json};
 
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 
+pub fn master_key() -> MasterKey {
+    MasterKey::from_bytes(&[9; 32])
+}
+
 /// A server running in this process, listening on 127.0.0.1.
 pub struct TestServer {
     pub base: String,
     pub store: Store,
+    /// The database URL, to open a second store on it (as another node would).
+    pub database_url: String,
     pub client: reqwest::Client,
     pub admin_token: String,
     task: tokio::task::JoinHandle<()>,
@@ -72,13 +78,14 @@ impl TestServer {
                 (db.url.clone(), None, Some(db))
             }
         };
-        let store = Store::open(&url, MasterKey::from_bytes(&[9; 32])).await.unwrap();
+        let store = Store::open(&url, master_key()).await.unwrap();
         store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let limits = settings.limits;
         let app = keyward_server::app_with_clock(store.clone(), settings, clock);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            keyward_server::serve(listener, app, limits, std::future::pending()).await.unwrap();
         });
         // Built with keyward-client in the workspace, reqwest's TLS needs a crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -86,6 +93,7 @@ impl TestServer {
         let mut server = TestServer {
             base,
             store,
+            database_url: url,
             client,
             admin_token: String::new(),
             task,
@@ -94,6 +102,12 @@ impl TestServer {
         };
         server.admin_token = server.login("admin", ADMIN_PASSWORD).await.unwrap();
         Some(server)
+    }
+
+    /// Another store on the same database: changes made through it are not told to this
+    /// server's cache, as with another node or the `keyward admin` command.
+    pub async fn elsewhere(&self) -> Store {
+        Store::open(&self.database_url, master_key()).await.unwrap()
     }
 
     pub async fn stop(self) {

@@ -1,0 +1,280 @@
+//! The authentication pipeline: one path from a request to a [`Principal`] or a [`Refusal`].
+//!
+//! ```text
+//! 1 credentials ── parse once, headers and target only (keyward-sig) ── or the console cookie
+//! 2 scheme      ── accepted on this route group?
+//! 3 lookup      ── memory, else one single-flight load from the store
+//! 4 body        ── only for schemes that sign it, after the key and clock checks
+//! 5 verify      ── once (again only after a reload, for a key changed elsewhere)
+//! 6 replay      ── first use, or the same request when the mode allows it
+//! 7 principal   ── into the request's extensions
+//! ```
+//!
+//! Each step either hands the next what it learned or refuses with a stable reason; the chain
+//! fails closed (a request that claims no credentials is refused). A refusal is logged once,
+//! by the layer, on the `keyward::auth` target.
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body::Body as _;
+use keyward_sig::{
+    CredentialRef, Principal as Verified, RequestView, Scheme, Verifier, VerifyError,
+};
+use keyward_store::{StoreError, TokenSubject};
+
+use super::cache::{CredentialCache, KeyHandle, TokenHandle};
+use super::replay::{ReplayGuard, Reuse};
+use super::{Identity, Principal};
+use crate::error::{ApiError, ErrorCode};
+use crate::limits;
+
+/// What the auth layer needs, built once at start-up.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// The verifier, with the configured options.
+    pub verifier: Verifier,
+    /// The credential cache.
+    pub cache: CredentialCache,
+    /// The replay guard.
+    pub replay: ReplayGuard,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The URI scheme clients reach the server with (`http`, or `https` behind a TLS proxy),
+    /// for RFC 9421's `@scheme` and `@target-uri`.
+    pub uri_scheme: &'static str,
+    /// The schemes accepted on the routes this layer guards.
+    pub schemes: Vec<Scheme>,
+}
+
+/// Why a request was not authenticated: the answer, and what the log says about it.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The answer.
+    pub error: ApiError,
+    /// A stable reason (`signature-mismatch`, `scheme-not-allowed`, `replayed`...).
+    pub reason: &'static str,
+    /// The scheme, when one was recognised.
+    pub scheme: Option<Scheme>,
+    /// The key's id, when the key is known.
+    pub key_id: Option<i64>,
+}
+
+impl Refusal {
+    fn new(error: ApiError, reason: &'static str) -> Self {
+        Refusal { error, reason, scheme: None, key_id: None }
+    }
+
+    /// A verification failure, with what is known of the request.
+    fn verify(error: VerifyError, scheme: Option<Scheme>, key_id: Option<i64>) -> Self {
+        Refusal { reason: error.code(), error: error.into(), scheme, key_id }
+    }
+
+    fn store(error: StoreError) -> Self {
+        let reason = if error.is_unavailable() { "store-unavailable" } else { "store-error" };
+        Refusal::new(error.into(), reason)
+    }
+
+    /// Logs the refusal: once per refused request, never a secret.
+    pub(crate) fn log(&self) {
+        tracing::info!(
+            target: "keyward::auth",
+            granted = false,
+            reason = self.reason,
+            scheme = self.scheme.map(Scheme::as_str),
+            key_id = self.key_id,
+        );
+    }
+}
+
+/// Authenticates `request` at `now_ms`: the request with its [`Principal`], or the refusal.
+pub(crate) async fn authenticate(
+    settings: &AuthSettings,
+    request: Request<Body>,
+    now_ms: i64,
+) -> Result<Request<Body>, Refusal> {
+    let (mut parts, body) = request.into_parts();
+    let (method, target) =
+        (&parts.method, parts.uri.path_and_query().map_or("/", |pq| pq.as_str()));
+    let view = RequestView::with_header_map(method.as_str(), target, &parts.headers, b"")
+        .with_uri_scheme(parts.uri.scheme_str().unwrap_or(settings.uri_scheme));
+
+    // 1. The credentials, parsed once; a console session only when there are none.
+    let session: String;
+    let session_headers: [(&str, &[u8]); 1];
+    let parsed = match settings.verifier.parse(&view) {
+        Err(VerifyError::NoCredentials) => match console_session(&parts)? {
+            Some(token) => {
+                session = keyward_sig::bearer::authorization_value(token);
+                session_headers = [("authorization", session.as_bytes())];
+                settings.verifier.parse(&RequestView::new(
+                    method.as_str(),
+                    target,
+                    &session_headers,
+                    b"",
+                ))
+            }
+            None => Err(VerifyError::NoCredentials),
+        },
+        other => other,
+    };
+    let presented = parsed.map_err(|error| Refusal::verify(error, None, None))?;
+    let scheme = presented.scheme();
+
+    // 2. The scheme, against this route group's list.
+    if !settings.schemes.contains(&scheme) {
+        let accepted: Vec<&str> = settings.schemes.iter().map(|s| s.as_str()).collect();
+        let error = ApiError::new(ErrorCode::SchemeNotAllowed)
+            .with_message(format!(
+                "The {scheme} scheme is not accepted here; use {}",
+                accepted.join(" or ")
+            ))
+            .with_detail(serde_json::json!({ "scheme": scheme.as_str(), "accepted": accepted }));
+        return Err(Refusal { scheme: Some(scheme), ..Refusal::new(error, "scheme-not-allowed") });
+    }
+
+    // 3. The key or token, from memory or one load.
+    let cache = &settings.cache;
+    let mut found = cache.find(presented.credential(), now_ms).await.map_err(Refusal::store)?;
+    let key_id = found.key.as_ref().map(|key| key.0.key.id);
+    let refused = |error| Refusal::verify(error, Some(scheme), key_id);
+
+    // 4. The body, only where the scheme signs it, and only for a known key and a fresh clock.
+    let (body, bytes) = match &found.key {
+        Some(key) if presented.reads_body() && !body.is_end_stream() => {
+            presented.check_key(key.0.material(), now_ms).map_err(refused)?;
+            let bytes = read_body(&parts.headers, body, settings.body_limit)
+                .await
+                .map_err(|error| Refusal { scheme: Some(scheme), key_id, ..error })?;
+            (None, bytes)
+        }
+        _ => (Some(body), bytes::Bytes::new()),
+    };
+
+    // 5. Verification, once; again only against a fresh read of a key that may have changed
+    // elsewhere (a secret rotated by `keyward admin` or another node).
+    let reloadable = match (presented.credential(), &found.key) {
+        (CredentialRef::ApiKey(token), Some(key)) if key.0.may_reload(now_ms) => Some(token),
+        _ => None,
+    };
+    let verified = match (presented.verify(&bytes, now_ms, &found), reloadable) {
+        (Err(VerifyError::SignatureMismatch { .. }), Some(token)) => {
+            found = cache.reload_key(token, now_ms).await.map_err(Refusal::store)?;
+            presented.verify(&bytes, now_ms, &found)
+        }
+        (result, _) => result,
+    }
+    .map_err(refused)?;
+    drop(presented);
+
+    // 6. The replay guard: this signature serves this request only.
+    if let Some(replay) = verified.replay_id() {
+        if let Err(reuse) = settings.replay.check(replay, method, target) {
+            let (code, reason) = match reuse {
+                Reuse::SameRequest => (ErrorCode::Replayed, "replayed"),
+                Reuse::OtherRequest => (ErrorCode::SignatureReused, "signature-reused"),
+            };
+            let refusal = Refusal::new(ApiError::new(code), reason);
+            return Err(Refusal { scheme: Some(scheme), key_id, ..refusal });
+        }
+    }
+
+    // 7. The principal.
+    let verified = verified.into_principal();
+    if let Verified::ApiKey { key, .. } = &verified {
+        cache.record_use(&key.0, now_ms);
+    }
+    let principal = principal(scheme, verified);
+    tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
+    parts.extensions.insert(principal);
+    Ok(Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))))
+}
+
+/// The console session's access token, when the request carries the session cookie. For
+/// methods that change something, the `X-CSRF-Token` header must repeat the CSRF cookie
+/// (compared in constant time); see [`crate::console`].
+fn console_session(parts: &axum::http::request::Parts) -> Result<Option<&str>, Refusal> {
+    use crate::console::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
+    let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+    if !parts.method.is_safe() {
+        let expected = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
+        let presented = parts.headers.get(CSRF_HEADER).map_or(&b""[..], |v| v.as_bytes());
+        if expected.is_empty()
+            || !keyward_sig::mac::constant_time_eq(expected.as_bytes(), presented)
+        {
+            return Err(Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed"));
+        }
+    }
+    Ok(Some(session))
+}
+
+/// Reads the whole body, refusing one larger than `limit` before reading it when its length is
+/// declared, and as soon as it passes the limit otherwise.
+async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, Refusal> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        let error = ApiError::new(ErrorCode::BodyTooLarge)
+            .with_detail(serde_json::json!({ "limit_bytes": limit }));
+        Refusal::new(error, "body-too-large")
+    };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        if limits::is_timeout(&error) {
+            return Refusal::new(limits::body_timeout(), "body-timeout");
+        }
+        match declared {
+            // A declared length within the limit that still failed: the client broke off.
+            Some(_) => Refusal::new(
+                ApiError::new(ErrorCode::InvalidBody)
+                    .with_message("Request body could not be read"),
+                "body-unreadable",
+            ),
+            None => too_large(),
+        }
+    })
+}
+
+fn principal(scheme: Scheme, verified: Verified<KeyHandle, TokenHandle>) -> Principal {
+    match verified {
+        Verified::ApiKey { key, .. } => {
+            let key = &key.0.key;
+            Principal {
+                scheme,
+                identity: Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
+                domain_id: key.domain_id,
+                reseller_id: key.reseller_id,
+                permissions: key.permissions,
+                access_token: None,
+            }
+        }
+        Verified::AccessToken { grant, digest } => {
+            let token = &grant.0.token;
+            let (identity, permissions) = match &token.subject {
+                TokenSubject::User(user) => (
+                    Identity::User { id: user.id, username: user.username.clone() },
+                    user.permissions,
+                ),
+                TokenSubject::Key(key) => (
+                    Identity::Key { id: key.id, name: key.name.clone(), kind: key.kind },
+                    key.permissions,
+                ),
+            };
+            Principal {
+                scheme,
+                identity,
+                domain_id: Some(token.domain_id),
+                reseller_id: None,
+                permissions,
+                access_token: Some(digest),
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Limits before work: how long a request may take to arrive and to be answered, how many are
+//! served at once, and how long a client's request id may be. [`crate::serve`] adds the
+//! connection-level ones (header-read timeout, connection cap).
+//!
+//! Every limit answers in keyward's error shape: 408 (code 36) for a request too slow to
+//! arrive or to answer, 503 (code 52) with `Retry-After` when the server is at its limit of
+//! requests or connections. The body limit itself is enforced while the body streams (the auth
+//! layer and the extractors stop reading at the limit: 413, code 32).
+//!
+//! ```text
+//! request id cap ─▶ set/propagate id ─▶ trace ─▶ [408/503 answers] ─▶ load shed
+//!   ─▶ concurrency limit ─▶ request timeout ─▶ body-read timeout ─▶ catch panic ─▶ router
+//! ```
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use axum::BoxError;
+use axum::http::{HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+
+use crate::REQUEST_ID;
+use crate::error::{ApiError, ErrorCode};
+
+/// The limits, all configurable; the defaults suit one node on a small machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to send a request's line and headers (default 10 s). Past
+    /// it the connection is answered 408 and closed; an idle keep-alive connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a client may pause while sending a body (default 10 s).
+    pub body_read_timeout: Duration,
+    /// How long a whole request may take, from its headers to its answer (default 60 s).
+    pub request_timeout: Duration,
+    /// Open connections at once, at most (default 4096); one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests served at once, at most (default 1024); one more is answered 503.
+    pub max_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_requests: 1024,
+        }
+    }
+}
+
+/// The longest `x-request-id` kept from a client; a longer one (or one with anything but
+/// visible ASCII) is replaced by a generated id.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Drops a client's `x-request-id` that is too long or not visible ASCII, so the request-id
+/// layer generates one instead: the id is written to every log line and audit record.
+pub fn cap_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let acceptable = |value: &HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|b| b.is_ascii_graphic())
+    };
+    let headers = request.headers_mut();
+    let mut values = headers.get_all(REQUEST_ID).iter();
+    let keep = match (values.next(), values.next()) {
+        (Some(value), None) => acceptable(value),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        headers.remove(REQUEST_ID);
+    }
+    request
+}
+
+/// The answer when a request took too long to arrive.
+pub fn body_timeout() -> ApiError {
+    ApiError::new(ErrorCode::RequestTimeout).with_message("Request body took too long to arrive")
+}
+
+/// Whether `error` (from reading a body, or from a service) is, or was caused by, a timeout.
+pub fn is_timeout(error: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>()
+            || error.is::<tower::timeout::error::Elapsed>()
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// The answer for an error of the limit layers (a timeout, the request limit).
+pub async fn answer(error: BoxError) -> Response {
+    if error.is::<tower::load_shed::error::Overloaded>() {
+        tracing::warn!("request refused: the server is at its limit of requests");
+        return ApiError::new(ErrorCode::Overloaded).with_retry_after(1).into_response();
+    }
+    if is_timeout(error.as_ref()) {
+        return ApiError::new(ErrorCode::RequestTimeout).into_response();
+    }
+    tracing::error!(error = %error, "request failed in a limit layer");
+    ApiError::new(ErrorCode::Internal).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(values: &[&[u8]]) -> bool {
+        let mut request = Request::new(());
+        for value in values {
+            request.headers_mut().append(REQUEST_ID, HeaderValue::from_bytes(value).unwrap());
+        }
+        cap_request_id(request).headers().contains_key(REQUEST_ID)
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_short_and_printable() {
+        assert!(kept(&[b"abc-123"]));
+        assert!(kept(&[&[b'a'; MAX_REQUEST_ID_LEN]]));
+        assert!(!kept(&[&[b'a'; MAX_REQUEST_ID_LEN + 1]]));
+        assert!(!kept(&[b"has space"]));
+        assert!(!kept(&[b"tab\there"]));
+        assert!(!kept(&[b"one", b"two"]));
+    }
+}

@@ -1,0 +1,234 @@
+//! Serves an app on a TCP listener, with the connection-level [`Limits`]: at most
+//! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed),
+//! and a header-read timeout (a client that sent part of a request and stalled is answered 408;
+//! an idle keep-alive connection is closed). Every request carries the client's address as
+//! [`ConnectInfo`]; HTTP/1.1 and HTTP/2 are served; shutdown is graceful (the listener closes,
+//! requests in flight finish).
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo(store: keyward_store::Store) -> std::io::Result<()> {
+//! use keyward_server::{Settings, app, serve};
+//! let settings = Settings::default();
+//! let limits = settings.limits;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, app(store, settings), limits, std::future::pending()).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::limits::Limits;
+
+/// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
+/// moments no service runs: a connection past the cap, a head that stalled.
+fn canned(status: &str, code: u16, message: &str, retry_after: bool) -> Vec<u8> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let retry = if retry_after { "retry-after: 1\r\n" } else { "" };
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}connection: close\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The answer to a connection past the cap, written before anything is read.
+fn overloaded() -> Vec<u8> {
+    canned("503 Service Unavailable", 52, "Server busy; try again shortly", true)
+}
+
+/// The answer to a request whose head stalled past the header-read timeout.
+fn header_timeout() -> Vec<u8> {
+    canned("408 Request Timeout", 36, "Request headers took too long to arrive", false)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits for open connections to
+/// finish their requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, say: wait a little rather than spin.
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!("connection refused: the server is at its limit of connections");
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let watcher = graceful.watcher();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            // A second handle on the socket answers a stalled head after hyper gives up on it.
+            let Ok((stream, spare)) = with_spare_handle(stream) else { return };
+            let started = Arc::new(AtomicBool::new(false));
+            let io = TokioIo::new(Watched { io: stream, request_started: started.clone() });
+            let service = app.map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            builder.http2().timer(TokioTimer::new());
+            let connection =
+                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+            if let Err(error) = watcher.watch(connection).await {
+                let timed_out =
+                    error.downcast_ref::<hyper::Error>().is_some_and(|error| error.is_timeout());
+                if timed_out && started.load(Ordering::Relaxed) {
+                    answer_now(spare, &header_timeout());
+                }
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// The stream, and a second handle on the same socket.
+fn with_spare_handle(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let stream = stream.into_std()?;
+    let spare = stream.try_clone()?;
+    Ok((TcpStream::from_std(stream)?, spare))
+}
+
+/// Writes `answer` without waiting (it fits in the socket's buffer) and closes.
+fn answer_now(mut socket: std::net::TcpStream, answer: &[u8]) {
+    let _ = socket.write_all(answer);
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+}
+
+/// Answers a connection past the cap with 503, then reads what the client sent (briefly, so
+/// closing does not reset the connection before the answer is read) and closes.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.write_all(&overloaded()).await;
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+/// A connection that notes whether a request has begun: bytes read since the last answer was
+/// written. An idle keep-alive connection that times out is closed without an answer; one
+/// whose request stalled mid-head gets 408.
+struct Watched {
+    io: TcpStream,
+    request_started: Arc<AtomicBool>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.request_started.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.request_started.store(false, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.request_started.store(false, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{header_timeout, overloaded};
+
+    #[test]
+    fn canned_answers_declare_their_exact_length() {
+        for answer in [overloaded(), header_timeout()] {
+            let text = std::str::from_utf8(&answer).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            let declared: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(body.len(), declared, "{head}");
+            let json: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert!(json["error"]["code"].is_u64());
+        }
+    }
+}
