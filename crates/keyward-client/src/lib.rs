@@ -1,7 +1,10 @@
 //! keyward-client signs outgoing requests for a keyward server (or any API that verifies the
 //! same schemes), logs in for bearer tokens, and corrects for clock skew the way the AWS SDKs
 //! do: when the server answers that a request's timestamp is outside its window (code 14), the
-//! client learns the offset from the server's time in that answer and retries once.
+//! client learns the offset from the server's time in that answer and retries once. That answer
+//! is not authenticated, so the offset it may teach is bounded ([`MAX_CLOCK_OFFSET_MS`] by
+//! default, [`Client::with_max_clock_offset`]): a forged answer cannot make the client sign
+//! requests dated far in the future, which whoever holds them could replay then.
 //!
 //! ```text
 //! Client::send ─▶ sign (keyward-sig) with now + learned offset ─▶ reqwest ─▶ server
@@ -140,6 +143,10 @@ impl Response {
     }
 }
 
+/// The largest clock offset a client learns from a server's answer by default: one hour. A
+/// local clock further off than that must be fixed, not worked around.
+pub const MAX_CLOCK_OFFSET_MS: i64 = 3_600_000;
+
 /// A client for one server, with one way of authenticating.
 #[derive(Debug)]
 pub struct Client {
@@ -148,6 +155,8 @@ pub struct Client {
     auth: Auth,
     /// Server time minus local time, learned from the server (ms).
     clock_offset_ms: AtomicI64,
+    /// The largest offset learned, either way (ms).
+    max_clock_offset_ms: i64,
 }
 
 /// The local clock, epoch milliseconds.
@@ -174,7 +183,19 @@ impl Client {
             return Err(ClientError::InvalidUrl(format!("{base}: expected http or https")));
         }
         let http = reqwest::Client::builder().no_proxy().build()?;
-        Ok(Client { http, base, auth, clock_offset_ms: AtomicI64::new(0) })
+        Ok(Client {
+            http,
+            base,
+            auth,
+            clock_offset_ms: AtomicI64::new(0),
+            max_clock_offset_ms: MAX_CLOCK_OFFSET_MS,
+        })
+    }
+
+    /// The same client, learning clock offsets of at most `max_ms` either way (0: never).
+    pub fn with_max_clock_offset(mut self, max_ms: i64) -> Self {
+        self.max_clock_offset_ms = max_ms.max(0);
+        self
     }
 
     /// Server time minus local time, as learned from the server (0 until it corrects us).
@@ -188,8 +209,8 @@ impl Client {
     }
 
     /// Sends a request with `body` (JSON when given), signed for this client's credentials. A
-    /// timestamp refusal (code 14) teaches the client the server's clock, and the request is
-    /// signed anew and sent once more.
+    /// timestamp refusal (code 14) teaches the client the server's clock (within the bound),
+    /// and the request is signed anew and sent once more.
     pub async fn send(
         &self,
         method: http::Method,
@@ -209,10 +230,13 @@ impl Client {
     ) -> Result<Response, ClientError> {
         let first = self.send_once(method.clone(), path, body.clone(), headers).await?;
         if first.status == http::StatusCode::UNAUTHORIZED && first.error_code() == Some(14) {
-            if let Some(server_ms) =
-                first.json().and_then(|v| v["error"]["detail"]["server_time_ms"].as_i64())
-            {
-                self.clock_offset_ms.store(server_ms - now_ms(), Ordering::Relaxed);
+            let offset = first
+                .json()
+                .and_then(|v| v["error"]["detail"]["server_time_ms"].as_i64())
+                .map(|server_ms| server_ms.saturating_sub(now_ms()))
+                .filter(|offset| offset.unsigned_abs() <= self.max_clock_offset_ms.unsigned_abs());
+            if let Some(offset) = offset {
+                self.clock_offset_ms.store(offset, Ordering::Relaxed);
                 return self.send_once(method, path, body, headers).await;
             }
         }

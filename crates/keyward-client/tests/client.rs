@@ -108,3 +108,23 @@ async fn login_gives_a_bearer_token_and_reqwest_requests_can_be_signed_directly(
     assert_eq!(response.status(), 201);
     assert!(!format!("{key:?}").contains(key.secret()), "Debug hides the secret");
 }
+
+#[tokio::test]
+async fn the_client_bounds_the_clock_offset_it_learns_from_an_unauthenticated_answer() {
+    // A server two hours ahead: its answer could as well be forged to make us sign requests
+    // dated two hours from now. The client does not follow it past its bound.
+    let (base, key, _dir) = server(7_200_000).await;
+    let client =
+        Client::new(&base, Auth::Signed { key: key.clone(), scheme: Scheme::HeaderHmac }).unwrap();
+    let response = client.send(Method::GET, "/api/activities", None).await.unwrap();
+    assert_eq!(response.error_code(), Some(14), "the refusal is returned, not retried");
+    assert_eq!(client.clock_offset_ms(), 0, "nothing learned past the bound");
+
+    // A client told to trust larger offsets learns it.
+    let client = Client::new(&base, Auth::Signed { key, scheme: Scheme::HeaderHmac })
+        .unwrap()
+        .with_max_clock_offset(3 * 3_600_000);
+    let response = client.send(Method::GET, "/api/activities", None).await.unwrap();
+    assert_eq!(response.status, 200, "{:?}", response.json());
+    assert!((7_190_000..=7_210_000).contains(&client.clock_offset_ms()));
+}

@@ -197,6 +197,14 @@ pub struct CredentialCache {
     /// Moved by every invalidation, before it drops entries.
     generation: Arc<AtomicU64>,
     in_flight: Arc<Mutex<HashMap<Loading, InFlight>>>,
+    /// Reads from the store so far.
+    loads: Arc<AtomicU64>,
+}
+
+/// What the store answered for one credential.
+enum Read {
+    Key(Option<KeyCredentials>),
+    Token(Option<AccessToken>),
 }
 
 impl CredentialCache {
@@ -212,6 +220,7 @@ impl CredentialCache {
             unknown_tokens: bounded(negative),
             generation: Arc::new(AtomicU64::new(0)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
+            loads: Arc::new(AtomicU64::new(0)),
         };
         let listener = cache.clone();
         store.subscribe(move |change| listener.invalidate(change));
@@ -269,41 +278,56 @@ impl CredentialCache {
         found
     }
 
+    /// How many times a credential was read from the store, since start.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
     /// Reads `what` from the store into memory, unless an invalidation raced the read.
     async fn load_from_store(&self, what: &Loading, now_ms: i64) -> Result<Found, StoreError> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let found = match what {
-            Loading::Key(token) => match self.store.key_credentials(token).await? {
-                Some(credentials) => {
-                    let entry = Arc::new(CachedKey::new(credentials, now_ms));
-                    self.keys.insert(token.clone(), entry.clone());
-                    Found { key: Some(KeyHandle(entry)), token: None }
-                }
-                None => {
-                    self.keys.invalidate(token);
-                    self.unknown_keys.insert(token.clone(), ());
-                    Found::default()
-                }
-            },
-            Loading::Token(digest) => match self.store.access_token(digest).await? {
-                Some(token) => {
-                    let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
-                    let entry = Arc::new(CachedToken { token, grant });
-                    self.tokens.insert(*digest, entry.clone());
-                    Found { key: None, token: Some(TokenHandle(entry)) }
-                }
-                None => {
-                    self.unknown_tokens.insert(*digest, ());
-                    Found::default()
-                }
-            },
+        let read = self.read(what).await?;
+        Ok(self.remember(what, read, generation, now_ms))
+    }
+
+    async fn read(&self, what: &Loading) -> Result<Read, StoreError> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        Ok(match what {
+            Loading::Key(token) => Read::Key(self.store.key_credentials(token).await?),
+            Loading::Token(digest) => Read::Token(self.store.access_token(digest).await?),
+        })
+    }
+
+    /// Puts what was read (when the generation was `generation`) into memory, and takes it out
+    /// again if a change was told meanwhile: what was read may predate that change, and must
+    /// not outlive it. (An invalidation after this check drops the entry itself.)
+    fn remember(&self, what: &Loading, read: Read, generation: u64, now_ms: i64) -> Found {
+        let found = match (what, read) {
+            (Loading::Key(token), Read::Key(Some(credentials))) => {
+                let entry = Arc::new(CachedKey::new(credentials, now_ms));
+                self.keys.insert(token.clone(), entry.clone());
+                Found { key: Some(KeyHandle(entry)), token: None }
+            }
+            (Loading::Key(token), _) => {
+                self.keys.invalidate(token);
+                self.unknown_keys.insert(token.clone(), ());
+                Found::default()
+            }
+            (Loading::Token(digest), Read::Token(Some(token))) => {
+                let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
+                let entry = Arc::new(CachedToken { token, grant });
+                self.tokens.insert(*digest, entry.clone());
+                Found { key: None, token: Some(TokenHandle(entry)) }
+            }
+            (Loading::Token(digest), _) => {
+                self.unknown_tokens.insert(*digest, ());
+                Found::default()
+            }
         };
-        // A change committed while we read may not be in what we read: what we inserted must
-        // not outlive it. (An invalidation after this check drops the entry itself.)
         if self.generation.load(Ordering::SeqCst) != generation {
             self.forget(what);
         }
-        Ok(found)
+        found
     }
 
     fn forget(&self, what: &Loading) {
@@ -378,7 +402,13 @@ impl CredentialCache {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
+    use keyward_sig::CredentialRef;
+    use keyward_store::{Actor, KeyOwner, MasterKey, NewApiKey, Permissions, Store};
     use moka::sync::Cache;
+
+    use super::{CacheSettings, CredentialCache, Loading};
 
     #[test]
     fn entries_matching_an_invalidation_closure_are_gone_at_once() {
@@ -393,5 +423,67 @@ mod tests {
         // An entry inserted after the predicate is not affected by it.
         cache.insert(1, 10);
         assert_eq!(cache.get(&1), Some(10));
+    }
+
+    /// A fresh SQLite store with one active key; the store, its token and the admin actor.
+    async fn store_with_key() -> (Store, String, Actor, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+        let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.unwrap();
+        let admin = store.bootstrap(Some("cache-test-password")).await.unwrap().unwrap().admin;
+        let actor = Actor {
+            request_id: "cache".into(),
+            domain_id: Some(admin.domain_id),
+            user_id: Some(admin.id),
+            name: "admin".into(),
+            ..Actor::default()
+        };
+        let new = NewApiKey {
+            owner: KeyOwner::Domain(admin.domain_id),
+            name: "app".into(),
+            permissions: Permissions::all(),
+        };
+        let (key, _) = store.create_api_key(&actor, &new).await.unwrap();
+        (store, key.token, actor, dir)
+    }
+
+    #[tokio::test]
+    async fn a_key_loaded_just_before_its_revocation_is_not_put_back_after_it() {
+        let (store, token, actor, _dir) = store_with_key().await;
+        let cache = CredentialCache::new(store.clone(), CacheSettings::default());
+        let what = Loading::Key(token.clone());
+        // A request misses, and reads the key while it is still active...
+        let generation = cache.generation.load(Ordering::SeqCst);
+        let read = cache.read(&what).await.unwrap();
+        // ...then the key is revoked, and the cache told, before the request puts what it read
+        // into memory.
+        let id = store.key_credentials(&token).await.unwrap().unwrap().key.id;
+        let owner = KeyOwner::Domain(actor.domain_id.unwrap());
+        store.revoke_api_key(&actor, owner, id).await.unwrap();
+        let found = cache.remember(&what, read, generation, 0);
+        assert!(found.key.is_some(), "the racing request itself saw the key active");
+        // The next request reads the store again, and is refused.
+        let next = cache.find(CredentialRef::ApiKey(&token), 0).await.unwrap();
+        assert!(next.key.is_none(), "a revoked key came back from a racing load");
+    }
+
+    #[tokio::test]
+    async fn a_thousand_requests_for_a_cold_key_make_one_database_read() {
+        let (store, token, _, _dir) = store_with_key().await;
+        let cache = CredentialCache::new(store, CacheSettings::default());
+        let lookups = (0..1000).map(|_| {
+            let (cache, token) = (cache.clone(), token.clone());
+            tokio::spawn(async move { cache.find(CredentialRef::ApiKey(&token), 0).await })
+        });
+        for lookup in futures_util::future::join_all(lookups).await {
+            assert!(lookup.unwrap().unwrap().key.is_some());
+        }
+        assert_eq!(cache.loads(), 1);
+        // Unknown keys are read once, then remembered as unknown.
+        for _ in 0..10 {
+            let found = cache.find(CredentialRef::ApiKey("kwkey_unknown"), 0).await.unwrap();
+            assert!(found.key.is_none());
+        }
+        assert_eq!(cache.loads(), 2);
     }
 }
