@@ -193,17 +193,20 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
     let request_id = HeaderName::from_static(REQUEST_ID);
-    let request_limits = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(limits::answer))
-        .load_shed()
-        .concurrency_limit(limits.max_requests)
-        .timeout(limits.request_timeout);
-    routes::answer_unknown(routes)
+    let routes = routes::answer_unknown(routes)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
-        .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout))
-        .layer(request_limits)
+        .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
+    // Around the whole router, once: `Router::layer` would give each route its own limit.
+    let limited = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(limits::answer))
+        .load_shed()
+        .concurrency_limit(limits.max_requests)
+        .timeout(limits.request_timeout)
+        .service(routes);
+    Router::new()
+        .fallback_service(limited)
         // Logs method and path only: the query may hold query-hmac credentials.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

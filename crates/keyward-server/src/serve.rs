@@ -98,8 +98,8 @@ pub async fn serve(
             let _permit = permit;
             // A second handle on the socket answers a stalled head after hyper gives up on it.
             let Ok((stream, spare)) = with_spare_handle(stream) else { return };
-            let started = Arc::new(AtomicBool::new(false));
-            let io = TokioIo::new(Watched { io: stream, request_started: started.clone() });
+            let state = Arc::new(Heard::default());
+            let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
             let service = app.map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
@@ -112,12 +112,24 @@ pub async fn serve(
             builder.http2().timer(TokioTimer::new());
             let connection =
                 builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
-            if let Err(error) = watcher.watch(connection).await {
-                let timed_out =
-                    error.downcast_ref::<hyper::Error>().is_some_and(|error| error.is_timeout());
-                if timed_out && started.load(Ordering::Relaxed) {
-                    answer_now(spare, &header_timeout());
+            // hyper's header timeout starts once the protocol is known, which takes a first
+            // byte: a connection that sends none is closed after the same time.
+            let silent = async {
+                tokio::time::sleep(limits.header_read_timeout).await;
+                if state.anything.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
                 }
+            };
+            tokio::select! {
+                served = watcher.watch(connection) => {
+                    let timed_out = served.err().is_some_and(|error| {
+                        error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+                    });
+                    if timed_out && state.request_started.load(Ordering::Relaxed) {
+                        answer_now(spare, &header_timeout());
+                    }
+                }
+                () = silent => {}
             }
         });
     }
@@ -150,12 +162,19 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
-/// A connection that notes whether a request has begun: bytes read since the last answer was
-/// written. An idle keep-alive connection that times out is closed without an answer; one
-/// whose request stalled mid-head gets 408.
+/// What a connection has heard: anything at all, and whether a request has begun (bytes read
+/// since the last answer was written). An idle keep-alive connection that times out is closed
+/// without an answer; one whose request stalled mid-head gets 408.
+#[derive(Default)]
+struct Heard {
+    anything: AtomicBool,
+    request_started: AtomicBool,
+}
+
+/// A connection that notes what it [`Heard`].
 struct Watched {
     io: TcpStream,
-    request_started: Arc<AtomicBool>,
+    heard: Arc<Heard>,
 }
 
 impl AsyncRead for Watched {
@@ -167,7 +186,8 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.request_started.store(true, Ordering::Relaxed);
+            self.heard.anything.store(true, Ordering::Relaxed);
+            self.heard.request_started.store(true, Ordering::Relaxed);
         }
         polled
     }
@@ -181,7 +201,7 @@ impl AsyncWrite for Watched {
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, buf);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.request_started.store(false, Ordering::Relaxed);
+            self.heard.request_started.store(false, Ordering::Relaxed);
         }
         polled
     }
@@ -193,7 +213,7 @@ impl AsyncWrite for Watched {
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.request_started.store(false, Ordering::Relaxed);
+            self.heard.request_started.store(false, Ordering::Relaxed);
         }
         polled
     }
@@ -207,6 +227,11 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // Mid-request, the socket is left open for the spare handle to answer (the connection
+        // is closed when both handles are dropped).
+        if self.heard.request_started.load(Ordering::Relaxed) {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -7,55 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, Scheme, TestServer, sign};
-use serde_json::Value;
+use common::{Backend, Scheme, TestServer, error_body, raw, sign, status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Sends raw bytes and reads the whole response (the server closes or answers with a length).
-async fn raw(server: &TestServer, bytes: &[u8]) -> String {
-    let address = server.base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut buffer = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buffer).await.unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            response.extend_from_slice(&buffer[..n]);
-            if complete(&response) {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server answered within 10 s");
-    String::from_utf8_lossy(&response).into_owned()
-}
-
-/// Whether `response` holds a whole response with a Content-Length body.
-fn complete(response: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(response);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
-    let length = head.lines().find_map(|line| {
-        line.to_ascii_lowercase()
-            .strip_prefix("content-length:")
-            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-    });
-    length.is_some_and(|length| body.len() >= length)
-}
-
-fn status(response: &str) -> u16 {
-    response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
-}
-
-fn error_body(response: &str) -> Value {
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    serde_json::from_str(body).unwrap_or(Value::Null)
-}
 
 #[tokio::test]
 async fn bad_input_gets_a_4xx_in_the_documented_shape() {

@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::future::Future;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_server::Settings;
 use keyward_sig::query_hmac::ParameterOrder;
@@ -11,9 +11,11 @@ use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
 use keyward_sig::{
     KeyKind, KeyMaterial, RequestView, TokenFormat, VerifyOptions, header_hmac, query_hmac,
 };
-use keyward_store::{MasterKey, Store};
+use keyward_store::{MasterKey, Store, StoreOptions};
 use keyward_testkit::env::PostgresDatabase;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 
@@ -67,6 +69,23 @@ impl TestServer {
         settings: Settings,
         clock: keyward_store::Clock,
     ) -> Option<Self> {
+        Self::start_full(backend, test, settings, clock, StoreOptions::default()).await
+    }
+
+    /// A server whose store uses `options`, on SQLite.
+    pub async fn start_with_store(settings: Settings, options: StoreOptions) -> Self {
+        let clock = keyward_store::system_clock();
+        Self::start_full(Backend::Sqlite, "store", settings, clock, options).await.unwrap()
+    }
+
+    /// Every knob: backend, settings, clock (for the auth layer and the store), store options.
+    pub async fn start_full(
+        backend: Backend,
+        test: &str,
+        settings: Settings,
+        clock: keyward_store::Clock,
+        options: StoreOptions,
+    ) -> Option<Self> {
         let (url, dir, postgres) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -78,7 +97,8 @@ impl TestServer {
                 (db.url.clone(), None, Some(db))
             }
         };
-        let store = Store::open(&url, master_key()).await.unwrap();
+        let store =
+            Store::open_with(&url, master_key(), options).await.unwrap().with_clock(clock.clone());
         store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -159,6 +179,41 @@ impl TestServer {
             data["token"].as_str().unwrap().into(),
             data["secret"].as_str().unwrap().into(),
         )
+    }
+
+    /// The server's address, for raw connections.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// Sends `method path` with a bearer token and an optional JSON body.
+    pub async fn bearer(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request =
+            self.client.request(method.parse().unwrap(), self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a user with `permissions` (as the admin) and logs it in; `(id, access token)`.
+    pub async fn user(&self, name: &str, permissions: &[&str]) -> (i64, String) {
+        let password = format!("{name}-password-1");
+        let body = json!({ "data": { "username": name, "password": password, "permissions": permissions } });
+        let (status, created) =
+            self.bearer(&self.admin_token, "POST", "/api/admin/users", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let token = self.login(name, &password).await.unwrap();
+        (created["data"]["id"].as_i64().unwrap(), token)
     }
 
     /// Sends a request signed with `scheme` by `(token, secret)`; returns status and JSON body.
@@ -303,4 +358,77 @@ pub async fn send(client: &reqwest::Client, request: Prepared) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+impl Prepared {
+    /// The same request, as a copy (a replay).
+    pub fn again(&self) -> Prepared {
+        Prepared {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// Sends raw bytes on a fresh connection and reads the whole response (until the server closes
+/// or a complete response with a length has arrived), within 10 s.
+pub async fn raw(server: &TestServer, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(server.address()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_response(&mut stream).await
+}
+
+/// Reads one whole response from `stream`, within 10 s.
+pub async fn read_response(stream: &mut TcpStream) -> String {
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..n]);
+            if complete(&response) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server answered within 10 s");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Whether `response` holds a whole response with a Content-Length body.
+fn complete(response: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let length = head.lines().find_map(|line| {
+        line.to_ascii_lowercase()
+            .strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+    });
+    length.is_some_and(|length| body.len() >= length)
+}
+
+/// The status of a raw response.
+pub fn status(response: &str) -> u16 {
+    response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+/// The JSON body of a raw response.
+pub fn error_body(response: &str) -> Value {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// A header's value in a raw response.
+pub fn header<'r>(response: &'r str, name: &str) -> Option<&'r str> {
+    let head = response.split_once("\r\n\r\n").map_or(response, |(head, _)| head);
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }
