@@ -361,3 +361,96 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     assert!(!after.status.success(), "logged out");
     terminate(served);
 }
+
+/// One HTTP/1.1 exchange on a fresh connection: `(status, body)`.
+fn http(address: &str, request: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+#[test]
+fn every_refusal_is_logged_once_with_a_stable_reason_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "logging-test-password";
+    let served = serve(
+        &dir.path().join("data"),
+        &[("KEYWARD_ADMIN_PASSWORD", password), ("KEYWARD_LOG", "info")],
+    );
+    let address = served.address.clone();
+    let post = |path: &str, auth: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let login = format!(r#"{{"UserName":"admin","Password":"{password}"}}"#);
+    let (_, token) = http(&address, &post("/api/login", "", &login));
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let auth = format!("Authorization: Bearer {bearer}\r\n");
+    let body = r#"{"data":{"name":"Logged","permissions":["activities:read","keys:manage"]}}"#;
+    let (status, key) = http(&address, &post("/api/admin/keys", &auth, body));
+    assert_eq!(status, 201, "{key}");
+    let (id, key_token, secret) = (
+        key["data"]["id"].as_i64().unwrap(),
+        key["data"]["token"].as_str().unwrap().to_owned(),
+        key["data"]["secret"].as_str().unwrap().to_owned(),
+    );
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
+    let wrong = keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, b"kwsec_wrong_secret");
+    let forged = keyward_sig::header_hmac::sign(&key_token, b"", now, &wrong);
+    let forged_headers: String =
+        forged.pairs().iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let right = keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, secret.as_bytes());
+    let url = keyward_sig::query_hmac::sign(
+        "/api/admin/keys",
+        &key_token,
+        now,
+        &right,
+        keyward_sig::query_hmac::ParameterOrder::Bytewise,
+    )
+    .unwrap();
+    let get = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n")
+    };
+    let refused = [
+        (get("/api/activities", ""), 401, "no-credentials"),
+        (get("/api/activities", &forged_headers), 401, "signature-mismatch"),
+        (get(&url, ""), 403, "scheme-not-allowed"),
+    ];
+    for (request, status, _) in &refused {
+        assert_eq!(http(&address, request).0, *status, "{request}");
+    }
+    let printed = terminate(served);
+    let auth_lines: Vec<&String> =
+        printed.iter().filter(|line| line.contains("keyward::auth")).collect();
+    assert_eq!(auth_lines.len(), refused.len(), "one line per refusal: {auth_lines:#?}");
+    for (line, (_, _, reason)) in auth_lines.iter().zip(&refused) {
+        assert!(
+            line.contains("granted=false") && line.contains(&format!("reason=\"{reason}\"")),
+            "{line}"
+        );
+        assert!(
+            !line.contains('\u{1b}'),
+            "no colour codes when stderr is not a terminal: {line:?}"
+        );
+    }
+    assert!(
+        auth_lines[1].contains("scheme=\"header-hmac\"")
+            && auth_lines[1].contains(&format!("key_id={id}")),
+        "{}",
+        auth_lines[1]
+    );
+    for secret_text in
+        [password, bearer.as_str(), secret.as_str(), forged.sign.as_str(), "kwsec_wrong_secret"]
+    {
+        assert!(!printed.iter().any(|line| line.contains(secret_text)), "{secret_text} in the log");
+    }
+}

@@ -33,7 +33,11 @@ struct ErrorFields {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum AuthFailures {
-    /// Authentication failed: codes 10 to 22 (12 for a signature that does not match).
+    /// A list in the credentials is past its cap: code 35.
+    #[response(status = 400)]
+    TooManyItems(ErrorBody),
+    /// Authentication failed: codes 10 to 24 (12 for a signature that does not match, 15 for a
+    /// repeated request, 24 for a signature used before for another request).
     #[response(status = 401)]
     Unauthenticated(ErrorBody),
     /// A permission is missing, or the wrong kind of key or scheme was used: codes 17, 18, 20.
@@ -51,7 +55,7 @@ pub enum AuthFailures {
     ),
     paths(
         crate::routes::healthz, crate::routes::readyz,
-        session::login, session::logout, session::me,
+        session::login, session::logout, session::me, session::change_password,
         activities::list, activities::create, activities::show, activities::update,
         activities::delete, activities::history,
         keys::create, keys::list, keys::show, keys::rename, keys::regenerate_token,
@@ -65,7 +69,7 @@ pub enum AuthFailures {
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    modifiers(&Schemes, &DomainProvisioning, &OperationIds),
+    modifiers(&Schemes, &AdminSchemes, &DomainProvisioning, &OperationIds),
     tags(
         (name = "session", description = "Access tokens and who-am-I"),
         (name = "activities", description = "The sample protected resource, DevResults style"),
@@ -116,6 +120,31 @@ impl Modify for Schemes {
                 "RFC 9421 HTTP Message Signatures with hmac-sha256: keyid = the key's token; covers @method, @path, @query (with a query) and content-digest (with a body); created required.",
             ))),
         );
+    }
+}
+
+/// `/api/admin` accepts every scheme but query-hmac by default (`RouteSchemes`).
+struct AdminSchemes;
+
+impl Modify for AdminSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let accepted: Vec<_> = ["bearer", "header-hmac", "http-signature"]
+            .into_iter()
+            .map(|scheme| {
+                utoipa::openapi::security::SecurityRequirement::new(scheme, Vec::<String>::new())
+            })
+            .collect();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/admin") {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation.security = Some(accepted.clone());
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/login", &["post"]),
     ("/api/logout", &["post"]),
     ("/api/me", &["get"]),
+    ("/api/me/password", &["post"]),
     ("/api/activities", &["get", "post"]),
     ("/api/activities/{id}", &["get", "put", "delete"]),
     ("/api/activities/{id}/history", &["get"]),
@@ -95,6 +96,12 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         .map(String::as_str)
         .collect();
     assert_eq!(schemes, BTreeSet::from(["bearer", "header-hmac", "http-signature", "query-hmac"]));
+    // Administration is documented without query-hmac, as it is served.
+    let admin_security = &document["paths"]["/api/admin/keys"]["post"]["security"];
+    assert_eq!(
+        admin_security,
+        &serde_json::json!([{"bearer": []}, {"header-hmac": []}, {"http-signature": []}])
+    );
     assert!(
         document["info"]["description"].as_str().unwrap().contains("Invalid signature validation"),
         "the error codes are in the reference"
