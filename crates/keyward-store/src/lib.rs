@@ -310,3 +310,78 @@ pub(crate) fn random_30() -> [u8; 30] {
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    /// A database with only the first migration applied, holding keys created by a user, by
+    /// keys below it, and by nobody; then every migration.
+    async fn lineage_after_upgrade(url: &str) {
+        install_default_drivers();
+        let backend = Backend::from_url(url).unwrap();
+        let pool = AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
+        let mut first = backend.migrator();
+        first.migrations = first.migrations.iter().take(1).cloned().collect::<Vec<_>>().into();
+        first.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO resellers (name, created_at_ms) VALUES ('r', 0)",
+            "INSERT INTO domains (reseller_id, name, created_at_ms) VALUES (1, 'd', 0)",
+            "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
+             VALUES (1, 'u', 'x', '[]', 0)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        let key = |token: &str, user: Option<i64>, key: Option<i64>| {
+            sqlx::query(
+                "INSERT INTO api_keys (kind, domain_id, name, token, secret_sealed, permissions, \
+                 created_by_user_id, created_by_key_id, created_at_ms) \
+                 VALUES ('domain', 1, $1, $1, $2, '[]', $3, $4, 0)",
+            )
+            .bind(token.to_owned())
+            .bind(Vec::<u8>::new())
+            .bind(user)
+            .bind(key)
+        };
+        for (token, user, by_key) in [
+            ("k1", Some(1), None),
+            ("k2", None, Some(1)),
+            ("k3", None, Some(2)),
+            ("k4", None, None),
+        ] {
+            key(token, user, by_key).execute(&pool).await.unwrap();
+        }
+        backend.migrator().run(&pool).await.unwrap();
+        let rows = sqlx::query("SELECT token, root_user_id FROM api_keys ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let roots: Vec<(String, Option<i64>)> = rows
+            .iter()
+            .map(|row| (row.try_get("token").unwrap(), row.try_get("root_user_id").unwrap()))
+            .collect();
+        assert_eq!(
+            roots,
+            [
+                ("k1".into(), Some(1)),
+                ("k2".into(), Some(1)),
+                ("k3".into(), Some(1)),
+                ("k4".into(), None)
+            ]
+        );
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn upgrading_gives_existing_keys_the_user_at_their_root() {
+        let dir = tempfile::tempdir().unwrap();
+        lineage_after_upgrade(&format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()))
+            .await;
+        if let Some(db) = keyward_testkit::env::PostgresDatabase::create("lineage_upgrade").await {
+            lineage_after_upgrade(&db.url).await;
+            db.drop_database().await;
+        }
+    }
+}
