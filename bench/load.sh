@@ -6,9 +6,12 @@
 #
 #   bench/load.sh                 # 3 rounds of 10 s per run, 16 connections
 #   DURATION=30 ROUNDS=5 CONNECTIONS=64 bench/load.sh
+#   AGAINST=97d6ea4 bench/load.sh # the same, beside an earlier commit, in one run
 #
 # Each round measures the unauthenticated router, then the authenticated one, back to back;
-# the table gives the median of the rounds, which tames a noisy machine.
+# the table gives the median of the rounds, which tames a noisy machine. With AGAINST, each
+# round measures the earlier commit's pair too, just before this one's, and the table gives
+# both ratios: a change to authentication must not lower its ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -22,12 +25,25 @@ if ! command -v wrk >/dev/null; then
     echo "bench/load.sh needs wrk (Debian: apt-get install wrk)" >&2
     exit 1
 fi
-cargo build --release -q -p keyward-loadbench
-BIN=target/release/keyward-loadbench
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -n "${AGAINST:-}" ] && git worktree remove --force "$WORK/against" 2>/dev/null
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
+# The earlier commit is built in a worktree, into a target directory of its own: two
+# checkouts of one workspace must not share one, or cargo may take one's artifacts for the
+# other's.
+if [ -n "${AGAINST:-}" ]; then
+    git worktree add -q --detach "$WORK/against" "$AGAINST"
+    CARGO_TARGET_DIR="$PWD/target/against" cargo build --release -q -p keyward-loadbench \
+        --manifest-path "$WORK/against/Cargo.toml"
+    cp target/against/release/keyward-loadbench "$WORK/keyward-loadbench-against"
+fi
+cargo build --release -q -p keyward-loadbench
+BIN=target/release/keyward-loadbench
 
 # With two cores or more, the servers run on core 1 and wrk on core 0, so they do not steal
 # each other's time and the ratio measures the server's own cost per request.
@@ -36,12 +52,13 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     SERVER_CPU=(taskset -c 1); WRK_CPU=(taskset -c 0)
 fi
 
-start() { # start on|off NAME: serves on a free port, writes NAME.json
-    "${SERVER_CPU[@]}" "$BIN" serve "$1" 127.0.0.1:0 > "$WORK/$2.json" &
+start() { # start on|off NAME [BINARY]: serves on a free port, writes NAME.json
+    "${SERVER_CPU[@]}" "${3:-$BIN}" serve "$1" 127.0.0.1:0 > "$WORK/$2.json" &
     PIDS+=($!)
     for _ in $(seq 1 100); do [ -s "$WORK/$2.json" ] && return; sleep 0.1; done
     echo "server $2 did not start" >&2; exit 1
 }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/$1.json" "$2"; }
 
 # Prints "rps p50_us p99_us" for one wrk run on a signed request file (URL, then headers).
@@ -62,28 +79,57 @@ start on auth
 start off noauth
 AUTH_URL=$(field auth url); NOAUTH_URL=$(field noauth url)
 TOKEN=$(field auth token); SECRET=$(field auth secret); BEARER=$(field auth bearer)
+if [ -n "${AGAINST:-}" ]; then
+    start on before-auth "$WORK/keyward-loadbench-against"
+    start off before-noauth "$WORK/keyward-loadbench-against"
+fi
 
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, median of $ROUNDS rounds, $(nproc) cores${SERVER_CPU:+, server on core 1, wrk on core 0}"
-printf '| GET | scheme | req/s auth off | req/s auth on | ratio | p50 added | p99 added |\n|---|---|---|---|---|---|---|\n'
+# Writes NAME-on.req and NAME-off.req: one signed request, to the authenticated server NAME
+# and, with the very same bytes, to its unauthenticated twin (only verification differs).
+requests() { # requests NAME AUTH_SERVER NOAUTH_SERVER SCHEME PATH
+    local auth_url; auth_url=$(field "$2" url)
+    local token; token=$(field "$2" token)
+    [ "$4" = bearer ] && token=$(field "$2" bearer)
+    "$BIN" sign "$4" "$auth_url$5" "$token" "$(field "$2" secret)" > "$WORK/$1-on.req"
+    { head -n 1 "$WORK/$1-on.req" | sed "s#^$auth_url#$(field "$3" url)#"; tail -n +2 "$WORK/$1-on.req"; } > "$WORK/$1-off.req"
+    if [ "$4" = http-signature ]; then # @authority is signed: keep the signed host
+        sed -i "1a Host: ${auth_url#http://}" "$WORK/$1-off.req"
+    fi
+}
+
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, median of $ROUNDS rounds, $(nproc) cores${SERVER_CPU:+, server on core 1, wrk on core 0}${AGAINST:+, beside $AGAINST}"
+if [ -n "${AGAINST:-}" ]; then
+    printf '| GET | scheme | ratio at %s | ratio now | change | req/s auth on, now / then |\n|---|---|---|---|---|---|\n' "$AGAINST"
+else
+    printf '| GET | scheme | req/s auth off | req/s auth on | ratio | p50 added | p99 added |\n|---|---|---|---|---|---|---|\n'
+fi
 for PATH_UNDER_TEST in $PATHS; do
 for scheme in bearer query-hmac header-hmac http-signature; do
-    secret=$SECRET; token=$TOKEN
-    [ "$scheme" = bearer ] && token=$BEARER
-    "$BIN" sign "$scheme" "$AUTH_URL$PATH_UNDER_TEST" "$token" "$secret" > "$WORK/on.req"
-    # The same request bytes to the unauthenticated router: only verification differs.
-    { head -n 1 "$WORK/on.req" | sed "s#^$AUTH_URL#$NOAUTH_URL#"; tail -n +2 "$WORK/on.req"; } > "$WORK/off.req"
-    if [ "$scheme" = http-signature ]; then # @authority is signed: keep the signed host
-        sed -i "1a Host: ${AUTH_URL#http://}" "$WORK/off.req"
-    fi
     : > "$WORK/rounds"
     for _ in $(seq 1 "$ROUNDS"); do
-        read -r off_rps off_p50 off_p99 < <(run "$WORK/off.req")
-        read -r on_rps on_p50 on_p99 < <(run "$WORK/on.req")
-        echo "$off_rps $on_rps $off_p50 $on_p50 $off_p99 $on_p99" >> "$WORK/rounds"
+        # Signed anew for every round: the replay guard refuses nothing a client signs afresh.
+        requests now auth noauth "$scheme" "$PATH_UNDER_TEST"
+        if [ -n "${AGAINST:-}" ]; then
+            requests before before-auth before-noauth "$scheme" "$PATH_UNDER_TEST"
+            read -r b_off _ _ < <(run "$WORK/before-off.req")
+            read -r b_on _ _ < <(run "$WORK/before-on.req")
+        fi
+        read -r off_rps off_p50 off_p99 < <(run "$WORK/now-off.req")
+        read -r on_rps on_p50 on_p99 < <(run "$WORK/now-on.req")
+        echo "$off_rps $on_rps $off_p50 $on_p50 $off_p99 $on_p99 ${b_off:-0} ${b_on:-0}" >> "$WORK/rounds"
     done
-    # The round with the median ratio stands for the scheme.
-    awk '{ print $2 / $1, $0 }' "$WORK/rounds" | sort -n | awk -v s="$scheme" -v n="$ROUNDS" -v p="$PATH_UNDER_TEST" '
-        NR == int((n + 1) / 2) { printf "| %s | %s | %d | %d | %.3f | %d µs | %d µs |\n", p, s, $2, $3, $1, $5 - $4, $7 - $6 }'
+    if [ -n "${AGAINST:-}" ]; then
+        # Each figure is the median of its own rounds.
+        before=$(awk '{ print $8 / $7 }' "$WORK/rounds" | median)
+        now=$(awk '{ print $2 / $1 }' "$WORK/rounds" | median)
+        speed=$(awk '{ print $2 / $8 }' "$WORK/rounds" | median)
+        awk -v p="$PATH_UNDER_TEST" -v s="$scheme" -v b="$before" -v n="$now" -v r="$speed" \
+            'BEGIN { printf "| %s | %s | %.3f | %.3f | %+.3f | %.3f |\n", p, s, b, n, n - b, r }'
+    else
+        # The round with the median ratio stands for the scheme.
+        awk '{ print $2 / $1, $0 }' "$WORK/rounds" | sort -n | awk -v s="$scheme" -v n="$ROUNDS" -v p="$PATH_UNDER_TEST" '
+            NR == int((n + 1) / 2) { printf "| %s | %s | %d | %d | %.3f | %d µs | %d µs |\n", p, s, $2, $3, $1, $5 - $4, $7 - $6 }'
+    fi
 done
 done
 

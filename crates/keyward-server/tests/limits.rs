@@ -221,7 +221,40 @@ async fn signature_input_with_40000_components_is_refused_before_any_lookup() {
     assert_eq!(body["error"]["code"], 35, "{body}");
     assert_eq!(body["error"]["detail"]["field"], "signature-input");
     assert_eq!(body["error"]["detail"]["limit"], 64);
-    // Every other list a client controls is capped the same way.
+    // Every other list a client controls is capped the same way: a signature's parameters, a
+    // component's parameters, the query's parameters, the permissions in a body.
+    for (input, limit) in [
+        (
+            format!(
+                "sig1=(\"@method\");created=1;keyid=\"k\"{}",
+                (0..20).map(|i| format!(";p{i}=1")).collect::<String>()
+            ),
+            16,
+        ),
+        (
+            format!(
+                "sig1=(\"@method\"{});created=1;keyid=\"k\"",
+                (0..20).map(|i| format!(";p{i}=1")).collect::<String>()
+            ),
+            8,
+        ),
+    ] {
+        let response = server
+            .client
+            .get(server.url("/api/activities"))
+            .header("signature-input", input)
+            .header("signature", "sig1=:AAAA:")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (body["error"]["code"].clone(), body["error"]["detail"]["limit"].clone()),
+            (json!(35), json!(limit)),
+            "{body}"
+        );
+    }
     let params: String = (0..300).map(|i| format!("p{i}=1&")).collect();
     let response = server
         .client

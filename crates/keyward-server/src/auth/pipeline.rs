@@ -168,13 +168,18 @@ pub(crate) async fn authenticate(
 
     // 6. The replay guard: this signature serves this request only.
     if let Some(replay) = verified.replay_id() {
-        if let Err(reuse) = settings.replay.check(replay, method, target) {
-            let (code, reason) = match reuse {
-                Reuse::SameRequest => (ErrorCode::Replayed, "replayed"),
-                Reuse::OtherRequest => (ErrorCode::SignatureReused, "signature-reused"),
+        if let Err(reuse) = settings.replay.check(replay, method, target, now_ms) {
+            let (error, reason) = match reuse {
+                Reuse::SameRequest => (ApiError::new(ErrorCode::Replayed), "replayed"),
+                Reuse::OtherRequest => {
+                    (ApiError::new(ErrorCode::SignatureReused), "signature-reused")
+                }
+                Reuse::MemoryFull => {
+                    tracing::warn!("replay memory full: new signatures are refused until it frees");
+                    (ApiError::new(ErrorCode::Overloaded).with_retry_after(1), "replay-memory-full")
+                }
             };
-            let refusal = Refusal::new(ApiError::new(code), reason);
-            return Err(Refusal { scheme: Some(scheme), key_id, ..refusal });
+            return Err(Refusal { scheme: Some(scheme), key_id, ..Refusal::new(error, reason) });
         }
     }
 

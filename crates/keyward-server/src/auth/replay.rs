@@ -13,9 +13,15 @@
 //!   repeat by default because published DevResults clients sign with second-resolution
 //!   timestamps and may send the same URL twice in a second.
 //!
-//! Entries are kept for twice the clock window: after that, the request's own timestamp is
-//! outside the window and it is refused anyway. One node's memory; a cluster-wide guard
-//! (Redis) comes with the scale-out work.
+//! Every signed request passes here, so the memory is built for it: shards of plain hash maps
+//! behind their own locks, and expiry by generation instead of per entry. A generation lasts
+//! twice the clock window; the current and the previous one are kept, so an entry lives at
+//! least two windows (after which its request's own timestamp is refused anyway) and at most
+//! four. The digest of method and target is a SipHash keyed at random per process, so no one
+//! can aim a target at another's digest. The memory holds at most [`ReplayGuard::capacity`]
+//! entries; past it, new signatures are refused ([`Reuse::MemoryFull`]) rather than let an old
+//! one be forgotten. One node's memory; a cluster-wide guard (Redis) comes with the scale-out
+//! work.
 //!
 //! # Example
 //! ```
@@ -24,20 +30,24 @@
 //! use keyward_server::auth::{ReplayGuard, ReplayMode, Reuse};
 //! let replay = keyward_sig::ReplayId::new([7; 32], 0);
 //! let guard = ReplayGuard::new(ReplayMode::UnsafeMethods, Duration::from_secs(300));
-//! assert_eq!(guard.check(&replay, &Method::GET, "/api/activities"), Ok(()));
-//! assert_eq!(guard.check(&replay, &Method::GET, "/api/activities"), Ok(()));
+//! let now_ms = 1_732_431_234_567;
+//! assert_eq!(guard.check(&replay, &Method::GET, "/api/activities", now_ms), Ok(()));
+//! assert_eq!(guard.check(&replay, &Method::GET, "/api/activities", now_ms), Ok(()));
 //! assert_eq!(
-//!     guard.check(&replay, &Method::POST, "/api/admin/keys/7/rotate-secret"),
+//!     guard.check(&replay, &Method::POST, "/api/admin/keys/7/rotate-secret", now_ms),
 //!     Err(Reuse::OtherRequest)
 //! );
 //! ```
 
+use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::Method;
 use keyward_sig::ReplayId;
-use moka::sync::Cache;
-use sha2::{Digest, Sha256};
 
 /// Which repeats of the very same signed request are refused (a signature reused for another
 /// request is refused in every mode).
@@ -69,59 +79,170 @@ impl ReplayMode {
     }
 }
 
-/// Why a signature was refused as already used.
+/// Why a signature was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reuse {
     /// Used before for this very request, which may not be repeated.
     SameRequest,
     /// Used before for another method or target.
     OtherRequest,
+    /// New, but the memory is full: it could not be remembered, so it is not accepted.
+    MemoryFull,
 }
 
-/// A digest of the method and target a signature was first used with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Binding([u8; 16]);
+/// The number of shards: enough that two cores rarely wait on one lock.
+const SHARDS: usize = 16;
 
-impl Binding {
-    fn of(method: &Method, target: &str) -> Self {
-        let digest = Sha256::new()
-            .chain_update(method.as_str())
-            .chain_update(b"\n")
-            .chain_update(target)
-            .finalize();
-        let mut binding = [0; 16];
-        binding.copy_from_slice(&digest[..16]);
-        Binding(binding)
-    }
+/// One shard: what it remembers from the current generation and the previous one.
+#[derive(Debug, Default)]
+struct Shard {
+    /// When the current generation began (epoch ms).
+    since_ms: i64,
+    current: HashMap<[u8; 32], u64>,
+    previous: HashMap<[u8; 32], u64>,
 }
 
-/// Remembers accepted signatures and the request each was first used with.
+/// Remembers accepted signatures and the request each was first used with. Clones share it.
 #[derive(Clone, Debug)]
 pub struct ReplayGuard {
     mode: ReplayMode,
-    seen: Cache<[u8; 32], Binding>,
+    generation_ms: i64,
+    capacity: usize,
+    shards: Arc<[Mutex<Shard>; SHARDS]>,
+    entries: Arc<AtomicUsize>,
+    /// Keys the digest of method and target.
+    binding: RandomState,
 }
 
 impl ReplayGuard {
-    /// A guard for a clock window of `window`.
+    /// A guard for a clock window of `window`, holding up to 10 million signatures.
     pub fn new(mode: ReplayMode, window: Duration) -> Self {
-        let seen = Cache::builder().max_capacity(10_000_000).time_to_live(window * 2).build();
-        ReplayGuard { mode, seen }
+        Self::with_capacity(mode, window, 10_000_000)
+    }
+
+    /// A guard holding up to `capacity` signatures.
+    pub fn with_capacity(mode: ReplayMode, window: Duration, capacity: usize) -> Self {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 4);
+        ReplayGuard {
+            mode,
+            generation_ms: window_ms.saturating_mul(2).max(1),
+            capacity,
+            shards: Arc::new(std::array::from_fn(|_| Mutex::new(Shard::default()))),
+            entries: Arc::new(AtomicUsize::new(0)),
+            binding: RandomState::new(),
+        }
+    }
+
+    /// The most signatures remembered at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Accepts the first use of `replay` (and remembers it with `method` and `target`), and a
     /// repeat of the same request when the mode allows it; refuses any other use.
-    pub fn check(&self, replay: &ReplayId, method: &Method, target: &str) -> Result<(), Reuse> {
-        let binding = Binding::of(method, target);
-        let entry = self.seen.entry(*replay.id()).or_insert(binding);
-        if entry.is_fresh() {
-            Ok(())
-        } else if *entry.value() != binding {
-            Err(Reuse::OtherRequest)
-        } else if self.mode.refuses_repeat_of(method) {
-            Err(Reuse::SameRequest)
-        } else {
-            Ok(())
+    pub fn check(
+        &self,
+        replay: &ReplayId,
+        method: &Method,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), Reuse> {
+        let binding = self.binding.hash_one((method.as_str(), target));
+        let id = replay.id();
+        let shard = &self.shards[usize::from(id[0]) % SHARDS];
+        let mut shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.age(&mut shard, now_ms);
+        let seen = shard.current.get(id).or_else(|| shard.previous.get(id)).copied();
+        match seen {
+            Some(first) if first != binding => Err(Reuse::OtherRequest),
+            Some(_) if self.mode.refuses_repeat_of(method) => Err(Reuse::SameRequest),
+            Some(_) => Ok(()),
+            None => {
+                if self.entries.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                    self.entries.fetch_sub(1, Ordering::Relaxed);
+                    return Err(Reuse::MemoryFull);
+                }
+                if let Entry::Vacant(slot) = shard.current.entry(*id) {
+                    slot.insert(binding);
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// Starts a new generation in `shard` when the current one is over, forgetting the
+    /// previous one (or both, after a long quiet spell).
+    fn age(&self, shard: &mut Shard, now_ms: i64) {
+        let elapsed = now_ms.saturating_sub(shard.since_ms);
+        if elapsed < self.generation_ms {
+            return;
+        }
+        let forgotten = if elapsed >= self.generation_ms.saturating_mul(2) {
+            let both = shard.previous.len() + shard.current.len();
+            shard.previous.clear();
+            shard.current.clear();
+            both
+        } else {
+            let previous = std::mem::take(&mut shard.current);
+            std::mem::replace(&mut shard.previous, previous).len()
+        };
+        self.entries.fetch_sub(forgotten, Ordering::Relaxed);
+        shard.since_ms = now_ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(300);
+    const NOW: i64 = 1_732_431_234_567;
+
+    fn id(n: u8) -> ReplayId {
+        ReplayId::new([n; 32], 0)
+    }
+
+    #[test]
+    fn a_signature_serves_its_first_request_only() {
+        let guard = ReplayGuard::new(ReplayMode::UnsafeMethods, WINDOW);
+        let check = |method: Method, target: &str, n: u8| guard.check(&id(n), &method, target, NOW);
+        assert_eq!(check(Method::GET, "/a?x=1", 1), Ok(()));
+        assert_eq!(check(Method::GET, "/a?x=1", 1), Ok(()), "a safe repeat");
+        assert_eq!(check(Method::GET, "/a?x=2", 1), Err(Reuse::OtherRequest));
+        assert_eq!(check(Method::POST, "/a?x=1", 1), Err(Reuse::OtherRequest));
+        assert_eq!(check(Method::POST, "/b", 2), Ok(()));
+        assert_eq!(check(Method::POST, "/b", 2), Err(Reuse::SameRequest));
+        let strict = ReplayGuard::new(ReplayMode::All, WINDOW);
+        assert_eq!(strict.check(&id(3), &Method::GET, "/a", NOW), Ok(()));
+        assert_eq!(strict.check(&id(3), &Method::GET, "/a", NOW), Err(Reuse::SameRequest));
+    }
+
+    #[test]
+    fn signatures_are_remembered_two_windows_at_least_and_then_forgotten() {
+        let guard = ReplayGuard::new(ReplayMode::All, WINDOW);
+        let window = 300_000;
+        assert_eq!(guard.check(&id(1), &Method::GET, "/", NOW), Ok(()));
+        // Still remembered just before two windows have passed, and after a new generation
+        // has begun.
+        let later = NOW + 2 * window - 1;
+        assert_eq!(guard.check(&id(1), &Method::GET, "/", later), Err(Reuse::SameRequest));
+        assert_eq!(
+            guard.check(&id(1), &Method::GET, "/", NOW + 3 * window),
+            Err(Reuse::SameRequest)
+        );
+        // Forgotten once two generations have passed.
+        assert_eq!(guard.check(&id(1), &Method::GET, "/", NOW + 8 * window), Ok(()));
+    }
+
+    #[test]
+    fn a_full_memory_refuses_new_signatures_and_frees_room_as_generations_pass() {
+        let guard = ReplayGuard::with_capacity(ReplayMode::UnsafeMethods, WINDOW, 2);
+        for n in [0, 16] {
+            // Same shard (first byte modulo 16), so the counts below are exact.
+            assert_eq!(guard.check(&id(n), &Method::GET, "/", NOW), Ok(()));
+        }
+        assert_eq!(guard.check(&id(32), &Method::GET, "/", NOW), Err(Reuse::MemoryFull));
+        assert_eq!(guard.check(&id(0), &Method::GET, "/", NOW), Ok(()), "known ones still pass");
+        assert_eq!(guard.check(&id(32), &Method::GET, "/", NOW + 5 * 600_000), Ok(()));
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload, RawBody, optional_payload, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
 
@@ -66,12 +66,16 @@ async fn own_key(
     own_keys(principal, action, key.permissions)
 }
 
+/// The most permissions a body may list (each of keyward's, a few times over): a longer list
+/// is refused before it is read through.
+const MAX_LISTED_PERMISSIONS: usize = ALL_PERMISSIONS.len() * 4;
+
 /// Checks that requested permissions are ones keyward knows.
 pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
-    if requested.len() > ALL_PERMISSIONS.len() * 4 {
-        return Err(ApiError::new(crate::error::ErrorCode::TooManyItems)
+    if requested.len() > MAX_LISTED_PERMISSIONS {
+        return Err(ApiError::new(ErrorCode::TooManyItems)
             .with_message("Too many permissions listed")
-            .with_detail(json!({ "field": "permissions", "limit": ALL_PERMISSIONS.len() * 4 })));
+            .with_detail(json!({ "field": "permissions", "limit": MAX_LISTED_PERMISSIONS })));
     }
     Permissions::parse(requested).map_err(|unknown| {
         ApiError::invalid_field("permissions", format!("unknown permission {unknown:?}"))
@@ -114,7 +118,8 @@ pub async fn create(
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewKeyInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let new = input.checked(KeyOwner::Domain(principal.domain()?))?;
+    let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
+    let new = input.checked(owner)?;
     own_keys(&principal, Action::ManageKeys, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, &secret))

@@ -79,6 +79,7 @@ pub async fn create(
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewUserInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    own_users(&principal, Permissions::default())?;
     let (username, password) = checked_credentials(input.username, input.password)?;
     let permissions = known(&input.permissions)?;
     let domain = own_users(&principal, permissions)?;
@@ -146,8 +147,9 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<UserChangeInput>,
 ) -> Result<Json<Value>, ApiError> {
+    let domain = own_users(&principal, Permissions::default())?;
     let permissions = input.permissions.as_deref().map(known).transpose()?;
-    let user = state.store.user(own_users(&principal, Permissions::default())?, id).await?;
+    let user = state.store.user(domain, id).await?;
     let touched = user.permissions.union(permissions.unwrap_or_default());
     let domain = own_users(&principal, touched)?;
     let update = UserUpdate {
