@@ -157,7 +157,12 @@ pub struct Client {
     clock_offset_ms: AtomicI64,
     /// The largest offset learned, either way (ms).
     max_clock_offset_ms: i64,
+    /// The last timestamp signed with (ms).
+    last_signed_ms: AtomicI64,
 }
+
+/// How far ahead of the clock a client's timestamps may run to stay unique (ms).
+const MAX_TIMESTAMP_LEAD_MS: i64 = 1_000;
 
 /// The local clock, epoch milliseconds.
 pub fn now_ms() -> i64 {
@@ -189,6 +194,7 @@ impl Client {
             auth,
             clock_offset_ms: AtomicI64::new(0),
             max_clock_offset_ms: MAX_CLOCK_OFFSET_MS,
+            last_signed_ms: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -196,6 +202,30 @@ impl Client {
     pub fn with_max_clock_offset(mut self, max_ms: i64) -> Self {
         self.max_clock_offset_ms = max_ms.max(0);
         self
+    }
+
+    /// The time to sign a request with: the clock plus the learned offset, and never the same
+    /// as the previous request's. The vendor schemes sign neither method nor path, so two
+    /// requests with the same body (header-hmac) or query (query-hmac) signed in one millisecond
+    /// would carry one signature, and the server would refuse the second as a reuse. Past a
+    /// thousand requests a second the timestamps would run ahead of the clock; they are kept
+    /// within a second of it (a rare collision then is retried, see [`Client::send`]).
+    pub fn timestamp(&self) -> i64 {
+        let now = now_ms().saturating_add(self.clock_offset_ms());
+        let mut last = self.last_signed_ms.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            let next = if next - now > MAX_TIMESTAMP_LEAD_MS { now } else { next };
+            match self.last_signed_ms.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
     }
 
     /// Server time minus local time, as learned from the server (0 until it corrects us).
@@ -210,7 +240,9 @@ impl Client {
 
     /// Sends a request with `body` (JSON when given), signed for this client's credentials. A
     /// timestamp refusal (code 14) teaches the client the server's clock (within the bound),
-    /// and the request is signed anew and sent once more.
+    /// and the request is signed anew and sent once more; so is a request refused because its
+    /// signature was already used for another request (code 24: another request of this client
+    /// signed the same bytes), which the server did not act on.
     pub async fn send(
         &self,
         method: http::Method,
@@ -229,6 +261,9 @@ impl Client {
         headers: &[(String, String)],
     ) -> Result<Response, ClientError> {
         let first = self.send_once(method.clone(), path, body.clone(), headers).await?;
+        if first.status == http::StatusCode::UNAUTHORIZED && first.error_code() == Some(24) {
+            return self.send_once(method, path, body, headers).await;
+        }
         if first.status == http::StatusCode::UNAUTHORIZED && first.error_code() == Some(14) {
             let offset = first
                 .json()
@@ -270,9 +305,10 @@ impl Client {
             }
             *request.body_mut() = Some(body.into());
         }
-        let now = now_ms() + self.clock_offset_ms();
         match &self.auth {
-            Auth::Signed { key, scheme } => sign_reqwest(&mut request, *scheme, key, now)?,
+            Auth::Signed { key, scheme } => {
+                sign_reqwest(&mut request, *scheme, key, self.timestamp())?
+            }
             Auth::Bearer(token) => {
                 let value =
                     http::HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {

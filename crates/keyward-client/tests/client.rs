@@ -128,3 +128,27 @@ async fn the_client_bounds_the_clock_offset_it_learns_from_an_unauthenticated_an
     assert_eq!(response.status, 200, "{:?}", response.json());
     assert!((7_190_000..=7_210_000).contains(&client.clock_offset_ms()));
 }
+
+#[tokio::test]
+async fn concurrent_requests_of_one_client_never_share_a_signature() {
+    // header-hmac signs the key, the body and the timestamp only: two GETs to different paths
+    // signed in one millisecond would carry one signature, and the second would be refused as
+    // a reuse. The client signs each with its own timestamp.
+    let (base, key, _dir) = server(0).await;
+    for scheme in [Scheme::HeaderHmac, Scheme::QueryHmac] {
+        let client =
+            Arc::new(Client::new(&base, Auth::Signed { key: key.clone(), scheme }).unwrap());
+        let sends = (0..40).map(|i| {
+            let client = client.clone();
+            let path = if i % 2 == 0 { "/api/activities" } else { "/api/activities?page=2" };
+            tokio::spawn(async move { client.send(Method::GET, path, None).await.unwrap() })
+        });
+        for response in futures_util::future::join_all(sends).await {
+            let response = response.unwrap();
+            assert_eq!(response.status, 200, "{scheme}: {:?}", response.json());
+        }
+    }
+    let client = Client::new(&base, Auth::Signed { key, scheme: Scheme::HeaderHmac }).unwrap();
+    let stamps: Vec<i64> = (0..100).map(|_| client.timestamp()).collect();
+    assert!(stamps.windows(2).all(|pair| pair[1] > pair[0]), "strictly increasing");
+}

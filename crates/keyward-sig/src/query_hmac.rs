@@ -175,7 +175,14 @@ pub const MAX_PARAMETERS: usize = 256;
 type Params<'a> = SmallVec<[RawParam<'a>; 12]>;
 
 /// An ordering of the parameters, as indices into [`Params`].
-type Ordering = SmallVec<[usize; 12]>;
+/// An ordering of the parameters, as indices into [`Params`]: bytes, since there are at most
+/// [`MAX_PARAMETERS`] (256), which keeps a parsed query small to move.
+type Ordering = SmallVec<[u8; 12]>;
+
+/// The indices of `count` parameters, in URL order.
+fn url_order(count: usize) -> Ordering {
+    (0..count).map(|i| u8::try_from(i).expect("at most MAX_PARAMETERS parameters")).collect()
+}
 
 /// A string-to-sign. `Display` prints it exactly (lossily, if a decoded value is not UTF-8).
 #[derive(Clone, PartialEq, Eq)]
@@ -189,9 +196,9 @@ impl CanonicalQuery {
 
     /// Writes `key|value|` for each parameter in `ordering` into `self`, replacing what was
     /// there (one buffer serves every ordering tried).
-    fn rebuild(&mut self, params: &[RawParam<'_>], ordering: &[usize], blank: BlankValues) {
+    fn rebuild(&mut self, params: &[RawParam<'_>], ordering: &[u8], blank: BlankValues) {
         self.0.clear();
-        for param in ordering.iter().map(|&i| &params[i]) {
+        for param in ordering.iter().map(|&i| &params[usize::from(i)]) {
             if blank == BlankValues::Skipped && param.value.is_empty() {
                 continue;
             }
@@ -244,11 +251,11 @@ impl<'a> SignedQuery<'a> {
                 params.push(param);
             }
         }
-        let mut sorted: Ordering = (0..params.len()).collect();
-        sorted.sort_unstable_by(|&a, &b| params[a].cmp_key(&params[b]));
-        if let Some(pair) = sorted.windows(2).find(|w| params[w[0]].cmp_key(&params[w[1]]).is_eq())
-        {
-            let name: Vec<u8> = params[pair[0]].decoded_key().collect();
+        let at = |i: u8| &params[usize::from(i)];
+        let mut sorted = url_order(params.len());
+        sorted.sort_unstable_by(|&a, &b| at(a).cmp_key(at(b)));
+        if let Some(pair) = sorted.windows(2).find(|w| at(w[0]).cmp_key(at(w[1])).is_eq()) {
+            let name: Vec<u8> = at(pair[0]).decoded_key().collect();
             return Err(VerifyError::RepeatedParameter { name: shorten(&name) });
         }
         Ok(SignedQuery { params, sorted, signature })
@@ -258,11 +265,12 @@ impl<'a> SignedQuery<'a> {
     fn ordered(&self, order: ParameterOrder) -> Ordering {
         match order {
             ParameterOrder::Bytewise => self.sorted.clone(),
-            ParameterOrder::Url => (0..self.params.len()).collect(),
+            ParameterOrder::Url => url_order(self.params.len()),
             ParameterOrder::CaseInsensitive => {
-                let mut by_folded_key: Ordering = (0..self.params.len()).collect();
+                let at = |i: u8| &self.params[usize::from(i)];
+                let mut by_folded_key = url_order(self.params.len());
                 // A stable sort: keys equal but for case keep their URL order.
-                by_folded_key.sort_by(|&a, &b| self.params[a].cmp_key_folded(&self.params[b]));
+                by_folded_key.sort_by(|&a, &b| at(a).cmp_key_folded(at(b)));
                 by_folded_key
             }
         }

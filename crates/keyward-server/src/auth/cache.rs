@@ -186,6 +186,15 @@ enum Loading {
     Token(TokenDigest),
 }
 
+impl From<CredentialRef<'_>> for Loading {
+    fn from(credential: CredentialRef<'_>) -> Self {
+        match credential {
+            CredentialRef::ApiKey(token) => Loading::Key(token.to_owned()),
+            CredentialRef::AccessToken(digest) => Loading::Token(*digest),
+        }
+    }
+}
+
 /// Keys and access tokens, from memory when known.
 #[derive(Clone, Debug)]
 pub struct CredentialCache {
@@ -234,33 +243,34 @@ impl CredentialCache {
         credential: CredentialRef<'_>,
         now_ms: i64,
     ) -> Result<Found, StoreError> {
+        match self.remembered(credential, now_ms) {
+            Some(found) => Ok(found),
+            // Boxed: a load is rare, and its future is large; every request's future stays small.
+            None => Box::pin(self.load(Loading::from(credential), now_ms)).await,
+        }
+    }
+
+    /// What memory knows of `credential`, if anything: known, or known not to exist.
+    fn remembered(&self, credential: CredentialRef<'_>, now_ms: i64) -> Option<Found> {
         match credential {
-            CredentialRef::ApiKey(token) => {
-                if let Some(hit) = self.keys.get(token) {
-                    if !hit.overlap_ended(now_ms) {
-                        return Ok(Found { key: Some(KeyHandle(hit)), token: None });
-                    }
-                } else if self.unknown_keys.contains_key(token) {
-                    return Ok(Found::default());
+            CredentialRef::ApiKey(token) => match self.keys.get(token) {
+                Some(hit) if !hit.overlap_ended(now_ms) => {
+                    Some(Found { key: Some(KeyHandle(hit)), token: None })
                 }
-                self.load(Loading::Key(token.to_owned()), now_ms).await
-            }
-            CredentialRef::AccessToken(digest) => {
-                if let Some(hit) = self.tokens.get(digest) {
-                    return Ok(Found { key: None, token: Some(TokenHandle(hit)) });
-                }
-                if self.unknown_tokens.contains_key(digest) {
-                    return Ok(Found::default());
-                }
-                self.load(Loading::Token(*digest), now_ms).await
-            }
+                Some(_) => None,
+                None => self.unknown_keys.contains_key(token).then(Found::default),
+            },
+            CredentialRef::AccessToken(digest) => match self.tokens.get(digest) {
+                Some(hit) => Some(Found { key: None, token: Some(TokenHandle(hit)) }),
+                None => self.unknown_tokens.contains_key(digest).then(Found::default),
+            },
         }
     }
 
     /// Reads the key whose token is `token` again, whatever memory holds (after a signature
     /// mismatch on an entry old enough, see [`CachedKey::may_reload`]).
     pub async fn reload_key(&self, token: &str, now_ms: i64) -> Result<Found, StoreError> {
-        self.load(Loading::Key(token.to_owned()), now_ms).await
+        Box::pin(self.load(Loading::Key(token.to_owned()), now_ms)).await
     }
 
     /// Joins the load of `what` in flight, or starts it.

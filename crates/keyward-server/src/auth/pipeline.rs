@@ -101,23 +101,19 @@ pub(crate) async fn authenticate(
     // 1. The credentials, parsed once; a console session only when there are none.
     let session: String;
     let session_headers: [(&str, &[u8]); 1];
-    let parsed = match settings.verifier.parse(&view) {
+    let presented = match settings.verifier.parse(&view) {
+        Ok(presented) => presented,
         Err(VerifyError::NoCredentials) => match console_session(&parts)? {
             Some(token) => {
                 session = keyward_sig::bearer::authorization_value(token);
                 session_headers = [("authorization", session.as_bytes())];
-                settings.verifier.parse(&RequestView::new(
-                    method.as_str(),
-                    target,
-                    &session_headers,
-                    b"",
-                ))
+                let view = RequestView::new(method.as_str(), target, &session_headers, b"");
+                settings.verifier.parse(&view).map_err(|e| Refusal::verify(e, None, None))?
             }
-            None => Err(VerifyError::NoCredentials),
+            None => return Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
         },
-        other => other,
+        Err(error) => return Err(Refusal::verify(error, None, None)),
     };
-    let presented = parsed.map_err(|error| Refusal::verify(error, None, None))?;
     let scheme = presented.scheme();
 
     // 2. The scheme, against this route group's list.
@@ -140,9 +136,9 @@ pub(crate) async fn authenticate(
 
     // 4. The body, only where the scheme signs it, and only for a known key and a fresh clock.
     let (body, bytes) = match &found.key {
-        Some(key) if presented.reads_body() && !body.is_end_stream() => {
+        Some(key) if presented.reads_body() && !has_no_body(&parts, &body) => {
             presented.check_key(key.0.material(), now_ms).map_err(refused)?;
-            let bytes = read_body(&parts.headers, body, settings.body_limit)
+            let bytes = Box::pin(read_body(&parts.headers, body, settings.body_limit))
                 .await
                 .map_err(|error| Refusal { scheme: Some(scheme), key_id, ..error })?;
             (None, bytes)
@@ -192,6 +188,19 @@ pub(crate) async fn authenticate(
     tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
     parts.extensions.insert(principal);
     Ok(Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))))
+}
+
+/// Whether the request certainly has no body: its body says so, or its head does. In HTTP/1.x
+/// a request has a body only with `Content-Length` above 0 or `Transfer-Encoding` (RFC 9112
+/// section 6.3). Asked of the head too because a body wrapped for its read timeout no longer
+/// says it is empty.
+fn has_no_body(parts: &axum::http::request::Parts, body: &Body) -> bool {
+    let length = parts.headers.get(header::CONTENT_LENGTH).map(|v| v.as_bytes());
+    body.is_end_stream()
+        || length == Some(b"0")
+        || (parts.version <= axum::http::Version::HTTP_11
+            && length.is_none()
+            && !parts.headers.contains_key(header::TRANSFER_ENCODING))
 }
 
 /// The console session's access token, when the request carries the session cookie. For

@@ -14,11 +14,13 @@
 //!   timestamps and may send the same URL twice in a second.
 //!
 //! Every signed request passes here, so the memory is built for it: shards of plain hash maps
-//! behind their own locks, and expiry by generation instead of per entry. A generation lasts
-//! twice the clock window; the current and the previous one are kept, so an entry lives at
-//! least two windows (after which its request's own timestamp is refused anyway) and at most
+//! behind their own locks, one key hash per check, and expiry by generation instead of per
+//! entry. A generation lasts twice the clock window; entries of the current and the previous
+//! one are kept (the older are dropped when a shard enters a new generation), so an entry lives
+//! at least two windows (after which its request's own timestamp is refused anyway) and at most
 //! four. The digest of method and target is a SipHash keyed at random per process, so no one
-//! can aim a target at another's digest. The memory holds at most [`ReplayGuard::capacity`]
+//! can aim a target at another's digest; signatures are hashed (keyed too) by their first eight
+//! bytes, which are as random as the rest. The memory holds at most [`ReplayGuard::capacity`]
 //! entries; past it, new signatures are refused ([`Reuse::MemoryFull`]) rather than let an old
 //! one be forgotten. One node's memory; a cluster-wide guard (Redis) comes with the scale-out
 //! work.
@@ -41,7 +43,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,13 +95,32 @@ pub enum Reuse {
 /// The number of shards: enough that two cores rarely wait on one lock.
 const SHARDS: usize = 16;
 
-/// One shard: what it remembers from the current generation and the previous one.
+/// A signature (or nonce digest), as a map key: compared whole, hashed by its first eight bytes
+/// (a MAC or SHA-256 output: as random as the rest, and the map's hasher is keyed anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SignatureId([u8; 32]);
+
+impl Hash for SignatureId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(prefix));
+    }
+}
+
+/// What a signature was first used for, and in which generation.
+#[derive(Clone, Copy, Debug)]
+struct FirstUse {
+    binding: u64,
+    generation: u64,
+}
+
+/// One shard of the memory.
 #[derive(Debug, Default)]
 struct Shard {
-    /// When the current generation began (epoch ms).
-    since_ms: i64,
-    current: HashMap<[u8; 32], u64>,
-    previous: HashMap<[u8; 32], u64>,
+    /// The generation this shard is in.
+    generation: u64,
+    seen: HashMap<SignatureId, FirstUse>,
 }
 
 /// Remembers accepted signatures and the request each was first used with. Clones share it.
@@ -147,47 +168,53 @@ impl ReplayGuard {
         target: &str,
         now_ms: i64,
     ) -> Result<(), Reuse> {
-        let binding = self.binding.hash_one((method.as_str(), target));
-        let id = replay.id();
-        let shard = &self.shards[usize::from(id[0]) % SHARDS];
+        let binding = self.bind(method, target);
+        let id = SignatureId(*replay.id());
+        let generation = u64::try_from(now_ms / self.generation_ms).unwrap_or_default();
+        let shard = &self.shards[usize::from(id.0[8]) % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.age(&mut shard, now_ms);
-        let seen = shard.current.get(id).or_else(|| shard.previous.get(id)).copied();
-        match seen {
-            Some(first) if first != binding => Err(Reuse::OtherRequest),
-            Some(_) if self.mode.refuses_repeat_of(method) => Err(Reuse::SameRequest),
-            Some(_) => Ok(()),
-            None => {
+        if shard.generation != generation {
+            self.enter(&mut shard, generation);
+        }
+        match shard.seen.entry(id) {
+            Entry::Occupied(first) if first.get().binding != binding => Err(Reuse::OtherRequest),
+            Entry::Occupied(_) if self.mode.refuses_repeat_of(method) => Err(Reuse::SameRequest),
+            Entry::Occupied(_) => Ok(()),
+            Entry::Vacant(slot) => {
                 if self.entries.fetch_add(1, Ordering::Relaxed) >= self.capacity {
                     self.entries.fetch_sub(1, Ordering::Relaxed);
                     return Err(Reuse::MemoryFull);
                 }
-                if let Entry::Vacant(slot) = shard.current.entry(*id) {
-                    slot.insert(binding);
-                }
+                slot.insert(FirstUse { binding, generation });
                 Ok(())
             }
         }
     }
 
-    /// Starts a new generation in `shard` when the current one is over, forgetting the
-    /// previous one (or both, after a long quiet spell).
-    fn age(&self, shard: &mut Shard, now_ms: i64) {
-        let elapsed = now_ms.saturating_sub(shard.since_ms);
-        if elapsed < self.generation_ms {
-            return;
-        }
-        let forgotten = if elapsed >= self.generation_ms.saturating_mul(2) {
-            let both = shard.previous.len() + shard.current.len();
-            shard.previous.clear();
-            shard.current.clear();
-            both
+    /// The keyed digest of `method` and `target`. A method of eight bytes or fewer (all of
+    /// HTTP's own) is written as one word, in which its length is implied, so two writes
+    /// suffice; a longer one is written out and ended with a byte no method contains.
+    fn bind(&self, method: &Method, target: &str) -> u64 {
+        let mut hasher = self.binding.build_hasher();
+        let method = method.as_str().as_bytes();
+        if method.len() <= 8 {
+            let mut word = [0u8; 8];
+            word[..method.len()].copy_from_slice(method);
+            hasher.write_u64(u64::from_le_bytes(word));
         } else {
-            let previous = std::mem::take(&mut shard.current);
-            std::mem::replace(&mut shard.previous, previous).len()
-        };
-        self.entries.fetch_sub(forgotten, Ordering::Relaxed);
-        shard.since_ms = now_ms;
+            hasher.write(method);
+            hasher.write_u8(b' ');
+        }
+        hasher.write(target.as_bytes());
+        hasher.finish()
+    }
+
+    /// Moves `shard` into `generation`, forgetting what is older than the one before it.
+    fn enter(&self, shard: &mut Shard, generation: u64) {
+        let before = shard.seen.len();
+        shard.seen.retain(|_, first| first.generation.saturating_add(1) >= generation);
+        self.entries.fetch_sub(before - shard.seen.len(), Ordering::Relaxed);
+        shard.generation = generation;
     }
 }
 
@@ -238,7 +265,7 @@ mod tests {
     fn a_full_memory_refuses_new_signatures_and_frees_room_as_generations_pass() {
         let guard = ReplayGuard::with_capacity(ReplayMode::UnsafeMethods, WINDOW, 2);
         for n in [0, 16] {
-            // Same shard (first byte modulo 16), so the counts below are exact.
+            // Same shard (ninth byte modulo 16), so the counts below are exact.
             assert_eq!(guard.check(&id(n), &Method::GET, "/", NOW), Ok(()));
         }
         assert_eq!(guard.check(&id(32), &Method::GET, "/", NOW), Err(Reuse::MemoryFull));

@@ -259,6 +259,23 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
+/// The time to sign with, never the same twice in this process: like a careful client, the
+/// tests never sign two requests with one timestamp (in the vendor schemes, two requests with
+/// the same body signed in one millisecond carry one signature, and the second is refused).
+pub fn signing_ms() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = now_ms();
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// A request, as the tests build it.
 pub struct Prepared {
     pub method: String,
@@ -290,7 +307,7 @@ pub fn sign_as(
     body: Option<String>,
 ) -> Prepared {
     let key = KeyMaterial::new(kind, secret.as_bytes());
-    let now = now_ms();
+    let now = signing_ms();
     let mut headers = vec![];
     if body.is_some() {
         headers.push(("content-type".to_owned(), "application/json".to_owned()));
