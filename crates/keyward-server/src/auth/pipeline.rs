@@ -162,9 +162,12 @@ pub(crate) async fn authenticate(
     .map_err(refused)?;
     drop(presented);
 
-    // 6. The replay guard: this signature serves this request only.
+    // 6. The replay guard: this signature serves this request only. A query-hmac signature
+    // covers the query itself (every parameter but `s`), so its request is its method and path;
+    // the other schemes are bound to the whole target.
+    let bound = if scheme == Scheme::QueryHmac { parts.uri.path() } else { target };
     if let Some(replay) = verified.replay_id() {
-        if let Err(reuse) = settings.replay.check(replay, method, target, now_ms) {
+        if let Err(reuse) = settings.replay.check(replay, method, bound, now_ms) {
             let (error, reason) = match reuse {
                 Reuse::SameRequest => (ApiError::new(ErrorCode::Replayed), "replayed"),
                 Reuse::OtherRequest => {

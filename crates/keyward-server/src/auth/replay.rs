@@ -5,7 +5,8 @@
 //! `GET /api/activities` seen in a proxy log would authenticate `POST
 //! /api/admin/keys/7/rotate-secret` for the rest of the clock window. So every accepted
 //! signature is remembered, with a digest of the method and target (path and query, as sent)
-//! it was first accepted for:
+//! it was first accepted for (for query-hmac, whose signature covers the query, the caller
+//! passes the path alone):
 //!
 //! - used again for another method or target: refused, always ([`Reuse::OtherRequest`]);
 //! - used again for the same request: refused for POST, PUT, PATCH and DELETE by default, and
