@@ -25,25 +25,7 @@ if ! command -v wrk >/dev/null; then
     echo "bench/load.sh needs wrk (Debian: apt-get install wrk)" >&2
     exit 1
 fi
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [ -n "${AGAINST:-}" ] && git worktree remove --force "$WORK/against" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-# The earlier commit is built in a worktree, into a target directory of its own: two
-# checkouts of one workspace must not share one, or cargo may take one's artifacts for the
-# other's.
-if [ -n "${AGAINST:-}" ]; then
-    git worktree add -q --detach "$WORK/against" "$AGAINST"
-    CARGO_TARGET_DIR="$PWD/target/against" cargo build --release -q -p keyward-loadbench \
-        --manifest-path "$WORK/against/Cargo.toml"
-    cp target/against/release/keyward-loadbench "$WORK/keyward-loadbench-against"
-fi
-cargo build --release -q -p keyward-loadbench
-BIN=target/release/keyward-loadbench
+source bench/common.sh
 
 # With two cores or more, the servers run on core 1 and wrk on core 0, so they do not steal
 # each other's time and the ratio measures the server's own cost per request.
@@ -51,15 +33,6 @@ SERVER_CPU=(); WRK_CPU=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     SERVER_CPU=(taskset -c 1); WRK_CPU=(taskset -c 0)
 fi
-
-start() { # start on|off NAME [BINARY]: serves on a free port, writes NAME.json
-    "${SERVER_CPU[@]}" "${3:-$BIN}" serve "$1" 127.0.0.1:0 > "$WORK/$2.json" &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do [ -s "$WORK/$2.json" ] && return; sleep 0.1; done
-    echo "server $2 did not start" >&2; exit 1
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/$1.json" "$2"; }
 
 # Prints "rps p50_us p99_us" for one wrk run on a signed request file (URL, then headers).
 run() { # run REQUEST_FILE [extra wrk args]
@@ -75,13 +48,13 @@ run() { # run REQUEST_FILE [extra wrk args]
         END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
 }
 
-start on auth
-start off noauth
+start on auth "$BIN" "${SERVER_CPU[@]}"
+start off noauth "$BIN" "${SERVER_CPU[@]}"
 AUTH_URL=$(field auth url); NOAUTH_URL=$(field noauth url)
 TOKEN=$(field auth token); SECRET=$(field auth secret); BEARER=$(field auth bearer)
 if [ -n "${AGAINST:-}" ]; then
-    start on before-auth "$WORK/keyward-loadbench-against"
-    start off before-noauth "$WORK/keyward-loadbench-against"
+    start on before-auth "$BEFORE_BIN" "${SERVER_CPU[@]}"
+    start off before-noauth "$BEFORE_BIN" "${SERVER_CPU[@]}"
 fi
 
 # Writes NAME-on.req and NAME-off.req: one signed request, to the authenticated server NAME
@@ -99,7 +72,7 @@ requests() { # requests NAME AUTH_SERVER NOAUTH_SERVER SCHEME PATH
 
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, median of $ROUNDS rounds, $(nproc) cores${SERVER_CPU:+, server on core 1, wrk on core 0}${AGAINST:+, beside $AGAINST}"
 if [ -n "${AGAINST:-}" ]; then
-    printf '| GET | scheme | ratio at %s | ratio now | change | req/s auth on, now / then |\n|---|---|---|---|---|---|\n' "$AGAINST"
+    printf '| GET | scheme | ratio at %s | ratio now | change (paired) | req/s auth on, now / then |\n|---|---|---|---|---|---|\n' "$AGAINST"
 else
     printf '| GET | scheme | req/s auth off | req/s auth on | ratio | p50 added | p99 added |\n|---|---|---|---|---|---|---|\n'
 fi
@@ -119,12 +92,14 @@ for scheme in bearer query-hmac header-hmac http-signature; do
         echo "$off_rps $on_rps $off_p50 $on_p50 $off_p99 $on_p99 ${b_off:-0} ${b_on:-0}" >> "$WORK/rounds"
     done
     if [ -n "${AGAINST:-}" ]; then
-        # Each figure is the median of its own rounds.
+        # Each ratio is the median of its rounds; the change is the median of the rounds'
+        # own changes (paired: a slow spell of the machine hits both builds of a round).
         before=$(awk '{ print $8 / $7 }' "$WORK/rounds" | median)
         now=$(awk '{ print $2 / $1 }' "$WORK/rounds" | median)
+        change=$(awk '{ print $2 / $1 - $8 / $7 }' "$WORK/rounds" | median)
         speed=$(awk '{ print $2 / $8 }' "$WORK/rounds" | median)
-        awk -v p="$PATH_UNDER_TEST" -v s="$scheme" -v b="$before" -v n="$now" -v r="$speed" \
-            'BEGIN { printf "| %s | %s | %.3f | %.3f | %+.3f | %.3f |\n", p, s, b, n, n - b, r }'
+        awk -v p="$PATH_UNDER_TEST" -v s="$scheme" -v b="$before" -v n="$now" -v c="$change" -v r="$speed" \
+            'BEGIN { printf "| %s | %s | %.3f | %.3f | %+.3f | %.3f |\n", p, s, b, n, c, r }'
     else
         # The round with the median ratio stands for the scheme.
         awk '{ print $2 / $1, $0 }' "$WORK/rounds" | sort -n | awk -v s="$scheme" -v n="$ROUNDS" -v p="$PATH_UNDER_TEST" '
@@ -134,7 +109,7 @@ done
 done
 
 # A cold key: the first request after start reads the key from the database and unseals it.
-kill "${PIDS[0]}"; start on cold
+kill "${PIDS[0]}"; start on cold "$BIN" "${SERVER_CPU[@]}"
 COLD_URL=$(field cold url)
 "$BIN" sign header-hmac "$COLD_URL/api/me" "$(field cold token)" "$(field cold secret)" > "$WORK/cold.req"
 curl_args=(); while IFS= read -r h; do curl_args+=(-H "$h"); done < <(tail -n +2 "$WORK/cold.req")

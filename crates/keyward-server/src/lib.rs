@@ -33,13 +33,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
 use keyward_sig::{Scheme, Verifier, VerifyOptions};
 use keyward_store::{Clock, Store};
-use tower::ServiceBuilder;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -199,14 +198,8 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
         .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
     // Around the whole router, once: `Router::layer` would give each route its own limit.
-    let limited = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(limits::answer))
-        .load_shed()
-        .concurrency_limit(limits.max_requests)
-        .timeout(limits.request_timeout)
-        .service(routes);
     Router::new()
-        .fallback_service(limited)
+        .fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes))
         // Logs method and path only: the query may hold query-hmac credentials.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -8,16 +8,22 @@
 //! layer and the extractors stop reading at the limit: 413, code 32).
 //!
 //! ```text
-//! request id cap ─▶ set/propagate id ─▶ trace ─▶ [408/503 answers] ─▶ load shed
-//!   ─▶ concurrency limit ─▶ request timeout ─▶ body-read timeout ─▶ catch panic ─▶ router
+//! request id cap ─▶ set/propagate id ─▶ trace ─▶ RequestLimit (503 past the cap, 408 past the
+//!   timeout) ─▶ body-read timeout ─▶ catch panic ─▶ router
 //! ```
 
+use std::convert::Infallible;
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::BoxError;
 use axum::http::{HeaderValue, Request};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
 
 use crate::REQUEST_ID;
 use crate::error::{ApiError, ErrorCode};
@@ -85,9 +91,7 @@ pub fn body_timeout() -> ApiError {
 pub fn is_timeout(error: &(dyn StdError + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(error) = cause {
-        if error.is::<tower_http::timeout::TimeoutError>()
-            || error.is::<tower::timeout::error::Elapsed>()
-        {
+        if error.is::<tower_http::timeout::TimeoutError>() {
             return true;
         }
         cause = error.source();
@@ -95,17 +99,103 @@ pub fn is_timeout(error: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-/// The answer for an error of the limit layers (a timeout, the request limit).
-pub async fn answer(error: BoxError) -> Response {
-    if error.is::<tower::load_shed::error::Overloaded>() {
-        tracing::warn!("request refused: the server is at its limit of requests");
-        return ApiError::new(ErrorCode::Overloaded).with_retry_after(1).into_response();
+/// At most [`Limits::max_requests`] requests served at once (one more is answered 503 at
+/// once, not queued) and each answered within [`Limits::request_timeout`] (else 408): one
+/// semaphore and one timer per request. (tower's load shedding, concurrency limit and timeout,
+/// with axum's error handling, cost several thousand instructions more per request.)
+///
+/// # Example
+/// ```
+/// use keyward_server::Limits;
+/// use keyward_server::limits::RequestLimitLayer;
+/// let app = axum::Router::new().layer(RequestLimitLayer::new(&Limits::default()));
+/// # let _: axum::Router = app;
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequestLimitLayer {
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl RequestLimitLayer {
+    /// The limits' request cap and timeout.
+    pub fn new(limits: &Limits) -> Self {
+        RequestLimitLayer {
+            permits: Arc::new(Semaphore::new(limits.max_requests)),
+            timeout: limits.request_timeout,
+        }
     }
-    if is_timeout(error.as_ref()) {
-        return ApiError::new(ErrorCode::RequestTimeout).into_response();
+}
+
+impl<S> Layer<S> for RequestLimitLayer {
+    type Service = RequestLimit<S>;
+
+    fn layer(&self, inner: S) -> RequestLimit<S> {
+        RequestLimit { inner, permits: self.permits.clone(), timeout: self.timeout }
     }
-    tracing::error!(error = %error, "request failed in a limit layer");
-    ApiError::new(ErrorCode::Internal).into_response()
+}
+
+/// The service [`RequestLimitLayer`] wraps.
+#[derive(Clone, Debug)]
+pub struct RequestLimit<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl<S, B> Service<Request<B>> for RequestLimit<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => ResponseFuture {
+                answer: Some(tokio::time::timeout(self.timeout, self.inner.call(request))),
+                permit: Some(permit),
+            },
+            Err(_) => {
+                tracing::warn!("request refused: the server is at its limit of requests");
+                ResponseFuture { answer: None, permit: None }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`RequestLimit`]: the inner service's, within the timeout, or a refusal.
+    pub struct ResponseFuture<F> {
+        // `None` when the request was refused past the cap.
+        #[pin]
+        answer: Option<tokio::time::Timeout<F>>,
+        // Given back when the answer is dropped.
+        permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for ResponseFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(answer) = self.project().answer.as_pin_mut() else {
+            let refused = ApiError::new(ErrorCode::Overloaded).with_retry_after(1);
+            return Poll::Ready(Ok(refused.into_response()));
+        };
+        match answer.poll(cx) {
+            Poll::Ready(Ok(answered)) => Poll::Ready(answered),
+            Poll::Ready(Err(_elapsed)) => {
+                Poll::Ready(Ok(ApiError::new(ErrorCode::RequestTimeout).into_response()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 #[cfg(test)]
