@@ -210,6 +210,28 @@ mod tests {
         cap_request_id(request).headers().contains_key(REQUEST_ID)
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, what reaches the logs is absent or short and printable.
+        #[test]
+        fn any_request_id_that_stays_is_short_and_printable(
+            values in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..300), 0..3)
+        ) {
+            let mut request = Request::new(());
+            for value in &values {
+                if let Ok(value) = HeaderValue::from_bytes(value) {
+                    request.headers_mut().append(REQUEST_ID, value);
+                }
+            }
+            let request = cap_request_id(request);
+            let kept: Vec<_> = request.headers().get_all(REQUEST_ID).iter().collect();
+            proptest::prop_assert!(kept.len() <= 1);
+            for value in kept {
+                proptest::prop_assert!(value.len() <= MAX_REQUEST_ID_LEN);
+                proptest::prop_assert!(value.as_bytes().iter().all(u8::is_ascii_graphic));
+            }
+        }
+    }
+
     #[test]
     fn request_ids_are_kept_only_when_short_and_printable() {
         assert!(kept(&[b"abc-123"]));

@@ -133,3 +133,30 @@ impl LoginThrottle {
         self.accounts.invalidate(&Self::account_key(account));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any account name, however long or multi-byte, is counted under a bounded key that
+        /// is a prefix of it.
+        #[test]
+        fn account_keys_are_bounded_prefixes(name in ".{0,400}") {
+            let key = LoginThrottle::account_key(&name);
+            proptest::prop_assert!(key.len() <= MAX_ACCOUNT_KEY);
+            proptest::prop_assert!(name.starts_with(&key));
+        }
+    }
+
+    #[test]
+    fn an_account_past_its_limit_waits_and_a_success_clears_it() {
+        let throttle =
+            LoginThrottle::new(ThrottleSettings { per_account: 1, ..Default::default() });
+        throttle.failed("ana", None, 0);
+        let refused = throttle.check("ana", None, 1_000).unwrap_err();
+        assert_eq!(refused.retry_after, Some(899), "counted from the first failure");
+        throttle.succeeded("ana");
+        assert!(throttle.check("ana", None, 1_000).is_ok());
+    }
+}

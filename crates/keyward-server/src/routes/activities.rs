@@ -210,6 +210,16 @@ pub async fn history(
 mod tests {
     use super::neutralised;
 
+    proptest::proptest! {
+        /// No cell starts what a spreadsheet runs, and only a leading `'` is ever added.
+        #[test]
+        fn no_cell_starts_a_formula(cell in ".{0,40}") {
+            let out = neutralised(&cell);
+            proptest::prop_assert!(!out.starts_with(['=', '+', '-', '@', '\t', '\r']));
+            proptest::prop_assert!(out == cell || out.strip_prefix('\'') == Some(cell.as_str()));
+        }
+    }
+
     #[test]
     fn formula_cells_are_neutralised_and_others_kept() {
         for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
