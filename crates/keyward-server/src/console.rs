@@ -24,12 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ClientAddress};
 use crate::routes::session::{Door, end_session, log_in};
 
-/// The session cookie: an access token, never readable by scripts.
-pub const SESSION_COOKIE: &str = "kw_session";
-/// The CSRF cookie, which the page repeats in `X-CSRF-Token`.
-pub const CSRF_COOKIE: &str = "kw_csrf";
-/// The header that must repeat the CSRF cookie on unsafe methods.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub use keyward_auth::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
 /// How long a console session lasts.
 const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 
@@ -75,19 +70,6 @@ pub async fn script() -> Response {
 /// `GET /console/app.css`.
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", include_str!("../assets/console/app.css"))
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers (parsed by the `cookie`
-/// crate; malformed pairs are passed over).
-pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|cookie| cookie.name_raw() == Some(name))
-        .and_then(|cookie| cookie.value_raw())
 }
 
 fn set_cookie(headers: &mut HeaderMap, cookie: Cookie<'_>) {

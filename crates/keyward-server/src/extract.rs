@@ -77,9 +77,9 @@ pub(crate) fn body_rejection(rejection: axum::extract::rejection::BytesRejection
             ApiError::new(ErrorCode::BodyTooLarge)
         }
         BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(error))
-            if crate::limits::is_timeout(&error) =>
+            if keyward_auth::error::is_timeout(&error) =>
         {
-            crate::limits::body_timeout()
+            keyward_auth::error::body_timeout()
         }
         _ => ApiError::new(ErrorCode::InvalidBody).with_message("Request body could not be read"),
     }

@@ -1,6 +1,5 @@
-//! keyward-server is keyward's HTTP API as an axum application: the tower auth layer that
-//! verifies every scheme ([`auth`]), the one authorization rule for administration
-//! ([`authz`]), the handlers for sessions, activities, API keys, users, the audit log and
+//! keyward-server is keyward's HTTP API as an axum application, over keyward-auth's pipeline
+//! (re-exported as [`auth`], with its [`authz`] rule and [`error`] shape): the handlers for sessions, activities, API keys, users, the audit log and
 //! provisioning (`/probio`), the admin console ([`console`]), the API reference ([`openapi`])
 //! and health checks; and the limits that come before any work ([`limits`], [`serve`],
 //! [`throttle`]). [`app`] builds the router; [`serve()`] serves it.
@@ -15,10 +14,7 @@
 //! It does not terminate TLS (run it behind a proxy for that) and keeps its caches, replay
 //! memory and login counts in the process's memory.
 
-pub mod auth;
-pub mod authz;
 pub mod console;
-pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod openapi;
@@ -26,6 +22,8 @@ mod routes;
 mod serve;
 pub mod throttle;
 
+pub use keyward_auth as auth;
+pub use keyward_auth::{authz, error};
 pub use limits::Limits;
 pub use serve::serve;
 

@@ -13,7 +13,6 @@
 //! ```
 
 use std::convert::Infallible;
-use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -80,23 +79,6 @@ pub fn cap_request_id<B>(mut request: Request<B>) -> Request<B> {
         headers.remove(REQUEST_ID);
     }
     request
-}
-
-/// The answer when a request took too long to arrive.
-pub fn body_timeout() -> ApiError {
-    ApiError::new(ErrorCode::RequestTimeout).with_message("Request body took too long to arrive")
-}
-
-/// Whether `error` (from reading a body, or from a service) is, or was caused by, a timeout.
-pub fn is_timeout(error: &(dyn StdError + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(error) = cause {
-        if error.is::<tower_http::timeout::TimeoutError>() {
-            return true;
-        }
-        cause = error.source();
-    }
-    false
 }
 
 /// At most [`Limits::max_requests`] requests served at once (one more is answered 503 at

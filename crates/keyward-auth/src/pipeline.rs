@@ -22,11 +22,10 @@ use keyward_sig::{
 };
 use keyward_store::{StoreError, TokenSubject};
 
-use super::cache::{CredentialCache, KeyHandle, TokenHandle};
-use super::replay::{ReplayGuard, Reuse};
-use super::{Identity, Principal};
-use crate::error::{ApiError, ErrorCode};
-use crate::limits;
+use crate::cache::{CredentialCache, KeyHandle, TokenHandle};
+use crate::error::{self, ApiError, ErrorCode};
+use crate::principal::{Identity, Principal};
+use crate::replay::{ReplayGuard, Reuse};
 
 /// What the auth layer needs, built once at start-up.
 #[derive(Clone, Debug)]
@@ -208,9 +207,9 @@ fn has_no_body(parts: &axum::http::request::Parts, body: &Body) -> bool {
 
 /// The console session's access token, when the request carries the session cookie. For
 /// methods that change something, the `X-CSRF-Token` header must repeat the CSRF cookie
-/// (compared in constant time); see [`crate::console`].
+/// (compared in constant time); see [`crate::session`].
 fn console_session(parts: &axum::http::request::Parts) -> Result<Option<&str>, Refusal> {
-    use crate::console::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
+    use crate::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
     let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     if !parts.method.is_safe() {
         let expected = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
@@ -244,8 +243,8 @@ async fn read_body(
         return Err(too_large());
     }
     axum::body::to_bytes(body, limit).await.map_err(|error| {
-        if limits::is_timeout(&error) {
-            return Refusal::new(limits::body_timeout(), "body-timeout");
+        if error::is_timeout(&error) {
+            return Refusal::new(error::body_timeout(), "body-timeout");
         }
         match declared {
             // A declared length within the limit that still failed: the client broke off.

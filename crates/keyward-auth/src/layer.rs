@@ -1,4 +1,4 @@
-//! [`AuthLayer`] and [`AuthService`]: run the [pipeline](super::pipeline) before the inner
+//! [`AuthLayer`] and [`AuthService`]: run the [pipeline](crate::pipeline) before the inner
 //! service sees a request; answer its refusal otherwise.
 
 use std::convert::Infallible;
@@ -12,9 +12,9 @@ use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
-use super::pipeline::{AuthSettings, authenticate};
+use crate::pipeline::{AuthSettings, authenticate};
 
-/// Verifies every request; see the module docs of [`crate::auth`].
+/// Verifies every request; see the crate docs.
 #[derive(Clone)]
 pub struct AuthLayer {
     settings: Arc<AuthSettings>,

@@ -30,7 +30,7 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::http::Method;
-//! use keyward_server::auth::{ReplayGuard, ReplayMode, Reuse};
+//! use keyward_auth::{ReplayGuard, ReplayMode, Reuse};
 //! let replay = keyward_sig::ReplayId::new([7; 32], 0);
 //! let guard = ReplayGuard::new(ReplayMode::UnsafeMethods, Duration::from_secs(300));
 //! let now_ms = 1_732_431_234_567;

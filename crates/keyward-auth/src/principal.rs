@@ -1,33 +1,11 @@
-//! Authentication for any axum app: a tower layer that verifies every scheme and puts the
-//! [`Principal`] in the request's extensions, and the extractors handlers read it with.
-//!
-//! ```text
-//! request ─▶ AuthLayer ─▶ pipeline: parse credentials once ─▶ scheme allowed here?
-//!          ─▶ credential cache (memory, else one load) ─▶ body, if the scheme signs it
-//!          ─▶ keyward-sig verify ─▶ replay guard (bound to method + target) ─▶ Principal
-//!          ─▶ handler
-//! ```
-//!
-//! The layer fails closed: a request it cannot authenticate gets the error response and never
-//! reaches the inner service. It sits inside the request-id layer (so refusals carry an id)
-//! and outside the handlers; the trace layer logs only method and path, so no credential in a
-//! query string or header reaches the logs. [`pipeline`] says what each step does.
-
-mod cache;
-mod layer;
-pub mod pipeline;
-mod replay;
+//! Who is calling ([`Principal`]), and the extractors handlers read it and the request id
+//! with.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{KeyKind, Scheme};
 use keyward_store::{Actor, Permissions};
-
-pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
-pub use layer::{AuthLayer, AuthService};
-pub use pipeline::{AuthSettings, Refusal};
-pub use replay::{ReplayGuard, ReplayMode, Reuse};
 
 use crate::error::{ApiError, ErrorCode};
 

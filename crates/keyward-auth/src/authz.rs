@@ -15,8 +15,8 @@
 //!
 //! # Example
 //! ```
-//! use keyward_server::auth::{Identity, Principal};
-//! use keyward_server::authz::{Action, Target, authorize};
+//! use keyward_auth::{Identity, Principal};
+//! use keyward_auth::authz::{Action, Target, authorize};
 //! use keyward_store::Permissions;
 //! let manager = Principal {
 //!     scheme: keyward_sig::Scheme::Bearer,
@@ -35,8 +35,8 @@
 use keyward_store::Permissions;
 use serde_json::json;
 
-use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
+use crate::principal::Principal;
 
 /// What an actor wants to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +131,7 @@ pub fn authorize(actor: &Principal, action: Action, target: &Target) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Identity;
+    use crate::principal::Identity;
 
     fn principal(domain: Option<i64>, reseller: Option<i64>, permissions: &[&str]) -> Principal {
         Principal {

@@ -246,6 +246,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer when a request's body took too long to arrive.
+pub fn body_timeout() -> ApiError {
+    ApiError::new(ErrorCode::RequestTimeout).with_message("Request body took too long to arrive")
+}
+
+/// Whether `error` (from reading a body) is, or was caused by, a body read timeout.
+pub fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
