@@ -1,8 +1,9 @@
 //! keyward-server is keyward's HTTP API as an axum application, over keyward-auth's pipeline
-//! (re-exported as [`auth`], with its [`authz`] rule and [`error`] shape): the handlers for sessions, activities, API keys, users, the audit log and
-//! provisioning (`/probio`), the admin console ([`console`]), the API reference ([`openapi`])
-//! and health checks; and the limits that come before any work ([`limits`], [`serve`],
-//! [`throttle`]). [`app`] builds the router; [`serve()`] serves it.
+//! (re-exported as [`auth`], with its [`authz`] rule and [`error`] shape): the handlers for
+//! sessions, activities, API keys, users, the audit log and provisioning (`/probio`), the admin
+//! console ([`console`]), the API reference ([`openapi`]) and health checks; and the limits
+//! that come before any work ([`limits`], [`serve`], [`throttle`]). [`app`] builds the router;
+//! [`serve()`] serves it.
 //!
 //! ```text
 //! connection cap, header timeout (serve) ─▶ request id ─▶ trace (method + path only)
