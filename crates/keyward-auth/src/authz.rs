@@ -167,7 +167,7 @@ mod tests {
             Some(40)
         );
         assert_eq!(code(authorize(&kim, Action::ProvisionDomains, &Target::reseller(1))), Some(17));
-        let admin = principal(Some(1), None, &keyward_store::ALL_PERMISSIONS);
+        let admin = principal(Some(1), None, &["*"]);
         assert_eq!(code(authorize(&admin, Action::ManageUsers, &all)), None);
     }
 

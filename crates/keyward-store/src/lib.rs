@@ -32,6 +32,7 @@ mod invalidation;
 mod keys;
 pub mod model;
 mod password;
+mod permissions;
 pub mod seal;
 mod tokens;
 
@@ -51,6 +52,10 @@ pub use keys::{KeyOwner, NewApiKey};
 pub use model::*;
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password, hash_password, verify_password,
+};
+pub use permissions::{
+    ALL_PERMISSIONS, DeclareError, EVERY_PERMISSION, MAX_PERMISSIONS, declare_permissions,
+    known_permissions,
 };
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
@@ -86,13 +91,18 @@ impl Backend {
 
     fn migrator(self) -> Migrator {
         // Each backend's migrations, with the same numbers and names.
-        let migrations: [(i64, &str, &'static str); 2] = match self {
+        let migrations: [(i64, &str, &'static str); 3] = match self {
             Backend::Sqlite => [
                 (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
                 (
                     2,
                     "credential lineage",
                     include_str!("../migrations/sqlite/0002_credential_lineage.sql"),
+                ),
+                (
+                    3,
+                    "every permission",
+                    include_str!("../migrations/sqlite/0003_every_permission.sql"),
                 ),
             ],
             Backend::Postgres => [
@@ -101,6 +111,11 @@ impl Backend {
                     2,
                     "credential lineage",
                     include_str!("../migrations/postgres/0002_credential_lineage.sql"),
+                ),
+                (
+                    3,
+                    "every permission",
+                    include_str!("../migrations/postgres/0003_every_permission.sql"),
                 ),
             ],
         };
@@ -331,6 +346,9 @@ mod tests {
             "INSERT INTO domains (reseller_id, name, created_at_ms) VALUES (1, 'd', 0)",
             "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
              VALUES (1, 'u', 'x', '[]', 0)",
+            "INSERT INTO users (domain_id, username, password_hash, permissions, created_at_ms) \
+             VALUES (1, 'admin', 'x', '[\"activities:read\",\"activities:write\",\"audit:read\",\
+             \"keys:manage\",\"keys:reveal\",\"users:manage\"]', 0)",
         ] {
             sqlx::query(sql).execute(&pool).await.unwrap();
         }
@@ -375,7 +393,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upgrading_gives_existing_keys_the_user_at_their_root() {
+    async fn upgrading_gives_keys_their_root_user_and_full_administrators_every_permission() {
         let dir = tempfile::tempdir().unwrap();
         lineage_after_upgrade(&format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display()))
             .await;

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{ALL_PERMISSIONS, ApiKey, KeyOwner, NewApiKey, Permissions, Secret};
+use keyward_store::{ApiKey, KeyOwner, MAX_PERMISSIONS, NewApiKey, Permissions, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -66,9 +66,9 @@ async fn own_key(
     own_keys(principal, action, key.permissions)
 }
 
-/// The most permissions a body may list (each of keyward's, a few times over): a longer list
-/// is refused before it is read through.
-const MAX_LISTED_PERMISSIONS: usize = ALL_PERMISSIONS.len() * 4;
+/// The most permissions a body may list (as many as a process can know): a longer list is
+/// refused before it is read through.
+const MAX_LISTED_PERMISSIONS: usize = MAX_PERMISSIONS;
 
 /// Checks that requested permissions are ones keyward knows.
 pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
