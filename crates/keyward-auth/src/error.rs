@@ -63,6 +63,9 @@ pub enum ErrorCode {
     SignatureReused,
     /// 25: too many failed logins for this account or from this address; try again later.
     TooManyLoginAttempts,
+    /// 26: forward-auth: the scheme signs the body, and the proxy did not forward it (or
+    /// forwarded only part of it), so it cannot be verified.
+    BodyNotForwarded,
     /// 30: the body is not valid JSON, or not of the expected shape.
     InvalidBody,
     /// 31: a field has an invalid value.
@@ -77,18 +80,31 @@ pub enum ErrorCode {
     TooManyItems,
     /// 36: the request took longer to arrive (or to answer) than the configured timeout.
     RequestTimeout,
+    /// 37: forward-auth: the proxy's request does not say which request to check, or says it
+    /// in two ways that disagree.
+    InvalidForwardAuth,
+    /// 38: the request's path has dot segments or encoded slashes, which gateway routes refuse
+    /// (an upstream could resolve them to a path the route does not cover).
+    InvalidPath,
     /// 40: no such resource (in the caller's domain).
     NotFound,
     /// 41: a name is taken, or the resource's state forbids the change.
     Conflict,
     /// 42: the method is not allowed on this route.
     MethodNotAllowed,
+    /// 43: a WebSocket (or other) upgrade on a gateway route that does not allow them.
+    UpgradeNotAllowed,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
     /// 51: the database is unavailable, or too busy to answer now.
     Unavailable,
     /// 52: the server is at its limit of connections, requests or password checks.
     Overloaded,
+    /// 53: the gateway's upstream refused the connection, broke it off or answered with
+    /// something that is not HTTP.
+    BadGateway,
+    /// 54: the gateway's upstream took longer to connect or to answer than the route allows.
+    GatewayTimeout,
 }
 
 impl ErrorCode {
@@ -112,6 +128,7 @@ impl ErrorCode {
             CsrfFailed => 23,
             SignatureReused => 24,
             TooManyLoginAttempts => 25,
+            BodyNotForwarded => 26,
             InvalidBody => 30,
             InvalidField => 31,
             BodyTooLarge => 32,
@@ -119,12 +136,17 @@ impl ErrorCode {
             InvalidQuery => 34,
             TooManyItems => 35,
             RequestTimeout => 36,
+            InvalidForwardAuth => 37,
+            InvalidPath => 38,
             NotFound => 40,
             Conflict => 41,
             MethodNotAllowed => 42,
+            UpgradeNotAllowed => 43,
             Internal => 50,
             Unavailable => 51,
             Overloaded => 52,
+            BadGateway => 53,
+            GatewayTimeout => 54,
         }
     }
 
@@ -134,11 +156,12 @@ impl ErrorCode {
         match self {
             NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
             | StaleRequest | Replayed | SignatureReused | AmbiguousCredentials | DigestMismatch
-            | InvalidLogin | TokenExpired => StatusCode::UNAUTHORIZED,
+            | InvalidLogin | TokenExpired | BodyNotForwarded => StatusCode::UNAUTHORIZED,
             WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed => {
                 StatusCode::FORBIDDEN
             }
-            InvalidBody | InvalidQuery | TooManyItems => StatusCode::BAD_REQUEST,
+            InvalidBody | InvalidQuery | TooManyItems | InvalidForwardAuth | InvalidPath
+            | UpgradeNotAllowed => StatusCode::BAD_REQUEST,
             TooManyLoginAttempts => StatusCode::TOO_MANY_REQUESTS,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
@@ -149,6 +172,8 @@ impl ErrorCode {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            BadGateway => StatusCode::BAD_GATEWAY,
+            GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -165,6 +190,10 @@ impl ErrorCode {
             Replayed => "Request already used; sign each request anew",
             SignatureReused => "Signature already used for another request; sign each request anew",
             TooManyLoginAttempts => "Too many failed logins; try again later",
+            BodyNotForwarded => {
+                "This scheme signs the body, and the proxy did not forward it: configure the \
+                 proxy to forward request bodies to keyward's forward-auth"
+            }
             AmbiguousCredentials => "Credentials of more than one scheme",
             WrongKeyKind => "Wrong kind of key for this route",
             SchemeNotAllowed => "Authentication scheme not accepted on this route",
@@ -180,12 +209,17 @@ impl ErrorCode {
             InvalidQuery => "Invalid query parameter",
             TooManyItems => "Too many items in a list",
             RequestTimeout => "Request took too long",
+            InvalidForwardAuth => "The forward-auth request does not say which request to check",
+            InvalidPath => "Paths with dot segments or encoded slashes are not accepted",
             NotFound => "Not found",
             Conflict => "Conflict",
             MethodNotAllowed => "Method not allowed",
+            UpgradeNotAllowed => "Connection upgrades are not allowed on this route",
             Internal => "Internal server error",
             Unavailable => "Service unavailable",
             Overloaded => "Server busy; try again shortly",
+            BadGateway => "The upstream could not be reached or broke off",
+            GatewayTimeout => "The upstream took too long to answer",
         }
     }
 }

@@ -29,6 +29,6 @@ pub mod session;
 
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
 pub use layer::{AuthLayer, AuthService};
-pub use pipeline::{AuthSettings, Refusal};
+pub use pipeline::{AuthSettings, BodyWithheld, Refusal, authenticate};
 pub use principal::{Identity, Principal, RequestId};
 pub use replay::{ReplayGuard, ReplayMode, Reuse};

@@ -43,7 +43,16 @@ pub struct AuthSettings {
     pub uri_scheme: &'static str,
     /// The schemes accepted on the routes this layer guards.
     pub schemes: Vec<Scheme>,
+    /// Whether the console's session cookie stands for credentials (keyward's own API); the
+    /// gateway and forward-auth take only a scheme's credentials.
+    pub console_sessions: bool,
 }
+
+/// A request extension saying the request's body is not available to the pipeline (a
+/// forward-auth request whose proxy does not forward bodies): a scheme that signs the body is
+/// then refused with code 26, never verified against a body it has not seen.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyWithheld;
 
 /// Why a request was not authenticated: the answer, and what the log says about it.
 #[derive(Debug)]
@@ -74,7 +83,7 @@ impl Refusal {
     }
 
     /// Logs the refusal: once per refused request, never a secret.
-    pub(crate) fn log(&self) {
+    pub fn log(&self) {
         tracing::info!(
             target: "keyward::auth",
             granted = false,
@@ -85,8 +94,9 @@ impl Refusal {
     }
 }
 
-/// Authenticates `request` at `now_ms`: the request with its [`Principal`], or the refusal.
-pub(crate) async fn authenticate(
+/// Authenticates `request` at `now_ms`: the request with its [`Principal`] in its extensions
+/// (and its body, read if the scheme signs it), or the refusal.
+pub async fn authenticate(
     settings: &AuthSettings,
     request: Request<Body>,
     now_ms: i64,
@@ -102,15 +112,17 @@ pub(crate) async fn authenticate(
     let session_headers: [(&str, &[u8]); 1];
     let presented = match settings.verifier.parse(&view) {
         Ok(presented) => presented,
-        Err(VerifyError::NoCredentials) => match console_session(&parts)? {
-            Some(token) => {
-                session = keyward_sig::bearer::authorization_value(token);
-                session_headers = [("authorization", session.as_bytes())];
-                let view = RequestView::new(method.as_str(), target, &session_headers, b"");
-                settings.verifier.parse(&view).map_err(|e| Refusal::verify(e, None, None))?
+        Err(VerifyError::NoCredentials) if settings.console_sessions => {
+            match console_session(&parts)? {
+                Some(token) => {
+                    session = keyward_sig::bearer::authorization_value(token);
+                    session_headers = [("authorization", session.as_bytes())];
+                    let view = RequestView::new(method.as_str(), target, &session_headers, b"");
+                    settings.verifier.parse(&view).map_err(|e| Refusal::verify(e, None, None))?
+                }
+                None => return Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
             }
-            None => return Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
-        },
+        }
         Err(error) => return Err(Refusal::verify(error, None, None)),
     };
     let scheme = presented.scheme();
@@ -125,6 +137,13 @@ pub(crate) async fn authenticate(
             ))
             .with_detail(serde_json::json!({ "scheme": scheme.as_str(), "accepted": accepted }));
         return Err(Refusal { scheme: Some(scheme), ..Refusal::new(error, "scheme-not-allowed") });
+    }
+
+    // A body the pipeline cannot see cannot be verified: refused, whatever the key.
+    if presented.reads_body() && parts.extensions.get::<BodyWithheld>().is_some() {
+        let error = ApiError::new(ErrorCode::BodyNotForwarded)
+            .with_detail(serde_json::json!({ "scheme": scheme.as_str() }));
+        return Err(Refusal { scheme: Some(scheme), ..Refusal::new(error, "body-not-forwarded") });
     }
 
     // 3. The key or token, from memory or one load.

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use http::HeaderName;
 use keyward_server::auth::ReplayMode;
+use keyward_server::gateway::{
+    BodyForwarding, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
+};
 use keyward_server::throttle::ThrottleSettings;
 use keyward_server::{Limits, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, TokenFormat, VerifyOptions};
@@ -94,6 +98,25 @@ pub struct ServeArgs {
     /// Password hashes computed at once, at most [default: half the CPUs].
     #[arg(long, env = "KEYWARD_PASSWORD_HASHING", value_name = "N")]
     password_hashing: Option<usize>,
+    /// A gateway route, PREFIX=URL: forwards PREFIX... to the upstream, every scheme accepted,
+    /// no permission needed beyond a valid credential. Repeatable; the file's [[route]] tables
+    /// say more (schemes, permissions, public, body limit...).
+    #[arg(
+        long = "route",
+        env = "KEYWARD_ROUTES",
+        value_name = "PREFIX=URL",
+        value_delimiter = ','
+    )]
+    routes: Vec<String>,
+    /// The prefix of the identity headers the gateway and forward-auth add (and remove from
+    /// clients) [default: x-keyward-].
+    #[arg(long, env = "KEYWARD_IDENTITY_HEADER_PREFIX", value_name = "PREFIX")]
+    identity_header_prefix: Option<String>,
+    /// Whether the proxies asking forward-auth forward request bodies (Envoy
+    /// with_request_body, Traefik forwardBody): forwarded or not-forwarded. Schemes that
+    /// sign the body need them [default: not-forwarded].
+    #[arg(long, env = "KEYWARD_FORWARD_AUTH_BODY", value_name = "MODE")]
+    forward_auth_body: Option<String>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
@@ -149,6 +172,22 @@ struct FileConfig {
     login_failures_per_address: Option<u32>,
     login_throttle_seconds: Option<u64>,
     password_hashing: Option<usize>,
+    #[serde(default)]
+    route: Vec<RouteConfig>,
+    identity_header_prefix: Option<String>,
+    forward_auth: Option<ForwardAuthFile>,
+}
+
+/// `[forward_auth]`: where the original request is read from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForwardAuthFile {
+    method_headers: Option<Vec<String>>,
+    uri_headers: Option<Vec<String>>,
+    host_header: Option<String>,
+    proto_header: Option<String>,
+    length_header: Option<String>,
+    body: Option<String>,
 }
 
 /// The checked configuration.
@@ -164,6 +203,41 @@ pub struct ServeConfig {
     pub settings: Settings,
     /// How the store uses the database and the CPU.
     pub store: StoreOptions,
+    /// Where the gateway's routes come from, to read them again on `SIGHUP`.
+    pub routes: RouteSources,
+}
+
+/// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
+#[derive(Debug, Clone)]
+pub struct RouteSources {
+    flags: Vec<RouteConfig>,
+    file: Option<PathBuf>,
+    request_timeout: Duration,
+}
+
+impl RouteSources {
+    /// The routes, checked: the flags' and the file's as it is now.
+    pub fn load(&self) -> anyhow::Result<Routes> {
+        let from_file = match &self.file {
+            Some(path) => read_file(path)?.route,
+            None => Vec::new(),
+        };
+        self.check(from_file)
+    }
+
+    fn check(&self, from_file: Vec<RouteConfig>) -> anyhow::Result<Routes> {
+        let routes = Routes::check(self.flags.iter().cloned().chain(from_file).collect())?;
+        if let Some(route) = routes.iter().find(|r| r.response_timeout > self.request_timeout) {
+            bail!(
+                "route {:?}: its response timeout ({} s) is longer than the request timeout ({} \
+                 s); raise request_timeout_seconds or lower response_timeout_seconds",
+                route.prefix,
+                route.response_timeout.as_secs(),
+                self.request_timeout.as_secs()
+            );
+        }
+        Ok(routes)
+    }
 }
 
 impl ServeArgs {
@@ -266,6 +340,25 @@ impl ServeArgs {
             }
             store.password_hashing = hashing;
         }
+        let routes = RouteSources {
+            flags: self
+                .routes
+                .iter()
+                .map(|flag| RouteConfig::from_flag(flag.trim()))
+                .collect::<Result<_, _>>()?,
+            file: self.config.clone(),
+            request_timeout: limits.request_timeout,
+        };
+        let checked_routes = routes.check(file.route)?;
+        let identity_headers = IdentityHeaders::new(
+            self.identity_header_prefix
+                .or(file.identity_header_prefix)
+                .as_deref()
+                .unwrap_or("x-keyward-"),
+        )
+        .map_err(|why| anyhow::anyhow!("identity header prefix: {why}"))?;
+        let forward_auth =
+            forward_auth(file.forward_auth.unwrap_or_default(), self.forward_auth_body)?;
         let settings = Settings {
             verify: VerifyOptions {
                 window: ClockWindow::from_secs(skew),
@@ -281,6 +374,9 @@ impl ServeArgs {
             uri_scheme,
             limits,
             login,
+            routes: checked_routes,
+            identity_headers,
+            forward_auth,
             ..Settings::default()
         };
         Ok(ServeConfig {
@@ -289,8 +385,40 @@ impl ServeArgs {
             database_url,
             settings,
             store,
+            routes,
         })
     }
+}
+
+/// Forward-auth's settings: the file's `[forward_auth]`, the body mode from the flag first.
+fn forward_auth(
+    file: ForwardAuthFile,
+    body_flag: Option<String>,
+) -> anyhow::Result<ForwardAuthSettings> {
+    let defaults = ForwardAuthSettings::default();
+    let name = |value: &str| {
+        HeaderName::try_from(value.trim())
+            .with_context(|| format!("forward_auth: {value:?} is not a header name"))
+    };
+    let names = |list: Option<Vec<String>>, default: Vec<HeaderName>| match list {
+        Some(list) if list.is_empty() => bail!("forward_auth: a header list cannot be empty"),
+        Some(list) => list.iter().map(|v| name(v)).collect(),
+        None => Ok(default),
+    };
+    let one = |value: Option<String>, default: HeaderName| value.map_or(Ok(default), |v| name(&v));
+    let bodies = match body_flag.or(file.body).as_deref() {
+        None | Some("not-forwarded") => BodyForwarding::NotForwarded,
+        Some("forwarded") => BodyForwarding::Forwarded,
+        Some(other) => bail!("forward-auth body must be forwarded or not-forwarded, not {other:?}"),
+    };
+    Ok(ForwardAuthSettings {
+        method_headers: names(file.method_headers, defaults.method_headers)?,
+        uri_headers: names(file.uri_headers, defaults.uri_headers)?,
+        host_header: one(file.host_header, defaults.host_header)?,
+        proto_header: one(file.proto_header, defaults.proto_header)?,
+        length_header: one(file.length_header, defaults.length_header)?,
+        bodies,
+    })
 }
 
 /// A comma-separated scheme list, checked; `default` when not given.

@@ -10,10 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use keyward_server::gateway::Gateway;
 use keyward_store::{MasterKey, Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 
-use crate::config::ServeArgs;
+use crate::config::{RouteSources, ServeArgs};
 
 /// keyward: an API authentication server (bearer tokens, DevResults-style query HMAC,
 /// Devo-style header HMAC, RFC 9421 HTTP Message Signatures).
@@ -115,8 +116,14 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             redact(&config.database_url)
         );
         let limits = config.settings.limits;
-        let app = keyward_server::app(store.clone(), config.settings);
-        keyward_server::serve(listener, app, limits, shutdown).await?;
+        let routes = config.settings.routes.len();
+        let clock = keyward_store::system_clock();
+        let app = keyward_server::application(store.clone(), config.settings, clock);
+        if routes > 0 {
+            eprintln!("keyward: gateway: {routes} route(s); SIGHUP reloads them");
+        }
+        reload_routes_on_hangup(app.gateway, config.routes)?;
+        keyward_server::serve(listener, app.router, limits, shutdown).await?;
         store.close().await;
         eprintln!("keyward: stopped");
         Ok(())
@@ -171,6 +178,35 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("keyward: shutting down");
     })
+}
+
+/// Reads the routes again on each `SIGHUP` and serves them from then on; routes with a
+/// mistake are refused with the reason, and the routes being served stay.
+fn reload_routes_on_hangup(gateway: Gateway, sources: RouteSources) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot install the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match sources.load() {
+                    Ok(routes) => {
+                        let count = routes.len();
+                        gateway.reload(routes);
+                        eprintln!("keyward: gateway: reloaded, {count} route(s)");
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "keyward: gateway: routes not reloaded, the earlier ones stay: {error:#}"
+                        )
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (gateway, sources);
+    Ok(())
 }
 
 /// A database URL without its password, for messages.

@@ -25,6 +25,7 @@ pub mod throttle;
 
 pub use keyward_auth as auth;
 pub use keyward_auth::{authz, error};
+pub use keyward_gateway as gateway;
 pub use limits::Limits;
 pub use serve::serve;
 
@@ -35,6 +36,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::IntoResponse;
+use keyward_gateway::{ForwardAuthSettings, Gateway, GatewaySettings, IdentityHeaders, Routes};
 use keyward_sig::{Scheme, Verifier, VerifyOptions};
 use keyward_store::{Clock, Store};
 use tower::Layer;
@@ -76,6 +78,12 @@ pub struct Settings {
     pub limits: Limits,
     /// Failed logins allowed per account and per address.
     pub login: ThrottleSettings,
+    /// The gateway's routes (none by default).
+    pub routes: Routes,
+    /// The names of the identity headers the gateway and forward-auth add.
+    pub identity_headers: IdentityHeaders,
+    /// Where forward-auth reads the original request from.
+    pub forward_auth: ForwardAuthSettings,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -115,6 +123,9 @@ impl Default for Settings {
             cache: CacheSettings::default(),
             limits: Limits::default(),
             login: ThrottleSettings::default(),
+            routes: Routes::default(),
+            identity_headers: IdentityHeaders::default(),
+            forward_auth: ForwardAuthSettings::default(),
         }
     }
 }
@@ -132,6 +143,8 @@ pub struct Shared {
     pub cache: CredentialCache,
     /// Failed-login counts.
     pub throttle: LoginThrottle,
+    /// The gateway's routes and forward-auth.
+    pub gateway: Gateway,
     /// The settings.
     pub settings: Settings,
 }
@@ -152,6 +165,20 @@ pub fn app(store: Store, settings: Settings) -> Router {
 
 /// [`app`] with a given clock (tests pin time with it).
 pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router {
+    application(store, settings, clock).router
+}
+
+/// The application and a handle on its gateway, to reload the routes while serving.
+#[derive(Debug)]
+pub struct Application {
+    /// The router to serve.
+    pub router: Router,
+    /// The gateway it forwards to.
+    pub gateway: Gateway,
+}
+
+/// [`app_with_clock`], with the gateway's handle.
+pub fn application(store: Store, settings: Settings, clock: Clock) -> Application {
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let window = Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
     // One verifier, cache and replay memory for every group: a signature used on one group's
@@ -164,14 +191,18 @@ pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router 
         body_limit: settings.body_limit,
         uri_scheme: settings.uri_scheme,
         schemes: schemes.to_vec(),
+        console_sessions: true,
     };
     let guarded = |schemes: &[Scheme]| AuthLayer::new(group(schemes), clock.clone());
     let routes = routes::public()
+        .merge(routes::forward_auth())
         .merge(routes::api().route_layer(guarded(&settings.schemes.api)))
         .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
+    let gateway = gateway(&settings, group(&[]), clock);
     let throttle = LoginThrottle::new(settings.login);
-    finish(routes, AppState(Arc::new(Shared { store, cache, throttle, settings })))
+    let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
+    Application { router: finish(routes, AppState(Arc::new(shared))), gateway }
 }
 
 /// The very same application with authentication switched off: every protected route sees
@@ -183,7 +214,28 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     let throttle = LoginThrottle::new(settings.login);
     let routes = routes::public()
         .merge(routes::api().merge(routes::admin()).route_layer(axum::Extension(principal)));
-    finish(routes, AppState(Arc::new(Shared { store, cache, throttle, settings })))
+    let auth = AuthSettings {
+        verifier: Verifier::new(settings.verify),
+        cache: cache.clone(),
+        replay: ReplayGuard::new(settings.replay, Duration::from_secs(300)),
+        body_limit: settings.body_limit,
+        uri_scheme: settings.uri_scheme,
+        schemes: Vec::new(),
+        console_sessions: false,
+    };
+    let gateway = gateway(&settings, auth, keyward_store::system_clock());
+    let shared = Shared { store, cache, throttle, gateway, settings };
+    finish(routes, AppState(Arc::new(shared)))
+}
+
+/// The gateway over the application's pipeline (`auth`; each route sets its schemes).
+fn gateway(settings: &Settings, auth: AuthSettings, clock: Clock) -> Gateway {
+    let shared = GatewaySettings {
+        auth,
+        identity: settings.identity_headers.clone(),
+        forward_auth: settings.forward_auth.clone(),
+    };
+    Gateway::new(shared, settings.routes.clone(), clock)
 }
 
 /// The layers every variant shares: state, body limit, panic safety, request limits and

@@ -9,8 +9,9 @@ pub(crate) mod users;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::routing::{delete, get, post};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::{any, delete, get, post};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -85,10 +86,28 @@ pub fn public() -> Router<AppState> {
         .route("/console/app.css", get(crate::console::style))
 }
 
-/// The answers for unknown routes and methods, in keyward's error shape (set on the whole,
-/// merged router).
+/// Forward-auth (`/auth/check` and below, any method): the proxy in front of an API asks,
+/// and the gateway decides as it would for its own routes.
+pub fn forward_auth() -> Router<AppState> {
+    Router::new()
+        .route("/auth/check", any(check))
+        .route("/auth/check/", any(check))
+        .route("/auth/check/{*original}", any(check))
+}
+
+async fn check(State(state): State<AppState>, request: Request) -> Response {
+    state.gateway.check(request).await
+}
+
+/// What no keyward route takes goes to the gateway's routes, which answer 404 in keyward's
+/// error shape when none matches; a keyward route with another method is answered 405 (set on
+/// the whole, merged router).
 pub fn answer_unknown(routes: Router<AppState>) -> Router<AppState> {
-    routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed)
+    routes.fallback(proxy).method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn proxy(State(state): State<AppState>, request: Request) -> Response {
+    state.gateway.proxy(request).await
 }
 
 /// `GET /healthz`: the process answers.
@@ -119,10 +138,6 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
         ApiError::new(ErrorCode::Unavailable).with_message("Database unavailable")
     })?;
     Ok(Json(json!({ "status": "ready", "database": state.store.backend().name() })))
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound)
 }
 
 async fn method_not_allowed() -> ApiError {

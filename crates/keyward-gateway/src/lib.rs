@@ -1,0 +1,169 @@
+//! keyward-gateway puts keyward in front of any HTTP API, in two ways over one pipeline
+//! (keyward-auth's, the one keyward's own API runs):
+//!
+//! - **gateway routes** ([`Gateway::proxy`]): a path prefix forwarded to an upstream, with the
+//!   schemes it accepts and the permissions it requires; the credentials are checked and
+//!   stripped, the caller's identity is added as headers no client can forge ([`headers`]);
+//! - **forward-auth** ([`Gateway::check`]): the proxy already in front of the API (nginx
+//!   `auth_request`, Caddy `forward_auth`, Traefik `ForwardAuth`, Envoy `ext_authz`) asks
+//!   keyward about each request, and keyward answers with the same decision and identity.
+//!
+//! ```text
+//! request ─▶ route (host, normalised path, method) ─▶ pipeline (scheme, key, body if signed,
+//!   verify, replay) ─▶ permissions of the route and method
+//!   ─▶ proxy: strip credentials, forged identity, hop-by-hop; add identity, X-Forwarded-*
+//!      ─▶ pooled HTTP/1.1 or h2 client, connect and response timeouts ─▶ streamed answer
+//!   ─▶ forward-auth: 200 with identity headers, or the refusal in keyward's error shape
+//! ```
+//!
+//! Routes are checked before they are served ([`route`]) and can be replaced while serving
+//! ([`Gateway::reload`]): requests in flight finish on the routes they started with.
+
+pub mod forward_auth;
+pub mod headers;
+pub mod path;
+mod proxy;
+pub mod route;
+
+pub use forward_auth::{BodyForwarding, ForwardAuthSettings};
+pub use headers::IdentityHeaders;
+pub use route::{Route, RouteConfig, RouteError, Routes};
+
+use std::sync::{Arc, RwLock};
+
+use http::Method;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use keyward_auth::error::{ApiError, ErrorCode};
+use keyward_auth::{AuthSettings, Principal};
+use keyward_sig::Scheme;
+use keyward_store::{Clock, Permissions};
+
+/// What every route shares.
+#[derive(Clone, Debug)]
+pub struct GatewaySettings {
+    /// The pipeline's settings, as keyward's API has them: verifier, credential cache, replay
+    /// memory, body limit and URI scheme. Each route sets its own schemes (and body limit).
+    pub auth: AuthSettings,
+    /// The identity headers' names.
+    pub identity: IdentityHeaders,
+    /// Where forward-auth reads the original request from.
+    pub forward_auth: ForwardAuthSettings,
+}
+
+/// The gateway: routes to proxy and the forward-auth decision. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<Shared>);
+
+struct Shared {
+    settings: GatewaySettings,
+    clock: Clock,
+    table: RwLock<Arc<Table>>,
+    /// The policy for a forward-auth request no route covers: any valid credential.
+    unrouted: Arc<AuthSettings>,
+}
+
+/// The routes being served, each with its pipeline settings and its upstream's connections.
+struct Table {
+    routes: Routes,
+    served: Vec<Served>,
+}
+
+/// A route's share of the table.
+struct Served {
+    auth: Arc<AuthSettings>,
+    client: Client<HttpConnector, proxy::UpstreamBody>,
+}
+
+/// What the pipeline and the route decided about a request.
+pub(crate) enum Decision {
+    /// A public route: no credentials checked.
+    Public,
+    /// Authenticated and permitted.
+    Granted(Box<Principal>),
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table = self.table();
+        f.debug_struct("Gateway").field("routes", &table.routes).finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway serving `routes`, reading time from `clock`.
+    pub fn new(settings: GatewaySettings, routes: Routes, clock: Clock) -> Self {
+        let unrouted = Arc::new(AuthSettings {
+            schemes: Scheme::ALL.to_vec(),
+            console_sessions: false,
+            ..settings.auth.clone()
+        });
+        let table = Table::new(&settings, routes);
+        Gateway(Arc::new(Shared { settings, clock, table: RwLock::new(Arc::new(table)), unrouted }))
+    }
+
+    /// Serves `routes` from now on. Requests in flight finish on the routes they started
+    /// with; open connections to clients stay open.
+    pub fn reload(&self, routes: Routes) {
+        let table = Arc::new(Table::new(&self.0.settings, routes));
+        *self.0.table.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = table;
+    }
+
+    /// How many routes are served.
+    pub fn route_count(&self) -> usize {
+        self.table().routes.len()
+    }
+
+    fn table(&self) -> Arc<Table> {
+        self.0.table.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.0.clock)()
+    }
+}
+
+impl Table {
+    fn new(settings: &GatewaySettings, routes: Routes) -> Self {
+        let served = routes
+            .iter()
+            .map(|route| Served {
+                auth: Arc::new(AuthSettings {
+                    schemes: route.schemes.clone(),
+                    body_limit: route.body_limit.unwrap_or(settings.auth.body_limit),
+                    console_sessions: false,
+                    ..settings.auth.clone()
+                }),
+                client: upstream_client(route),
+            })
+            .collect();
+        Table { routes, served }
+    }
+}
+
+/// A pooled client for a route's upstream: HTTP/1.1, or h2 with prior knowledge.
+fn upstream_client(route: &Route) -> Client<HttpConnector, proxy::UpstreamBody> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(route.connect_timeout));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        .http2_only(route.http2)
+        .build(connector)
+}
+
+/// The permissions check after authentication: every permission the route and method need.
+pub(crate) fn permitted(
+    principal: &Principal,
+    required: Permissions,
+    method: &Method,
+) -> Result<(), ApiError> {
+    if principal.permissions.covers(&required) {
+        return Ok(());
+    }
+    let missing = principal.permissions.missing_from(&required);
+    Err(ApiError::new(ErrorCode::PermissionDenied)
+        .with_message(format!("Permission denied: {method} here requires {}", missing.join(", ")))
+        .with_detail(serde_json::json!({ "required": missing })))
+}

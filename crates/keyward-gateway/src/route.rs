@@ -1,0 +1,502 @@
+//! Gateway routes: as configured ([`RouteConfig`], a `[[route]]` table of the TOML file or a
+//! `--route PREFIX=URL` flag), and as checked ([`Route`], [`Routes`]): every value typed, every
+//! mistake refused at start-up with a message that names the route.
+//!
+//! # Example
+//! ```
+//! use keyward_gateway::{RouteConfig, Routes};
+//! let orders: RouteConfig = toml::from_str(r#"
+//!     prefix = "/orders/"
+//!     upstream = "http://127.0.0.1:9000"
+//!     schemes = ["header-hmac", "http-signature"]
+//!     [method_permissions]
+//!     GET = ["orders:read"]
+//!     POST = ["orders:write"]
+//! "#).unwrap();
+//! let routes = Routes::check(vec![orders]).unwrap();
+//! let route = routes.find(None, "/orders/17", &http::Method::GET).unwrap();
+//! assert!(route.required(&http::Method::GET).has("orders:read"));
+//! assert!(routes.find(None, "/ordersx", &http::Method::GET).is_none());
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use http::Method;
+use http::uri::{Authority, Scheme as UriScheme};
+use keyward_sig::Scheme;
+use keyward_store::Permissions;
+use serde::Deserialize;
+
+/// A route as written in the configuration.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The path prefix: `/orders/` serves `/orders/...`; `/orders` serves `/orders` and
+    /// `/orders/...` (never `/ordersx`).
+    pub prefix: String,
+    /// Where to forward: `http://host:port` with an optional base path the request's path is
+    /// appended to.
+    pub upstream: String,
+    /// Only for requests to this host (the `Host` header, without port), when given.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Only these methods, when given (others get 405).
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// The schemes accepted [default: all four].
+    #[serde(default)]
+    pub schemes: Option<Vec<String>>,
+    /// Permissions every request needs.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Permissions a method needs, besides `permissions`.
+    #[serde(default)]
+    pub method_permissions: BTreeMap<String, Vec<String>>,
+    /// No credentials needed (none are checked, identity headers are still stripped).
+    #[serde(default)]
+    pub public: bool,
+    /// Keep query-hmac's `t`, `ms` and `s` in the query sent upstream.
+    #[serde(default)]
+    pub keep_query_credentials: bool,
+    /// Remove the prefix from the path sent upstream.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Pass WebSocket upgrades through.
+    #[serde(default)]
+    pub websocket: bool,
+    /// The upstream speaks HTTP/2 without TLS (h2c, prior knowledge) rather than HTTP/1.1.
+    #[serde(default)]
+    pub http2: bool,
+    /// The largest body accepted, in bytes [default: the server's body limit].
+    #[serde(default)]
+    pub body_limit: Option<usize>,
+    /// Seconds to connect to the upstream [default: 5].
+    #[serde(default)]
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds for the upstream to start answering [default: 30].
+    #[serde(default)]
+    pub response_timeout_seconds: Option<u64>,
+}
+
+impl RouteConfig {
+    /// A route from a `--route PREFIX=URL` flag: every scheme, no permission.
+    pub fn from_flag(flag: &str) -> Result<Self, RouteError> {
+        let (prefix, upstream) = flag.split_once('=').ok_or_else(|| {
+            RouteError::new(flag, "expected PREFIX=URL, like /orders/=http://127.0.0.1:9000")
+        })?;
+        Ok(RouteConfig {
+            prefix: prefix.to_owned(),
+            upstream: upstream.to_owned(),
+            ..Default::default()
+        })
+    }
+}
+
+/// A route that cannot be served, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("route {route}: {reason}")]
+pub struct RouteError {
+    /// The route's prefix (or the flag), as configured.
+    pub route: String,
+    /// What is wrong, as a sentence.
+    pub reason: String,
+}
+
+impl RouteError {
+    fn new(route: &str, reason: impl Into<String>) -> Self {
+        RouteError { route: format!("{route:?}"), reason: reason.into() }
+    }
+}
+
+/// Whether a route needs credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Every request is authenticated by the route's schemes and checked for its permissions.
+    Protected,
+    /// No credentials are needed.
+    Public,
+}
+
+/// What happens to query-hmac's `t`, `ms` and `s` on the way up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryCredentials {
+    /// Removed (the default): the upstream never sees a credential.
+    Strip,
+    /// Kept, for an upstream that checks them itself.
+    Keep,
+}
+
+/// What happens to the route's prefix on the way up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefixHandling {
+    /// The path is sent as received (the default).
+    Keep,
+    /// The prefix is removed (`/orders/17` reaches the upstream as `/17`).
+    Strip,
+}
+
+/// Whether WebSocket upgrades pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgrades {
+    /// Refused with 400 (the default).
+    Refused,
+    /// Passed through to the upstream.
+    Allowed,
+}
+
+/// Where a route forwards to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// `http` (or `https`).
+    pub scheme: UriScheme,
+    /// Host and port.
+    pub authority: Authority,
+    /// A base path the request's path is appended to (empty for none).
+    pub base_path: String,
+}
+
+/// A checked route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The path prefix.
+    pub prefix: String,
+    /// The host it serves only, lower-case.
+    pub host: Option<String>,
+    /// The methods it serves only.
+    pub methods: Option<Vec<Method>>,
+    /// The upstream.
+    pub upstream: Upstream,
+    /// The schemes accepted.
+    pub schemes: Vec<Scheme>,
+    /// Public or protected.
+    pub access: Access,
+    /// Permissions every request needs.
+    pub permissions: Permissions,
+    /// Permissions by method, besides.
+    pub method_permissions: Vec<(Method, Permissions)>,
+    /// Query credentials on the way up.
+    pub query_credentials: QueryCredentials,
+    /// The prefix on the way up.
+    pub prefix_handling: PrefixHandling,
+    /// WebSocket upgrades.
+    pub upgrades: Upgrades,
+    /// HTTP/2 (h2c) to the upstream rather than HTTP/1.1.
+    pub http2: bool,
+    /// The largest body, when the route sets one.
+    pub body_limit: Option<usize>,
+    /// Time to connect upstream.
+    pub connect_timeout: Duration,
+    /// Time for the upstream to start answering.
+    pub response_timeout: Duration,
+}
+
+/// Paths keyward serves itself; no route may take them.
+const RESERVED: [&str; 7] =
+    ["/api", "/probio", "/console", "/auth", "/healthz", "/readyz", "/metrics"];
+
+impl Route {
+    fn check(config: RouteConfig) -> Result<Self, RouteError> {
+        let name = config.prefix.clone();
+        let fail = |reason: String| RouteError::new(&name, reason);
+        if !config.prefix.starts_with('/') || config.prefix.contains(['?', '#', '*', ' ']) {
+            return Err(fail("the prefix must be a path starting with /".into()));
+        }
+        if let Some(reserved) = RESERVED.iter().find(|r| prefixes_overlap(&config.prefix, r)) {
+            return Err(fail(format!("keyward serves {reserved} itself")));
+        }
+        let uri: http::Uri = config
+            .upstream
+            .parse()
+            .map_err(|_| fail(format!("upstream {:?} is not a URL", config.upstream)))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(fail(format!("upstream {:?} must be http://host:port", config.upstream)));
+        };
+        if scheme != UriScheme::HTTP {
+            return Err(fail(format!(
+                "upstream {:?}: only http:// upstreams for now",
+                config.upstream
+            )));
+        }
+        if uri.query().is_some() {
+            return Err(fail("the upstream URL must not carry a query".into()));
+        }
+        let base_path = uri.path().trim_end_matches('/').to_owned();
+        let methods = config
+            .methods
+            .map(|methods| methods.iter().map(|m| method(m).map_err(&fail)).collect())
+            .transpose()?;
+        let schemes = match config.schemes {
+            None => Scheme::ALL.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    Scheme::from_name(name).ok_or_else(|| {
+                        fail(format!(
+                            "unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let declared = |names: &[String]| {
+            keyward_store::declare_permissions(names.iter().map(String::as_str))
+                .map_err(|error| fail(error.to_string()))?;
+            Permissions::parse(names).map_err(|name| fail(format!("unknown permission {name:?}")))
+        };
+        let permissions = declared(&config.permissions)?;
+        let method_permissions = config
+            .method_permissions
+            .iter()
+            .map(|(name, names)| Ok((method(name).map_err(&fail)?, declared(names)?)))
+            .collect::<Result<_, RouteError>>()?;
+        let access = if config.public { Access::Public } else { Access::Protected };
+        if access == Access::Public
+            && (!config.permissions.is_empty() || !config.method_permissions.is_empty())
+        {
+            return Err(fail("a public route cannot require permissions".into()));
+        }
+        let seconds = |value: Option<u64>, default: u64, what: &str| match value.unwrap_or(default)
+        {
+            0 | 3601.. => Err(fail(format!("{what} must be 1 to 3600 seconds"))),
+            n => Ok(Duration::from_secs(n)),
+        };
+        if config.websocket && config.http2 {
+            return Err(fail(
+                "WebSocket upgrades need an HTTP/1.1 upstream (http2 = false)".into(),
+            ));
+        }
+        if config.body_limit.is_some_and(|limit| !(1024..=1024 * 1024 * 1024).contains(&limit)) {
+            return Err(fail("the body limit must be 1024 bytes to 1 GiB".into()));
+        }
+        Ok(Route {
+            prefix: config.prefix,
+            host: config.host.map(|host| host.to_ascii_lowercase()),
+            methods,
+            upstream: Upstream { scheme, authority, base_path },
+            schemes,
+            access,
+            permissions,
+            method_permissions,
+            query_credentials: if config.keep_query_credentials {
+                QueryCredentials::Keep
+            } else {
+                QueryCredentials::Strip
+            },
+            prefix_handling: if config.strip_prefix {
+                PrefixHandling::Strip
+            } else {
+                PrefixHandling::Keep
+            },
+            upgrades: if config.websocket { Upgrades::Allowed } else { Upgrades::Refused },
+            http2: config.http2,
+            body_limit: config.body_limit,
+            connect_timeout: seconds(config.connect_timeout_seconds, 5, "the connect timeout")?,
+            response_timeout: seconds(config.response_timeout_seconds, 30, "the response timeout")?,
+        })
+    }
+
+    /// Whether the route serves `path` (a segment boundary after the prefix).
+    pub fn serves_path(&self, path: &str) -> bool {
+        path_under(path, &self.prefix)
+    }
+
+    /// Whether the route serves requests to `host`.
+    fn serves_host(&self, host: Option<&str>) -> bool {
+        match (&self.host, host) {
+            (None, _) => true,
+            (Some(wanted), Some(host)) => wanted.eq_ignore_ascii_case(host),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Whether the route serves `method`.
+    pub fn serves_method(&self, method: &Method) -> bool {
+        self.methods.as_ref().is_none_or(|methods| methods.contains(method))
+    }
+
+    /// The permissions a request with `method` needs.
+    pub fn required(&self, method: &Method) -> Permissions {
+        self.method_permissions
+            .iter()
+            .filter(|(m, _)| m == method)
+            .fold(self.permissions, |all, (_, more)| all.union(*more))
+    }
+
+    /// The path to send upstream for `path`.
+    pub fn upstream_path(&self, path: &str) -> String {
+        let path = match self.prefix_handling {
+            PrefixHandling::Keep => path,
+            PrefixHandling::Strip => {
+                path.get(self.prefix.trim_end_matches('/').len()..).unwrap_or("")
+            }
+        };
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        format!("{}{path}", self.upstream.base_path)
+    }
+}
+
+/// Whether `path` lies under `prefix`, at a segment boundary.
+fn path_under(path: &str, prefix: &str) -> bool {
+    path.starts_with(prefix)
+        && (prefix.ends_with('/')
+            || path.len() == prefix.len()
+            || path[prefix.len()..].starts_with('/'))
+}
+
+/// Whether one prefix lies under the other.
+fn prefixes_overlap(a: &str, b: &str) -> bool {
+    let trimmed = |p: &'_ str| p.trim_end_matches('/').to_owned();
+    let (a, b) = (trimmed(a), trimmed(b));
+    a.is_empty() || b.is_empty() || path_under(&a, &b) || path_under(&b, &a)
+}
+
+fn method(name: &str) -> Result<Method, String> {
+    let method = Method::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not an HTTP method"))?;
+    if name.bytes().any(|c| c.is_ascii_lowercase()) {
+        return Err(format!("methods are upper-case, not {name:?}"));
+    }
+    Ok(method)
+}
+
+/// Checked routes. No two overlap, so a request matches one route at most.
+#[derive(Clone, Debug, Default)]
+pub struct Routes(Vec<Route>);
+
+impl Routes {
+    /// Checks every route, and that no two overlap (same host or either without one, a method
+    /// in common, one prefix under the other).
+    pub fn check(configs: Vec<RouteConfig>) -> Result<Self, RouteError> {
+        let routes: Vec<Route> = configs.into_iter().map(Route::check).collect::<Result<_, _>>()?;
+        for (i, a) in routes.iter().enumerate() {
+            for b in &routes[i + 1..] {
+                let hosts = a.host.is_none() || b.host.is_none() || a.host == b.host;
+                let methods = match (&a.methods, &b.methods) {
+                    (Some(x), Some(y)) => x.iter().any(|m| y.contains(m)),
+                    _ => true,
+                };
+                if hosts && methods && prefixes_overlap(&a.prefix, &b.prefix) {
+                    return Err(RouteError::new(
+                        &a.prefix,
+                        format!(
+                            "overlaps route {:?}: give them distinct prefixes, hosts or methods",
+                            b.prefix
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Routes(routes))
+    }
+
+    /// The route for a request, if any.
+    pub fn find(&self, host: Option<&str>, path: &str, method: &Method) -> Option<&Route> {
+        self.position(host, path, method).map(|i| &self.0[i])
+    }
+
+    /// The index of the route for a request, if any.
+    pub fn position(&self, host: Option<&str>, path: &str, method: &Method) -> Option<usize> {
+        self.0
+            .iter()
+            .position(|r| r.serves_host(host) && r.serves_path(path) && r.serves_method(method))
+    }
+
+    /// The route at `index`.
+    pub fn get(&self, index: usize) -> Option<&Route> {
+        self.0.get(index)
+    }
+
+    /// How many routes there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether some route serves `path` (for another method, perhaps).
+    pub fn any_for_path(&self, host: Option<&str>, path: &str) -> bool {
+        self.0.iter().any(|r| r.serves_host(host) && r.serves_path(path))
+    }
+
+    /// The routes.
+    pub fn iter(&self) -> impl Iterator<Item = &Route> {
+        self.0.iter()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(prefix: &str) -> RouteConfig {
+        RouteConfig {
+            prefix: prefix.into(),
+            upstream: "http://127.0.0.1:9".into(),
+            ..Default::default()
+        }
+    }
+
+    fn refused(configs: Vec<RouteConfig>) -> String {
+        Routes::check(configs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_the_route_and_the_reason() {
+        let mut bad_scheme = config("/a/");
+        bad_scheme.schemes = Some(vec!["smoke".into()]);
+        assert!(refused(vec![bad_scheme]).contains("unknown scheme \"smoke\""));
+        let mut bad_url = config("/a/");
+        bad_url.upstream = "not a url".into();
+        assert!(refused(vec![bad_url]).contains("is not a URL"));
+        let mut no_host = config("/a/");
+        no_host.upstream = "/relative".into();
+        assert!(refused(vec![no_host]).contains("must be http://host:port"));
+        assert!(refused(vec![config("orders")]).contains("starting with /"));
+        assert!(refused(vec![config("/api/x")]).contains("keyward serves /api itself"));
+        assert!(refused(vec![config("/")]).contains("keyward serves"));
+        assert!(refused(vec![config("/o/"), config("/o/x/")]).contains("overlaps route \"/o/x/\""));
+        let mut public = config("/p/");
+        public.public = true;
+        public.permissions = vec!["p:read".into()];
+        assert!(refused(vec![public]).contains("public route cannot require"));
+        let mut lower = config("/m/");
+        lower.methods = Some(vec!["get".into()]);
+        assert!(refused(vec![lower]).contains("upper-case"));
+        let mut permission = config("/q/");
+        permission.permissions = vec!["Bad".into()];
+        assert!(refused(vec![permission]).contains("area:action"));
+    }
+
+    #[test]
+    fn routes_with_distinct_hosts_or_methods_may_share_a_prefix() {
+        let (mut a, mut b) = (config("/o/"), config("/o/"));
+        a.host = Some("a.example".into());
+        b.host = Some("b.example".into());
+        assert!(Routes::check(vec![a, b]).is_ok());
+        let (mut get, mut post) = (config("/o/"), config("/o/"));
+        get.methods = Some(vec!["GET".into()]);
+        post.methods = Some(vec!["POST".into()]);
+        let routes = Routes::check(vec![get, post]).unwrap();
+        assert!(routes.find(None, "/o/1", &Method::POST).is_some());
+        assert!(routes.find(None, "/o/1", &Method::DELETE).is_none());
+        assert!(routes.any_for_path(None, "/o/1"));
+    }
+
+    #[test]
+    fn paths_match_at_segment_boundaries_and_prefixes_can_be_stripped() {
+        let mut route = config("/orders");
+        route.upstream = "http://127.0.0.1:9/v2/".into();
+        route.strip_prefix = true;
+        let routes = Routes::check(vec![route]).unwrap();
+        let route = routes.find(None, "/orders/17", &Method::GET).unwrap();
+        assert_eq!(route.upstream_path("/orders/17"), "/v2/17");
+        assert_eq!(route.upstream_path("/orders"), "/v2/");
+        assert!(routes.find(None, "/orders", &Method::GET).is_some());
+        assert!(routes.find(None, "/ordersx", &Method::GET).is_none());
+    }
+}
