@@ -101,8 +101,7 @@ impl Gateway {
             Err(error) => return error.into_response(),
         };
         match self.decide(original).await {
-            Ok(Some(principal)) => self.allow(&principal),
-            Ok(None) => self.allow_public(),
+            Ok(principal) => self.allow(principal.as_ref()),
             Err(response) => response,
         }
     }
@@ -210,18 +209,17 @@ impl Gateway {
         Ok(original)
     }
 
-    /// The allowing answer: the identity headers, and for Envoy the credentials to remove.
-    fn allow(&self, principal: &Principal) -> Response {
+    /// The allowing answer: every identity header (empty on a public route), and for Envoy
+    /// the credentials to remove when keyward consumed them.
+    fn allow(&self, principal: Option<&Principal>) -> Response {
         let mut response = StatusCode::OK.into_response();
         let headers = response.headers_mut();
-        self.0.settings.identity.add(headers, principal);
-        headers.insert(ENVOY_HEADERS_TO_REMOVE, HeaderValue::from_static(CREDENTIALS_TO_REMOVE));
+        self.0.settings.identity.answer(headers, principal);
+        if principal.is_some() {
+            let remove = HeaderValue::from_static(CREDENTIALS_TO_REMOVE);
+            headers.insert(ENVOY_HEADERS_TO_REMOVE, remove);
+        }
         response
-    }
-
-    /// The answer for a public route: allowed, no identity.
-    fn allow_public(&self) -> Response {
-        StatusCode::OK.into_response()
     }
 }
 

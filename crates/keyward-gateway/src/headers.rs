@@ -106,34 +106,54 @@ impl IdentityHeaders {
         }
     }
 
-    /// Adds the caller's identity.
+    /// Adds the caller's identity: the headers that apply to it.
     pub fn add(&self, headers: &mut HeaderMap, principal: &Principal) {
-        let number = |n: i64| HeaderValue::from(n);
-        let (kind, id) = match &principal.identity {
-            Identity::User { id, .. } => ("user", *id),
-            Identity::Key { id, name, .. } => {
-                headers.insert(self.key_id.clone(), number(*id));
-                let name = utf8_percent_encode(name, NON_ASCII_TEXT).to_string();
-                if let Ok(value) = HeaderValue::try_from(name) {
-                    headers.insert(self.application.clone(), value);
-                }
-                ("key", *id)
+        for (name, value) in self.values(Some(principal)) {
+            if let Some(value) = value {
+                headers.insert(name.clone(), value);
             }
-        };
-        if let Ok(value) = HeaderValue::try_from(format!("{kind}:{id}")) {
-            headers.insert(self.principal.clone(), value);
         }
-        if let Some(domain) = principal.domain_id {
-            headers.insert(self.domain.clone(), number(domain));
+    }
+
+    /// Sets every identity header for a forward-auth answer: those that do not apply to the
+    /// caller (or all, with no caller) are present and empty, so a proxy that copies them
+    /// overwrites whatever a client sent under those names.
+    pub fn answer(&self, headers: &mut HeaderMap, principal: Option<&Principal>) {
+        for (name, value) in self.values(principal) {
+            headers.insert(name.clone(), value.unwrap_or(HeaderValue::from_static("")));
         }
-        if let Some(reseller) = principal.reseller_id {
-            headers.insert(self.reseller.clone(), number(reseller));
-        }
-        let permissions: Vec<&str> = principal.permissions.iter().collect();
-        if let Ok(value) = HeaderValue::try_from(permissions.join(",")) {
-            headers.insert(self.permissions.clone(), value);
-        }
-        headers.insert(self.scheme.clone(), HeaderValue::from_static(principal.scheme.as_str()));
+    }
+
+    /// Each identity header and its value for `principal`, `None` where it does not apply.
+    fn values(&self, principal: Option<&Principal>) -> [(&HeaderName, Option<HeaderValue>); 7] {
+        let number = |n: Option<i64>| n.map(HeaderValue::from);
+        let key = principal.and_then(|p| match &p.identity {
+            Identity::Key { id, name, .. } => Some((*id, name.as_str())),
+            Identity::User { .. } => None,
+        });
+        let application = key
+            .map(|(_, name)| utf8_percent_encode(name, NON_ASCII_TEXT).to_string())
+            .and_then(|name| HeaderValue::try_from(name).ok());
+        let who = principal.and_then(|p| {
+            let (kind, id) = match &p.identity {
+                Identity::User { id, .. } => ("user", id),
+                Identity::Key { id, .. } => ("key", id),
+            };
+            HeaderValue::try_from(format!("{kind}:{id}")).ok()
+        });
+        let permissions = principal.and_then(|p| {
+            let names: Vec<&str> = p.permissions.iter().collect();
+            HeaderValue::try_from(names.join(",")).ok()
+        });
+        [
+            (&self.principal, who),
+            (&self.key_id, number(key.map(|(id, _)| id))),
+            (&self.application, application),
+            (&self.domain, number(principal.and_then(|p| p.domain_id))),
+            (&self.reseller, number(principal.and_then(|p| p.reseller_id))),
+            (&self.permissions, permissions),
+            (&self.scheme, principal.map(|p| HeaderValue::from_static(p.scheme.as_str()))),
+        ]
     }
 }
 
