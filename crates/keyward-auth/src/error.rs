@@ -263,16 +263,23 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The JSON body: `{"error": {"code", "message", "detail"?}}`.
+    pub fn body(&self) -> Value {
         let mut error = json!({
             "code": self.code.number(),
             "message": self.message.as_deref().unwrap_or(self.code.message()),
         });
-        if let Some(detail) = self.detail {
-            error["detail"] = detail;
+        if let Some(detail) = &self.detail {
+            error["detail"] = detail.clone();
         }
-        let mut response = (self.code.status(), Json(json!({ "error": error }))).into_response();
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.code.status(), Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }

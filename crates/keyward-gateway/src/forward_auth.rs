@@ -96,13 +96,13 @@ impl Gateway {
     /// Answers a forward-auth request (`/auth/check...`): 200 with the identity headers when
     /// the original request may pass, its refusal otherwise.
     pub async fn check(&self, request: Request<Body>) -> Response {
-        let original = match self.original_request(request) {
-            Ok(original) => original,
-            Err(error) => return error.into_response(),
+        let decision = match self.original_request(request) {
+            Ok(original) => self.decide(original).await,
+            Err(error) => Err(error),
         };
-        match self.decide(original).await {
+        match decision {
             Ok(principal) => self.allow(principal.as_ref()),
-            Err(response) => response,
+            Err(error) => refuse(error),
         }
     }
 
@@ -111,13 +111,12 @@ impl Gateway {
     pub(crate) async fn decide(
         &self,
         original: Request<Body>,
-    ) -> Result<Option<Principal>, Response> {
+    ) -> Result<Option<Principal>, ApiError> {
         let table = self.table();
         let host = crate::proxy::request_host(&original).map(str::to_ascii_lowercase);
         let path = matching_path(original.uri().path()).map_err(|error| {
             ApiError::new(ErrorCode::InvalidPath)
                 .with_detail(serde_json::json!({ "explanation": error.to_string() }))
-                .into_response()
         })?;
         let position = table.routes.position(host.as_deref(), &path, original.method());
         let route = position.and_then(|i| table.routes.get(i));
@@ -131,15 +130,14 @@ impl Gateway {
         let mut original =
             authenticate(auth, original, self.now_ms()).await.map_err(|refusal| {
                 refusal.log();
-                refusal.error.into_response()
+                refusal.error
             })?;
         let principal = original
             .extensions_mut()
             .remove::<Principal>()
             .expect("the pipeline sets the principal");
         if let Some(route) = route {
-            permitted(&principal, route.required(original.method()), original.method())
-                .map_err(IntoResponse::into_response)?;
+            permitted(&principal, route.required(original.method()), original.method())?;
         }
         Ok(Some(principal))
     }
@@ -223,7 +221,24 @@ impl Gateway {
     }
 }
 
-/// [`CREDENTIAL_HEADERS`], comma-separated, for Envoy.
+/// The refusal, with its JSON body also in `x-keyward-error` (when it fits in 2 KiB): nginx
+/// does not pass an `auth_request` answer's body on, but can answer with this header.
+fn refuse(error: ApiError) -> Response {
+    let body = error.body().to_string();
+    let mut response = error.into_response();
+    if let Ok(value) = HeaderValue::try_from(body)
+        .map_err(drop)
+        .and_then(|v| if v.len() <= 2048 { Ok(v) } else { Err(()) })
+    {
+        response.headers_mut().insert(ERROR_HEADER, value);
+    }
+    response
+}
+
+/// The header a refusal repeats its body in.
+pub const ERROR_HEADER: &str = "x-keyward-error";
+
+/// [`crate::headers::CREDENTIAL_HEADERS`], comma-separated, for Envoy.
 const CREDENTIALS_TO_REMOVE: &str = "authorization,x-logtrust-sign,x-logtrust-timestamp,x-logtrust-apikey,\
 x-logtrust-domain-apikey,x-logtrust-reseller-apikey,signature,signature-input,x-csrf-token";
 
