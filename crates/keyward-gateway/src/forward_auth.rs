@@ -27,12 +27,13 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
+use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
 use keyward_auth::{BodyWithheld, Principal, authenticate};
 
 use crate::headers;
 use crate::path::matching_path;
-use crate::route::Access;
+use crate::route::{Access, QueryCredentials};
 use crate::{Gateway, permitted};
 
 /// The path forward-auth answers on (and below).
@@ -101,17 +102,13 @@ impl Gateway {
             Err(error) => Err(error),
         };
         match decision {
-            Ok(principal) => self.allow(principal.as_ref()),
+            Ok(decided) => self.allow(decided.principal.as_ref()),
             Err(error) => refuse(error),
         }
     }
 
-    /// The decision on an original request: `Some(principal)` on a protected route, `None` on
-    /// a public one, or the refusal as a response. Shared with the gRPC service.
-    pub(crate) async fn decide(
-        &self,
-        original: Request<Body>,
-    ) -> Result<Option<Principal>, ApiError> {
+    /// The decision on an original request, or its refusal. Shared with the gRPC service.
+    pub(crate) async fn decide(&self, original: Request<Body>) -> Result<Decided, ApiError> {
         let table = self.table();
         let host = crate::proxy::request_host(&original).map(str::to_ascii_lowercase);
         let path = matching_path(original.uri().path()).map_err(|error| {
@@ -120,8 +117,9 @@ impl Gateway {
         })?;
         let position = table.routes.position(host.as_deref(), &path, original.method());
         let route = position.and_then(|i| table.routes.get(i));
+        let query = route.map_or(QueryCredentials::Strip, |route| route.query_credentials);
         if route.is_some_and(|route| route.access == Access::Public) {
-            return Ok(None);
+            return Ok(Decided { principal: None, query });
         }
         let auth = match position {
             Some(i) => &table.served[i].auth,
@@ -139,7 +137,7 @@ impl Gateway {
         if let Some(route) = route {
             permitted(&principal, route.required(original.method()), original.method())?;
         }
-        Ok(Some(principal))
+        Ok(Decided { principal: Some(principal), query })
     }
 
     /// The original request a forward-auth request describes: its method, target, host and
@@ -157,54 +155,27 @@ impl Gateway {
         let own_method = from_path.as_ref().map(|_| parts.method.as_str());
         let method = agreed(&parts.headers, &settings.method_headers, own_method, "method")?
             .ok_or_else(|| missing("method", &settings.method_headers))?;
-        let method = Method::from_bytes(method.as_bytes())
-            .map_err(|_| invalid("the original method is not an HTTP method"))?;
-        let target: http::uri::PathAndQuery =
-            target.parse().map_err(|_| invalid("the original URI is not a path and query"))?;
-        if !target.path().starts_with('/') {
-            return Err(invalid("the original URI must start with /"));
-        }
         let host = single(&parts.headers, &settings.host_header)?
             .or_else(|| parts.headers.get(header::HOST).cloned());
         let proto = single(&parts.headers, &settings.proto_header)?;
-
-        let mut headers = parts.headers;
-        let partial =
-            headers.get(ENVOY_PARTIAL_BODY).map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        let partial = parts
+            .headers
+            .get(ENVOY_PARTIAL_BODY)
+            .map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
         let stated_empty =
-            headers.get(&settings.length_header).is_some_and(|v| v.as_bytes() == b"0");
-        let forwarded = settings.bodies == BodyForwarding::Forwarded || partial.is_some();
-        headers::remove_hop_by_hop(&mut headers);
+            parts.headers.get(&settings.length_header).is_some_and(|v| v.as_bytes() == b"0");
+        let body = match (partial, settings.bodies) {
+            (Some(true), _) => OriginalBody::Withheld,
+            (Some(false), _) | (None, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
+            (None, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
+            (None, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
+        };
+        let mut headers = parts.headers;
         for name in settings.method_headers.iter().chain(&settings.uri_headers) {
             headers.remove(name);
         }
-        if let Some(host) = host {
-            headers.insert(header::HOST, host);
-        }
-        let withheld = !forwarded || partial == Some(true);
-        if withheld {
-            headers.remove(header::CONTENT_LENGTH);
-            headers.remove(header::TRANSFER_ENCODING);
-        }
-        let mut uri = http::uri::Builder::new().path_and_query(target);
-        if let Some(proto) =
-            proto.as_ref().and_then(|p| p.to_str().ok()).filter(|p| matches!(*p, "http" | "https"))
-        {
-            let authority =
-                headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            uri = uri.scheme(proto).authority(authority);
-        }
-        let uri = uri.build().map_err(|_| invalid("the original host or URI is not valid"))?;
-        let mut original = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(if withheld { Body::empty() } else { body })
-            .map_err(|_| invalid("the original request is not valid"))?;
-        *original.headers_mut() = headers;
-        if withheld && !(stated_empty && partial != Some(true)) {
-            original.extensions_mut().insert(BodyWithheld);
-        }
-        Ok(original)
+        let proto = proto.as_ref().and_then(|p| p.to_str().ok());
+        original(&method, &target, host, proto, headers, body)
     }
 
     /// The allowing answer: every identity header (empty on a public route), and for Envoy
@@ -219,6 +190,78 @@ impl Gateway {
         }
         response
     }
+}
+
+/// A request forward-auth lets pass.
+pub(crate) struct Decided {
+    /// Who is calling; `None` on a public route.
+    pub(crate) principal: Option<Principal>,
+    /// Whether query-hmac's credentials should leave the query (for proxies that can).
+    pub(crate) query: QueryCredentials,
+}
+
+/// What keyward knows of the original request's body.
+pub(crate) enum OriginalBody {
+    /// The proxy forwarded it: this is it.
+    Forwarded(Body),
+    /// The proxy stated there was none.
+    Empty,
+    /// Not seen, and not known to be absent: a scheme that signs the body is refused.
+    Withheld,
+}
+
+/// The original request a proxy asks about, as the pipeline reads it: `method` and `target`
+/// (path and query), `host` and `proto` (for RFC 9421's `@authority` and `@scheme`), the
+/// headers the proxy passed, and the body as far as it is known.
+pub(crate) fn original(
+    method: &str,
+    target: &str,
+    host: Option<HeaderValue>,
+    proto: Option<&str>,
+    mut headers: HeaderMap,
+    body: OriginalBody,
+) -> Result<Request<Body>, ApiError> {
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| invalid("the original method is not an HTTP method"))?;
+    let target: http::uri::PathAndQuery =
+        target.parse().map_err(|_| invalid("the original URI is not a path and query"))?;
+    if !target.path().starts_with('/') {
+        return Err(invalid("the original URI must start with /"));
+    }
+    headers::remove_hop_by_hop(&mut headers);
+    if let Some(host) = host {
+        headers.insert(header::HOST, host);
+    }
+    let (body, withheld) = match body {
+        OriginalBody::Forwarded(body) => (body, false),
+        OriginalBody::Empty => (Body::empty(), false),
+        OriginalBody::Withheld => (Body::empty(), true),
+    };
+    if withheld || body.is_end_stream() {
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::TRANSFER_ENCODING);
+    } else if let Some(length) = body.size_hint().exact() {
+        // A body handed over whole (gRPC) is framed by its length.
+        headers.remove(header::TRANSFER_ENCODING);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    let mut uri = http::uri::Builder::new().path_and_query(target);
+    if let Some(proto) = proto.filter(|p| matches!(*p, "http" | "https")) {
+        let authority =
+            headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        uri = uri.scheme(proto).authority(authority);
+    }
+    let uri = uri.build().map_err(|_| invalid("the original host or URI is not valid"))?;
+    let mut original = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .map_err(|_| invalid("the original request is not valid"))?;
+    *original.headers_mut() = headers;
+    if withheld {
+        original.extensions_mut().insert(BodyWithheld);
+    }
+    Ok(original)
 }
 
 /// The refusal, with its JSON body also in `x-keyward-error` (when it fits in 2 KiB): nginx

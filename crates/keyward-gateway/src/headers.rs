@@ -125,7 +125,10 @@ impl IdentityHeaders {
     }
 
     /// Each identity header and its value for `principal`, `None` where it does not apply.
-    fn values(&self, principal: Option<&Principal>) -> [(&HeaderName, Option<HeaderValue>); 7] {
+    pub(crate) fn values(
+        &self,
+        principal: Option<&Principal>,
+    ) -> [(&HeaderName, Option<HeaderValue>); 7] {
         let number = |n: Option<i64>| n.map(HeaderValue::from);
         let key = principal.and_then(|p| match &p.identity {
             Identity::Key { id, name, .. } => Some((*id, name.as_str())),

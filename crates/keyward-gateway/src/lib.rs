@@ -20,6 +20,7 @@
 //! ([`Gateway::reload`]): requests in flight finish on the routes they started with.
 
 pub mod forward_auth;
+pub mod grpc;
 pub mod headers;
 pub mod path;
 mod proxy;

@@ -194,12 +194,12 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         console_sessions: true,
     };
     let guarded = |schemes: &[Scheme]| AuthLayer::new(group(schemes), clock.clone());
+    let gateway = gateway(&settings, group(&[]), clock.clone());
     let routes = routes::public()
-        .merge(routes::forward_auth())
+        .merge(routes::forward_auth(&gateway))
         .merge(routes::api().route_layer(guarded(&settings.schemes.api)))
         .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
-    let gateway = gateway(&settings, group(&[]), clock);
     let throttle = LoginThrottle::new(settings.login);
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
     Application { router: finish(routes, AppState(Arc::new(shared))), gateway }

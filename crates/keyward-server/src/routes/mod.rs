@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ErrorBody;
+use keyward_gateway::Gateway;
 
 /// The API routes that need credentials, but administration: sessions and activities. The
 /// caller adds the layer that authenticates them (with the `api` group's schemes).
@@ -86,13 +87,14 @@ pub fn public() -> Router<AppState> {
         .route("/console/app.css", get(crate::console::style))
 }
 
-/// Forward-auth (`/auth/check` and below, any method): the proxy in front of an API asks,
-/// and the gateway decides as it would for its own routes.
-pub fn forward_auth() -> Router<AppState> {
+/// Forward-auth (`/auth/check` and below, any method; Envoy's gRPC `ext_authz`): the proxy
+/// in front of an API asks, and the gateway decides as it would for its own routes.
+pub fn forward_auth(gateway: &Gateway) -> Router<AppState> {
     Router::new()
         .route("/auth/check", any(check))
         .route("/auth/check/", any(check))
         .route("/auth/check/{*original}", any(check))
+        .route_service(keyward_gateway::grpc::CHECK_METHOD, gateway.ext_authz())
 }
 
 async fn check(State(state): State<AppState>, request: Request) -> Response {
