@@ -110,19 +110,20 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
+        let limits = config.settings.limits;
+        let routes = config.settings.routes.len();
+        let clock = keyward_store::system_clock();
+        let app = keyward_server::application(store.clone(), config.settings, clock);
+        // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
+        reload_routes_on_hangup(app.gateway, config.routes)?;
+        if routes > 0 {
+            eprintln!("keyward: gateway: {routes} route(s); SIGHUP reloads them");
+        }
         eprintln!(
             "keyward: listening on http://{address}, store: {} ({})",
             store.backend().name(),
             redact(&config.database_url)
         );
-        let limits = config.settings.limits;
-        let routes = config.settings.routes.len();
-        let clock = keyward_store::system_clock();
-        let app = keyward_server::application(store.clone(), config.settings, clock);
-        if routes > 0 {
-            eprintln!("keyward: gateway: {routes} route(s); SIGHUP reloads them");
-        }
-        reload_routes_on_hangup(app.gateway, config.routes)?;
         keyward_server::serve(listener, app.router, limits, shutdown).await?;
         store.close().await;
         eprintln!("keyward: stopped");

@@ -13,27 +13,51 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{client, have, serve, terminate};
+use common::{client, have, serve, terminate, wait_for_line};
 use keyward_testkit::env::missing;
+use keyward_testkit::upstream::EchoUpstream;
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// A running server with a domain key that may read and write activities.
+/// A running server with a domain key that may read and write activities, and two gateway
+/// routes: `/gw/`, protected, to an echo upstream; `/kw/`, public, to keyward itself (its
+/// prefix stripped), for clients whose checks expect keyward's own answers.
 struct Live {
     served: common::Served,
     url: String,
     token: String,
     secret: String,
+    _upstream: (tokio::runtime::Runtime, EchoUpstream),
     _dir: tempfile::TempDir,
 }
 
 fn live() -> Live {
     let dir = tempfile::tempdir().unwrap();
-    let served =
-        serve(&dir.path().join("data"), &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = runtime.block_on(EchoUpstream::start()).unwrap();
+    let config = dir.path().join("keyward.toml");
+    std::fs::write(&config, "").unwrap();
+    let routes = format!("/gw/={}", upstream.url());
+    let config_path = config.display().to_string();
+    let mut served = serve(
+        &dir.path().join("data"),
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", "correct horse battery"),
+            ("KEYWARD_ROUTES", &routes),
+            ("KEYWARD_CONFIG", &config_path),
+        ],
+    );
     let url = format!("http://{}", served.address);
+    // The route to keyward itself names keyward's own address, known only now: reloaded.
+    let itself = format!(
+        "[[route]]\nprefix = \"/kw/\"\nupstream = \"{url}\"\npublic = true\nstrip_prefix = true\n"
+    );
+    std::fs::write(&config, itself).unwrap();
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    wait_for_line(&mut served, "gateway: reloaded, 2 route(s)");
     let config = dir.path().join("config");
     let login = client(
         &config,
@@ -59,7 +83,7 @@ fn live() -> Live {
     let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
     let token = key["data"]["token"].as_str().unwrap().to_owned();
     let secret = key["data"]["secret"].as_str().unwrap().to_owned();
-    Live { served, url, token, secret, _dir: dir }
+    Live { served, url, token, secret, _upstream: (runtime, upstream), _dir: dir }
 }
 
 /// Runs one sample client's vector check and live calls.
@@ -85,22 +109,25 @@ fn sample_client(language: &str, interpreter: &str, file: &str) {
     let passed: u32 = summary.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(summary.ends_with(" 0 failed") && passed >= 30, "{language}: {summary}");
 
+    // keyward's own API, then the same calls through a gateway route to the echo upstream.
     let server = live();
-    let run = Command::new(interpreter)
-        .arg(root.join(file))
-        .arg("live")
-        .current_dir(&root)
-        .env("KEYWARD_URL", &server.url)
-        .env("KEYWARD_KEY", &server.token)
-        .env("KEYWARD_SECRET", &server.secret)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{language} live:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    for url in [server.url.clone(), format!("{}/gw", server.url)] {
+        let run = Command::new(interpreter)
+            .arg(root.join(file))
+            .arg("live")
+            .current_dir(&root)
+            .env("KEYWARD_URL", &url)
+            .env("KEYWARD_KEY", &server.token)
+            .env("KEYWARD_SECRET", &server.secret)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{language} live against {url}:\n{}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
     terminate(server.served);
 }
 
@@ -137,22 +164,26 @@ fn postman_collection_passes_under_newman() {
     }
     let root = repository();
     let server = live();
-    let output = Command::new("newman")
-        .arg("run")
-        .arg(root.join("examples/postman/keyward.postman_collection.json"))
-        .arg("-e")
-        .arg(root.join("examples/postman/keyward.postman_environment.json"))
-        .args(["--env-var", &format!("baseUrl={}", server.url)])
-        .args(["--env-var", "username=admin", "--env-var", "password=correct horse battery"])
-        .args(["--reporters", "cli", "--color", "off"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "newman:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // keyward's own API, then through a gateway route (the collection checks keyward's own
+    // answers, so that route's upstream is keyward itself).
+    for url in [server.url.clone(), format!("{}/kw", server.url)] {
+        let output = Command::new("newman")
+            .arg("run")
+            .arg(root.join("examples/postman/keyward.postman_collection.json"))
+            .arg("-e")
+            .arg(root.join("examples/postman/keyward.postman_environment.json"))
+            .args(["--env-var", &format!("baseUrl={url}")])
+            .args(["--env-var", "username=admin", "--env-var", "password=correct horse battery"])
+            .args(["--reporters", "cli", "--color", "off"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "newman against {url}:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     terminate(server.served);
 }
 

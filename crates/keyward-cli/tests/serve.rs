@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{client, have, json_output, keyward, serve, terminate};
+use common::{client, have, http, json_output, keyward, serve, terminate};
 
 #[test]
 fn first_start_prints_a_generated_password_once_and_the_walkthrough_works() {
@@ -360,18 +360,6 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     let after = client(&config, &["request", "GET", "/api/me"], &[], None);
     assert!(!after.status.success(), "logged out");
     terminate(served);
-}
-
-/// One HTTP/1.1 exchange on a fresh connection: `(status, body)`.
-fn http(address: &str, request: &str) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    (status, serde_json::from_str(body).unwrap_or_default())
 }
 
 #[test]

@@ -116,3 +116,37 @@ pub fn json_output(output: &std::process::Output) -> serde_json::Value {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// One HTTP/1.1 exchange on a fresh connection (the request should say `Connection: close`):
+/// `(status, body)`.
+pub fn http(address: &str, request: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// A GET on a fresh connection, closed after: `(status, body)`.
+pub fn get(address: &str, target: &str) -> (u16, serde_json::Value) {
+    http(address, &format!("GET {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"))
+}
+
+/// Waits for a line containing `text` on the server's stderr (10 s at most).
+pub fn wait_for_line(served: &mut Served, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = served
+            .lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no line with {text:?}: {:?}", served.printed));
+        served.printed.push(line.clone());
+        if line.contains(text) {
+            return line;
+        }
+    }
+}
