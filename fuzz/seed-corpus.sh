@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors=../vectors
-for target in query_string signature_fields content_digest timestamp verify_request; do
+targets="query_string signature_fields content_digest timestamp verify_request gateway_path
+gateway_query forward_auth ext_authz"
+for target in $targets; do
     mkdir -p "corpus/$target"
 done
 header() { grep -i "^$2:" "$1" | head -n 1 | sed -e "s/^[^:]*:[[:space:]]*//" || true; }
@@ -15,8 +17,16 @@ for dir in "$vectors"/*/*/; do
     body="$dir/body.txt"
     # verify_request: the head, a blank line, the body.
     { cat "$request"; printf '\n\n'; [ -f "$body" ] && cat "$body"; } > "corpus/verify_request/$name"
-    # query_string: the raw query of the request line.
+    # query_string and gateway_query: the raw query of the request line.
     head -n 1 "$request" | cut -d' ' -f2 | sed -n 's/^[^?]*?//p' > "corpus/query_string/$name"
+    cp "corpus/query_string/$name" "corpus/gateway_query/$name"
+    # gateway_path: the path of the request line.
+    head -n 1 "$request" | cut -d' ' -f2 | sed 's/?.*//' > "corpus/gateway_path/$name"
+    # forward_auth: the request as nginx would ask about it.
+    target=$(head -n 1 "$request" | cut -d' ' -f2)
+    method=$(head -n 1 "$request" | cut -d' ' -f1)
+    printf 'GET /auth/check\nx-original-method: %s\nx-original-uri: %s\n' "$method" "$target" \
+        > "corpus/forward_auth/$name"
     # signature_fields: Signature-Input NUL Signature.
     input=$(header "$request" signature-input)
     if [ -n "$input" ]; then
@@ -34,6 +44,6 @@ for dir in "$vectors"/*/*/; do
     [ -n "$stamp" ] || stamp=$(head -n 1 "$request" | grep -o 'ms=[^& ]*' | head -n 1 | cut -c4- || true)
     [ -n "$stamp" ] && printf '%s' "$stamp" > "corpus/timestamp/$name"
 done
-for target in query_string signature_fields content_digest timestamp verify_request; do
+for target in $targets; do
     echo "$target: $(ls "corpus/$target" | wc -l) seeds"
 done

@@ -97,7 +97,7 @@ impl Gateway {
     /// Answers a forward-auth request (`/auth/check...`): 200 with the identity headers when
     /// the original request may pass, its refusal otherwise.
     pub async fn check(&self, request: Request<Body>) -> Response {
-        let decision = match self.original_request(request) {
+        let decision = match original_request(&self.0.settings.forward_auth, request) {
             Ok(original) => self.decide(original).await,
             Err(error) => Err(error),
         };
@@ -140,44 +140,6 @@ impl Gateway {
         Ok(Decided { principal: Some(principal), query })
     }
 
-    /// The original request a forward-auth request describes: its method, target, host and
-    /// headers, and its body when the proxy forwarded it.
-    fn original_request(&self, request: Request<Body>) -> Result<Request<Body>, ApiError> {
-        let settings = &self.0.settings.forward_auth;
-        let (parts, body) = request.into_parts();
-        let below = parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
-        let from_path = below.map(|path| match parts.uri.query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_owned(),
-        });
-        let target = agreed(&parts.headers, &settings.uri_headers, from_path.as_deref(), "URI")?
-            .ok_or_else(|| missing("URI", &settings.uri_headers))?;
-        let own_method = from_path.as_ref().map(|_| parts.method.as_str());
-        let method = agreed(&parts.headers, &settings.method_headers, own_method, "method")?
-            .ok_or_else(|| missing("method", &settings.method_headers))?;
-        let host = single(&parts.headers, &settings.host_header)?
-            .or_else(|| parts.headers.get(header::HOST).cloned());
-        let proto = single(&parts.headers, &settings.proto_header)?;
-        let partial = parts
-            .headers
-            .get(ENVOY_PARTIAL_BODY)
-            .map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-        let stated_empty =
-            parts.headers.get(&settings.length_header).is_some_and(|v| v.as_bytes() == b"0");
-        let body = match (partial, settings.bodies) {
-            (Some(true), _) => OriginalBody::Withheld,
-            (Some(false), _) | (None, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
-            (None, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
-            (None, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
-        };
-        let mut headers = parts.headers;
-        for name in settings.method_headers.iter().chain(&settings.uri_headers) {
-            headers.remove(name);
-        }
-        let proto = proto.as_ref().and_then(|p| p.to_str().ok());
-        original(&method, &target, host, proto, headers, body)
-    }
-
     /// The allowing answer: every identity header (empty on a public route), and for Envoy
     /// the credentials to remove when keyward consumed them.
     fn allow(&self, principal: Option<&Principal>) -> Response {
@@ -190,6 +152,44 @@ impl Gateway {
         }
         response
     }
+}
+
+/// The original request a forward-auth request describes: its method, target, host and
+/// headers, and its body when the proxy forwarded it.
+pub(crate) fn original_request(
+    settings: &ForwardAuthSettings,
+    request: Request<Body>,
+) -> Result<Request<Body>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let below = parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
+    let from_path = below.map(|path| match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    });
+    let target = agreed(&parts.headers, &settings.uri_headers, from_path.as_deref(), "URI")?
+        .ok_or_else(|| missing("URI", &settings.uri_headers))?;
+    let own_method = from_path.as_ref().map(|_| parts.method.as_str());
+    let method = agreed(&parts.headers, &settings.method_headers, own_method, "method")?
+        .ok_or_else(|| missing("method", &settings.method_headers))?;
+    let host = single(&parts.headers, &settings.host_header)?
+        .or_else(|| parts.headers.get(header::HOST).cloned());
+    let proto = single(&parts.headers, &settings.proto_header)?;
+    let partial =
+        parts.headers.get(ENVOY_PARTIAL_BODY).map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let stated_empty =
+        parts.headers.get(&settings.length_header).is_some_and(|v| v.as_bytes() == b"0");
+    let body = match (partial, settings.bodies) {
+        (Some(true), _) => OriginalBody::Withheld,
+        (Some(false), _) | (None, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
+        (None, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
+        (None, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
+    };
+    let mut headers = parts.headers;
+    for name in settings.method_headers.iter().chain(&settings.uri_headers) {
+        headers.remove(name);
+    }
+    let proto = proto.as_ref().and_then(|p| p.to_str().ok());
+    original(&method, &target, host, proto, headers, body)
 }
 
 /// A request forward-auth lets pass.

@@ -50,10 +50,11 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let gateway = &self.0;
-        let decided = match original_of(gateway, request.into_inner()) {
-            Ok(original) => gateway.decide(original).await,
-            Err(error) => Err(error),
-        };
+        let decided =
+            match original_of(gateway.0.settings.forward_auth.bodies, request.into_inner()) {
+                Ok(original) => gateway.decide(original).await,
+                Err(error) => Err(error),
+            };
         Ok(tonic::Response::new(match decided {
             Ok(decision) => allowed(gateway, decision),
             Err(error) => denied(error),
@@ -62,7 +63,10 @@ impl Authorization for ExtAuthz {
 }
 
 /// The original request a check describes.
-fn original_of(gateway: &Gateway, check: CheckRequest) -> Result<http::Request<Body>, ApiError> {
+pub(crate) fn original_of(
+    bodies: BodyForwarding,
+    check: CheckRequest,
+) -> Result<http::Request<Body>, ApiError> {
     let invalid = |what: &str| {
         ApiError::new(ErrorCode::InvalidForwardAuth).with_detail(
             serde_json::json!({ "explanation": format!("the check request has no {what}") }),
@@ -97,9 +101,7 @@ fn original_of(gateway: &Gateway, check: CheckRequest) -> Result<http::Request<B
         // Envoy says the size: 0 is no body; -1 is unknown.
         _ if http.size == 0 => OriginalBody::Empty,
         Some(false) => OriginalBody::Empty,
-        None if gateway.0.settings.forward_auth.bodies == BodyForwarding::Forwarded => {
-            OriginalBody::Empty
-        }
+        None if bodies == BodyForwarding::Forwarded => OriginalBody::Empty,
         None => OriginalBody::Withheld,
     };
     let host = HeaderValue::try_from(http.host).ok().filter(|h| !h.is_empty());

@@ -26,6 +26,9 @@ pub mod path;
 mod proxy;
 pub mod route;
 
+#[doc(hidden)]
+pub mod __fuzzing;
+
 pub use forward_auth::{BodyForwarding, ForwardAuthSettings};
 pub use headers::IdentityHeaders;
 pub use route::{Route, RouteConfig, RouteError, Routes};
