@@ -1,6 +1,6 @@
-# Shared by bench/load.sh and bench/instructions.sh (sourced, from the repository's root):
-# a scratch directory cleaned up on exit, the loadbench binary built in release mode as BIN and,
-# with AGAINST=<commit>, the same built from that commit as BEFORE_BIN.
+# Shared by the benchmarks (sourced, from the repository's root): a scratch directory cleaned up
+# on exit, the loadbench binary built in release mode as BIN and, with AGAINST=<commit>, the same
+# built from that commit as BEFORE_BIN; servers started on core 1 and wrk on core 0; one wrk run.
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -35,3 +35,25 @@ start() { # start on|off NAME [BINARY] [launcher...]
 }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/$1.json" "$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# With two cores or more, the servers run on core 1 and wrk on core 0, so they do not steal
+# each other's time and a ratio measures the server's own cost per request.
+SERVER_CPU=(); WRK_CPU=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SERVER_CPU=(taskset -c 1); WRK_CPU=(taskset -c 0)
+fi
+
+# Prints "rps p50_us p99_us" for one wrk run on a signed request file (URL, then headers);
+# fails on any non-2xx answer.
+run() { # run REQUEST_FILE [extra wrk args]
+    local request=$1; shift
+    local url; url=$(head -n 1 "$request")
+    local args=()
+    while IFS= read -r header; do args+=(-H "$header"); done < <(tail -n +2 "$request")
+    "${WRK_CPU[@]}" wrk -t1 -c"${CONNECTIONS:-16}" -d"${DURATION:-10}s" --latency "${args[@]}" "$@" "$url" | awk '
+        function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
+        $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
+        $1 == "Requests/sec:" { rps = $2 }
+        /Non-2xx/ { bad = $NF }
+        END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
+}

@@ -27,27 +27,6 @@ if ! command -v wrk >/dev/null; then
 fi
 source bench/common.sh
 
-# With two cores or more, the servers run on core 1 and wrk on core 0, so they do not steal
-# each other's time and the ratio measures the server's own cost per request.
-SERVER_CPU=(); WRK_CPU=()
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-    SERVER_CPU=(taskset -c 1); WRK_CPU=(taskset -c 0)
-fi
-
-# Prints "rps p50_us p99_us" for one wrk run on a signed request file (URL, then headers).
-run() { # run REQUEST_FILE [extra wrk args]
-    local request=$1; shift
-    local url; url=$(head -n 1 "$request")
-    local args=()
-    while IFS= read -r header; do args+=(-H "$header"); done < <(tail -n +2 "$request")
-    "${WRK_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${args[@]}" "$@" "$url" | awk '
-        function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
-        $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
-        $1 == "Requests/sec:" { rps = $2 }
-        /Non-2xx/ { bad = $NF }
-        END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
-}
-
 start on auth "$BIN" "${SERVER_CPU[@]}"
 start off noauth "$BIN" "${SERVER_CPU[@]}"
 AUTH_URL=$(field auth url); NOAUTH_URL=$(field noauth url)

@@ -3,12 +3,16 @@
 //! - `serve on|off ADDR`: keyward on a fresh SQLite store, with authentication on, or the very
 //!   same router with it off (every request sees the admin as principal). Prints one JSON line
 //!   with the URL, an API key's token and secret, and an access token; then serves.
+//! - `serve on ADDR UPSTREAM`: the same, with two gateway routes to UPSTREAM (see
+//!   `bench/gateway.sh`): `/public/`, public, and `/orders/`, every scheme, GET needing
+//!   `activities:read` (which the key and the admin hold).
 //! - `sign SCHEME URL TOKEN SECRET`: prints a GET request signed in SCHEME as wrk arguments:
 //!   the URL on the first line, then one header per line.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyward_server::auth::{Identity, Principal};
+use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_server::{Settings, app, app_unauthenticated};
 use keyward_sig::query_hmac::ParameterOrder;
 use keyward_sig::rfc9421::{self, SignatureParams};
@@ -22,17 +26,21 @@ const PASSWORD: &str = "load-benchmark-password";
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["serve", mode @ ("on" | "off"), listen] => serve(*mode == "on", listen),
+        ["serve", mode @ ("on" | "off"), listen] => serve(*mode == "on", listen, None),
+        ["serve", "on", listen, upstream] => serve(true, listen, Some(upstream)),
         ["sign", scheme, url, token, secret] => sign(scheme, url, token, secret),
         _ => {
-            eprintln!("usage: keyward-loadbench serve on|off ADDR | sign SCHEME URL TOKEN SECRET");
+            eprintln!(
+                "usage: keyward-loadbench serve on|off ADDR | serve on ADDR UPSTREAM \
+                 | sign SCHEME URL TOKEN SECRET"
+            );
             std::process::exit(2);
         }
     }
 }
 
 #[tokio::main]
-async fn serve(authenticated: bool, listen: &str) {
+async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
     let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.expect("the store opens");
@@ -57,6 +65,7 @@ async fn serve(authenticated: bool, listen: &str) {
         .expect("a token");
     let settings = Settings {
         verify: VerifyOptions { token_format: TokenFormat::Keyward, ..VerifyOptions::default() },
+        routes: gateway_routes(upstream),
         ..Settings::default()
     };
     let router = if authenticated {
@@ -92,6 +101,24 @@ async fn serve(authenticated: bool, listen: &str) {
     )
     .await
     .expect("serves");
+}
+
+/// `/public/` and `/orders/` to `upstream`, when given.
+fn gateway_routes(upstream: Option<&str>) -> Routes {
+    let Some(upstream) = upstream else { return Routes::default() };
+    let public = RouteConfig {
+        prefix: "/public/".into(),
+        upstream: upstream.into(),
+        public: true,
+        ..RouteConfig::default()
+    };
+    let mut orders = RouteConfig {
+        prefix: "/orders/".into(),
+        upstream: upstream.into(),
+        ..RouteConfig::default()
+    };
+    orders.method_permissions.insert("GET".into(), vec!["activities:read".into()]);
+    Routes::check(vec![public, orders]).expect("valid routes")
 }
 
 fn sign(scheme: &str, url: &str, token: &str, secret: &str) {

@@ -16,11 +16,14 @@
 //!
 //! The request id stays in `x-request-id`.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use keyward_auth::{Identity, Principal};
 use keyward_sig::query_hmac::raw_params;
+use keyward_store::Permissions;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 /// The headers a scheme's credentials travel in, removed on the way up.
@@ -37,16 +40,19 @@ pub const CREDENTIAL_HEADERS: [&str; 9] = [
 ];
 
 /// Hop-by-hop headers (RFC 9110 section 7.6.1), never forwarded.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-];
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "upgrade"
+    )
+}
 
 /// What is escaped in header values built from names people chose.
 const NON_ASCII_TEXT: &AsciiSet = &CONTROLS.add(b'%');
@@ -62,6 +68,33 @@ pub struct IdentityHeaders {
     reseller: HeaderName,
     permissions: HeaderName,
     scheme: HeaderName,
+    permission_names: PermissionNames,
+}
+
+/// The `permissions` header's value for each set of permissions seen, made once: a set's names
+/// never change (declared permissions are only ever added).
+#[derive(Clone, Debug, Default)]
+struct PermissionNames(Arc<RwLock<HashMap<Permissions, HeaderValue>>>);
+
+impl PermissionNames {
+    /// At most this many sets are remembered; past it the memory starts again.
+    const CAPACITY: usize = 1024;
+
+    fn value(&self, permissions: Permissions) -> Option<HeaderValue> {
+        let known = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(value) = known.get(&permissions) {
+            return Some(value.clone());
+        }
+        drop(known);
+        let names: Vec<&str> = permissions.iter().collect();
+        let value = HeaderValue::try_from(names.join(",")).ok()?;
+        let mut known = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.len() >= Self::CAPACITY {
+            known.clear();
+        }
+        known.insert(permissions, value.clone());
+        Some(value)
+    }
 }
 
 impl Default for IdentityHeaders {
@@ -90,20 +123,21 @@ impl IdentityHeaders {
             reseller: name("reseller")?,
             permissions: name("permissions")?,
             scheme: name("scheme")?,
+            permission_names: PermissionNames::default(),
             prefix,
         })
     }
 
-    /// Removes every header that starts with the prefix: only keyward sets them.
-    pub fn remove_forged(&self, headers: &mut HeaderMap) {
-        let forged: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().starts_with(&self.prefix))
-            .cloned()
-            .collect();
-        for name in forged {
-            headers.remove(name);
-        }
+    /// Readies a request's headers for the upstream, in one pass over them: removes the
+    /// hop-by-hop headers (and those `Connection` names), every header that starts with the
+    /// prefix (only keyward sets them), the credentials when keyward consumed them, and
+    /// keyward's console cookies from `Cookie`.
+    pub fn strip_request(&self, headers: &mut HeaderMap, credentials: Credentials) {
+        let consumed = credentials == Credentials::Consumed;
+        remove_where(headers, |name| {
+            name.starts_with(&self.prefix) || (consumed && CREDENTIAL_HEADERS.contains(&name))
+        });
+        remove_console_cookies(headers);
     }
 
     /// Adds the caller's identity: the headers that apply to it.
@@ -134,20 +168,27 @@ impl IdentityHeaders {
             Identity::Key { id, name, .. } => Some((*id, name.as_str())),
             Identity::User { .. } => None,
         });
-        let application = key
-            .map(|(_, name)| utf8_percent_encode(name, NON_ASCII_TEXT).to_string())
-            .and_then(|name| HeaderValue::try_from(name).ok());
+        let application = key.and_then(|(_, name)| {
+            let plain = name.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'%');
+            match plain {
+                true => HeaderValue::from_str(name).ok(),
+                false => {
+                    HeaderValue::try_from(utf8_percent_encode(name, NON_ASCII_TEXT).to_string())
+                        .ok()
+                }
+            }
+        });
         let who = principal.and_then(|p| {
             let (kind, id) = match &p.identity {
-                Identity::User { id, .. } => ("user", id),
-                Identity::Key { id, .. } => ("key", id),
+                Identity::User { id, .. } => ("user:", id),
+                Identity::Key { id, .. } => ("key:", id),
             };
-            HeaderValue::try_from(format!("{kind}:{id}")).ok()
+            let mut text = String::with_capacity(24);
+            text.push_str(kind);
+            text.push_str(itoa::Buffer::new().format(*id));
+            HeaderValue::try_from(text).ok()
         });
-        let permissions = principal.and_then(|p| {
-            let names: Vec<&str> = p.permissions.iter().collect();
-            HeaderValue::try_from(names.join(",")).ok()
-        });
+        let permissions = principal.and_then(|p| self.permission_names.value(p.permissions));
         [
             (&self.principal, who),
             (&self.key_id, number(key.map(|(id, _)| id))),
@@ -160,26 +201,40 @@ impl IdentityHeaders {
     }
 }
 
-/// Removes the hop-by-hop headers (RFC 9110 section 7.6.1) and those `Connection` names.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named_by_connection: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
-        .collect();
-    for name in named_by_connection {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+/// Whether keyward consumed the credentials a request carries (and removes them on the way up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// Verified by keyward: removed.
+    Consumed,
+    /// Not looked at (a public route): passed on.
+    Untouched,
 }
 
-/// Removes the headers any scheme's credentials travel in.
-pub fn remove_credentials(headers: &mut HeaderMap) {
-    for name in CREDENTIAL_HEADERS {
+/// Removes the hop-by-hop headers (RFC 9110 section 7.6.1) and those `Connection` names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    remove_where(headers, |_| false);
+}
+
+/// Removes the hop-by-hop headers, those `Connection` names and those `also` picks, in one pass
+/// over the names (nothing is allocated when nothing is removed).
+fn remove_where(headers: &mut HeaderMap, also: impl Fn(&str) -> bool) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if is_hop_by_hop(name.as_str()) || also(name.as_str()) {
+            doomed.push(name.clone());
+        }
+    }
+    if doomed.contains(&header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+            .collect();
+        doomed.extend(named);
+    }
+    for name in doomed {
         headers.remove(name);
     }
 }
@@ -198,6 +253,16 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 /// Removes keyward's console cookies from `Cookie`, keeping the others.
 pub fn remove_console_cookies(headers: &mut HeaderMap) {
     use keyward_auth::session::{CSRF_COOKIE, SESSION_COOKIE};
+    let named = |value: &HeaderValue, cookie: &str| {
+        value.as_bytes().windows(cookie.len()).any(|w| w == cookie.as_bytes())
+    };
+    let ours = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|value| named(value, SESSION_COOKIE) || named(value, CSRF_COOKIE));
+    if !ours {
+        return;
+    }
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -234,44 +299,82 @@ pub fn query_without_credentials(query: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("&"))
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Adds `X-Forwarded-For` (appended to what a proxy before keyward sent), `-Proto`, `-Host` and
-/// `Forwarded` (RFC 7239).
+/// `Forwarded` (RFC 7239). `proto` is `http` or `https`; `host` is the `Host` the client sent.
 pub fn add_forwarding(
     headers: &mut HeaderMap,
     client: Option<IpAddr>,
-    proto: &str,
-    host: Option<&str>,
+    proto: &'static str,
+    host: Option<HeaderValue>,
 ) {
+    let mut text = String::with_capacity(64);
     if let Some(client) = client {
-        let earlier =
-            headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let chain = match earlier {
-            Some(earlier) => format!("{earlier}, {client}"),
-            None => client.to_string(),
-        };
-        if let Ok(value) = HeaderValue::try_from(chain) {
-            headers.insert("x-forwarded-for", value);
+        if let Some(earlier) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            text.push_str(earlier);
+            text.push_str(", ");
+        }
+        push_ip(&mut text, client);
+        if let Ok(value) = HeaderValue::try_from(&text) {
+            headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    if let Ok(value) = HeaderValue::try_from(proto) {
-        headers.insert("x-forwarded-proto", value);
-    }
-    if let Some(host) = host.and_then(|host| HeaderValue::try_from(host).ok()) {
-        headers.insert("x-forwarded-host", host);
-    }
-    let mut forwarded = Vec::new();
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    text.clear();
     if let Some(client) = client {
-        forwarded.push(match client {
-            IpAddr::V4(v4) => format!("for={v4}"),
-            IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
-        });
+        text.push_str("for=");
+        match client {
+            IpAddr::V4(_) => push_ip(&mut text, client),
+            IpAddr::V6(_) => {
+                text.push_str("\"[");
+                push_ip(&mut text, client);
+                text.push_str("]\"");
+            }
+        }
+        text.push(';');
     }
-    forwarded.push(format!("proto={proto}"));
-    if let Some(host) = host.filter(|h| h.bytes().all(|c| c.is_ascii_graphic() && c != b'"')) {
-        forwarded.push(format!("host=\"{host}\""));
+    text.push_str("proto=");
+    text.push_str(proto);
+    let quotable =
+        |h: &&HeaderValue| h.as_bytes().iter().all(|c| c.is_ascii_graphic() && *c != b'"');
+    if let Some(host) = host.as_ref().filter(quotable) {
+        text.push_str(";host=\"");
+        text.push_str(host.to_str().unwrap_or_default());
+        text.push('"');
     }
-    if let Ok(value) = HeaderValue::try_from(forwarded.join(";")) {
+    if let Ok(value) = HeaderValue::try_from(&text) {
         headers.append(header::FORWARDED, value);
+    }
+    if let Some(host) = host {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+}
+
+/// Writes an address (IPv4 digit by digit: the formatter's padding machinery costs more than
+/// the rest of the header).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
@@ -304,12 +407,31 @@ mod tests {
         ] {
             headers.append(name, HeaderValue::from_static(value));
         }
-        remove_hop_by_hop(&mut headers);
-        remove_credentials(&mut headers);
-        remove_console_cookies(&mut headers);
+        IdentityHeaders::default().strip_request(&mut headers, Credentials::Consumed);
         let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["accept", "cookie"]);
         assert_eq!(headers["cookie"], "theme=dark");
+    }
+
+    #[test]
+    fn forwarding_headers_name_the_client_the_scheme_and_the_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        let client = Some(IpAddr::from([10, 0, 200, 7]));
+        add_forwarding(
+            &mut headers,
+            client,
+            "https",
+            Some(HeaderValue::from_static("api.example:8443")),
+        );
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 10.0.200.7");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["x-forwarded-host"], "api.example:8443");
+        assert_eq!(headers["forwarded"], "for=10.0.200.7;proto=https;host=\"api.example:8443\"");
+        let mut headers = HeaderMap::new();
+        add_forwarding(&mut headers, Some("2001:db8::1".parse().unwrap()), "http", None);
+        assert_eq!(headers["x-forwarded-for"], "2001:db8::1");
+        assert_eq!(headers["forwarded"], "for=\"[2001:db8::1]\";proto=http");
     }
 
     #[test]
@@ -319,7 +441,7 @@ mod tests {
         headers.insert("X-Keyward-Principal", HeaderValue::from_static("user:1"));
         headers.insert("x-keyward-anything", HeaderValue::from_static("1"));
         headers.insert("x-other", HeaderValue::from_static("1"));
-        ids.remove_forged(&mut headers);
+        ids.strip_request(&mut headers, Credentials::Untouched);
         assert_eq!(headers.len(), 1);
         assert!(IdentityHeaders::new("bad prefix ").is_err());
     }

@@ -13,13 +13,14 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Request, StatusCode, Uri, Version};
 use http_body_util::{LengthLimitError, Limited};
 use keyward_auth::error::{ApiError, ErrorCode};
 use keyward_auth::{Principal, authenticate};
 use keyward_sig::Scheme;
 
-use crate::headers::{self, is_upgrade};
+use crate::headers::{self, Credentials, is_upgrade};
 use crate::path::matching_path;
 use crate::route::{Access, QueryCredentials, Route, Upgrades};
 use crate::{Decision, Gateway, Served, permitted};
@@ -143,51 +144,56 @@ impl Gateway {
         limit: usize,
     ) -> Result<Request<UpstreamBody>, ApiError> {
         let (mut parts, body) = request.into_parts();
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-            .map(str::to_owned);
+        let host = match parts.headers.get(header::HOST) {
+            Some(host) => Some(host.clone()),
+            None => parts.uri.authority().and_then(|a| HeaderValue::try_from(a.as_str()).ok()),
+        };
         let scheme = match decision {
             Decision::Granted(principal) => Some(principal.scheme),
             Decision::Public => None,
         };
-        let query = match (parts.uri.query(), scheme, route.query_credentials) {
-            (Some(query), Some(Scheme::QueryHmac), QueryCredentials::Strip) => {
-                headers::query_without_credentials(query)
+        let strip_query =
+            scheme == Some(Scheme::QueryHmac) && route.query_credentials == QueryCredentials::Strip;
+        let target = match (route.passes_path_as_is(), strip_query, parts.uri.path_and_query()) {
+            // Most routes: the target as received, shared, not copied.
+            (true, false, Some(target)) => target.clone(),
+            _ => {
+                let query = match parts.uri.query() {
+                    Some(query) if strip_query => headers::query_without_credentials(query),
+                    query => query.map(str::to_owned),
+                };
+                let mut target = route.upstream_path(parts.uri.path());
+                if let Some(query) = query {
+                    target.push('?');
+                    target.push_str(&query);
+                }
+                PathAndQuery::try_from(target).map_err(|_| ApiError::new(ErrorCode::InvalidPath))?
             }
-            (query, _, _) => query.map(str::to_owned),
-        };
-        let path = route.upstream_path(parts.uri.path());
-        let target = match query {
-            Some(query) => format!("{path}?{query}"),
-            None => path,
         };
         let upstream = &route.upstream;
-        parts.uri = Uri::builder()
-            .scheme(upstream.scheme.clone())
-            .authority(upstream.authority.clone())
-            .path_and_query(target)
-            .build()
-            .map_err(|_| ApiError::new(ErrorCode::InvalidPath))?;
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(upstream.scheme.clone());
+        uri.authority = Some(upstream.authority.clone());
+        uri.path_and_query = Some(target);
+        parts.uri = Uri::from_parts(uri).map_err(|_| ApiError::new(ErrorCode::InvalidPath))?;
         let upgrade = is_upgrade(&parts.headers)
             .then(|| parts.headers.get(header::UPGRADE).cloned())
             .flatten();
         let forwarded_proto = self.0.settings.auth.uri_scheme;
         let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let headers = &mut parts.headers;
-        headers::remove_hop_by_hop(headers);
-        headers::remove_console_cookies(headers);
+        let identity = &self.0.settings.identity;
+        let credentials = match decision {
+            Decision::Granted(_) => Credentials::Consumed,
+            Decision::Public => Credentials::Untouched,
+        };
+        identity.strip_request(headers, credentials);
         headers.remove(header::HOST);
         headers.remove(header::EXPECT);
-        let identity = &self.0.settings.identity;
-        identity.remove_forged(headers);
         if let Decision::Granted(principal) = decision {
-            headers::remove_credentials(headers);
             identity.add(headers, principal);
         }
-        headers::add_forwarding(headers, client, forwarded_proto, host.as_deref());
+        headers::add_forwarding(headers, client, forwarded_proto, host);
         if let Some(protocol) = upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, protocol);

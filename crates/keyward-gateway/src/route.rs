@@ -324,6 +324,11 @@ impl Route {
             .fold(self.permissions, |all, (_, more)| all.union(*more))
     }
 
+    /// Whether the path goes upstream exactly as received (no prefix stripped, no base path).
+    pub fn passes_path_as_is(&self) -> bool {
+        self.prefix_handling == PrefixHandling::Keep && self.upstream.base_path.is_empty()
+    }
+
     /// The path to send upstream for `path`.
     pub fn upstream_path(&self, path: &str) -> String {
         let path = match self.prefix_handling {

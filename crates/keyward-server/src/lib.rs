@@ -19,6 +19,7 @@ pub mod console;
 pub mod extract;
 pub mod limits;
 pub mod openapi;
+pub mod request_id;
 mod routes;
 mod serve;
 pub mod throttle;
@@ -27,6 +28,7 @@ pub use keyward_auth as auth;
 pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
 pub use limits::Limits;
+pub use request_id::RequestIds;
 pub use serve::serve;
 
 use std::sync::Arc;
@@ -41,7 +43,7 @@ use keyward_sig::{Scheme, Verifier, VerifyOptions};
 use keyward_store::{Clock, Store};
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -248,7 +250,7 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
         .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
-    // Around the whole router, once: `Router::layer` would give each route its own limit.
+    // Around the whole router, once (cheaper per request than around each route).
     Router::new()
         .fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes))
         // Logs method and path only: the query may hold query-hmac credentials.
@@ -257,6 +259,6 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, RequestIds::new()))
         .layer(tower::util::MapRequestLayer::new(limits::cap_request_id))
 }
