@@ -225,8 +225,11 @@ await step('2. create key "Browser test" (activities:read, activities:write) in 
   const dialog = page.getByTestId('new-key-dialog');
   await dialog.waitFor({ state: 'visible' });
   assert.equal(await dialog.evaluate((d) => d.open && d.matches(':modal')), true, 'the dialog is modal');
-  // Only the permissions the signed-in user holds are offered; admin holds all six.
-  assert.equal(await dialog.locator('input[type=checkbox]').count(), 6, 'six permissions offered to admin');
+  // Only the permissions the signed-in user may grant are offered; admin holds *, so it may
+  // grant * and each of keyward's six.
+  const offered = await dialog.locator('input[type=checkbox]').evaluateAll((boxes) => boxes.map((b) => b.value));
+  assert.deepEqual(offered, ['*', 'activities:read', 'activities:write', 'keys:manage', 'keys:reveal',
+    'users:manage', 'audit:read'], 'admin is offered * and the six permissions');
   await dialog.getByLabel('Application name').fill(KEY_NAME);
   await dialog.getByTestId('permission-activities:read').check();
   await dialog.getByTestId('permission-activities:write').check();

@@ -102,8 +102,17 @@ pub struct SignIn {
     password: String,
 }
 
+/// The session's answer: who is signed in, what they hold, and the permissions they may grant
+/// (every permission this deployment knows, and `*`, for someone holding `*`).
 fn session_json(username: &str, permissions: &keyward_store::Permissions) -> serde_json::Value {
-    json!({ "data": { "username": username, "permissions": permissions } })
+    let grantable: Vec<&str> = if permissions.has(keyward_store::EVERY_PERMISSION) {
+        std::iter::once(keyward_store::EVERY_PERMISSION)
+            .chain(keyward_store::known_permissions())
+            .collect()
+    } else {
+        permissions.iter().collect()
+    };
+    json!({ "data": { "username": username, "permissions": permissions, "grantable": grantable } })
 }
 
 /// `POST /console/session`: signs a person in.
@@ -114,7 +123,7 @@ fn session_json(username: &str, permissions: &keyward_store::Permissions) -> ser
     summary = "Sign a person in to the console: sets the HttpOnly session cookie and the CSRF cookie. Throttled like a login; audited.",
     security(()),
     request_body = SignIn,
-    responses((status = 200, description = "{data: {username, permissions}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failed sign-ins (25), with Retry-After", body = crate::openapi::ErrorBody)),
+    responses((status = 200, description = "{data: {username, permissions, grantable}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failed sign-ins (25), with Retry-After", body = crate::openapi::ErrorBody)),
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -146,7 +155,7 @@ fn random_bytes() -> [u8; 32] {
     path = "/console/session",
     tag = "console",
     summary = "Who is signed in to the console.",
-    responses((status = 200, description = "{data: {username, permissions}}"), crate::openapi::AuthFailures),
+    responses((status = 200, description = "{data: {username, permissions, grantable}}"), crate::openapi::AuthFailures),
 )]
 pub async fn current(principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
     match &principal.identity {

@@ -9,14 +9,17 @@
 (function () {
   'use strict';
 
-  var PERMISSIONS = [
-    { name: 'activities:read', help: 'Read activities' },
-    { name: 'activities:write', help: 'Create, change and delete activities' },
-    { name: 'keys:manage', help: 'Create, rename, regenerate, rotate and revoke API keys' },
-    { name: 'keys:reveal', help: 'Reveal the secret of an existing API key' },
-    { name: 'users:manage', help: 'Create users, change their permissions, enable and disable them' },
-    { name: 'audit:read', help: 'Read the audit log' }
-  ];
+  // What keyward's own permissions allow; a permission a deployment declares for its gateway
+  // routes is shown with a generic line.
+  var PERMISSION_HELP = {
+    '*': 'Every permission, including those declared later',
+    'activities:read': 'Read activities',
+    'activities:write': 'Create, change and delete activities',
+    'keys:manage': 'Create, rename, regenerate, rotate and revoke API keys',
+    'keys:reveal': 'Reveal the secret of an existing API key',
+    'users:manage': 'Create users, change their permissions, enable and disable them',
+    'audit:read': 'Read the audit log'
+  };
   var UNSAFE = ['POST', 'PUT', 'PATCH', 'DELETE'];
   var SESSION_ENDED = [10, 13, 22];
   var DEFAULT_OVERLAP_SECONDS = 86400;
@@ -24,7 +27,7 @@
   var AUDIT_PAGE_SIZE = 25;
 
   var state = {
-    session: null, // {username, permissions}
+    session: null, // {username, permissions, grantable}
     fresh: null, // {id, secret}: a secret just shown by the server, kept only in memory
     generation: 0 // incremented on each render, so a slow answer never overwrites a newer page
   };
@@ -100,7 +103,8 @@
   }
 
   function has(permission) {
-    return !!(state.session && state.session.permissions.indexOf(permission) !== -1);
+    var held = state.session ? state.session.permissions : [];
+    return held.indexOf('*') !== -1 || held.indexOf(permission) !== -1;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -307,19 +311,19 @@
 
   // Checkboxes for the permissions the signed-in user holds (a user cannot grant more).
   function permissionFieldset(legend, checked, namePrefix) {
-    var held = PERMISSIONS.filter(function (p) { return has(p.name); });
-    var boxes = held.map(function (p) {
+    var boxes = state.session.grantable.map(function (name) {
       var id = nextId(namePrefix || 'perm');
       return h('div', { class: 'check' },
         h('input', {
           type: 'checkbox',
           id: id,
           name: 'permissions',
-          value: p.name,
-          checked: checked && checked.indexOf(p.name) !== -1,
-          'data-testid': 'permission-' + p.name
+          value: name,
+          checked: checked && checked.indexOf(name) !== -1,
+          'data-testid': 'permission-' + name
         }),
-        h('label', { for: id }, h('code', {}, p.name), ' ', h('span', { class: 'muted' }, p.help)));
+        h('label', { for: id }, h('code', {}, name), ' ',
+          h('span', { class: 'muted' }, PERMISSION_HELP[name] || 'Declared by this deployment')));
     });
     return h('fieldset', { class: 'fieldset' },
       h('legend', {}, legend),
@@ -382,7 +386,11 @@
   }
 
   function startApp(session) {
-    state.session = { username: session.username, permissions: session.permissions || [] };
+    state.session = {
+      username: session.username,
+      permissions: session.permissions || [],
+      grantable: session.grantable || []
+    };
     userNames = {};
     els.signIn.hidden = true;
     els.nav.hidden = false;
