@@ -1,7 +1,9 @@
 //! Forward-auth's HTTP contract, over a real server on 127.0.0.1: each request is sent as
 //! nginx `auth_request`, Caddy `forward_auth` (Traefik `ForwardAuth` sends the same headers)
 //! and Envoy's HTTP `ext_authz` would send it, and keyward's answer is checked as each proxy
-//! reads it. (`proxies.rs` runs the real nginx and Caddy.)
+//! reads it. (`proxies.rs` runs the real nginx and Caddy.) The Envoy checks carry only the
+//! headers docs/gateway.md's Envoy configuration lets through, and the guide's Traefik and
+//! Envoy configurations are held to the contract tested here.
 
 #![allow(clippy::unwrap_used)]
 
@@ -113,6 +115,11 @@ fn check(server: &TestServer, proxy: Proxy, original: Prepared) -> Prepared {
             }
         }
         Proxy::Envoy => {
+            // Envoy sends Host and Content-Length, and the headers `allowed_headers` matches.
+            let allowed = yaml_list(&common::guide_block("envoy-http"), "allowed_headers:");
+            headers.retain(|(name, _)| {
+                name == "host" || name == "content-length" || matches_any(&allowed, name)
+            });
             headers.push(("x-envoy-auth-partial-body".into(), "false".into()));
             Prepared {
                 method: original.method,
@@ -121,6 +128,56 @@ fn check(server: &TestServer, proxy: Proxy, original: Prepared) -> Prepared {
                 body: original.body,
             }
         }
+    }
+}
+
+/// The items of the YAML list below the line holding `key` in a guide block: `- exact: NAME`
+/// and `- prefix: NAME` (Envoy's matchers), or plain `- NAME`; the lines indented deeper than
+/// `key`'s line are read, whatever lists sit between.
+fn yaml_list(block: &str, key: &str) -> Vec<String> {
+    let mut lines = block.lines().skip_while(|line| !line.trim_start().starts_with(key));
+    let depth = |line: &str| line.len() - line.trim_start().len();
+    let key_depth = depth(lines.next().unwrap_or_else(|| panic!("no {key} in the block")));
+    lines
+        .take_while(|line| line.trim().is_empty() || depth(line) > key_depth)
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .map(|item| item.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether Envoy's matchers (`exact: x`, `prefix: x`) match the header `name`.
+fn matches_any(matchers: &[String], name: &str) -> bool {
+    matchers.iter().any(|matcher| match matcher.split_once(": ") {
+        Some(("exact", exact)) => name == exact,
+        Some(("prefix", prefix)) => name.starts_with(prefix),
+        _ => panic!("an Envoy matcher keyward's guide does not use: {matcher}"),
+    })
+}
+
+#[test]
+fn the_guides_traefik_and_envoy_configurations_fit_the_contract() {
+    let traefik = common::guide_block("traefik");
+    assert!(traefik.contains("address: http://127.0.0.1:8080/auth/check"), "{traefik}");
+    assert!(traefik.contains("forwardBody: true"), "the body-signing schemes need the body");
+    assert_eq!(yaml_list(&traefik, "authResponseHeaders:"), IDENTITY, "Traefik copies each");
+    for (name, block) in [
+        ("envoy-http", common::guide_block("envoy-http")),
+        ("envoy-grpc", common::guide_block("envoy-grpc")),
+    ] {
+        assert!(block.contains("with_request_body:"), "{name}: the body-signing schemes need it");
+        assert!(block.contains("allow_partial_message: false"), "{name}: a cut body is refused");
+    }
+    let http = common::guide_block("envoy-http");
+    assert!(http.contains("path_prefix: /auth/check"), "{http}");
+    let upstream = yaml_list(&http, "allowed_upstream_headers:");
+    for name in IDENTITY {
+        assert!(matches_any(&upstream, name), "Envoy must set {name} from keyward's answer");
+    }
+    let asked = yaml_list(&http, "allowed_headers:");
+    for name in
+        ["authorization", "signature", "signature-input", "content-digest", "x-logtrust-sign"]
+    {
+        assert!(matches_any(&asked, name), "Envoy must pass {name} to keyward");
     }
 }
 

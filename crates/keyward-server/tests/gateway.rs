@@ -311,6 +311,31 @@ async fn identity_headers_cannot_be_forged() {
 }
 
 #[tokio::test]
+async fn hop_by_hop_headers_and_those_connection_names_stop_at_keyward() {
+    let upstream = EchoUpstream::start().await.unwrap();
+    let server = gateway(routes(&upstream)).await;
+    // Connection names the client's X-Forwarded-For, so a careless gateway would drop the
+    // address it adds, or keep the one the client wrote.
+    let response = common::raw(
+        &server,
+        b"GET /public/hop HTTP/1.1\r\nhost: x\r\n\
+          connection: close, x-forwarded-for, x-private-hop\r\n\
+          x-forwarded-for: 6.6.6.6\r\nx-private-hop: 1\r\nte: trailers\r\n\
+          keep-alive: timeout=5\r\nproxy-authorization: Basic c3B5OnNweQ==\r\n\
+          trailer: x-late\r\nx-kept: yes\r\n\r\n",
+    )
+    .await;
+    assert_eq!(common::status(&response), 200, "{response}");
+    let echoed = Echoed(common::error_body(&response));
+    for gone in ["x-private-hop", "te", "keep-alive", "proxy-authorization", "trailer"] {
+        assert_eq!(echoed.header(gone), None, "{gone} reached the upstream");
+    }
+    assert_eq!(echoed.header("x-forwarded-for"), Some("127.0.0.1"));
+    assert_eq!(echoed.header("x-kept"), Some("yes"));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn bodies_arrive_byte_for_byte_and_past_the_limit_are_refused() {
     let upstream = EchoUpstream::start().await.unwrap();
     let mut configs = routes(&upstream);

@@ -77,17 +77,8 @@ async fn keyward(upstream: &EchoUpstream) -> TestServer {
 
 /// Fills docs/gateway.md's configuration for `proxy` with this test's ports.
 fn configuration(proxy: &str, port: u16, keyward: &TestServer, upstream: &EchoUpstream) -> String {
-    let guide =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md"))
-            .unwrap();
-    let marker = format!("<!-- tested: {proxy} -->");
-    let start = guide.find(&marker).unwrap_or_else(|| panic!("docs/gateway.md has no {marker}"));
-    let block = &guide[start..];
-    let block = &block[block.find("```").unwrap()..];
-    let block = &block[block.find('\n').unwrap() + 1..];
-    let block = &block[..block.find("```").unwrap()];
     // Ports from the ephemeral range (above 32767) cannot contain the placeholders.
-    block
+    common::guide_block(proxy)
         .replace("127.0.0.1:8000", &format!("127.0.0.1:{port}"))
         .replace("127.0.0.1:8080", keyward.address())
         .replace("127.0.0.1:9000", &upstream.address.to_string())

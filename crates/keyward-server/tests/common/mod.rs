@@ -449,3 +449,17 @@ pub fn header<'r>(response: &'r str, name: &str) -> Option<&'r str> {
         key.eq_ignore_ascii_case(name).then(|| value.trim())
     })
 }
+
+/// The configuration block that follows `<!-- tested: NAME -->` in docs/gateway.md, so that the
+/// tests run the configurations the guide gives.
+pub fn guide_block(name: &str) -> String {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md"))
+            .unwrap();
+    let marker = format!("<!-- tested: {name} -->");
+    let start = guide.find(&marker).unwrap_or_else(|| panic!("docs/gateway.md has no {marker}"));
+    let block = &guide[start..];
+    let block = &block[block.find("```").unwrap()..];
+    let block = &block[block.find('\n').unwrap() + 1..];
+    block[..block.find("```").unwrap()].to_owned()
+}
