@@ -399,7 +399,7 @@ impl CredentialCache {
                 true
             }
             // A re-enabled domain's keys must not stay "unknown" either.
-            Invalidation::Domain(_) => false,
+            Invalidation::Domain(_) | Invalidation::Everything => false,
         };
         if !dropped {
             self.tokens.invalidate_all();

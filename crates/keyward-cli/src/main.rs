@@ -114,6 +114,11 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let routes = config.settings.routes.len();
         let clock = keyward_store::system_clock();
         let app = keyward_server::application(store.clone(), config.settings, clock);
+        // Before "listening": from then on, a change made on another node (or by `keyward
+        // admin`) reaches this node's caches.
+        if store.follow_changes().await.context("cannot listen for other nodes' changes")?.is_some() {
+            eprintln!("keyward: other nodes' changes heard over PostgreSQL LISTEN/NOTIFY");
+        }
         // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
         reload_routes_on_hangup(app.gateway, config.routes)?;
         if routes > 0 {

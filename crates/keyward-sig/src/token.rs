@@ -130,6 +130,13 @@ impl TokenDigest {
     pub fn to_hex(&self) -> String {
         const_hex::encode(self.0)
     }
+
+    /// The digest [`TokenDigest::to_hex`] printed; `None` for anything else.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        const_hex::decode_to_slice(hex, &mut bytes).ok()?;
+        Some(TokenDigest(bytes))
+    }
 }
 
 impl fmt::Debug for TokenDigest {
@@ -141,6 +148,14 @@ impl fmt::Debug for TokenDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_reads_back_from_its_hex() {
+        let digest = TokenDigest::of("kwtok_example");
+        assert_eq!(TokenDigest::from_hex(&digest.to_hex()), Some(digest));
+        assert_eq!(TokenDigest::from_hex("00"), None);
+        assert_eq!(TokenDigest::from_hex(&"zz".repeat(32)), None);
+    }
 
     #[test]
     fn minted_tokens_check_and_any_typo_is_caught() {

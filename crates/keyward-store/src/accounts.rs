@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::invalidation::Invalidation;
 use crate::model::{Actor, Domain, Permissions, Reseller, State, User};
 use crate::password::{check_password, hash_password, verify_password};
-use crate::{Store, random_30};
+use crate::{Backend, Store, random_30};
 
 pub(crate) fn domain_from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
     Ok(Domain {
@@ -63,6 +63,11 @@ impl Store {
             check_password(password).map_err(StoreError::WeakPassword)?;
         }
         let mut tx = self.write_transaction().await?;
+        if self.backend == Backend::Postgres {
+            // Nodes started together bootstrap one at a time: the first creates the
+            // administrator, the others find it (SQLite's BEGIN IMMEDIATE does this already).
+            sqlx::query("SELECT pg_advisory_xact_lock(7215800415)").execute(&mut *tx).await?;
+        }
         // "Empty" means no user yet: an operator may have created resellers first.
         let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(&mut *tx)

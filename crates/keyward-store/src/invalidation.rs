@@ -8,6 +8,9 @@
 //! commit. A spurious invalidation costs a cache miss; a missed one would leave a revoked
 //! credential usable.
 //!
+//! On PostgreSQL, the changes other nodes make (and `keyward admin`) arrive the same way
+//! ([`Store::follow_changes`](crate::Store::follow_changes)).
+//!
 //! # Example
 //! ```
 //! # async fn demo(store: keyward_store::Store) {
@@ -33,6 +36,24 @@ pub enum Invalidation {
     Domain(i64),
     /// One access token, revoked (a logout or a console sign-out).
     AccessToken(TokenDigest),
+    /// Anything may have changed: the changes of other nodes could not be heard for a while.
+    Everything,
+}
+
+impl Invalidation {
+    /// The change a PostgreSQL notification names (`key:<id>`, `user:<id>`, `domain:<id>`,
+    /// `token:<digest>`, as migration 0004's triggers send them); `None` for anything else.
+    pub fn from_notification(payload: &str) -> Option<Self> {
+        let (kind, value) = payload.split_once(':')?;
+        let id = || value.parse::<i64>().ok();
+        match kind {
+            "key" => id().map(Invalidation::Key),
+            "user" => id().map(Invalidation::User),
+            "domain" => id().map(Invalidation::Domain),
+            "token" => TokenDigest::from_hex(value).map(Invalidation::AccessToken),
+            _ => None,
+        }
+    }
 }
 
 type Listener = Arc<dyn Fn(&Invalidation) + Send + Sync>;
@@ -71,5 +92,25 @@ impl<'s> Pending<'s> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         self.listeners.notify(&self.change);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_the_change_and_nothing_else() {
+        let digest = TokenDigest::of("kwtok_x");
+        assert_eq!(Invalidation::from_notification("key:17"), Some(Invalidation::Key(17)));
+        assert_eq!(Invalidation::from_notification("user:3"), Some(Invalidation::User(3)));
+        assert_eq!(Invalidation::from_notification("domain:2"), Some(Invalidation::Domain(2)));
+        assert_eq!(
+            Invalidation::from_notification(&format!("token:{}", digest.to_hex())),
+            Some(Invalidation::AccessToken(digest))
+        );
+        for junk in ["", "key", "key:", "key:x", "token:00", "reseller:1", "KEY:1"] {
+            assert_eq!(Invalidation::from_notification(junk), None, "{junk}");
+        }
     }
 }

@@ -18,7 +18,8 @@
 //!   ends, a regenerated or revoked key's tokens at once, a user's other tokens when the
 //!   password changes;
 //! - every change that affects verification is told to [`Store::subscribe`]rs
-//!   ([`Invalidation`]), so caches drop what depends on it;
+//!   ([`Invalidation`]), so caches drop what depends on it; on PostgreSQL, so are the changes
+//!   other nodes make ([`Store::follow_changes`], over `LISTEN`/`NOTIFY`);
 //! - password hashing runs on a bounded number of blocking threads at once
 //!   ([`StoreOptions::password_hashing`]).
 //!
@@ -27,6 +28,7 @@
 mod accounts;
 mod activities;
 mod audit;
+pub mod changes;
 pub mod error;
 mod invalidation;
 mod keys;
@@ -90,9 +92,10 @@ impl Backend {
     }
 
     fn migrator(self) -> Migrator {
-        // Each backend's migrations, with the same numbers and names.
-        let migrations: [(i64, &str, &'static str); 3] = match self {
-            Backend::Sqlite => [
+        // Each backend's migrations, with the same numbers and names; the fourth, change
+        // notifications for other nodes, is PostgreSQL's alone.
+        let migrations: Vec<(i64, &str, &'static str)> = match self {
+            Backend::Sqlite => vec![
                 (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
                 (
                     2,
@@ -105,7 +108,7 @@ impl Backend {
                     include_str!("../migrations/sqlite/0003_every_permission.sql"),
                 ),
             ],
-            Backend::Postgres => [
+            Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
                 (
                     2,
@@ -116,6 +119,11 @@ impl Backend {
                     3,
                     "every permission",
                     include_str!("../migrations/postgres/0003_every_permission.sql"),
+                ),
+                (
+                    4,
+                    "change notifications",
+                    include_str!("../migrations/postgres/0004_change_notifications.sql"),
                 ),
             ],
         };
@@ -189,7 +197,13 @@ pub struct Store {
     listeners: invalidation::Listeners,
     hashing: Arc<tokio::sync::Semaphore>,
     hashing_wait: Duration,
+    /// PostgreSQL's URL, for the connection that hears other nodes' changes.
+    postgres_url: Option<Arc<str>>,
+    /// That connection's task and what it heard, once [`Store::follow_changes`] started it.
+    feed: Arc<tokio::sync::Mutex<Option<ChangeFeed>>>,
 }
+
+type ChangeFeed = (Arc<changes::ChangeFeedStats>, Arc<changes::FeedTask>);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -247,6 +261,8 @@ impl Store {
             listeners: invalidation::Listeners::default(),
             hashing: Arc::new(tokio::sync::Semaphore::new(options.password_hashing.max(1))),
             hashing_wait: options.password_hashing_wait,
+            postgres_url: (backend == Backend::Postgres).then(|| Arc::from(url)),
+            feed: Arc::default(),
         })
     }
 
@@ -313,8 +329,10 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Stops hearing other nodes' changes and closes the pool, waiting for connections to be
+    /// returned.
     pub async fn close(&self) {
+        self.feed.lock().await.take();
         self.pool.close().await;
     }
 }
