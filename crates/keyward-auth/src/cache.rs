@@ -389,11 +389,18 @@ impl CredentialCache {
                 .invalidate_entries_if(move |_, entry| entry.key.id == id)
                 .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.minted_from(id)))
                 .is_ok(),
-            Invalidation::User(id) => self
-                .keys
-                .invalidate_entries_if(move |_, entry| entry.key.root_user_id == Some(id))
-                .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.depends_on_user(id)))
-                .is_ok(),
+            Invalidation::User(id) => {
+                // A user enabled again brings back the keys rooted in it, which were refused
+                // (and remembered as unknown) while it was disabled.
+                self.unknown_keys.invalidate_all();
+                self.unknown_tokens.invalidate_all();
+                self.keys
+                    .invalidate_entries_if(move |_, entry| entry.key.root_user_id == Some(id))
+                    .and_then(|_| {
+                        self.tokens.invalidate_entries_if(move |_, t| t.depends_on_user(id))
+                    })
+                    .is_ok()
+            }
             Invalidation::AccessToken(digest) => {
                 self.tokens.invalidate(&digest);
                 true

@@ -437,7 +437,8 @@ async fn a_new_password_revokes_the_users_other_tokens_and_console_sessions() {
 }
 
 #[tokio::test]
-async fn keys_created_by_keys_narrow_when_their_root_user_loses_a_permission_or_is_disabled() {
+async fn keys_created_by_keys_narrow_when_their_root_user_loses_a_permission_or_is_disabled_and_return_when_enabled()
+ {
     TestServer::on_each_backend("root_user", |server| async move {
         let (kim, kim_token) = server.user("kim", &["keys:manage", "activities:read", "activities:write"]).await;
         let body = json!({"data": {"name": "first", "permissions": ["keys:manage", "activities:read", "activities:write"]}});
@@ -471,6 +472,15 @@ async fn keys_created_by_keys_narrow_when_their_root_user_loses_a_permission_or_
         for (token, secret) in [&first, &second] {
             let (status, answer) = server.signed(Scheme::HeaderHmac, (token, secret), "GET", "/api/me", None).await;
             assert_eq!((status, code(&answer)), (401, &json!(13)), "{answer}");
+        }
+
+        // Kim is enabled again: her keys work again at once, though they were just refused.
+        let body = Some(json!({"data": {"state": "active"}}));
+        let (status, _) = server.bearer(&server.admin_token, "PATCH", &format!("/api/admin/users/{kim}"), body).await;
+        assert_eq!(status, 200);
+        for (token, secret) in [&first, &second] {
+            let (status, answer) = server.signed(Scheme::HeaderHmac, (token, secret), "GET", "/api/me", None).await;
+            assert_eq!(status, 200, "{answer}");
         }
         server
     })
