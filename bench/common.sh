@@ -28,7 +28,7 @@ BIN=target/release/keyward-loadbench
 # Starts `BINARY serve on|off` on a free port and waits for NAME.json (url, keys).
 start() { # start on|off NAME [BINARY] [launcher...]
     local mode=$1 name=$2 binary=${3:-$BIN}; shift 3 2>/dev/null || shift $#
-    "$@" "$binary" serve "$mode" 127.0.0.1:0 > "$WORK/$name.json" &
+    "$@" "$binary" serve "$mode" 127.0.0.1:0 ${UPSTREAM:+"$UPSTREAM"} > "$WORK/$name.json" &
     PIDS+=($!)
     for _ in $(seq 1 300); do [ -s "$WORK/$name.json" ] && return; sleep 0.1; done
     echo "server $name did not start" >&2; exit 1

@@ -8,6 +8,8 @@
 #   bench/instructions.sh                  # this tree
 #   AGAINST=97d6ea4 bench/instructions.sh  # beside an earlier commit
 #   REQUESTS=2000 bench/instructions.sh    # more requests per count (default 1000)
+#   GATEWAY=1 bench/instructions.sh        # the gateway: a public route and a protected one
+#                                          # in each scheme, to a small local upstream
 #
 # Needs valgrind and python3. Under valgrind, SHA-256 runs without the CPU's SHA extensions, so
 # HMACs weigh more than on real hardware; compare builds, not schemes.
@@ -42,7 +44,11 @@ count() { # count BINARY on|off SCHEME PATH
         --callgrind-out-file="$WORK/$name.out"
     local pid=${PIDS[-1]} token
     token=$(field "$name" token); [ "$3" = bearer ] && token=$(field "$name" bearer)
-    "$BIN" sign "$3" "$(field "$name" url)$4" "$token" "$(field "$name" secret)" > "$WORK/$name.req"
+    if [ "$3" = none ]; then
+        echo "$(field "$name" url)$4" > "$WORK/$name.req"
+    else
+        "$BIN" sign "$3" "$(field "$name" url)$4" "$token" "$(field "$name" secret)" > "$WORK/$name.req"
+    fi
     python3 "$WORK/client.py" 300 "$WORK/$name.req"
     callgrind_control -z "$pid" > /dev/null 2>&1
     python3 "$WORK/client.py" "$REQUESTS" "$WORK/$name.req"
@@ -50,6 +56,35 @@ count() { # count BINARY on|off SCHEME PATH
     kill "$pid"; wait "$pid" 2>/dev/null || true
     awk -v n="$REQUESTS" '/^(summary|totals):/ { print $2 / n; exit }' "$WORK/$name.out.1"
 }
+
+if [ -n "${GATEWAY:-}" ]; then
+    # A small HTTP/1.1 upstream answering "ok"; its instructions are not counted.
+    cat > "$WORK/upstream.py" <<'PY'
+import http.server, sys
+class Ok(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200); self.send_header("content-length", "3"); self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+    python3 "$WORK/upstream.py" > "$WORK/upstream.port" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do [ -s "$WORK/upstream.port" ] && break; sleep 0.1; done
+    UPSTREAM=http://127.0.0.1:$(cat "$WORK/upstream.port")
+    echo "callgrind, $REQUESTS GET requests per count on one connection, keyward as the gateway"
+    printf '| route | scheme | instructions per request | / public route |\n|---|---|---|---|\n'
+    public=$(count "$BIN" on none /public/x)
+    printf '| /public/x | none | %.0f | 1.000 |\n' "$public"
+    for scheme in bearer query-hmac header-hmac http-signature; do
+        on=$(count "$BIN" on "$scheme" /orders/x)
+        awk -v s="$scheme" -v on="$on" -v p="$public" 'BEGIN { printf "| /orders/x | %s | %.0f | %.3f |\n", s, on, on / p }'
+    done
+    exit 0
+fi
 
 echo "callgrind, $REQUESTS GET requests per count on one connection${AGAINST:+, beside $AGAINST}"
 if [ -n "${AGAINST:-}" ]; then
