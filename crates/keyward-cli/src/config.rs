@@ -19,6 +19,8 @@ use keyward_sig::{BlankValues, ClockWindow, Scheme, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
 use serde::Deserialize;
 
+use crate::log::{LogFormat, LogSettings, host_name};
+
 /// Flags of `keyward serve`. Each has an environment variable; a TOML file (`--config`) can
 /// set the same keys (in snake case); flags win over the environment, which wins over the file.
 #[derive(Args, Debug, Default)]
@@ -117,6 +119,13 @@ pub struct ServeArgs {
     /// sign the body need them [default: not-forwarded].
     #[arg(long, env = "KEYWARD_FORWARD_AUTH_BODY", value_name = "MODE")]
     forward_auth_body: Option<String>,
+    /// The log on stderr: text, or json (one object per line, with the node's name and the
+    /// request id) [default: text].
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// This node's name in the JSON log [default: the host name].
+    #[arg(long, env = "KEYWARD_NODE_NAME", value_name = "NAME")]
+    node_name: Option<String>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
@@ -176,6 +185,8 @@ struct FileConfig {
     route: Vec<RouteConfig>,
     identity_header_prefix: Option<String>,
     forward_auth: Option<ForwardAuthFile>,
+    log_format: Option<String>,
+    node_name: Option<String>,
 }
 
 /// `[forward_auth]`: where the original request is read from.
@@ -205,6 +216,8 @@ pub struct ServeConfig {
     pub store: StoreOptions,
     /// Where the gateway's routes come from, to read them again on `SIGHUP`.
     pub routes: RouteSources,
+    /// The log's format and this node's name.
+    pub log: LogSettings,
 }
 
 /// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
@@ -379,6 +392,15 @@ impl ServeArgs {
             forward_auth,
             ..Settings::default()
         };
+        let format = match self.log_format.or(file.log_format).as_deref() {
+            None => LogFormat::Text,
+            Some(name) => LogFormat::from_name(name)
+                .with_context(|| format!("log format must be text or json, not {name:?}"))?,
+        };
+        let node = self.node_name.or(file.node_name).unwrap_or_else(host_name);
+        if node.is_empty() || node.len() > 253 || node.chars().any(char::is_control) {
+            bail!("node name must be 1 to 253 characters without control characters");
+        }
         Ok(ServeConfig {
             listen: self.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir,
@@ -386,6 +408,7 @@ impl ServeArgs {
             settings,
             store,
             routes,
+            log: LogSettings { format, node },
         })
     }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod admin_api;
 mod client;
 mod config;
+mod log;
 mod profile;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use keyward_store::{MasterKey, Store, StoreError, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::config::{RouteSources, ServeArgs};
+use crate::log::{LogFormat, say};
 
 /// keyward: an API authentication server (bearer tokens, DevResults-style query HMAC,
 /// Devo-style header HMAC, RFC 9421 HTTP Message Signatures).
@@ -81,14 +83,7 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
 
 fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    log::init(&config.log);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let store = open_store(&config.data_dir, &config.database_url, config.store).await?;
@@ -99,10 +94,19 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         })?;
         if let Some(boot) = boot {
             match boot.generated_password {
+                // A JSON log is shipped and kept: the password goes to a private file instead.
+                Some(generated) if config.log.format == LogFormat::Json => {
+                    let path = config.data_dir.join("admin-password");
+                    write_private(&path, &generated)?;
+                    say!(
+                        "created user admin with every permission; its generated password is in {} (readable by this user only): delete the file once read",
+                        path.display()
+                    );
+                }
                 Some(generated) => eprintln!(
                     "keyward: created user admin with every permission; its password, shown once: {generated}"
                 ),
-                None => eprintln!("keyward: created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
+                None => say!("created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
             }
         }
         let listener = TcpListener::bind(config.listen)
@@ -117,21 +121,21 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         // Before "listening": from then on, a change made on another node (or by `keyward
         // admin`) reaches this node's caches.
         if store.follow_changes().await.context("cannot listen for other nodes' changes")?.is_some() {
-            eprintln!("keyward: other nodes' changes heard over PostgreSQL LISTEN/NOTIFY");
+            say!("other nodes' changes heard over PostgreSQL LISTEN/NOTIFY");
         }
         // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
         reload_routes_on_hangup(app.gateway, config.routes)?;
         if routes > 0 {
-            eprintln!("keyward: gateway: {routes} route(s); SIGHUP reloads them");
+            say!("gateway: {routes} route(s); SIGHUP reloads them");
         }
-        eprintln!(
-            "keyward: listening on http://{address}, store: {} ({})",
+        say!(
+            "listening on http://{address}, store: {} ({})",
             store.backend().name(),
             redact(&config.database_url)
         );
         keyward_server::serve(listener, app.router, limits, shutdown).await?;
         store.close().await;
-        eprintln!("keyward: stopped");
+        say!("stopped");
         Ok(())
     })
 }
@@ -153,6 +157,18 @@ pub(crate) async fn open_store(
     Store::open_with(database_url, master, options)
         .await
         .with_context(|| format!("cannot open the database {}", redact(database_url)))
+}
+
+/// Writes `text` to a new file at `path` readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file =
+        options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{text}").with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Creates the data directory readable by its owner only: it holds the database (password
@@ -182,7 +198,7 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("keyward: shutting down");
+        say!("shutting down");
     })
 }
 
@@ -199,12 +215,10 @@ fn reload_routes_on_hangup(gateway: Gateway, sources: RouteSources) -> anyhow::R
                     Ok(routes) => {
                         let count = routes.len();
                         gateway.reload(routes);
-                        eprintln!("keyward: gateway: reloaded, {count} route(s)");
+                        say!("gateway: reloaded, {count} route(s)");
                     }
                     Err(error) => {
-                        eprintln!(
-                            "keyward: gateway: routes not reloaded, the earlier ones stay: {error:#}"
-                        )
+                        say!("gateway: routes not reloaded, the earlier ones stay: {error:#}")
                     }
                 }
             }

@@ -42,7 +42,8 @@ pub fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
         let line =
             lines.recv_timeout(Duration::from_secs(30)).expect("keyward prints where it listens");
         printed.push(line.clone());
-        if let Some(rest) = line.strip_prefix("keyward: listening on http://") {
+        // A text line, or the message of a JSON one.
+        if let Some((_, rest)) = line.split_once("keyward: listening on http://") {
             break rest.split(',').next().unwrap().to_owned();
         }
     };

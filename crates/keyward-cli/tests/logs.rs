@@ -1,0 +1,68 @@
+//! `keyward serve --log-format json`: every line on stderr is one JSON object with the node's
+//! name; what happens while a request is served carries its request id; the generated
+//! administrator password goes to a private file, never into the log.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{http, serve, terminate};
+use serde_json::Value;
+
+#[test]
+fn json_logs_carry_the_node_and_the_request_id_and_never_the_generated_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(
+        &data,
+        &[("KEYWARD_LOG_FORMAT", "json"), ("KEYWARD_NODE_NAME", "node-a"), ("KEYWARD_LOG", "info")],
+    );
+    let address = served.address.clone();
+
+    // The password is in a file only its owner reads.
+    let password_file = data.join("admin-password");
+    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_owned();
+    assert!(password.len() >= 12, "{password:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&password_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // A refused request is logged once, inside its request's span.
+    let forged = "Bearer kwtok_0000000000000000000000000000000000000000";
+    let (status, _) = http(
+        &address,
+        &format!(
+            "GET /api/me HTTP/1.1\r\nHost: {address}\r\nAuthorization: {forged}\r\n\
+             x-request-id: log-test-17\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 401);
+    let lines = terminate(served);
+
+    let objects: Vec<Value> = lines
+        .iter()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect();
+    assert!(objects.len() >= 3, "{lines:?}");
+    for (object, line) in objects.iter().zip(&lines) {
+        assert_eq!(object["node"], "node-a", "{line}");
+        assert!(!line.contains(&password), "the password reached the log: {line}");
+        assert!(!line.contains("kwtok_0000"), "a credential reached the log: {line}");
+        assert!(!line.contains('\u{1b}'), "colour codes in a JSON log: {line}");
+    }
+    let message = |o: &Value| o["fields"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(objects.iter().any(|o| message(o).contains("generated password is in")));
+    assert!(objects.iter().any(|o| message(o).starts_with("keyward: listening on http://")));
+    let refusal = objects
+        .iter()
+        .find(|o| o["target"] == "keyward::auth" && o["fields"]["granted"] == false)
+        .unwrap_or_else(|| panic!("no refusal logged: {lines:?}"));
+    assert_eq!(refusal["span"]["request_id"], "log-test-17", "{refusal}");
+    // A made-up token fails its checksum before any lookup.
+    assert_eq!(refusal["fields"]["reason"], "malformed-field", "{refusal}");
+}
