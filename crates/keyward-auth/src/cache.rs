@@ -27,13 +27,15 @@ use keyward_store::{
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
+use crate::usage::UseRecorder;
+
 /// A key as the verifier needs it.
 #[derive(Debug)]
 pub struct CachedKey {
     /// The key's record, its permissions narrowed by its root user's.
     pub key: ApiKey,
     material: KeyMaterial,
-    /// When this node last recorded the key's use (epoch ms): at most one write a minute.
+    /// When this node last noted the key's use (epoch ms): at most once a second.
     last_recorded_use_ms: AtomicI64,
     /// When the entry was read from the store (epoch ms).
     loaded_at_ms: i64,
@@ -44,8 +46,8 @@ pub struct CachedKey {
 /// every request read the database.
 const RELOAD_AFTER_MS: i64 = 10_000;
 
-/// How often a key's last use is written to the store, at most.
-const USE_RECORD_INTERVAL_MS: i64 = 60_000;
+/// How often a key's use is noted, at most (the notes are written in batches, [`UseRecorder`]).
+const USE_RECORD_INTERVAL_MS: i64 = 1_000;
 
 impl CachedKey {
     fn new(credentials: KeyCredentials, loaded_at_ms: i64) -> Self {
@@ -128,6 +130,8 @@ pub struct CacheSettings {
     pub time_to_live: Duration,
     /// How long an unknown identifier stays unknown.
     pub negative_time_to_live: Duration,
+    /// How often the keys' last uses noted on this node are written, in one transaction.
+    pub use_flush_interval: Duration,
 }
 
 impl Default for CacheSettings {
@@ -137,6 +141,7 @@ impl Default for CacheSettings {
             negative_capacity: 100_000,
             time_to_live: Duration::from_secs(300),
             negative_time_to_live: Duration::from_secs(30),
+            use_flush_interval: Duration::from_secs(5),
         }
     }
 }
@@ -208,6 +213,8 @@ pub struct CredentialCache {
     in_flight: Arc<Mutex<HashMap<Loading, InFlight>>>,
     /// Reads from the store so far.
     loads: Arc<AtomicU64>,
+    /// Keys' last uses, written in batches.
+    uses: UseRecorder,
 }
 
 /// What the store answered for one credential.
@@ -230,6 +237,7 @@ impl CredentialCache {
             generation: Arc::new(AtomicU64::new(0)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             loads: Arc::new(AtomicU64::new(0)),
+            uses: UseRecorder::new(store.clone(), settings.use_flush_interval),
         };
         let listener = cache.clone();
         store.subscribe(move |change| listener.invalidate(change));
@@ -353,27 +361,26 @@ impl CredentialCache {
         }
     }
 
-    /// Records a verified key's use at `now_ms`: in the store at most once a minute per node,
-    /// without making the request wait.
+    /// Notes a verified key's use at `now_ms`, at most once a second per key, without a
+    /// write: the notes are written in batches ([`CredentialCache::uses`]).
     pub fn record_use(&self, key: &CachedKey, now_ms: i64) {
         let last = key.last_recorded_use_ms.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < USE_RECORD_INTERVAL_MS {
             return;
         }
-        // One request wins the right to write; the others go on.
+        // One request wins the right to note it; the others go on.
         if key
             .last_recorded_use_ms
             .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
+            .is_ok()
         {
-            return;
+            self.uses.note(key.key.id, now_ms);
         }
-        let (store, id) = (self.store.clone(), key.key.id);
-        tokio::spawn(async move {
-            if let Err(error) = store.touch_api_key(id, now_ms).await {
-                tracing::warn!(error = ?error, key_id = id, "could not record a key's last use");
-            }
-        });
+    }
+
+    /// The recorder of keys' last uses: flush it before stopping, so no use is lost.
+    pub fn uses(&self) -> &UseRecorder {
+        &self.uses
     }
 
     /// Drops what depends on `change` (called by the store after every change).

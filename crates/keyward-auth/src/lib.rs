@@ -26,9 +26,11 @@ pub mod pipeline;
 mod principal;
 mod replay;
 pub mod session;
+mod usage;
 
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
 pub use layer::{AuthLayer, AuthService};
 pub use pipeline::{AuthSettings, BodyWithheld, Refusal, authenticate};
 pub use principal::{Identity, Principal, RequestId};
 pub use replay::{ReplayGuard, ReplayMode, Reuse};
+pub use usage::UseRecorder;

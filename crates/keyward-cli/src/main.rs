@@ -134,6 +134,9 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             redact(&config.database_url)
         );
         keyward_server::serve(listener, app.router, limits, shutdown).await?;
+        if let Err(error) = app.uses.flush().await {
+            say!("could not record keys' last use: {error}");
+        }
         store.close().await;
         say!("stopped");
         Ok(())

@@ -177,6 +177,8 @@ pub struct Application {
     pub router: Router,
     /// The gateway it forwards to.
     pub gateway: Gateway,
+    /// Keys' last uses noted and not yet written: flush after serving, so none is lost.
+    pub uses: keyward_auth::UseRecorder,
 }
 
 /// [`app_with_clock`], with the gateway's handle.
@@ -203,8 +205,9 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
     let throttle = LoginThrottle::new(settings.login);
+    let uses = cache.uses().clone();
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
-    Application { router: finish(routes, AppState(Arc::new(shared))), gateway }
+    Application { router: finish(routes, AppState(Arc::new(shared))), gateway, uses }
 }
 
 /// The very same application with authentication switched off: every protected route sees
