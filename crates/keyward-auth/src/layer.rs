@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
+use crate::Principal;
 use crate::pipeline::{AuthSettings, authenticate};
 
 /// Verifies every request; see the crate docs.
@@ -64,11 +65,23 @@ where
         let settings = self.settings.clone();
         let now_ms = (self.clock)();
         Box::pin(async move {
+            // The answer carries the scheme, for metrics.
             match authenticate(&settings, request, now_ms).await {
-                Ok(request) => inner.oneshot(request).await,
+                Ok(request) => {
+                    let scheme = request.extensions().get::<Principal>().map(|p| p.scheme);
+                    let mut response = inner.oneshot(request).await?;
+                    if let Some(scheme) = scheme {
+                        response.extensions_mut().insert(scheme);
+                    }
+                    Ok(response)
+                }
                 Err(refusal) => {
                     refusal.log();
-                    Ok(refusal.error.into_response())
+                    let mut response = refusal.error.into_response();
+                    if let Some(scheme) = refusal.scheme {
+                        response.extensions_mut().insert(scheme);
+                    }
+                    Ok(response)
                 }
             }
         })

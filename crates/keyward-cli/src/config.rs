@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// This node's name in the JSON log [default: the host name].
     #[arg(long, env = "KEYWARD_NODE_NAME", value_name = "NAME")]
     node_name: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, an address of their own: whoever can
+    /// reach it reads them [default: no metrics served].
+    #[arg(long, env = "KEYWARD_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
@@ -187,6 +191,7 @@ struct FileConfig {
     forward_auth: Option<ForwardAuthFile>,
     log_format: Option<String>,
     node_name: Option<String>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// `[forward_auth]`: where the original request is read from.
@@ -218,6 +223,8 @@ pub struct ServeConfig {
     pub routes: RouteSources,
     /// The log's format and this node's name.
     pub log: LogSettings,
+    /// Where metrics are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
@@ -409,6 +416,7 @@ impl ServeArgs {
             store,
             routes,
             log: LogSettings { format, node },
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
         })
     }
 }

@@ -128,6 +128,19 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         if routes > 0 {
             say!("gateway: {routes} route(s); SIGHUP reloads them");
         }
+        if let Some(address) = config.metrics_listen {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} for metrics"))?;
+            let address = listener.local_addr()?;
+            let router = keyward_server::metrics::router(app.metrics.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::warn!(%error, "the metrics listener stopped");
+                }
+            });
+            say!("metrics on http://{address}/metrics");
+        }
         say!(
             "listening on http://{address}, store: {} ({})",
             store.backend().name(),

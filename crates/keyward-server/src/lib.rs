@@ -18,6 +18,7 @@
 pub mod console;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod request_id;
 mod routes;
@@ -179,6 +180,8 @@ pub struct Application {
     pub gateway: Gateway,
     /// Keys' last uses noted and not yet written: flush after serving, so none is lost.
     pub uses: keyward_auth::UseRecorder,
+    /// What the application counts, to serve on `--metrics-listen`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// [`app_with_clock`], with the gateway's handle.
@@ -206,8 +209,10 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
+    let metrics = Arc::new(metrics::Metrics::default());
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
-    Application { router: finish(routes, AppState(Arc::new(shared))), gateway, uses }
+    let router = finish(routes, AppState(Arc::new(shared)), metrics.clone());
+    Application { router, gateway, uses, metrics }
 }
 
 /// The very same application with authentication switched off: every protected route sees
@@ -230,7 +235,7 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     };
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
     let shared = Shared { store, cache, throttle, gateway, settings };
-    finish(routes, AppState(Arc::new(shared)))
+    finish(routes, AppState(Arc::new(shared)), Arc::default())
 }
 
 /// The gateway over the application's pipeline (`auth`; each route sets its schemes).
@@ -245,7 +250,7 @@ fn gateway(settings: &Settings, auth: AuthSettings, clock: Clock) -> Gateway {
 
 /// The layers every variant shares: state, body limit, panic safety, request limits and
 /// timeouts, tracing, request ids (see [`limits`] for the order).
-fn finish(routes: Router<AppState>, state: AppState) -> Router {
+fn finish(routes: Router<AppState>, state: AppState, metrics: Arc<metrics::Metrics>) -> Router {
     let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
     let request_id = HeaderName::from_static(REQUEST_ID);
     let routes = routes::answer_unknown(routes)
@@ -256,6 +261,8 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
     // Around the whole router, once (cheaper per request than around each route).
     Router::new()
         .fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes))
+        // Counts every answer, overload and timeouts included.
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
         // Logs method and path only: the query may hold query-hmac credentials.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -1,0 +1,109 @@
+//! `keyward serve --metrics-listen`: the metrics on an address of their own, read by the
+//! Python `prometheus_client` OpenMetrics parser (an independent implementation), and every
+//! counter checked against the requests this test sent. Skipped when the parser is missing,
+//! required in CI.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{get, http, serve, terminate};
+use keyward_testkit::env::missing;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "metrics-admin-password";
+
+/// The samples of an OpenMetrics text, as the Python parser reads them: `[name, labels, value]`.
+fn parsed(text: &str) -> Option<Vec<Value>> {
+    let script = "import sys, json\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+        print(json.dumps([[s.name, s.labels, s.value] for f in parse(sys.stdin.read()) for s in f.samples]))";
+    let probe = Command::new("python3").args(["-c", "import prometheus_client"]).status();
+    if !probe.is_ok_and(|status| status.success()) {
+        return missing("prometheus_client", "pip install prometheus-client");
+    }
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}\n{text}", String::from_utf8_lossy(&output.stderr));
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
+fn sample(samples: &[Value], name: &str, labels: Value) -> f64 {
+    samples
+        .iter()
+        .find(|s| s[0] == name && s[1] == labels)
+        .and_then(|s| s[2].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_count_every_request_on_an_address_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[("KEYWARD_ADMIN_PASSWORD", PASSWORD), ("KEYWARD_METRICS_LISTEN", "127.0.0.1:0")],
+    );
+    let line = served.printed.iter().find(|l| l.contains("metrics on http://")).unwrap().clone();
+    let metrics = line.split("http://").nth(1).unwrap().trim_end_matches("/metrics").to_owned();
+    let api = served.address.clone();
+
+    for _ in 0..5 {
+        assert_eq!(get(&api, "/healthz").0, 200);
+    }
+    let login = json!({"UserName": "admin", "Password": PASSWORD}).to_string();
+    let (status, answer) = http(
+        &api,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    for _ in 0..4 {
+        let request = format!(
+            "GET /api/me HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        assert_eq!(http(&api, &request).0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(get(&api, "/api/me").0, 401);
+    }
+    // The API's own address does not serve them.
+    assert_eq!(get(&api, "/metrics").0, 404);
+
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {metrics}\r\nConnection: close\r\n\r\n");
+    let mut stream = std::net::TcpStream::connect(&metrics).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let (head, text) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("application/openmetrics-text"), "{head}");
+    assert!(!text.contains(&token), "a token in the metrics");
+    let Some(samples) = parsed(text) else { return };
+
+    let requests = |group: &str, scheme: &str, outcome: &str, code: &str| {
+        let labels = json!({"group": group, "scheme": scheme, "outcome": outcome, "code": code});
+        sample(&samples, "keyward_requests_total", labels)
+    };
+    assert_eq!(requests("health", "none", "ok", "0"), 5.0, "{text}");
+    assert_eq!(requests("api", "none", "ok", "0"), 1.0, "the login: {text}");
+    assert_eq!(requests("api", "bearer", "ok", "0"), 4.0, "{text}");
+    assert_eq!(requests("api", "none", "refused", "10"), 3.0, "{text}");
+    let timed = sample(&samples, "keyward_request_duration_seconds_count", json!({"group": "api"}));
+    assert_eq!(timed, 8.0, "{text}");
+    terminate(served);
+}
