@@ -26,6 +26,7 @@ pub mod pipeline;
 mod principal;
 mod replay;
 pub mod session;
+mod shared_replay;
 mod usage;
 
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
@@ -33,4 +34,5 @@ pub use layer::{AuthLayer, AuthService};
 pub use pipeline::{AuthSettings, BodyWithheld, Refusal, authenticate};
 pub use principal::{Identity, Principal, RequestId};
 pub use replay::{ReplayGuard, ReplayMode, Reuse};
+pub use shared_replay::{RedisFailure, SharedReplay};
 pub use usage::UseRecorder;

@@ -185,12 +185,21 @@ pub async fn authenticate(
     // the other schemes are bound to the whole target.
     let bound = if scheme == Scheme::QueryHmac { parts.uri.path() } else { target };
     if let Some(replay) = verified.replay_id() {
-        if let Err(reuse) = settings.replay.check(replay, method, bound, now_ms) {
+        if let Err(reuse) = settings.replay.check_everywhere(replay, method, bound, now_ms).await {
             let (error, reason) = match reuse {
                 Reuse::SameRequest => (ApiError::new(ErrorCode::Replayed), "replayed"),
                 Reuse::OtherRequest => {
                     (ApiError::new(ErrorCode::SignatureReused), "signature-reused")
                 }
+                Reuse::SharedUnavailable => (
+                    ApiError::new(ErrorCode::Unavailable)
+                        .with_message(
+                            "The shared replay memory (Redis) cannot be reached: signed POST, \
+                             PUT, PATCH and DELETE requests are refused until it is back",
+                        )
+                        .with_retry_after(1),
+                    "replay-store-unavailable",
+                ),
                 Reuse::MemoryFull => {
                     tracing::warn!("replay memory full: new signatures are refused until it frees");
                     (ApiError::new(ErrorCode::Overloaded).with_retry_after(1), "replay-memory-full")

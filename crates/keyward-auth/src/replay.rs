@@ -23,8 +23,8 @@
 //! can aim a target at another's digest; signatures are hashed (keyed too) by their first eight
 //! bytes, which are as random as the rest. The memory holds at most [`ReplayGuard::capacity`]
 //! entries; past it, new signatures are refused ([`Reuse::MemoryFull`]) rather than let an old
-//! one be forgotten. One node's memory; a cluster-wide guard (Redis) comes with the scale-out
-//! work.
+//! one be forgotten. With Redis ([`ReplayGuard::shared`]), every node shares what was first
+//! used where ([`crate::SharedReplay`]), and this memory saves the round-trip for repeats.
 //!
 //! # Example
 //! ```
@@ -51,6 +51,8 @@ use std::time::Duration;
 
 use axum::http::Method;
 use keyward_sig::ReplayId;
+
+use crate::shared_replay::{Claim, RedisFailure, SharedReplay};
 
 /// Which repeats of the very same signed request are refused (a signature reused for another
 /// request is refused in every mode).
@@ -91,6 +93,9 @@ pub enum Reuse {
     OtherRequest,
     /// New, but the memory is full: it could not be remembered, so it is not accepted.
     MemoryFull,
+    /// Not known here, and the shared memory (Redis) cannot be asked: an unsafe method under
+    /// fail-closed.
+    SharedUnavailable,
 }
 
 /// The number of shards: enough that two cores rarely wait on one lock.
@@ -134,6 +139,8 @@ pub struct ReplayGuard {
     entries: Arc<AtomicUsize>,
     /// Keys the digest of method and target.
     binding: RandomState,
+    /// The memory every node shares, when there is one.
+    shared: Option<SharedReplay>,
 }
 
 impl ReplayGuard {
@@ -152,6 +159,65 @@ impl ReplayGuard {
             shards: Arc::new(std::array::from_fn(|_| Mutex::new(Shard::default()))),
             entries: Arc::new(AtomicUsize::new(0)),
             binding: RandomState::new(),
+            shared: None,
+        }
+    }
+
+    /// The same guard, sharing its memory with every node through `shared`.
+    pub fn shared(mut self, shared: SharedReplay) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// [`ReplayGuard::check`], against every node's memory when the guard is shared: a
+    /// signature this node has not seen is claimed in Redis, once.
+    pub async fn check_everywhere(
+        &self,
+        replay: &ReplayId,
+        method: &Method,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<(), Reuse> {
+        let Some(shared) = &self.shared else { return self.check(replay, method, target, now_ms) };
+        if self.known(replay, method, target, now_ms)? {
+            return Ok(());
+        }
+        match shared.claim(replay.id(), method.as_str(), target).await {
+            Some(Claim::First) => self.check(replay, method, target, now_ms),
+            Some(Claim::SameRequest) if self.mode.refuses_repeat_of(method) => {
+                Err(Reuse::SameRequest)
+            }
+            Some(Claim::SameRequest) => self.check(replay, method, target, now_ms),
+            Some(Claim::OtherRequest) => Err(Reuse::OtherRequest),
+            None if shared.on_failure == RedisFailure::FailClosed
+                && ReplayMode::UnsafeMethods.refuses_repeat_of(method) =>
+            {
+                Err(Reuse::SharedUnavailable)
+            }
+            None => self.check(replay, method, target, now_ms),
+        }
+    }
+
+    /// Whether this node has seen `replay` for this very request and may accept it again;
+    /// refused if it saw it for another request, or for this one and the mode refuses repeats.
+    fn known(
+        &self,
+        replay: &ReplayId,
+        method: &Method,
+        target: &str,
+        now_ms: i64,
+    ) -> Result<bool, Reuse> {
+        let binding = self.bind(method, target);
+        let id = SignatureId(*replay.id());
+        let generation = u64::try_from(now_ms / self.generation_ms).unwrap_or_default();
+        let shard = self.shards[usize::from(id.0[8]) % SHARDS].lock();
+        let shard = shard.unwrap_or_else(|poisoned| poisoned.into_inner());
+        match shard.seen.get(&id) {
+            Some(first) if first.generation.saturating_add(1) < generation => Ok(false),
+            Some(first) if first.binding != binding => Err(Reuse::OtherRequest),
+            Some(_) if self.mode.refuses_repeat_of(method) => Err(Reuse::SameRequest),
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 

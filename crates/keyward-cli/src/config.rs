@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use http::HeaderName;
-use keyward_server::auth::ReplayMode;
+use keyward_server::auth::{RedisFailure, ReplayMode};
 use keyward_server::gateway::{
     BodyForwarding, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
 };
@@ -130,6 +130,15 @@ pub struct ServeArgs {
     /// reach it reads them [default: no metrics served].
     #[arg(long, env = "KEYWARD_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Redis, for what every node must share (`redis://host:6379/0`): the replay memory
+    /// [default: none; each node remembers alone].
+    #[arg(long, env = "KEYWARD_REDIS_URL", value_name = "URL")]
+    redis_url: Option<String>,
+    /// When Redis cannot be reached: fail-closed (signed POST, PUT, PATCH and DELETE get 503;
+    /// safe methods are decided by the node's own memory) or fail-open (every request is)
+    /// [default: fail-closed].
+    #[arg(long, env = "KEYWARD_REDIS_FAILURE", value_name = "MODE")]
+    redis_failure: Option<String>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
@@ -192,6 +201,8 @@ struct FileConfig {
     log_format: Option<String>,
     node_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    redis_url: Option<String>,
+    redis_failure: Option<String>,
 }
 
 /// `[forward_auth]`: where the original request is read from.
@@ -225,6 +236,8 @@ pub struct ServeConfig {
     pub log: LogSettings,
     /// Where metrics are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Redis, and what to do when it cannot be reached.
+    pub redis: Option<(String, RedisFailure)>,
 }
 
 /// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
@@ -405,6 +418,19 @@ impl ServeArgs {
                 .with_context(|| format!("log format must be text or json, not {name:?}"))?,
         };
         let node = self.node_name.or(file.node_name).unwrap_or_else(host_name);
+        let on_failure = match self.redis_failure.or(file.redis_failure).as_deref() {
+            None => RedisFailure::default(),
+            Some(name) => RedisFailure::from_name(name).with_context(|| {
+                format!("redis failure mode must be fail-closed or fail-open, not {name:?}")
+            })?,
+        };
+        let redis = match self.redis_url.or(file.redis_url) {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some((url, on_failure))
+            }
+            Some(_) => bail!("--redis-url must start with redis:// or rediss://"),
+            None => None,
+        };
         if node.is_empty() || node.len() > 253 || node.chars().any(char::is_control) {
             bail!("node name must be 1 to 253 characters without control characters");
         }
@@ -417,6 +443,7 @@ impl ServeArgs {
             routes,
             log: LogSettings { format, node },
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
+            redis,
         })
     }
 }

@@ -117,7 +117,21 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let limits = config.settings.limits;
         let routes = config.settings.routes.len();
         let clock = keyward_store::system_clock();
-        let app = keyward_server::application(store.clone(), config.settings, clock);
+        let mut settings = config.settings;
+        if let Some((url, on_failure)) = &config.redis {
+            let window =
+                std::time::Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
+            let shared = keyward_server::auth::SharedReplay::connect(url, window, *on_failure)
+                .await
+                .with_context(|| format!("cannot connect to Redis at {}", redact(url)))?;
+            settings.shared_replay = Some(shared);
+            let mode = match on_failure {
+                keyward_server::auth::RedisFailure::FailClosed => "fail-closed",
+                keyward_server::auth::RedisFailure::FailOpen => "fail-open",
+            };
+            say!("replay memory shared through Redis at {} ({mode})", redact(url));
+        }
+        let app = keyward_server::application(store.clone(), settings, clock);
         // Before "listening": from then on, a change made on another node (or by `keyward
         // admin`) reaches this node's caches.
         if store.follow_changes().await.context("cannot listen for other nodes' changes")?.is_some() {

@@ -1,10 +1,16 @@
-//! Three `keyward serve` processes on one PostgreSQL database, started together, as a load
-//! balancer would see them. A credential changed through one node is refused by the other two
-//! without waiting for a cache to expire: a key revoked, a key's token regenerated, the user at
-//! a key's root disabled (and enabled again), an access token logged out. The delay until both
-//! other nodes refuse is printed (p50, p99, max over 100 changes); it is measured, not
-//! asserted, beyond a ceiling of 10 s that only a missed change would reach. Skipped without
-//! PostgreSQL, required in CI.
+//! `keyward serve` processes on one PostgreSQL database (and one Redis), as a load balancer
+//! would see them:
+//!
+//! - started together; a credential changed through one node is refused by the others without
+//!   waiting for a cache to expire (a key revoked, a key's token regenerated, the user at a
+//!   key's root disabled and enabled again, an access token logged out). The delay until both
+//!   other nodes refuse is printed (p50, p99, max over 100 changes); it is measured, not
+//!   asserted, beyond a ceiling of 10 s that only a missed change would reach;
+//! - a signature accepted on one node is refused on the others, through Redis; Redis stopped,
+//!   unsafe methods get 503 under fail-closed and pass under fail-open; Redis back, every node
+//!   shares again by itself.
+//!
+//! Skipped without PostgreSQL or `redis-server`, required in CI.
 
 #![allow(clippy::unwrap_used)]
 
@@ -23,16 +29,23 @@ const MASTER_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 const PASSWORD: &str = "cluster-admin-password";
 const CHANGES: usize = 100;
 
-/// Starts three nodes at once on `database_url`.
-fn three_nodes(database_url: &str, dirs: &[tempfile::TempDir]) -> Vec<Served> {
-    let env = [
+/// Starts one node per directory at once on `database_url`, each with `extra` settings.
+fn nodes(database_url: &str, dirs: &[tempfile::TempDir], extra: &[&[(&str, &str)]]) -> Vec<Served> {
+    let base = [
         ("KEYWARD_DATABASE_URL", database_url),
         ("KEYWARD_MASTER_KEY", MASTER_KEY),
         ("KEYWARD_ADMIN_PASSWORD", PASSWORD),
     ];
     std::thread::scope(|scope| {
-        let starting: Vec<_> =
-            dirs.iter().map(|dir| scope.spawn(|| serve(dir.path(), &env))).collect();
+        let starting: Vec<_> = dirs
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                let env: Vec<(&str, &str)> =
+                    base.iter().chain(extra.get(i).copied().unwrap_or_default()).copied().collect();
+                scope.spawn(move || serve(dir.path(), &env))
+            })
+            .collect();
         starting.into_iter().map(|node| node.join().unwrap()).collect()
     })
 }
@@ -87,7 +100,7 @@ async fn until_all(probes: &[Client], expected: bool) -> Duration {
 async fn a_change_made_on_one_node_is_seen_by_the_others() {
     let Some(db) = PostgresDatabase::create("cluster").await else { return };
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes = three_nodes(&db.url, &dirs);
+    let nodes = nodes(&db.url, &dirs, &[]);
     let bootstraps = nodes
         .iter()
         .filter(|node| node.printed.iter().any(|l| l.contains("created user admin")))
@@ -163,6 +176,152 @@ async fn a_change_made_on_one_node_is_seen_by_the_others() {
         at(0.99),
         delays[delays.len() - 1]
     );
+    for node in nodes {
+        terminate(node);
+    }
+    db.drop_database().await;
+}
+
+/// A `redis-server` of this test's own, on a free port, keeping nothing on disk.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start(port: u16) -> Option<Redis> {
+        let port_text = port.to_string();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--port", &port_text, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = spawned else {
+            return keyward_testkit::env::missing("redis-server", "apt-get install redis-server");
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis { child, port })
+    }
+
+    fn stop(mut self) -> u16 {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.port
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A raw request with a header-hmac signature made now: `(method, target, headers, body)`.
+fn signed_request(key: &ApiKey, method: &str, target: &str, body: &str) -> String {
+    let material =
+        keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, key.secret().as_bytes());
+    let signed = keyward_sig::header_hmac::sign(
+        &key.token,
+        body.as_bytes(),
+        keyward_client::now_ms(),
+        &material,
+    );
+    let mut headers = String::new();
+    for (name, value) in signed.pairs() {
+        headers.push_str(&format!("{name}: {value}\r\n"));
+    }
+    format!(
+        "{method} {target} HTTP/1.1\r\nHOST\r\n{headers}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Sends `request` (made by [`signed_request`]) to `address`: the status and error code.
+fn send_to(address: &str, request: &str) -> (u16, Option<i64>) {
+    let (status, body) =
+        common::http(address, &request.replace("HOST", &format!("Host: {address}")));
+    (status, body["error"]["code"].as_i64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_used_on_one_node_is_refused_on_the_others_through_redis() {
+    let Some(db) = PostgresDatabase::create("cluster_replay").await else { return };
+    let Some(redis) = Redis::start(free_port()) else { return };
+    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let shared: &[(&str, &str)] = &[("KEYWARD_REDIS_URL", &redis_url)];
+    let open: &[(&str, &str)] =
+        &[("KEYWARD_REDIS_URL", &redis_url), ("KEYWARD_REDIS_FAILURE", "fail-open")];
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    // A, B and C fail closed (the default); D fails open.
+    let nodes = nodes(&db.url, &dirs, &[shared, shared, shared, open]);
+    for node in &nodes {
+        assert!(
+            node.printed.iter().any(|l| l.contains("shared through Redis")),
+            "{:?}",
+            node.printed
+        );
+    }
+    let [a, b, c, d] = [0, 1, 2, 3].map(|i| nodes[i].address.clone());
+    let url = format!("http://{a}");
+    let admin =
+        Client::new(&url, Auth::Bearer(Client::login(&url, "admin", PASSWORD).await.unwrap()))
+            .unwrap();
+    let body =
+        json!({"data": {"name": "Shared", "permissions": ["activities:read", "activities:write"]}});
+    let created = call(&admin, Method::POST, "/api/admin/keys", Some(body)).await;
+    let key = ApiKey::new(
+        created["data"]["token"].as_str().unwrap(),
+        created["data"]["secret"].as_str().unwrap(),
+    );
+
+    // A signed POST accepted on A is a replay on B and C.
+    let post = signed_request(&key, "POST", "/api/activities", r#"{"data":{"name":"once"}}"#);
+    assert_eq!(send_to(&a, &post), (201, None));
+    assert_eq!(send_to(&b, &post), (401, Some(15)));
+    assert_eq!(send_to(&c, &post), (401, Some(15)));
+
+    // A GET's signature serves the same GET on any node, and no other request on any node.
+    let get = signed_request(&key, "GET", "/api/activities", "");
+    assert_eq!(send_to(&a, &get).0, 200);
+    assert_eq!(send_to(&c, &get).0, 200);
+    let elsewhere = get.replacen("GET /api/activities", "GET /api/me", 1);
+    assert_eq!(send_to(&b, &elsewhere), (401, Some(24)));
+
+    // Redis stops: unsafe methods get 503 where nodes fail closed, pass where they fail open;
+    // safe ones are decided by each node's own memory.
+    let port = redis.stop();
+    let post = signed_request(&key, "POST", "/api/activities", r#"{"data":{"name":"down"}}"#);
+    assert_eq!(send_to(&b, &post), (503, Some(51)));
+    assert_eq!(send_to(&d, &post), (201, None));
+    assert_eq!(send_to(&b, &signed_request(&key, "GET", "/api/me", "")).0, 200);
+
+    // Redis comes back: the nodes share again by themselves.
+    let redis = Redis::start(port).unwrap();
+    let started = Instant::now();
+    loop {
+        let post = signed_request(&key, "POST", "/api/activities", r#"{"data":{"name":"back"}}"#);
+        match send_to(&b, &post) {
+            (201, None) => {
+                // C reconnects on its own first request, as B just did.
+                let mut seen_on_c = send_to(&c, &post);
+                while seen_on_c == (503, Some(51)) {
+                    assert!(started.elapsed() < Duration::from_secs(10), "C never recovered");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    seen_on_c = send_to(&c, &post);
+                }
+                assert_eq!(seen_on_c, (401, Some(15)), "shared again");
+                break;
+            }
+            (503, Some(51)) => {
+                assert!(started.elapsed() < Duration::from_secs(10), "never recovered");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    redis.stop();
     for node in nodes {
         terminate(node);
     }

@@ -87,6 +87,8 @@ pub struct Settings {
     pub identity_headers: IdentityHeaders,
     /// Where forward-auth reads the original request from.
     pub forward_auth: ForwardAuthSettings,
+    /// The replay memory every node shares (Redis), if any; without it, this node's own.
+    pub shared_replay: Option<keyward_auth::SharedReplay>,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -129,6 +131,7 @@ impl Default for Settings {
             routes: Routes::default(),
             identity_headers: IdentityHeaders::default(),
             forward_auth: ForwardAuthSettings::default(),
+            shared_replay: None,
         }
     }
 }
@@ -191,6 +194,10 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
     // One verifier, cache and replay memory for every group: a signature used on one group's
     // route is bound to it on every other.
     let replay = ReplayGuard::new(settings.replay, window);
+    let replay = match &settings.shared_replay {
+        Some(shared) => replay.shared(shared.clone()),
+        None => replay,
+    };
     let group = |schemes: &[Scheme]| AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// A `keyward serve` process and what it printed on stderr.
+/// A `keyward serve` process and what it printed on stderr; killed if a test ends without
+/// [`terminate`] (a failed assertion), so no server outlives its test.
 pub struct Served {
     pub child: Child,
     pub address: String,
@@ -50,6 +51,13 @@ pub fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
     Served { child, address, lines, printed }
 }
 
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn terminate(mut served: Served) -> Vec<String> {
     #[cfg(unix)]
     {
@@ -58,8 +66,9 @@ pub fn terminate(mut served: Served) -> Vec<String> {
     }
     let status = served.child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status}");
-    served.printed.extend(served.lines.try_iter());
-    served.printed
+    let rest: Vec<String> = served.lines.try_iter().collect();
+    served.printed.extend(rest);
+    std::mem::take(&mut served.printed)
 }
 
 pub fn have(tool: &str) -> bool {
