@@ -168,6 +168,11 @@ pub(crate) fn original_request(
     });
     let target = agreed(&parts.headers, &settings.uri_headers, from_path.as_deref(), "URI")?
         .ok_or_else(|| missing("URI", &settings.uri_headers))?;
+    // A request line carries no fragment; one here would be dropped by URI parsing, and the
+    // check would decide on a shorter target than the proxy forwards.
+    if target.contains('#') {
+        return Err(invalid("the original URI has a '#': a request target has no fragment"));
+    }
     let own_method = from_path.as_ref().map(|_| parts.method.as_str());
     let method = agreed(&parts.headers, &settings.method_headers, own_method, "method")?
         .ok_or_else(|| missing("method", &settings.method_headers))?;

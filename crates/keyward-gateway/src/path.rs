@@ -7,6 +7,9 @@
 //! - Dot segments (`.`, `..`, raw or encoded), encoded slashes and backslashes (`%2F`, `%5C`)
 //!   and raw backslashes are refused: upstreams disagree on them, and `/public/../admin` must
 //!   never be matched as `/public/`.
+//! - A `%` that does not begin an escape (`%zz`, a `%` at the end), and an encoded `%`
+//!   (`%25`), are refused: an upstream that decodes twice, or decodes a stray `%` its own way,
+//!   would serve another path than the one matched (`/public/%252e%252e/admin`).
 //!
 //! The request is forwarded with its path as sent; only matching uses the normalised form.
 
@@ -19,6 +22,8 @@ pub enum PathError {
     DotSegment,
     /// `%2F` or `%5C`, or a raw backslash.
     EncodedSeparator,
+    /// A `%` that does not begin an escape, or an encoded `%` (`%25`).
+    PercentEncoding,
 }
 
 impl std::fmt::Display for PathError {
@@ -26,6 +31,9 @@ impl std::fmt::Display for PathError {
         f.write_str(match self {
             PathError::DotSegment => "the path has a . or .. segment",
             PathError::EncodedSeparator => "the path has an encoded slash or a backslash",
+            PathError::PercentEncoding => {
+                "the path has a malformed escape or an encoded percent sign (%25)"
+            }
         })
     }
 }
@@ -51,7 +59,9 @@ pub fn matching_path(path: &str) -> Result<Cow<'_, str>, PathError> {
 }
 
 /// Decodes `%XX` where it stands for an unreserved character; keeps other escapes as sent
-/// (upper-cased, so two spellings match alike); refuses encoded separators.
+/// (upper-cased, so two spellings match alike); refuses encoded separators, encoded percent
+/// signs and malformed escapes. Every `%` of the result begins an escape it keeps, so decoding
+/// the result again changes nothing.
 fn decode_unreserved(path: &str) -> Result<String, PathError> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
@@ -64,6 +74,8 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match escaped {
             Some(b'/' | b'\\') => return Err(PathError::EncodedSeparator),
+            Some(b'%') => return Err(PathError::PercentEncoding),
+            None if bytes[i] == b'%' => return Err(PathError::PercentEncoding),
             Some(c) if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') => {
                 out.push(char::from(c));
                 i += 3;
@@ -102,6 +114,13 @@ mod tests {
         assert_eq!(matching_path("/orders/17").unwrap(), "/orders/17");
         assert_eq!(matching_path("/a/.well/..x/b.").unwrap(), "/a/.well/..x/b.");
         assert_eq!(matching_path("/%6f%72ders/%7E").unwrap(), "/orders/~");
-        assert_eq!(matching_path("/caf%c3%a9/%zz/%4").unwrap(), "/caf%C3%A9/%zz/%4");
+        assert_eq!(matching_path("/caf%c3%a9/%3b").unwrap(), "/caf%C3%A9/%3B");
+    }
+
+    #[test]
+    fn stray_and_encoded_percent_signs_are_refused() {
+        for path in ["/%zz", "/a%4", "/a%", "/public/%252e%252e/admin", "/%%%3333%.%", "/%25"] {
+            assert_eq!(matching_path(path), Err(PathError::PercentEncoding), "{path}");
+        }
     }
 }

@@ -247,6 +247,10 @@ async fn refusals_come_in_the_error_shape_and_never_reach_the_upstream() {
     let (status, body) =
         raw_status(&server, "GET /public/..%2Fadmin HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert_eq!((status, code(&body)), (400, 38));
+    // Decoded twice by an upstream, this would be /orders/admin (found by fuzzing).
+    let (status, body) =
+        raw_status(&server, "GET /public/%252e%252e/orders HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert_eq!((status, code(&body)), (400, 38));
     server.stop().await;
 }
 
