@@ -430,6 +430,15 @@ async fn a_client_cannot_choose_which_request_is_checked() {
     fragment.headers.retain(|(n, _)| n != "x-original-uri");
     fragment.headers.push(("x-original-uri".into(), "/orders/1?x=1#&status=active".into()));
     assert_eq!(code(&ask(&server, fragment).await.2), 37);
+    // A query without a path, which URI parsing would read as "/?..." (found by fuzzing).
+    let mut pathless = check(
+        &server,
+        Proxy::Nginx,
+        original(None, (&server.admin_token, ""), "GET", "/orders/1", None),
+    );
+    pathless.headers.retain(|(n, _)| n != "x-original-uri");
+    pathless.headers.push(("x-original-uri".into(), "?orders/1".into()));
+    assert_eq!(code(&ask(&server, pathless).await.2), 37);
     // A path an upstream would resolve elsewhere, or decode twice (found by the gateway_path
     // fuzz target).
     for uri in [
