@@ -46,7 +46,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -189,9 +189,7 @@ impl ReplayGuard {
             }
             Some(Claim::SameRequest) => self.check(replay, method, target, now_ms),
             Some(Claim::OtherRequest) => Err(Reuse::OtherRequest),
-            None if shared.on_failure == RedisFailure::FailClosed
-                && ReplayMode::UnsafeMethods.refuses_repeat_of(method) =>
-            {
+            None if shared.on_failure == RedisFailure::FailClosed && !method.is_safe() => {
                 Err(Reuse::SharedUnavailable)
             }
             None => self.check(replay, method, target, now_ms),
@@ -207,11 +205,7 @@ impl ReplayGuard {
         target: &str,
         now_ms: i64,
     ) -> Result<bool, Reuse> {
-        let binding = self.bind(method, target);
-        let id = SignatureId(*replay.id());
-        let generation = u64::try_from(now_ms / self.generation_ms).unwrap_or_default();
-        let shard = self.shards[usize::from(id.0[8]) % SHARDS].lock();
-        let shard = shard.unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, binding, generation, shard) = self.locate(replay, method, target, now_ms);
         match shard.seen.get(&id) {
             Some(first) if first.generation.saturating_add(1) < generation => Ok(false),
             Some(first) if first.binding != binding => Err(Reuse::OtherRequest),
@@ -235,11 +229,7 @@ impl ReplayGuard {
         target: &str,
         now_ms: i64,
     ) -> Result<(), Reuse> {
-        let binding = self.bind(method, target);
-        let id = SignatureId(*replay.id());
-        let generation = u64::try_from(now_ms / self.generation_ms).unwrap_or_default();
-        let shard = &self.shards[usize::from(id.0[8]) % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, binding, generation, mut shard) = self.locate(replay, method, target, now_ms);
         if shard.generation != generation {
             self.enter(&mut shard, generation);
         }
@@ -256,6 +246,23 @@ impl ReplayGuard {
                 Ok(())
             }
         }
+    }
+
+    /// Where `replay` is kept: its id, the binding of `method` and `target`, the generation of
+    /// `now_ms`, and its shard, locked.
+    fn locate(
+        &self,
+        replay: &ReplayId,
+        method: &Method,
+        target: &str,
+        now_ms: i64,
+    ) -> (SignatureId, u64, u64, MutexGuard<'_, Shard>) {
+        // The digest before the lock: no hashing while others wait.
+        let binding = self.bind(method, target);
+        let id = SignatureId(*replay.id());
+        let generation = u64::try_from(now_ms / self.generation_ms).unwrap_or_default();
+        let shard = self.shards[usize::from(id.0[8]) % SHARDS].lock();
+        (id, binding, generation, shard.unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// The keyed digest of `method` and `target`. A method of eight bytes or fewer (all of

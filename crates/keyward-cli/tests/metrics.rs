@@ -8,10 +8,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 
 use common::{get, http, serve, terminate};
-use keyward_testkit::env::missing;
+use keyward_testkit::env::python;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "metrics-admin-password";
@@ -21,19 +20,7 @@ fn parsed(text: &str) -> Option<Vec<Value>> {
     let script = "import sys, json\n\
         from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
         print(json.dumps([[s.name, s.labels, s.value] for f in parse(sys.stdin.read()) for s in f.samples]))";
-    let probe = Command::new("python3").args(["-c", "import prometheus_client"]).status();
-    if !probe.is_ok_and(|status| status.success()) {
-        return missing("prometheus_client", "pip install prometheus-client");
-    }
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = python("prometheus_client", script, text.as_bytes())?;
     assert!(output.status.success(), "{}\n{text}", String::from_utf8_lossy(&output.stderr));
     Some(serde_json::from_slice(&output.stdout).unwrap())
 }

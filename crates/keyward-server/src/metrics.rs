@@ -86,10 +86,12 @@ impl Metrics {
         let scheme = response.extensions().get::<Scheme>().map_or("none", |s| s.as_str());
         let code = response.extensions().get::<ErrorCode>().copied();
         let status = response.status();
-        let outcome = match () {
-            _ if status.is_server_error() => "error",
-            _ if status.is_client_error() => "refused",
-            _ => "ok",
+        let outcome = if status.is_server_error() {
+            "error"
+        } else if status.is_client_error() {
+            "refused"
+        } else {
+            "ok"
         };
         let code = code.map_or(0, ErrorCode::number);
         self.requests.get_or_create(&RequestLabels { group, scheme, outcome, code }).inc();

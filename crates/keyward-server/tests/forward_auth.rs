@@ -183,17 +183,7 @@ fn the_guides_traefik_and_envoy_configurations_fit_the_contract() {
 
 /// Sends a check; the status, the response headers and the JSON body.
 async fn ask(server: &TestServer, request: Prepared) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut builder = server.client.request(request.method.parse().unwrap(), &request.url);
-    for (name, value) in &request.headers {
-        builder = builder.header(name, value);
-    }
-    if let Some(body) = request.body {
-        builder = builder.body(body);
-    }
-    let response = builder.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.json().await.unwrap_or(Value::Null))
+    common::exchange(&server.client, request).await
 }
 
 fn code(body: &Value) -> i64 {

@@ -166,17 +166,9 @@ async fn every_scheme_passes_with_identity_and_without_credentials() {
 
 /// Sends a request; its status, response request id and JSON body.
 async fn reqwest_send(server: &TestServer, request: Prepared) -> (u16, String, Value) {
-    let mut builder = server.client.request(request.method.parse().unwrap(), &request.url);
-    for (name, value) in &request.headers {
-        builder = builder.header(name, value);
-    }
-    if let Some(body) = request.body {
-        builder = builder.body(body);
-    }
-    let response = builder.send().await.unwrap();
-    let status = response.status().as_u16();
-    let id = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
-    (status, id, response.json().await.unwrap_or(Value::Null))
+    let (status, headers, body) = common::exchange(&server.client, request).await;
+    let id = headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    (status, id, body)
 }
 
 #[tokio::test]

@@ -6,11 +6,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use common::{Backend, TestServer};
-use keyward_testkit::env::missing;
+use keyward_testkit::env::python;
 use serde_json::Value;
 
 /// Every route the server answers, with its methods.
@@ -107,29 +105,13 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         "the error codes are in the reference"
     );
 
-    let validator_present = Command::new("python3")
-        .args(["-c", "import openapi_spec_validator"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if validator_present {
-        let mut child = Command::new("python3")
-            .args(["-c", "import json, sys; from openapi_spec_validator import validate; validate(json.load(sys.stdin)); print('valid')"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
+    let script = "import json, sys; from openapi_spec_validator import validate; \
+        validate(json.load(sys.stdin)); print('valid')";
+    if let Some(output) = python("openapi_spec_validator", script, text.as_bytes()) {
         assert!(
             output.status.success(),
             "openapi-spec-validator: {}",
             String::from_utf8_lossy(&output.stderr)
-        );
-    } else {
-        missing::<()>(
-            "the Python package openapi-spec-validator",
-            "not importable (pip install openapi-spec-validator)",
         );
     }
     server.stop().await;

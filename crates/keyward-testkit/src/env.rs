@@ -64,3 +64,23 @@ impl PostgresDatabase {
         }
     }
 }
+
+/// Runs `python3 -c script` with `input` on its standard input; `None` (skipped, or failed
+/// under [`require_all`]) when python3 cannot import `module`.
+pub fn python(module: &str, script: &str, input: &[u8]) -> Option<std::process::Output> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let probe = Command::new("python3").args(["-c", &format!("import {module}")]).status();
+    if !probe.is_ok_and(|status| status.success()) {
+        return missing(&format!("the Python package {module}"), "not importable (pip install it)");
+    }
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().expect("piped").write_all(input).expect("python3 reads its input");
+    Some(child.wait_with_output().expect("python3 ends"))
+}

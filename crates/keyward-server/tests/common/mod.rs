@@ -364,6 +364,15 @@ fn split_url(url: &str) -> (&str, &str) {
 }
 
 pub async fn send(client: &reqwest::Client, request: Prepared) -> (u16, Value) {
+    let (status, _, body) = exchange(client, request).await;
+    (status, body)
+}
+
+/// Sends `request`: its status, the response headers and the JSON body (null if none).
+pub async fn exchange(
+    client: &reqwest::Client,
+    request: Prepared,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut builder = client.request(request.method.parse().unwrap(), &request.url);
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
@@ -373,8 +382,9 @@ pub async fn send(client: &reqwest::Client, request: Prepared) -> (u16, Value) {
     }
     let response = builder.send().await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 impl Prepared {
