@@ -54,6 +54,7 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
         ..Actor::default()
     };
     let new = NewApiKey {
+        limits: Default::default(),
         owner: KeyOwner::Domain(admin.domain_id),
         name: "Load benchmark".into(),
         permissions: Permissions::parse(&["activities:read"]).expect("known"),

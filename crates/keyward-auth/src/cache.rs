@@ -27,6 +27,7 @@ use keyward_store::{
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
+use crate::metrics::Meters;
 use crate::usage::UseRecorder;
 
 /// A key as the verifier needs it.
@@ -215,6 +216,8 @@ pub struct CredentialCache {
     loads: Arc<AtomicU64>,
     /// Keys' last uses, written in batches.
     uses: UseRecorder,
+    /// Hits, loads and the pipeline's other counts.
+    meters: Meters,
 }
 
 /// What the store answered for one credential.
@@ -238,6 +241,7 @@ impl CredentialCache {
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             loads: Arc::new(AtomicU64::new(0)),
             uses: UseRecorder::new(store.clone(), settings.use_flush_interval),
+            meters: Meters::default(),
         };
         let listener = cache.clone();
         store.subscribe(move |change| listener.invalidate(change));
@@ -252,7 +256,10 @@ impl CredentialCache {
         now_ms: i64,
     ) -> Result<Found, StoreError> {
         match self.remembered(credential, now_ms) {
-            Some(found) => Ok(found),
+            Some(found) => {
+                self.meters.cache_hit();
+                Ok(found)
+            }
             // Boxed: a load is rare, and its future is large; every request's future stays small.
             None => Box::pin(self.load(Loading::from(credential), now_ms)).await,
         }
@@ -296,6 +303,16 @@ impl CredentialCache {
         found
     }
 
+    /// The store the cache reads from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The pipeline's meters, which count the cache's hits and loads.
+    pub fn meters(&self) -> &Meters {
+        &self.meters
+    }
+
     /// How many times a credential was read from the store, since start.
     pub fn loads(&self) -> u64 {
         self.loads.load(Ordering::Relaxed)
@@ -310,10 +327,16 @@ impl CredentialCache {
 
     async fn read(&self, what: &Loading) -> Result<Read, StoreError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
-        Ok(match what {
-            Loading::Key(token) => Read::Key(self.store.key_credentials(token).await?),
-            Loading::Token(digest) => Read::Token(self.store.access_token(digest).await?),
-        })
+        let started = std::time::Instant::now();
+        let read = match what {
+            Loading::Key(token) => self.store.key_credentials(token).await.map(Read::Key),
+            Loading::Token(digest) => self.store.access_token(digest).await.map(Read::Token),
+        };
+        match &read {
+            Ok(_) => self.meters.cache_miss(started.elapsed().as_secs_f64()),
+            Err(_) => self.meters.store_failed(),
+        }
+        read
     }
 
     /// Puts what was read (when the generation was `generation`) into memory, and takes it out
@@ -386,6 +409,13 @@ impl CredentialCache {
     /// Drops what depends on `change` (called by the store after every change).
     fn invalidate(&self, change: &Invalidation) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.meters.invalidated(match change {
+            Invalidation::Key(_) => "key",
+            Invalidation::User(_) => "user",
+            Invalidation::Domain(_) => "domain",
+            Invalidation::AccessToken(_) => "token",
+            Invalidation::Everything => "everything",
+        });
         // New requests must not join a load that began before the change.
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).clear();
         // `invalidate_entries_if` fails only when closures are not enabled, which `bounded`
@@ -463,6 +493,7 @@ mod tests {
             ..Actor::default()
         };
         let new = NewApiKey {
+            limits: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "app".into(),
             permissions: Permissions::all(),

@@ -66,6 +66,10 @@ pub enum ErrorCode {
     /// 26: forward-auth: the scheme signs the body, and the proxy did not forward it (or
     /// forwarded only part of it), so it cannot be verified.
     BodyNotForwarded,
+    /// 27: a rate limit of the key, its user or the route is spent for now.
+    RateLimited,
+    /// 28: the key's usage quota (credits) is spent.
+    CreditsExhausted,
     /// 30: the body is not valid JSON, or not of the expected shape.
     InvalidBody,
     /// 31: a field has an invalid value.
@@ -129,6 +133,8 @@ impl ErrorCode {
             SignatureReused => 24,
             TooManyLoginAttempts => 25,
             BodyNotForwarded => 26,
+            RateLimited => 27,
+            CreditsExhausted => 28,
             InvalidBody => 30,
             InvalidField => 31,
             BodyTooLarge => 32,
@@ -162,7 +168,7 @@ impl ErrorCode {
             }
             InvalidBody | InvalidQuery | TooManyItems | InvalidForwardAuth | InvalidPath
             | UpgradeNotAllowed => StatusCode::BAD_REQUEST,
-            TooManyLoginAttempts => StatusCode::TOO_MANY_REQUESTS,
+            TooManyLoginAttempts | RateLimited | CreditsExhausted => StatusCode::TOO_MANY_REQUESTS,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -194,6 +200,8 @@ impl ErrorCode {
                 "This scheme signs the body, and the proxy did not forward it: configure the \
                  proxy to forward request bodies to keyward's forward-auth"
             }
+            RateLimited => "Rate limit reached; try again after Retry-After seconds",
+            CreditsExhausted => "This key's usage quota is spent",
             AmbiguousCredentials => "Credentials of more than one scheme",
             WrongKeyKind => "Wrong kind of key for this route",
             SchemeNotAllowed => "Authentication scheme not accepted on this route",

@@ -7,13 +7,16 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
+use keyward_sig::Scheme;
+
 use crate::Principal;
 use crate::pipeline::{AuthSettings, authenticate};
+use crate::rate_limit::Allowance;
 
 /// Verifies every request; see the crate docs.
 #[derive(Clone)]
@@ -65,23 +68,30 @@ where
         let settings = self.settings.clone();
         let now_ms = (self.clock)();
         Box::pin(async move {
-            // The answer carries the scheme, for metrics.
-            match authenticate(&settings, request, now_ms).await {
-                Ok(request) => {
-                    let scheme = request.extensions().get::<Principal>().map(|p| p.scheme);
+            // The answer carries the scheme, for metrics, and the rate limits' headers.
+            let started = std::time::Instant::now();
+            let decided = authenticate(&settings, request, now_ms).await;
+            let scheme = match &decided {
+                Ok(request) => request.extensions().get::<Principal>().map(|p| p.scheme),
+                Err(refusal) => refusal.scheme,
+            };
+            let meters = settings.cache.meters();
+            meters.verified(scheme.map_or("none", Scheme::as_str), started.elapsed().as_secs_f64());
+            match decided {
+                Ok(mut request) => {
+                    let allowance = request.extensions_mut().remove::<Allowance>();
                     let mut response = inner.oneshot(request).await?;
                     if let Some(scheme) = scheme {
                         response.extensions_mut().insert(scheme);
+                    }
+                    if let Some(allowance) = allowance {
+                        allowance.write_headers(response.headers_mut());
                     }
                     Ok(response)
                 }
                 Err(refusal) => {
                     refusal.log();
-                    let mut response = refusal.error.into_response();
-                    if let Some(scheme) = refusal.scheme {
-                        response.extensions_mut().insert(scheme);
-                    }
-                    Ok(response)
+                    Ok(refusal.into_response())
                 }
             }
         })

@@ -6,6 +6,7 @@
 //! request ─▶ AuthLayer ─▶ pipeline: parse credentials once ─▶ scheme allowed here?
 //!          ─▶ credential cache (memory, else one load) ─▶ body, if the scheme signs it
 //!          ─▶ keyward-sig verify ─▶ replay guard (bound to method + target) ─▶ Principal
+//!          ─▶ rate limits (key, user, route) ─▶ credits
 //!          ─▶ the inner service (handler, proxy, forward-auth answer)
 //! ```
 //!
@@ -15,15 +16,19 @@
 //! and path (so no credential in a query string or header reaches the logs). [`pipeline`] says
 //! what each step does; [`authz`] is the one authorization rule for administration.
 //!
-//! It keeps its caches and replay memory in the process's memory, and reads credentials from a
+//! It keeps its caches, replay memory and rate-limit counts in the process's memory, or shares
+//! the last two between nodes through [`Redis`], and reads credentials from a
 //! [`keyward_store::Store`]; it serves nothing by itself.
 
 pub mod authz;
 mod cache;
 pub mod error;
 mod layer;
+mod metrics;
 pub mod pipeline;
 mod principal;
+mod rate_limit;
+mod redis;
 mod replay;
 pub mod session;
 mod shared_replay;
@@ -31,8 +36,10 @@ mod usage;
 
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
 pub use layer::{AuthLayer, AuthService};
+pub use metrics::Meters;
 pub use pipeline::{AuthSettings, BodyWithheld, Refusal, authenticate};
 pub use principal::{Identity, Principal, RequestId};
+pub use rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};
+pub use redis::{Redis, RedisFailure, RedisMeters};
 pub use replay::{ReplayGuard, ReplayMode, Reuse};
-pub use shared_replay::{RedisFailure, SharedReplay};
 pub use usage::UseRecorder;

@@ -7,7 +7,9 @@
 //! 4 body        ── only for schemes that sign it, after the key and clock checks
 //! 5 verify      ── once (again only after a reload, for a key changed elsewhere)
 //! 6 replay      ── first use, or the same request when the mode allows it
-//! 7 principal   ── into the request's extensions
+//! 7 limits      ── every rate limit that applies (key, user, route), then a credit if the
+//!                  key has a quota
+//! 8 principal   ── into the request's extensions, with the rate limits' [`Allowance`]
 //! ```
 //!
 //! Each step either hands the next what it learned or refuses with a stable reason; the chain
@@ -20,11 +22,12 @@ use http_body::Body as _;
 use keyward_sig::{
     CredentialRef, Principal as Verified, RequestView, Scheme, Verifier, VerifyError,
 };
-use keyward_store::{StoreError, TokenSubject};
+use keyward_store::{Spend, StoreError, TokenSubject};
 
 use crate::cache::{CredentialCache, KeyHandle, TokenHandle};
 use crate::error::{self, ApiError, ErrorCode};
 use crate::principal::{Identity, Principal};
+use crate::rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};
 use crate::replay::{ReplayGuard, Reuse};
 
 /// What the auth layer needs, built once at start-up.
@@ -36,6 +39,10 @@ pub struct AuthSettings {
     pub cache: CredentialCache,
     /// The replay guard.
     pub replay: ReplayGuard,
+    /// The rate-limit counts.
+    pub limiter: RateLimiter,
+    /// The limit of the gateway route these settings guard, per caller, if it sets one.
+    pub route_limit: Option<RouteLimit>,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
     /// The URI scheme clients reach the server with (`http`, or `https` behind a TLS proxy),
@@ -65,19 +72,34 @@ pub struct Refusal {
     pub scheme: Option<Scheme>,
     /// The key's id, when the key is known.
     pub key_id: Option<i64>,
+    /// The rate limits, when one refused.
+    pub allowance: Option<Allowance>,
 }
 
 impl Refusal {
     fn new(error: ApiError, reason: &'static str) -> Self {
-        Refusal { error, reason, scheme: None, key_id: None }
+        Refusal { error, reason, scheme: None, key_id: None, allowance: None }
     }
 
     /// A verification failure, with what is known of the request.
     fn verify(error: VerifyError, scheme: Option<Scheme>, key_id: Option<i64>) -> Self {
-        Refusal { reason: error.code(), error: error.into(), scheme, key_id }
+        Refusal { reason: error.code(), error: error.into(), scheme, key_id, allowance: None }
     }
 
-    fn store(error: StoreError) -> Self {
+    /// The answer: the error, with the rate-limit headers when a limit refused.
+    pub fn into_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut response = self.error.into_response();
+        if let Some(allowance) = &self.allowance {
+            allowance.write_headers(response.headers_mut());
+        }
+        if let Some(scheme) = self.scheme {
+            response.extensions_mut().insert(scheme);
+        }
+        response
+    }
+
+    pub(crate) fn store(error: StoreError) -> Self {
         let reason = if error.is_unavailable() { "store-unavailable" } else { "store-error" };
         Refusal::new(error.into(), reason)
     }
@@ -186,7 +208,7 @@ pub async fn authenticate(
     let bound = if scheme == Scheme::QueryHmac { parts.uri.path() } else { target };
     if let Some(replay) = verified.replay_id() {
         if let Err(reuse) = settings.replay.check_everywhere(replay, method, bound, now_ms).await {
-            let (error, reason) = match reuse {
+            let (error, reason): (ApiError, &'static str) = match reuse {
                 Reuse::SameRequest => (ApiError::new(ErrorCode::Replayed), "replayed"),
                 Reuse::OtherRequest => {
                     (ApiError::new(ErrorCode::SignatureReused), "signature-reused")
@@ -205,19 +227,121 @@ pub async fn authenticate(
                     (ApiError::new(ErrorCode::Overloaded).with_retry_after(1), "replay-memory-full")
                 }
             };
+            cache.meters().replay_refused(reason);
             return Err(Refusal { scheme: Some(scheme), key_id, ..Refusal::new(error, reason) });
         }
     }
 
-    // 7. The principal.
+    // 7. Rate limits, then a credit: only for a request every limit lets through.
     let verified = verified.into_principal();
+    let (limits, credited) = limits_of(&verified, settings.route_limit.as_ref());
+    let limited = |error: ApiError, reason: &'static str, allowance| Refusal {
+        scheme: Some(scheme),
+        key_id,
+        allowance,
+        ..Refusal::new(error, reason)
+    };
+    let mut allowance = Allowance::default();
+    if !limits.is_empty() {
+        allowance = match settings.limiter.check(&limits, method, now_ms).await {
+            Ok(allowance) => allowance,
+            Err(Limited::Exceeded { policy, retry_after, allowance }) => {
+                cache.meters().rate_limited(policy.as_str());
+                let error = ApiError::new(ErrorCode::RateLimited)
+                    .with_retry_after(retry_after)
+                    .with_detail(serde_json::json!({
+                        "policy": policy.as_str(),
+                        "retry_after_seconds": retry_after,
+                    }));
+                return Err(limited(error, "rate-limited", Some(allowance)));
+            }
+            Err(Limited::SharedUnavailable) => {
+                cache.meters().rate_limited("shared_unavailable");
+                let error = ApiError::new(ErrorCode::Unavailable)
+                    .with_message(
+                        "The shared rate-limit counts (Redis) cannot be reached: POST, PUT, \
+                         PATCH and DELETE requests are refused until they are back",
+                    )
+                    .with_retry_after(1);
+                return Err(limited(error, "rate-limit-store-unavailable", None));
+            }
+        };
+    }
+    if let Some(id) = credited {
+        match cache.store().spend_credit(id, now_ms).await {
+            Ok(Spend::Spent { remaining }) => allowance.credits_remaining = Some(remaining),
+            Ok(Spend::Unlimited) => {}
+            Ok(Spend::Exhausted { refill_at_ms }) => {
+                cache.meters().rate_limited("credits");
+                let wait = refill_at_ms
+                    .map(|at| u64::try_from((at - now_ms + 999) / 1000).unwrap_or(0).max(1));
+                let error = ApiError::new(ErrorCode::CreditsExhausted).with_detail(
+                    serde_json::json!({ "refill_at_ms": refill_at_ms, "retry_after_seconds": wait }),
+                );
+                let error = match wait {
+                    Some(seconds) => error.with_retry_after(seconds),
+                    None => error,
+                };
+                allowance.credits_remaining = Some(0);
+                return Err(limited(error, "credits-exhausted", Some(allowance)));
+            }
+            Err(error) => {
+                cache.meters().store_failed();
+                return Err(Refusal { scheme: Some(scheme), key_id, ..Refusal::store(error) });
+            }
+        }
+    }
+
+    // 8. The principal.
     if let Verified::ApiKey { key, .. } = &verified {
         cache.record_use(&key.0, now_ms);
     }
     let principal = principal(scheme, verified);
     tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
     parts.extensions.insert(principal);
+    if !allowance.is_empty() {
+        parts.extensions.insert(allowance);
+    }
     Ok(Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))))
+}
+
+/// The rate limits a request counts against, and the key whose credits it spends (if the key
+/// has a quota): the key's limit, its user's (the token's user, or the key's root user), and
+/// the route's, per caller.
+fn limits_of(
+    verified: &Verified<KeyHandle, TokenHandle>,
+    route: Option<&RouteLimit>,
+) -> (Vec<Limit>, Option<i64>) {
+    let (key, user) = match verified {
+        Verified::ApiKey { key, .. } => (Some(&key.0.key), None),
+        Verified::AccessToken { grant, .. } => match &grant.0.token.subject {
+            TokenSubject::Key(key) => (Some(key), None),
+            TokenSubject::User(user) => (None, Some(user)),
+        },
+    };
+    let mut limits = Vec::new();
+    if let Some(key) = key {
+        if let Some(limit) = key.rate_limit {
+            limits.push(Limit::new(PolicyName::Key, format!("k:{}", key.id), limit));
+        }
+        if let (Some(limit), Some(root)) = (key.root_rate_limit, key.root_user_id) {
+            limits.push(Limit::new(PolicyName::User, format!("u:{root}"), limit));
+        }
+    }
+    if let Some(limit) = user.and_then(|user| user.rate_limit.map(|limit| (user.id, limit))) {
+        limits.push(Limit::new(PolicyName::User, format!("u:{}", limit.0), limit.1));
+    }
+    if let Some(route) = route {
+        let caller = match (key, user) {
+            (Some(key), _) => format!("k:{}", key.id),
+            (None, Some(user)) => format!("u:{}", user.id),
+            (None, None) => String::new(),
+        };
+        let counter = format!("r:{}:{caller}", route.route);
+        limits.push(Limit::new(PolicyName::Route, counter, route.limit));
+    }
+    let credited = key.filter(|key| key.credits.is_some()).map(|key| key.id);
+    (limits, credited)
 }
 
 /// Whether the request certainly has no body: its body says so, or its head does. In HTTP/1.x

@@ -52,7 +52,8 @@ use std::time::Duration;
 use axum::http::Method;
 use keyward_sig::ReplayId;
 
-use crate::shared_replay::{Claim, RedisFailure, SharedReplay};
+use crate::redis::Redis;
+use crate::shared_replay::{Claim, SharedReplay};
 
 /// Which repeats of the very same signed request are refused (a signature reused for another
 /// request is refused in every mode).
@@ -163,9 +164,10 @@ impl ReplayGuard {
         }
     }
 
-    /// The same guard, sharing its memory with every node through `shared`.
-    pub fn shared(mut self, shared: SharedReplay) -> Self {
-        self.shared = Some(shared);
+    /// The same guard, sharing its memory with every node through `redis`.
+    pub fn shared(mut self, redis: Redis) -> Self {
+        let window = Duration::from_millis(u64::try_from(self.generation_ms / 2).unwrap_or(0));
+        self.shared = Some(SharedReplay::new(redis, window));
         self
     }
 
@@ -182,16 +184,14 @@ impl ReplayGuard {
         if self.known(replay, method, target, now_ms)? {
             return Ok(());
         }
-        match shared.claim(replay.id(), method.as_str(), target).await {
+        match shared.claim(replay.id(), method, target).await {
             Some(Claim::First) => self.check(replay, method, target, now_ms),
             Some(Claim::SameRequest) if self.mode.refuses_repeat_of(method) => {
                 Err(Reuse::SameRequest)
             }
             Some(Claim::SameRequest) => self.check(replay, method, target, now_ms),
             Some(Claim::OtherRequest) => Err(Reuse::OtherRequest),
-            None if shared.on_failure == RedisFailure::FailClosed && !method.is_safe() => {
-                Err(Reuse::SharedUnavailable)
-            }
+            None if shared.redis.on_failure().refuses(method) => Err(Reuse::SharedUnavailable),
             None => self.check(replay, method, target, now_ms),
         }
     }

@@ -1,46 +1,20 @@
-//! The replay guard's memory shared by every node, in Redis (`--redis-url`): a signature
-//! accepted on one node is known on all of them, bound to the request it was first used for.
+//! The replay guard's memory shared by every node, in Redis: a signature accepted on one node
+//! is known on all of them, bound to the request it was first used for.
 //!
 //! One round-trip per signature a node has not seen itself: a script sets the signature's key
 //! to the request's binding if it is new (`SET NX` with an expiry of two clock windows) and
 //! otherwise says whether the binding is the same. The binding is the first 16 bytes of the
 //! SHA-256 of method and target, the same on every node. A node remembers what Redis told it,
-//! so a repeat it has seen costs no round-trip.
-//!
-//! When Redis cannot be reached (or answers slower than 250 ms), [`RedisFailure`] decides:
-//! fail-closed refuses signed POST, PUT, PATCH and DELETE requests (503, code 51, with
-//! `Retry-After`) and lets safe ones be decided by the node's own memory; fail-open lets every
-//! request be decided by the node's own memory. Either is logged on `keyward::replay` and
-//! counted ([`SharedReplay::failures`]). The connection is made again by itself when Redis
-//! comes back.
+//! so a repeat it has seen costs no round-trip. When Redis cannot be asked, [`crate::Redis`]
+//! logs and counts it, and the guard applies [`crate::RedisFailure`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use axum::http::Method;
 use sha2::{Digest, Sha256};
 
-/// What to do with a signed request when Redis cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RedisFailure {
-    /// Refuse unsafe methods (503); safe ones are decided by this node's memory (the default).
-    #[default]
-    FailClosed,
-    /// Decide every request with this node's memory.
-    FailOpen,
-}
-
-impl RedisFailure {
-    /// `fail-closed` or `fail-open`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "fail-closed" => Some(RedisFailure::FailClosed),
-            "fail-open" => Some(RedisFailure::FailOpen),
-            _ => None,
-        }
-    }
-}
+use crate::redis::{Redis, Use};
 
 /// What Redis knows of a signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,90 +35,45 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 2
 ";
 
-/// How long a Redis answer may take before Redis counts as unreachable.
-const TIMEOUT: Duration = Duration::from_millis(250);
-
 /// The shared memory.
-#[derive(Clone)]
-pub struct SharedReplay {
-    connection: ConnectionManager,
+#[derive(Clone, Debug)]
+pub(crate) struct SharedReplay {
+    pub(crate) redis: Redis,
     script: Arc<redis::Script>,
     expiry_ms: u64,
-    pub(crate) on_failure: RedisFailure,
-    failures: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for SharedReplay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedReplay").field("on_failure", &self.on_failure).finish_non_exhaustive()
-    }
 }
 
 impl SharedReplay {
-    /// Connects to the Redis at `url` (`redis://host:port/db`); entries expire after two
-    /// clock windows.
-    pub async fn connect(
-        url: &str,
-        window: Duration,
-        on_failure: RedisFailure,
-    ) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(TIMEOUT)
-            .set_response_timeout(TIMEOUT)
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config).await?;
-        Ok(SharedReplay {
-            connection,
+    /// The memory in `redis`, its entries expiring after two clock windows.
+    pub(crate) fn new(redis: Redis, window: Duration) -> Self {
+        SharedReplay {
+            redis,
             script: Arc::new(redis::Script::new(CLAIM)),
             expiry_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX / 4).saturating_mul(2),
-            on_failure,
-            failures: Arc::default(),
-        })
-    }
-
-    /// Times Redis could not be asked.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        }
     }
 
     /// Claims signature `id` for `method` and `target`; `None` when Redis cannot be asked.
-    pub(crate) async fn claim(&self, id: &[u8; 32], method: &str, target: &str) -> Option<Claim> {
+    pub(crate) async fn claim(
+        &self,
+        id: &[u8; 32],
+        method: &Method,
+        target: &str,
+    ) -> Option<Claim> {
         let mut key = Vec::with_capacity(15 + 32);
         key.extend_from_slice(b"keyward:replay:");
         key.extend_from_slice(id);
         let binding = &Sha256::new()
-            .chain_update(method.as_bytes())
+            .chain_update(method.as_str().as_bytes())
             .chain_update([0])
             .chain_update(target.as_bytes())
             .finalize()[..16];
-        let mut connection = self.connection.clone();
         let mut invocation = self.script.key(key);
         invocation.arg(binding).arg(self.expiry_ms);
-        let answer: Result<Result<u8, _>, _> =
-            tokio::time::timeout(TIMEOUT, invocation.invoke_async(&mut connection)).await;
-        match answer {
-            Ok(Ok(0)) => Some(Claim::First),
-            Ok(Ok(1)) => Some(Claim::SameRequest),
-            Ok(Ok(_)) => Some(Claim::OtherRequest),
-            Ok(Err(error)) => {
-                self.failed(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.failed("no answer within 250 ms");
-                None
-            }
-        }
-    }
-
-    fn failed(&self, why: &str) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            target: "keyward::replay",
-            error = why,
-            on_failure = ?self.on_failure,
-            "the shared replay memory (Redis) cannot be reached"
-        );
+        Some(match self.redis.run::<u8>(&invocation, Use::Replay, method).await? {
+            0 => Claim::First,
+            1 => Claim::SameRequest,
+            _ => Claim::OtherRequest,
+        })
     }
 }

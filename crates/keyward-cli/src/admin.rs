@@ -3,7 +3,10 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use keyward_store::{Actor, KeyOwner, KeyState, NewApiKey, Permissions, Reseller, Store};
+use keyward_store::{
+    Actor, ApiKey, Credits, KeyLimits, KeyOwner, KeyState, NewApiKey, Permissions, RateLimit,
+    Refill, Reseller, Store,
+};
 use serde_json::json;
 
 use crate::config::StoreArgs;
@@ -25,6 +28,101 @@ enum AdminCommand {
     /// Resellers: the owners of domains, and their provisioning credentials.
     #[command(subcommand)]
     Reseller(ResellerCommand),
+    /// Set an API key's rate limit and usage quota (credits); audited. What is not given
+    /// stays as it is.
+    KeyLimits {
+        /// The key's token (its public identifier).
+        token: String,
+        /// The rate limit, as REQUESTS/SECONDS (100/60: a burst of 100, then 100 a minute).
+        #[arg(long, value_name = "REQUESTS/SECONDS", conflicts_with = "no_rate_limit")]
+        rate_limit: Option<String>,
+        /// Remove the rate limit.
+        #[arg(long)]
+        no_rate_limit: bool,
+        /// The credits left; each accepted request spends one.
+        #[arg(long, value_name = "N", conflicts_with = "no_credits")]
+        credits: Option<i64>,
+        /// Set the credits back to AMOUNT every SECONDS.
+        #[arg(long, value_name = "AMOUNT/SECONDS", conflicts_with = "no_credits")]
+        refill: Option<String>,
+        /// Remove the quota.
+        #[arg(long)]
+        no_credits: bool,
+    },
+    /// Set a user's rate limit, on every request they make with their tokens or any key
+    /// rooted in them; audited.
+    UserRateLimit {
+        /// The user's name.
+        username: String,
+        /// The rate limit, as REQUESTS/SECONDS.
+        #[arg(long, value_name = "REQUESTS/SECONDS", required_unless_present = "none")]
+        rate_limit: Option<String>,
+        /// Remove the rate limit.
+        #[arg(long, conflicts_with = "rate_limit")]
+        none: bool,
+    },
+}
+
+/// `N/SECONDS`, both positive integers.
+fn per_seconds(flag: &str, value: &str) -> anyhow::Result<(i64, i64)> {
+    let parsed = value.split_once('/').and_then(|(n, seconds)| {
+        Some((n.trim().parse::<i64>().ok()?, seconds.trim().parse::<i64>().ok()?))
+    });
+    parsed.with_context(|| format!("--{flag} takes N/SECONDS, like 100/60, not {value:?}"))
+}
+
+fn rate_limit(value: &str) -> anyhow::Result<RateLimit> {
+    let (requests, seconds) = per_seconds("rate-limit", value)?;
+    u32::try_from(requests)
+        .ok()
+        .zip(u64::try_from(seconds).ok())
+        .and_then(|(requests, seconds)| RateLimit::new(requests, seconds.saturating_mul(1000)))
+        .context("--rate-limit allows 1 to 1000000 requests per 1 to 2592000 seconds")
+}
+
+async fn set_key_limits(
+    store: &Store,
+    token: &str,
+    rate: (Option<String>, bool),
+    credits: (Option<i64>, Option<String>, bool),
+) -> anyhow::Result<ApiKey> {
+    let key = store
+        .key_credentials(token)
+        .await?
+        .with_context(|| format!("no active key has token {token:?}"))?
+        .key;
+    let owner = match (key.domain_id, key.reseller_id) {
+        (Some(domain), _) => KeyOwner::Domain(domain),
+        (None, Some(reseller)) => KeyOwner::Reseller(reseller),
+        (None, None) => bail!("key {token:?} has no owner"),
+    };
+    let current = store.api_key(owner, key.id).await?;
+    let rate_limit = match rate {
+        (_, true) => None,
+        (Some(value), false) => Some(rate_limit(&value)?),
+        (None, false) => current.rate_limit,
+    };
+    let credits = match credits {
+        (_, _, true) => None,
+        (None, None, false) => current.credits,
+        (remaining, refill, false) => {
+            let refill = refill
+                .map(|value| {
+                    let (amount, seconds) = per_seconds("refill", &value)?;
+                    anyhow::Ok(Refill { amount, interval_ms: seconds.saturating_mul(1000) })
+                })
+                .transpose()?
+                .or(current.credits.and_then(|credits| credits.refill));
+            let remaining = remaining
+                .or(refill.map(|refill| refill.amount))
+                .context("--credits is needed without --refill")?;
+            Some(Credits::new(remaining, refill).context(
+                "--credits and the refill amount are 0 to 10^12, refilled every 1 to 34560000 seconds",
+            )?)
+        }
+    };
+    let limits = KeyLimits { rate_limit, credits };
+    Ok(store.set_key_limits(&operator(), owner, key.id, &limits).await?)
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,7 +185,42 @@ fn checked_name(name: &str) -> anyhow::Result<()> {
 }
 
 async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow::Result<()> {
-    let AdminCommand::Reseller(command) = command;
+    let command = match command {
+        AdminCommand::Reseller(command) => command,
+        AdminCommand::KeyLimits {
+            token,
+            rate_limit,
+            no_rate_limit,
+            credits,
+            refill,
+            no_credits,
+        } => {
+            let rate = (rate_limit, no_rate_limit);
+            let key = set_key_limits(store, &token, rate, (credits, refill, no_credits)).await?;
+            let limits =
+                json!({"id": key.id, "rate_limit": key.rate_limit, "credits": key.credits});
+            match as_json {
+                true => println!("{limits}"),
+                false => println!("key {} ({}): {limits}", key.id, key.name),
+            }
+            return Ok(());
+        }
+        AdminCommand::UserRateLimit { username, rate_limit: value, none: _ } => {
+            let user = store
+                .user_named(&username)
+                .await?
+                .with_context(|| format!("no user named {username:?}"))?;
+            let limit = value.as_deref().map(rate_limit).transpose()?;
+            let user =
+                store.set_user_rate_limit(&operator(), user.domain_id, user.id, limit).await?;
+            let limits = json!({"id": user.id, "rate_limit": user.rate_limit});
+            match as_json {
+                true => println!("{limits}"),
+                false => println!("user {} ({}): {limits}", user.id, user.username),
+            }
+            return Ok(());
+        }
+    };
     match command {
         ResellerCommand::Create { name } => {
             checked_name(&name)?;
@@ -163,6 +296,7 @@ async fn create_key(
         owner: KeyOwner::Reseller(reseller.id),
         name: format!("{} provisioning", reseller.name),
         permissions: Permissions::default(),
+        limits: Default::default(),
     };
     let (key, secret) = store.create_api_key(actor, &new).await?;
     Ok((key.token, secret.0))

@@ -119,17 +119,15 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let clock = keyward_store::system_clock();
         let mut settings = config.settings;
         if let Some((url, on_failure)) = &config.redis {
-            let window =
-                std::time::Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
-            let shared = keyward_server::auth::SharedReplay::connect(url, window, *on_failure)
+            let redis = keyward_server::auth::Redis::connect(url, *on_failure)
                 .await
                 .with_context(|| format!("cannot connect to Redis at {}", redact(url)))?;
-            settings.shared_replay = Some(shared);
-            let mode = match on_failure {
-                keyward_server::auth::RedisFailure::FailClosed => "fail-closed",
-                keyward_server::auth::RedisFailure::FailOpen => "fail-open",
-            };
-            say!("replay memory shared through Redis at {} ({mode})", redact(url));
+            settings.redis = Some(redis);
+            say!(
+                "replay memory and rate limits shared through Redis at {} ({})",
+                redact(url),
+                on_failure.name()
+            );
         }
         let app = keyward_server::application(store.clone(), settings, clock);
         // Before "listening": from then on, a change made on another node (or by `keyward

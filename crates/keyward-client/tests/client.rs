@@ -23,6 +23,7 @@ async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
         ..Actor::default()
     };
     let new = NewApiKey {
+        limits: Default::default(),
         owner: KeyOwner::Domain(admin.domain_id),
         name: "client test".into(),
         permissions: Permissions::parse(&["activities:read", "activities:write"]).unwrap(),

@@ -40,9 +40,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{AuthSettings, Principal};
+use keyward_auth::{AuthSettings, Principal, RouteLimit};
 use keyward_sig::Scheme;
 use keyward_store::{Clock, Permissions};
+use prometheus_client::metrics::histogram::Histogram;
 
 /// What every route shares.
 #[derive(Clone, Debug)]
@@ -78,6 +79,8 @@ struct Table {
 struct Served {
     auth: Arc<AuthSettings>,
     client: Client<HttpConnector, proxy::UpstreamBody>,
+    /// The route's upstream answer times.
+    upstream: Histogram,
 }
 
 /// What the pipeline and the route decided about a request.
@@ -137,9 +140,13 @@ impl Table {
                     schemes: route.schemes.clone(),
                     body_limit: route.body_limit.unwrap_or(settings.auth.body_limit),
                     console_sessions: false,
+                    route_limit: route
+                        .rate_limit
+                        .map(|limit| RouteLimit { route: route.name().into(), limit }),
                     ..settings.auth.clone()
                 }),
                 client: upstream_client(route),
+                upstream: settings.auth.cache.meters().upstream_histogram(&route.prefix),
             })
             .collect();
         Table { routes, served }

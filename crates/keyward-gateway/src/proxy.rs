@@ -17,7 +17,7 @@ use http::uri::PathAndQuery;
 use http::{Request, StatusCode, Uri, Version};
 use http_body_util::{LengthLimitError, Limited};
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Principal, authenticate};
+use keyward_auth::{Allowance, Principal, authenticate};
 use keyward_sig::Scheme;
 
 use crate::headers::{self, Credentials, is_upgrade};
@@ -27,6 +27,23 @@ use crate::{Decision, Gateway, Served, permitted};
 
 /// The body sent upstream: the client's, cut off at the route's limit.
 pub(crate) type UpstreamBody = Limited<Body>;
+
+/// What an authenticated request's answer carries, whatever it is: the scheme (for metrics)
+/// and the rate limits' headers.
+struct Tags {
+    scheme: Scheme,
+    allowance: Option<Allowance>,
+}
+
+impl Tags {
+    fn on(&self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self.scheme);
+        if let Some(allowance) = &self.allowance {
+            allowance.write_headers(response.headers_mut());
+        }
+        response
+    }
+}
 
 /// The request id header, kept on the way up and named in errors.
 const REQUEST_ID: &str = "x-request-id";
@@ -66,30 +83,52 @@ impl Gateway {
         served: &Served,
         mut request: Request<Body>,
     ) -> Result<Response, Response> {
-        let upgrade = is_upgrade(request.headers());
-        if upgrade && route.upgrades == Upgrades::Refused {
+        if is_upgrade(request.headers()) && route.upgrades == Upgrades::Refused {
             return Err(ApiError::new(ErrorCode::UpgradeNotAllowed)
                 .with_message("Connection upgrades are not allowed on this route (websocket = true allows them)")
                 .into_response());
         }
-        let decision = match route.access {
-            Access::Public => Decision::Public,
+        let (decision, tags) = match route.access {
+            Access::Public => (Decision::Public, None),
             Access::Protected => {
                 request = authenticate(&served.auth, request, self.now_ms()).await.map_err(
                     |refusal| {
                         refusal.log();
-                        refusal.error.into_response()
+                        refusal.into_response()
                     },
                 )?;
                 let principal = request
                     .extensions_mut()
                     .remove::<Principal>()
                     .expect("the pipeline sets the principal");
-                permitted(&principal, route.required(request.method()), request.method())
-                    .map_err(IntoResponse::into_response)?;
-                Decision::Granted(Box::new(principal))
+                let allowance = request.extensions_mut().remove::<Allowance>();
+                let tags = Tags { scheme: principal.scheme, allowance };
+                if let Err(error) =
+                    permitted(&principal, route.required(request.method()), request.method())
+                {
+                    return Err(tags.on(error.into_response()));
+                }
+                (Decision::Granted(Box::new(principal)), Some(tags))
             }
         };
+        let sent = self.send(route, served, request, &decision).await;
+        match tags {
+            Some(tags) => {
+                sent.map(|response| tags.on(response)).map_err(|response| tags.on(response))
+            }
+            None => sent,
+        }
+    }
+
+    /// Sends an authorized request upstream, and its answer back.
+    async fn send(
+        &self,
+        route: &Route,
+        served: &Served,
+        mut request: Request<Body>,
+        decision: &Decision,
+    ) -> Result<Response, Response> {
+        let upgrade = is_upgrade(request.headers());
         let limit = served.auth.body_limit;
         let declared = request
             .headers()
@@ -101,16 +140,24 @@ impl Gateway {
         let request_id = request.headers().get(REQUEST_ID).cloned();
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let upstream = self
-            .upstream_request(route, request, &decision, limit)
+            .upstream_request(route, request, decision, limit)
             .map_err(IntoResponse::into_response)?;
+        let started = std::time::Instant::now();
         let sent =
             tokio::time::timeout(route.response_timeout, served.client.request(upstream)).await;
+        let meters = served.auth.cache.meters();
         let mut response = match sent {
-            Ok(Ok(response)) => response,
+            Ok(Ok(response)) => {
+                served.upstream.observe(started.elapsed().as_secs_f64());
+                response
+            }
             Ok(Err(error)) => {
+                let kind = if error.is_connect() { "connect" } else { "broken" };
+                meters.upstream_failed(&route.prefix, kind);
                 return Err(upstream_failure(route, &error, request_id.as_ref(), limit));
             }
             Err(_) => {
+                meters.upstream_failed(&route.prefix, "timeout");
                 tracing::warn!(target: "keyward::gateway", route = %route.prefix, upstream = %route.upstream.authority, "upstream response timeout");
                 return Err(gateway_error(
                     ErrorCode::GatewayTimeout,

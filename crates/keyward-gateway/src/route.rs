@@ -25,7 +25,7 @@ use std::time::Duration;
 use http::Method;
 use http::uri::{Authority, Scheme as UriScheme};
 use keyward_sig::Scheme;
-use keyward_store::Permissions;
+use keyward_store::{Permissions, RateLimit};
 use serde::Deserialize;
 
 /// A route as written in the configuration.
@@ -77,6 +77,13 @@ pub struct RouteConfig {
     /// Seconds for the upstream to start answering [default: 30].
     #[serde(default)]
     pub response_timeout_seconds: Option<u64>,
+    /// Requests each caller (key or user) may make on this route per window, with
+    /// `rate_limit_window_seconds` [default: no limit].
+    #[serde(default)]
+    pub rate_limit_requests: Option<u32>,
+    /// The rate limit's window, in seconds [default: 60].
+    #[serde(default)]
+    pub rate_limit_window_seconds: Option<u64>,
 }
 
 impl RouteConfig {
@@ -189,6 +196,8 @@ pub struct Route {
     pub connect_timeout: Duration,
     /// Time for the upstream to start answering.
     pub response_timeout: Duration,
+    /// The limit on each caller's requests, if any.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Paths keyward serves itself; no route may take them.
@@ -270,7 +279,28 @@ impl Route {
         if config.body_limit.is_some_and(|limit| !(1024..=1024 * 1024 * 1024).contains(&limit)) {
             return Err(fail("the body limit must be 1024 bytes to 1 GiB".into()));
         }
+        let rate_limit = match (config.rate_limit_requests, config.rate_limit_window_seconds) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(fail("rate_limit_window_seconds needs rate_limit_requests".into()));
+            }
+            (Some(requests), window) => {
+                let window_ms = window.unwrap_or(60).saturating_mul(1000);
+                Some(RateLimit::new(requests, window_ms).ok_or_else(|| {
+                    fail(
+                        "the rate limit must be 1 to 1000000 requests per 1 to 2592000 seconds"
+                            .into(),
+                    )
+                })?)
+            }
+        };
+        if access == Access::Public && rate_limit.is_some() {
+            return Err(fail(
+                "a public route has no caller to limit: rate limits need a protected route".into(),
+            ));
+        }
         Ok(Route {
+            rate_limit,
             prefix: config.prefix,
             host: config.host.map(|host| host.to_ascii_lowercase()),
             methods,
@@ -295,6 +325,14 @@ impl Route {
             connect_timeout: seconds(config.connect_timeout_seconds, 5, "the connect timeout")?,
             response_timeout: seconds(config.response_timeout_seconds, 30, "the response timeout")?,
         })
+    }
+
+    /// The route's name in rate-limit counters: its host (if it has one) and prefix.
+    pub fn name(&self) -> String {
+        match &self.host {
+            Some(host) => format!("{host}{}", self.prefix),
+            None => self.prefix.clone(),
+        }
     }
 
     /// Whether the route serves `path` (a segment boundary after the prefix).

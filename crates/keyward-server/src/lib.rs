@@ -49,7 +49,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{
-    AuthLayer, AuthSettings, CacheSettings, CredentialCache, ReplayGuard, ReplayMode,
+    AuthLayer, AuthSettings, CacheSettings, CredentialCache, RateLimiter, ReplayGuard, ReplayMode,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::throttle::{LoginThrottle, ThrottleSettings};
@@ -87,8 +87,9 @@ pub struct Settings {
     pub identity_headers: IdentityHeaders,
     /// Where forward-auth reads the original request from.
     pub forward_auth: ForwardAuthSettings,
-    /// The replay memory every node shares (Redis), if any; without it, this node's own.
-    pub shared_replay: Option<keyward_auth::SharedReplay>,
+    /// The Redis every node shares, for the replay memory and the rate-limit counts; without
+    /// it, each node keeps its own.
+    pub redis: Option<keyward_auth::Redis>,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -131,7 +132,7 @@ impl Default for Settings {
             routes: Routes::default(),
             identity_headers: IdentityHeaders::default(),
             forward_auth: ForwardAuthSettings::default(),
-            shared_replay: None,
+            redis: None,
         }
     }
 }
@@ -193,15 +194,17 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
     let window = Duration::from_millis(settings.verify.window.as_millis().unsigned_abs());
     // One verifier, cache and replay memory for every group: a signature used on one group's
     // route is bound to it on every other.
-    let replay = ReplayGuard::new(settings.replay, window);
-    let replay = match &settings.shared_replay {
-        Some(shared) => replay.shared(shared.clone()),
-        None => replay,
+    let (replay, limiter) = (ReplayGuard::new(settings.replay, window), RateLimiter::new());
+    let (replay, limiter) = match &settings.redis {
+        Some(redis) => (replay.shared(redis.clone()), limiter.shared(redis.clone())),
+        None => (replay, limiter),
     };
     let group = |schemes: &[Scheme]| AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),
         replay: replay.clone(),
+        limiter: limiter.clone(),
+        route_limit: None,
         body_limit: settings.body_limit,
         uri_scheme: settings.uri_scheme,
         schemes: schemes.to_vec(),
@@ -216,7 +219,8 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
-    let metrics = Arc::new(metrics::Metrics::default());
+    let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
+    let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
     let router = finish(routes, AppState(Arc::new(shared)), metrics.clone());
     Application { router, gateway, uses, metrics }
@@ -235,14 +239,17 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),
         replay: ReplayGuard::new(settings.replay, Duration::from_secs(300)),
+        limiter: RateLimiter::new(),
+        route_limit: None,
         body_limit: settings.body_limit,
         uri_scheme: settings.uri_scheme,
         schemes: Vec::new(),
         console_sessions: false,
     };
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
+    let metrics = Arc::new(metrics::Metrics::new(cache.meters(), None));
     let shared = Shared { store, cache, throttle, gateway, settings };
-    finish(routes, AppState(Arc::new(shared)), Arc::default())
+    finish(routes, AppState(Arc::new(shared)), metrics)
 }
 
 /// The gateway over the application's pipeline (`auth`; each route sets its schemes).

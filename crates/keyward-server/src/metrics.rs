@@ -51,9 +51,14 @@ pub struct Metrics {
     durations: Family<GroupLabels, Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The request counts, with the pipeline's `meters` and, when Redis is used, its meters.
+    pub fn new(meters: &keyward_auth::Meters, redis: Option<&keyward_auth::RedisMeters>) -> Self {
         let mut registry = Registry::with_prefix("keyward");
+        meters.register(&mut registry);
+        if let Some(redis) = redis {
+            redis.register(&mut registry);
+        }
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
@@ -71,9 +76,7 @@ impl Default for Metrics {
         );
         Metrics { registry, requests, durations }
     }
-}
 
-impl Metrics {
     /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();

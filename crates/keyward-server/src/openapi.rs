@@ -58,13 +58,13 @@ pub enum AuthFailures {
         session::login, session::logout, session::me, session::change_password,
         activities::list, activities::create, activities::show, activities::update,
         activities::delete, activities::history,
-        keys::create, keys::list, keys::show, keys::rename, keys::regenerate_token,
+        keys::create, keys::list, keys::show, keys::update, keys::regenerate_token,
         keys::rotate_secret, keys::reveal, keys::revoke,
         users::create, users::list, users::show, users::update,
         audit::list,
         probio::list_domains, probio::create_domain, probio::show_domain, probio::disable_domain,
         probio::enable_domain, probio::create_administrator, probio::list_domain_keys,
-        probio::issue_domain_key, probio::revoke_domain_key,
+        probio::issue_domain_key, probio::update_domain_key, probio::revoke_domain_key,
         crate::console::sign_in, crate::console::current, crate::console::sign_out,
     ),
     components(schemas(ErrorBody)),
@@ -181,9 +181,6 @@ impl Modify for DomainProvisioning {
                 operation.operation_id =
                     operation.operation_id.as_ref().map(|id| format!("provisioning_{id}"));
                 operation.security = Some(signed_only.clone());
-            }
-            if provisioning == "/probio/domain/keys/{id}" {
-                item.patch = None; // rename is not a provisioning route
             }
             openapi.paths.paths.insert(provisioning.to_owned(), item);
         }

@@ -200,6 +200,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
         Actor { request_id: "hostile".into(), name: "operator".into(), ..Actor::default() };
     let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();
     let new = NewApiKey {
+        limits: Default::default(),
         owner: KeyOwner::Reseller(reseller.id),
         name: "provisioning".into(),
         permissions: Permissions::default(),

@@ -20,6 +20,7 @@ async fn reseller(server: &TestServer, name: &str) -> (String, String) {
     };
     let reseller = server.store.create_reseller(&operator, name).await.unwrap();
     let new = NewApiKey {
+        limits: Default::default(),
         owner: KeyOwner::Reseller(reseller.id),
         name: format!("{name} provisioning"),
         permissions: Permissions::default(),

@@ -36,11 +36,11 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/probio/domains/{name}/enable", &["post"]),
     ("/probio/domains/{name}/administrator", &["post"]),
     ("/probio/domains/{name}/keys", &["get", "post"]),
-    ("/probio/domains/{name}/keys/{id}", &["delete"]),
+    ("/probio/domains/{name}/keys/{id}", &["patch", "delete"]),
     ("/probio/domain/users", &["get", "post"]),
     ("/probio/domain/users/{id}", &["get", "patch"]),
     ("/probio/domain/keys", &["get", "post"]),
-    ("/probio/domain/keys/{id}", &["get", "delete"]),
+    ("/probio/domain/keys/{id}", &["get", "patch", "delete"]),
     ("/probio/domain/keys/{id}/rotate-secret", &["post"]),
     ("/console/session", &["get", "post", "delete"]),
 ];

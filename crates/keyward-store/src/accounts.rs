@@ -41,6 +41,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         permissions: Permissions::from_db(row.try_get("permissions")?),
         state: State::from_db(row.try_get("state")?),
         created_at_ms: row.try_get("created_at_ms")?,
+        rate_limit: crate::RateLimit::from_row(row, "")?,
     })
 }
 

@@ -16,7 +16,10 @@ use sqlx::{Acquire, AnyConnection, Row};
 use crate::audit::{self, Change};
 use crate::error::StoreError;
 use crate::invalidation::Invalidation;
-use crate::model::{Actor, ApiKey, KeyCredentials, KeyState, Permissions, Secret};
+use crate::limits::{KeyLimits, write_key_limits};
+use crate::model::{
+    Actor, ApiKey, Credits, KeyCredentials, KeyState, Permissions, RateLimit, Secret,
+};
 use crate::{Store, random_30};
 
 /// Who owns a key: keys are created, found and changed within their owner.
@@ -55,9 +58,12 @@ pub struct NewApiKey {
     pub name: String,
     /// Its permissions (the server checks they are within its creator's).
     pub permissions: Permissions,
+    /// Its rate limit and credits.
+    pub limits: KeyLimits,
 }
 
-fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+/// The key in `row`, its credits as of `now_ms`.
+fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     let state: String = row.try_get("state")?;
     Ok(ApiKey {
@@ -75,14 +81,19 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
         last_used_at_ms: row.try_get("last_used_at_ms")?,
         previous_secret_until_ms: row.try_get("previous_secret_until_ms")?,
         state: if state == "active" { KeyState::Active } else { KeyState::Revoked },
+        rate_limit: RateLimit::from_row(row, "")?,
+        credits: Credits::from_row(row, now_ms)?,
+        root_rate_limit: None,
     })
 }
 
 /// A key as it may act: its permissions narrowed to what its root user holds now, so a key
 /// never holds more than the person behind it, even after that person lost a permission. The
-/// row must carry the root user's permissions as `root_permissions` (see `active_keys!`).
-pub(crate) fn effective_key(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
-    let mut key = key_from_row(row)?;
+/// row must carry the root user's permissions as `root_permissions`, and its rate limit as
+/// `root_rate_limit_*` (see `active_keys!`).
+pub(crate) fn effective_key(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
+    let mut key = key_from_row(row, now_ms)?;
+    key.root_rate_limit = RateLimit::from_row(row, "root_")?;
     if let Some(root) = row.try_get::<Option<String>, _>("root_permissions")? {
         key.permissions = key.permissions.intersection(Permissions::from_db(&root));
     }
@@ -95,7 +106,9 @@ pub(crate) fn effective_key(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
 macro_rules! active_keys {
     ($conditions:literal) => {
         concat!(
-            "SELECT k.*, r.permissions AS root_permissions FROM api_keys k \
+            "SELECT k.*, r.permissions AS root_permissions, \
+             r.rate_limit_requests AS root_rate_limit_requests, \
+             r.rate_limit_window_ms AS root_rate_limit_window_ms FROM api_keys k \
              LEFT JOIN domains d ON d.id = k.domain_id LEFT JOIN users r ON r.id = k.root_user_id \
              WHERE k.state = 'active' AND (k.domain_id IS NULL OR d.state = 'active') \
              AND (k.root_user_id IS NULL OR r.state = 'active') AND ",
@@ -182,12 +195,13 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        write_key_limits(tx.acquire().await?, id, &new.limits, now).await?;
         let row = sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
             .bind(self.master.seal(secret.0.as_bytes(), &seal_context(id)))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-        let key = key_from_row(&row)?;
+        let key = key_from_row(&row, now)?;
         audit::record(
             tx.acquire().await?,
             now,
@@ -195,7 +209,13 @@ impl Store {
                 action: "key.create",
                 target_type: "api_key",
                 target_id: id.to_string(),
-                detail: json!({"name": new.name, "kind": kind, "permissions": new.permissions}),
+                detail: json!({
+                    "name": new.name,
+                    "kind": kind,
+                    "permissions": new.permissions,
+                    "rate_limit": new.limits.rate_limit,
+                    "credits": new.limits.credits,
+                }),
                 domain_id,
                 actor,
             },
@@ -214,7 +234,8 @@ impl Store {
         .bind(owner.reseller())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+        let now = self.now_ms();
+        Ok(rows.iter().map(|row| key_from_row(row, now)).collect::<Result<_, _>>()?)
     }
 
     /// One key of a domain or reseller.
@@ -226,7 +247,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound("API key"))?;
-        Ok(key_from_row(&row)?)
+        Ok(key_from_row(&row, self.now_ms())?)
     }
 
     /// A key's current secret (for `keys:reveal`). Audited, since reading a secret matters.
@@ -259,7 +280,7 @@ impl Store {
     }
 
     /// Runs `update` on an active key of `owner` inside a transaction with its audit record.
-    async fn change_key(
+    pub(crate) async fn change_key(
         &self,
         actor: &Actor,
         owner: KeyOwner,
@@ -287,7 +308,7 @@ impl Store {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-        let key = key_from_row(&row)?;
+        let key = key_from_row(&row, now)?;
         let change = Change {
             action,
             target_type: "api_key",
@@ -407,7 +428,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let key = effective_key(&row)?;
+        let key = effective_key(&row, self.now_ms())?;
         let secret = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let previous = match (
             row.try_get::<Option<Vec<u8>>, _>("previous_secret_sealed")?,

@@ -32,6 +32,7 @@ pub mod changes;
 pub mod error;
 mod invalidation;
 mod keys;
+pub mod limits;
 pub mod model;
 mod password;
 mod permissions;
@@ -51,6 +52,7 @@ pub use audit::AuditEvent;
 pub use error::StoreError;
 pub use invalidation::Invalidation;
 pub use keys::{KeyOwner, NewApiKey};
+pub use limits::{KeyLimits, Spend};
 pub use model::*;
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password, hash_password, verify_password,
@@ -107,6 +109,7 @@ impl Backend {
                     "every permission",
                     include_str!("../migrations/sqlite/0003_every_permission.sql"),
                 ),
+                (5, "limits", include_str!("../migrations/sqlite/0005_limits.sql")),
             ],
             Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -125,6 +128,7 @@ impl Backend {
                     "change notifications",
                     include_str!("../migrations/postgres/0004_change_notifications.sql"),
                 ),
+                (5, "limits", include_str!("../migrations/postgres/0005_limits.sql")),
             ],
         };
         Migrator::with_migrations(

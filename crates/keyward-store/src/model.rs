@@ -72,6 +72,37 @@ pub struct User {
     pub state: State,
     /// Creation time, epoch ms.
     pub created_at_ms: i64,
+    /// The rate limit on every request the user makes, with their access tokens or with any
+    /// key rooted in them.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A rate limit: a burst of `requests`, then one request every `window_ms / requests` (GCRA:
+/// never more than `requests` in a burst, and `requests` per window on average).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RateLimit {
+    /// Requests per window, 1 or more.
+    pub requests: u32,
+    /// The window, in ms.
+    pub window_ms: u64,
+}
+
+/// A key's usage quota: credits spent one per accepted request; none left, refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Credits {
+    /// Credits left (when read).
+    pub remaining: i64,
+    /// How the credits are set back, if they are.
+    pub refill: Option<Refill>,
+}
+
+/// Credits set back to `amount` every `interval_ms` (not added to what is left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Refill {
+    /// The credits after a refill.
+    pub amount: i64,
+    /// How often, in ms.
+    pub interval_ms: i64,
 }
 
 /// Whether an API key is usable.
@@ -119,6 +150,14 @@ pub struct ApiKey {
     pub previous_secret_until_ms: Option<i64>,
     /// Active or revoked.
     pub state: KeyState,
+    /// The rate limit on requests made with the key (and the access tokens minted from it).
+    pub rate_limit: Option<RateLimit>,
+    /// The key's usage quota.
+    pub credits: Option<Credits>,
+    /// The rate limit of the key's root user, which the key's requests count against too
+    /// (only on keys read for verification; see the store's `effective_key`).
+    #[serde(skip)]
+    pub root_rate_limit: Option<RateLimit>,
 }
 
 fn serialize_kind<S: serde::Serializer>(kind: &KeyKind, s: S) -> Result<S::Ok, S::Error> {

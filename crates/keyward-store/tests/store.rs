@@ -65,6 +65,7 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let domain = admin.domain_id;
         let new = NewApiKey {
+            limits: Default::default(),
             owner: KeyOwner::Domain(domain),
             name: "Reporting app".into(),
             permissions: Permissions::parse(&["activities:read"]).unwrap(),
@@ -168,6 +169,7 @@ async fn secrets_are_sealed_in_the_database() {
     on_each_backend("sealed", |store, url| async move {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let new = NewApiKey {
+            limits: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
@@ -340,6 +342,7 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
     on_each_backend("concurrent", |store, _| async move {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let new = NewApiKey {
+            limits: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
@@ -419,6 +422,7 @@ async fn keys_act_with_at_most_what_their_root_user_holds_now() {
             .await
             .unwrap();
         let new = |name: &str, permissions| NewApiKey {
+            limits: Default::default(),
             owner: KeyOwner::Domain(domain),
             name: name.into(),
             permissions,
@@ -469,7 +473,12 @@ async fn access_tokens_die_with_the_key_secret_or_password_that_minted_them() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let (domain, by_admin) = (admin.domain_id, actor("t0", admin.domain_id, admin.id));
         let owner = KeyOwner::Domain(domain);
-        let new = NewApiKey { owner, name: "app".into(), permissions: Permissions::all() };
+        let new = NewApiKey {
+            limits: Default::default(),
+            owner,
+            name: "app".into(),
+            permissions: Permissions::all(),
+        };
         let live = |store: Store, token: String| async move {
             store.access_token(&TokenDigest::of(&token)).await.unwrap()
         };
@@ -531,7 +540,12 @@ async fn every_change_that_affects_verification_is_told_to_subscribers() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let (domain, by_admin) = (admin.domain_id, actor("i0", admin.domain_id, admin.id));
         let owner = KeyOwner::Domain(domain);
-        let new = NewApiKey { owner, name: "app".into(), permissions: Permissions::all() };
+        let new = NewApiKey {
+            limits: Default::default(),
+            owner,
+            name: "app".into(),
+            permissions: Permissions::all(),
+        };
         let (key, _) = store.create_api_key(&by_admin, &new).await.unwrap();
         assert_eq!(take(), [], "creating a key changes nothing cached");
         store.rename_api_key(&by_admin, owner, key.id, "renamed").await.unwrap();

@@ -8,12 +8,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{ApiKey, KeyOwner, MAX_PERMISSIONS, NewApiKey, Permissions, Secret};
+use keyward_store::{ApiKey, KeyLimits, KeyOwner, MAX_PERMISSIONS, NewApiKey, Permissions, Secret};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::limits::{
+    CreditsInput, RateLimitInput, changed_key_limits, credits_json, new_key_limits, not_own_limits,
+    present, rate_limit_json,
+};
 use crate::AppState;
-use crate::auth::{Principal, RequestId};
+use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload, RawBody, optional_payload, required_text};
@@ -33,6 +37,8 @@ pub(crate) fn key_json(key: &ApiKey) -> Value {
         "last_used_at_ms": key.last_used_at_ms,
         "previous_secret_until_ms": key.previous_secret_until_ms,
         "state": key.state,
+        "rate_limit": rate_limit_json(key.rate_limit),
+        "credits": credits_json(key.credits),
     })
 }
 
@@ -82,12 +88,16 @@ pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
     })
 }
 
-/// A new key's name and permissions.
+/// A new key's name, permissions and limits.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKeyInput {
     name: Option<String>,
     #[serde(default)]
     permissions: Vec<String>,
+    /// The key's rate limit [default: none].
+    rate_limit: Option<RateLimitInput>,
+    /// The key's usage quota [default: none].
+    credits: Option<CreditsInput>,
 }
 
 impl NewKeyInput {
@@ -99,6 +109,7 @@ impl NewKeyInput {
             owner,
             name: required_text("name", &name, 100)?,
             permissions: known(&self.permissions)?,
+            limits: new_key_limits(self.rate_limit, self.credits)?,
         })
     }
 }
@@ -166,32 +177,72 @@ pub async fn show(
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 
-/// A rename.
+/// A change of name or limits: a field left out stays, `null` removes a limit.
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct RenameInput {
+#[serde(deny_unknown_fields)]
+pub struct KeyChangeInput {
     name: Option<String>,
+    /// The new rate limit, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RateLimitInput>)]
+    rate_limit: Option<Option<RateLimitInput>>,
+    /// The new quota, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CreditsInput>)]
+    credits: Option<Option<CreditsInput>>,
 }
 
-/// `PATCH /api/admin/keys/{id}` with `{"data": {"name": ...}}`.
+impl KeyChangeInput {
+    /// Applies the change to key `id` of `owner` (checked and authorized by the caller).
+    pub(crate) async fn apply(
+        self,
+        state: &AppState,
+        principal: &Principal,
+        request_id: &str,
+        owner: KeyOwner,
+        id: i64,
+    ) -> Result<ApiKey, ApiError> {
+        let name = self.name.map(|name| required_text("name", &name, 100)).transpose()?;
+        let limits_change = self.rate_limit.is_some() || self.credits.is_some();
+        if name.is_none() && !limits_change {
+            return Err(ApiError::invalid_field(
+                "name",
+                "nothing to change: give name, rate_limit or credits",
+            ));
+        }
+        let actor = principal.actor(request_id);
+        let mut key = state.store.api_key(owner, id).await?;
+        if limits_change {
+            not_own_limits(matches!(principal.identity, Identity::Key { id: me, .. } if me == id))?;
+            let current = KeyLimits { rate_limit: key.rate_limit, credits: key.credits };
+            let limits = changed_key_limits(current, self.rate_limit, self.credits)?;
+            key = state.store.set_key_limits(&actor, owner, id, &limits).await?;
+        }
+        if let Some(name) = name {
+            key = state.store.rename_api_key(&actor, owner, id, &name).await?;
+        }
+        Ok(key)
+    }
+}
+
+/// `PATCH /api/admin/keys/{id}` with `{"data": {"name": ..., "rate_limit": ..., "credits": ...}}`.
 #[utoipa::path(
     patch,
     path = "/api/admin/keys/{id}",
     tag = "keys",
-    summary = "Rename an API key. Needs keys:manage and every permission the key holds.",
-    params(("id" = i64, Path, description = "Key id")), request_body = RenameInput,
-    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    summary = "Rename an API key or change its rate limit and credits (each audited). Needs keys:manage and every permission the key holds; a key cannot change its own limits.",
+    params(("id" = i64, Path, description = "Key id")), request_body = KeyChangeInput,
+    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
-pub async fn rename(
+pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-    Payload(input): Payload<RenameInput>,
+    Payload(input): Payload<KeyChangeInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
-    let name = required_text("name", &name, 100)?;
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
-    let key = state.store.rename_api_key(&principal.actor(&request_id), owner, id, &name).await?;
+    let key = input.apply(&state, &principal, &request_id, owner, id).await?;
     Ok(Json(json!({ "data": key_json(&key) })))
 }
 

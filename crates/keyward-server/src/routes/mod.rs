@@ -3,6 +3,7 @@
 pub(crate) mod activities;
 pub(crate) mod audit;
 pub(crate) mod keys;
+pub(crate) mod limits;
 pub(crate) mod probio;
 pub(crate) mod session;
 pub(crate) mod users;
@@ -41,7 +42,7 @@ pub fn api() -> Router<AppState> {
 pub fn admin() -> Router<AppState> {
     Router::new()
         .route("/api/admin/keys", get(keys::list).post(keys::create))
-        .route("/api/admin/keys/{id}", get(keys::show).patch(keys::rename).delete(keys::revoke))
+        .route("/api/admin/keys/{id}", get(keys::show).patch(keys::update).delete(keys::revoke))
         .route("/api/admin/keys/{id}/regenerate-token", post(keys::regenerate_token))
         .route("/api/admin/keys/{id}/rotate-secret", post(keys::rotate_secret))
         .route("/api/admin/keys/{id}/reveal", post(keys::reveal))
@@ -64,11 +65,14 @@ pub fn provisioning() -> Router<AppState> {
             "/probio/domains/{name}/keys",
             get(probio::list_domain_keys).post(probio::issue_domain_key),
         )
-        .route("/probio/domains/{name}/keys/{id}", delete(probio::revoke_domain_key))
+        .route(
+            "/probio/domains/{name}/keys/{id}",
+            delete(probio::revoke_domain_key).patch(probio::update_domain_key),
+        )
         .route("/probio/domain/users", get(users::list).post(users::create))
         .route("/probio/domain/users/{id}", get(users::show).patch(users::update))
         .route("/probio/domain/keys", get(keys::list).post(keys::create))
-        .route("/probio/domain/keys/{id}", get(keys::show).delete(keys::revoke))
+        .route("/probio/domain/keys/{id}", get(keys::show).patch(keys::update).delete(keys::revoke))
         .route("/probio/domain/keys/{id}/rotate-secret", post(keys::rotate_secret))
 }
 

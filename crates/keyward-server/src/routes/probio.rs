@@ -14,7 +14,7 @@ use keyward_store::{Domain, KeyOwner, Permissions, State as AccountState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::keys::{NewKeyInput, created, key_json};
+use super::keys::{KeyChangeInput, NewKeyInput, created, key_json};
 use super::users::{checked_credentials, user_json};
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
@@ -282,6 +282,33 @@ pub async fn issue_domain_key(
     in_domain(&principal, Action::ManageKeys, &domain, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, &secret))
+}
+
+/// `PATCH /probio/domains/{name}/keys/{id}`: renames one of the domain's keys or changes its
+/// rate limit and credits.
+#[utoipa::path(
+    patch,
+    path = "/probio/domains/{name}/keys/{id}",
+    tag = "provisioning",
+    summary = "Rename one of the domain's keys or change its rate limit and credits (each audited).",
+    params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
+    request_body = KeyChangeInput,
+    security(("header-hmac" = []), ("http-signature" = [])),
+    responses((status = 200, description = "{data: key}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
+)]
+pub async fn update_domain_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    RequestId(request_id): RequestId,
+    ApiPath((name, id)): ApiPath<(String, i64)>,
+    Payload(input): Payload<KeyChangeInput>,
+) -> Result<Json<Value>, ApiError> {
+    let domain = own_domain(&state, &principal, &name).await?;
+    let owner = KeyOwner::Domain(domain.id);
+    let key = state.store.api_key(owner, id).await?;
+    in_domain(&principal, Action::ManageKeys, &domain, key.permissions)?;
+    let key = input.apply(&state, &principal, &request_id, owner, id).await?;
+    Ok(Json(json!({ "data": key_json(&key) })))
 }
 
 /// `DELETE /probio/domains/{name}/keys/{id}`: revokes one of the domain's keys.

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::keys::known;
+use super::limits::{RateLimitInput, not_own_limits, present, rate_limit_json, user_rate_limit};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
@@ -26,6 +27,7 @@ pub(crate) fn user_json(user: &User) -> Value {
         "permissions": user.permissions,
         "state": user.state,
         "created_at_ms": user.created_at_ms,
+        "rate_limit": rate_limit_json(user.rate_limit),
     })
 }
 
@@ -41,6 +43,23 @@ fn own_users(principal: &Principal, permissions: Permissions) -> Result<i64, Api
     let domain = principal.domain()?;
     authorize(principal, Action::ManageUsers, &Target::in_domain(domain, permissions))?;
     Ok(domain)
+}
+
+/// Whether `principal` is held to user `id`'s rate limit: it is the user, or a key rooted in
+/// them.
+async fn held_to_limit_of(
+    state: &AppState,
+    principal: &Principal,
+    domain: i64,
+    id: i64,
+) -> Result<bool, ApiError> {
+    Ok(match principal.identity {
+        Identity::User { id: me, .. } => me == id,
+        Identity::Key { id: key, .. } => {
+            let key = state.store.api_key(keyward_store::KeyOwner::Domain(domain), key).await?;
+            key.root_user_id == Some(id)
+        }
+    })
 }
 
 /// A new user's name and password, both required and checked.
@@ -62,6 +81,9 @@ pub struct NewUserInput {
     password: Option<String>,
     #[serde(default)]
     permissions: Vec<String>,
+    /// The rate limit on every request the user makes (with their tokens or any key rooted in
+    /// them) [default: none].
+    rate_limit: Option<RateLimitInput>,
 }
 
 /// `POST /api/admin/users`.
@@ -82,9 +104,14 @@ pub async fn create(
     own_users(&principal, Permissions::default())?;
     let (username, password) = checked_credentials(input.username, input.password)?;
     let permissions = known(&input.permissions)?;
+    let rate_limit = user_rate_limit(input.rate_limit)?;
     let domain = own_users(&principal, permissions)?;
     let actor = principal.actor(&request_id);
-    let user = state.store.create_user(&actor, domain, &username, &password, &permissions).await?;
+    let mut user =
+        state.store.create_user(&actor, domain, &username, &password, &permissions).await?;
+    if rate_limit.is_some() {
+        user = state.store.set_user_rate_limit(&actor, domain, user.id, rate_limit).await?;
+    }
     Ok((StatusCode::CREATED, Json(json!({ "data": user_json(&user) }))))
 }
 
@@ -128,6 +155,10 @@ pub struct UserChangeInput {
     permissions: Option<Vec<String>>,
     state: Option<String>,
     password: Option<String>,
+    /// The new rate limit, or `null` for none; nobody changes their own.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RateLimitInput>)]
+    rate_limit: Option<Option<RateLimitInput>>,
 }
 
 /// `PATCH /api/admin/users/{id}`: permissions, state (`active`/`disabled`), password. The
@@ -136,7 +167,7 @@ pub struct UserChangeInput {
     patch,
     path = "/api/admin/users/{id}",
     tag = "users",
-    summary = "Change a user's permissions, state or password (which revokes the user's other tokens and sessions). Needs users:manage and every permission the user holds or is given.",
+    summary = "Change a user's permissions, state, password (which revokes the user's other tokens and sessions) or rate limit (nobody changes their own). Needs users:manage and every permission the user holds or is given.",
     params(("id" = i64, Path, description = "User id")), request_body = UserChangeInput,
     responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
@@ -168,6 +199,22 @@ pub async fn update(
             .access_token
             .filter(|_| matches!(principal.identity, Identity::User { id: me, .. } if me == id)),
     };
-    let user = state.store.update_user(&principal.actor(&request_id), domain, id, update).await?;
+    let rate_limit = match input.rate_limit {
+        Some(limit) => {
+            not_own_limits(held_to_limit_of(&state, &principal, domain, id).await?)?;
+            Some(user_rate_limit(limit)?)
+        }
+        None => None,
+    };
+    let actor = principal.actor(&request_id);
+    let changes =
+        update.permissions.is_some() || update.state.is_some() || update.password.is_some();
+    let mut user = match changes || rate_limit.is_none() {
+        true => state.store.update_user(&actor, domain, id, update).await?,
+        false => state.store.user(domain, id).await?,
+    };
+    if let Some(limit) = rate_limit {
+        user = state.store.set_user_rate_limit(&actor, domain, id, limit).await?;
+    }
     Ok(Json(json!({ "data": user_json(&user) })))
 }
