@@ -522,13 +522,100 @@ await step('8. the Audit page (as admin): records, the application filter, pagin
   return `${status}; ${rows.length} record(s) for "${KEY_NAME}"`;
 });
 
+await step('9. a key\'s page shows no rate limit and unlimited credits; the Limits form sets 5 / 60 s and 100 credits refilled every hour', async () => {
+  await page.goto(`${BASE}/console/#/keys/${viewerKeyId}`);
+  const form = page.getByTestId('limits-form');
+  await form.waitFor({ state: 'visible' });
+  assert.equal(await text('key-rate-limit'), 'none');
+  assert.equal(await text('key-credits'), 'unlimited');
+  await form.getByLabel('Requests').fill('5');
+  await form.getByTestId('limit-window').fill('60');
+  await form.getByTestId('limit-credits').fill('100');
+  await form.getByTestId('limit-refill-amount').fill('100');
+  await form.getByTestId('limit-refill-interval').fill('3600');
+  await form.getByTestId('save-limits').click();
+  await page.getByTestId('key-rate-limit').filter({ hasText: '5 / 60 s' }).waitFor();
+  await page.getByTestId('key-credits').filter({ hasText: '100 left, refilled to 100 every 3600 s' }).waitFor();
+  assert.equal(await text('error'), '', 'no error shown');
+  // The form shows the saved values again.
+  assert.equal(await form.getByTestId('limit-requests').inputValue(), '5');
+  assert.equal(await form.getByTestId('limit-refill-interval').inputValue(), '3600');
+  await shot('11-key-limits');
+});
+
+await step('9. the API agrees: the key\'s JSON has the rate limit and credits set in the console', async () => {
+  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  assert.equal(key.status, 200, key.text);
+  assert.deepEqual(key.json.data.rate_limit, { requests: 5, window_seconds: 60 }, key.text);
+  assert.deepEqual(key.json.data.credits, { remaining: 100, refill: { amount: 100, interval_seconds: 3600 } }, key.text);
+  await page.getByTestId('back-to-keys').click();
+  const row = page.locator(`[data-testid="key-row"][data-key-id="${viewerKeyId}"]`);
+  await row.waitFor({ state: 'visible' });
+  assert.equal((await row.getByTestId('key-rate-limit').textContent()).trim(), '5 / 60 s');
+  assert.equal((await row.getByTestId('key-credits').textContent()).trim(), '100 left, refilled to 100 every 3600 s');
+});
+
+await step('9. a rate limit of 0 requests is refused: the error is shown, nothing changes', async () => {
+  await page.locator(`[data-testid="key-row"][data-key-id="${viewerKeyId}"]`).getByTestId('key-link').click();
+  const form = page.getByTestId('limits-form');
+  await form.waitFor({ state: 'visible' });
+  await form.getByTestId('limit-requests').fill('0');
+  await form.getByTestId('save-limits').click();
+  const alert = page.getByTestId('error').filter({ hasText: /\S/ });
+  await alert.waitFor({ state: 'visible' });
+  const message = (await alert.textContent()).trim();
+  assert.match(message, /rate_limit/, `the error names the field: ${message}`);
+  assert.match(message, /31/, 'the error carries code 31');
+  assert.equal(await text('notice'), '', 'no "saved" notice beside the error');
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('data-testid'));
+  assert.equal(focused, 'limit-requests', 'the requests field has focus');
+  assert.equal(await text('key-rate-limit'), '5 / 60 s', 'the page still shows the saved limit');
+  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  assert.deepEqual(key.json.data.rate_limit, { requests: 5, window_seconds: 60 }, 'the key is unchanged');
+  await shot('12-key-limits-error');
+  return `"${message}"`;
+});
+
+await step('9. emptying the fields removes the rate limit and the credits', async () => {
+  const form = page.getByTestId('limits-form');
+  await form.getByTestId('limit-requests').fill('');
+  for (const id of ['limit-credits', 'limit-refill-amount', 'limit-refill-interval']) await form.getByTestId(id).fill('');
+  await form.getByTestId('save-limits').click();
+  await page.getByTestId('key-rate-limit').filter({ hasText: 'none' }).waitFor();
+  await page.getByTestId('key-credits').filter({ hasText: 'unlimited' }).waitFor();
+  assert.equal(await text('error'), '', 'the earlier error is gone');
+  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  assert.equal(key.json.data.rate_limit, null, key.text);
+  assert.equal(key.json.data.credits, null, key.text);
+});
+
+await step('9. New API Key can set limits: 10 requests per 60 s (the default window), a refill of 50 every 60 s', async () => {
+  await page.getByTestId('back-to-keys').click();
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Application name').fill('Limited at creation');
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('limit-requests').fill('10');
+  await dialog.getByTestId('limit-refill-amount').fill('50');
+  await dialog.getByTestId('limit-refill-interval').fill('60');
+  await dialog.getByTestId('confirm').click();
+  const limitedId = await keyIdFromUrl();
+  await page.getByTestId('key-rate-limit').filter({ hasText: '10 / 60 s' }).waitFor();
+  assert.equal(await text('key-credits'), '50 left, refilled to 50 every 60 s');
+  const key = await pageFetch('GET', `/api/admin/keys/${limitedId}`);
+  assert.deepEqual(key.json.data.rate_limit, { requests: 10, window_seconds: 60 }, key.text);
+  assert.deepEqual(key.json.data.credits, { remaining: 50, refill: { amount: 50, interval_seconds: 60 } }, key.text);
+  await pageFetch('DELETE', `/api/admin/keys/${limitedId}`);
+});
+
 await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/console/#/keys`);
   await page.getByTestId('keys-table').waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the window`);
-  await shot('11-keys-narrow');
+  await shot('13-keys-narrow');
   await page.setViewportSize({ width: 1280, height: 860 });
 });
 

@@ -8,7 +8,11 @@
 //!   asserted, beyond a ceiling of 10 s that only a missed change would reach;
 //! - a signature accepted on one node is refused on the others, through Redis; Redis stopped,
 //!   unsafe methods get 503 under fail-closed and pass under fail-open; Redis back, every node
-//!   shares again by itself.
+//!   shares again by itself;
+//! - a key's rate limit of `N` requests, driven through three nodes at once, lets exactly `N`
+//!   through (the largest excess over the rounds is printed, and must be 0); a user's rate
+//!   limit with Redis stopped: unsafe methods get 503 under fail-closed, pass under fail-open,
+//!   and the counts are shared again when Redis is back.
 //!
 //! Skipped without PostgreSQL or `redis-server`, required in CI.
 
@@ -320,6 +324,105 @@ async fn a_signature_used_on_one_node_is_refused_on_the_others_through_redis() {
             }
             other => panic!("{other:?}"),
         }
+    }
+    redis.stop();
+    for node in nodes {
+        terminate(node);
+    }
+    db.drop_database().await;
+}
+
+/// Requests per round through each of three nodes, against a key's limit of [`LIMIT`].
+const PER_NODE: usize = 40;
+const LIMIT: usize = 25;
+const ROUNDS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_of_n_lets_exactly_n_through_three_nodes() {
+    let Some(db) = PostgresDatabase::create("cluster_rate").await else { return };
+    let Some(redis) = Redis::start(free_port()) else { return };
+    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let shared: &[(&str, &str)] = &[("KEYWARD_REDIS_URL", &redis_url)];
+    let open: &[(&str, &str)] =
+        &[("KEYWARD_REDIS_URL", &redis_url), ("KEYWARD_REDIS_FAILURE", "fail-open")];
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes = nodes(&db.url, &dirs, &[shared, shared, shared, open]);
+    let urls: Vec<String> = nodes.iter().map(|node| format!("http://{}", node.address)).collect();
+    let admin = Client::new(
+        &urls[0],
+        Auth::Bearer(Client::login(&urls[0], "admin", PASSWORD).await.unwrap()),
+    )
+    .unwrap();
+
+    // Each round, a new key limited to LIMIT requests an hour gets PER_NODE requests through
+    // each of A, B and C at once.
+    let mut excesses = Vec::new();
+    for round in 0..ROUNDS {
+        let body = json!({"data": {
+            "name": format!("Limited {round}"),
+            "permissions": ["activities:read"],
+            "rate_limit": {"requests": LIMIT, "window_seconds": 3600},
+        }});
+        let created = call(&admin, Method::POST, "/api/admin/keys", Some(body)).await;
+        let data = &created["data"];
+        let key = ApiKey::new(data["token"].as_str().unwrap(), data["secret"].as_str().unwrap());
+        let mut requests = tokio::task::JoinSet::new();
+        for url in &urls[..3] {
+            for _ in 0..PER_NODE {
+                let client = signed(url, &key);
+                requests.spawn(async move {
+                    let response = client.send(Method::GET, "/api/me", None).await.unwrap();
+                    (response.status.as_u16(), response.json())
+                });
+            }
+        }
+        let (mut accepted, mut limited) = (0, 0);
+        while let Some(answer) = requests.join_next().await {
+            match answer.unwrap() {
+                (200, _) => accepted += 1,
+                (429, Some(body)) if body["error"]["code"] == 27 => limited += 1,
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!(accepted + limited, 3 * PER_NODE);
+        excesses.push(accepted as i64 - LIMIT as i64);
+    }
+    let worst = excesses.iter().copied().max().unwrap();
+    println!(
+        "rate limit of {LIMIT} through 3 nodes, {} requests a round, {ROUNDS} rounds: \
+         accepted minus limit per round {excesses:?}, largest excess {worst}",
+        3 * PER_NODE
+    );
+    assert!(excesses.iter().all(|&excess| excess == 0), "{excesses:?}");
+
+    // A user limited to 1000 requests an hour; Redis stops.
+    let user = json!({"data": {
+        "username": "limited", "password": "limited-password-1",
+        "permissions": ["activities:read", "activities:write"],
+        "rate_limit": {"requests": 1000, "window_seconds": 3600},
+    }});
+    call(&admin, Method::POST, "/api/admin/users", Some(user)).await;
+    let token = Client::login(&urls[0], "limited", "limited-password-1").await.unwrap();
+    let as_user = |url: &str| Client::new(url, Auth::Bearer(token.clone())).unwrap();
+    let post = |client: Client| async move {
+        let body = serde_json::to_vec(&json!({"data": {"name": "limited"}})).unwrap();
+        let response = client.send(Method::POST, "/api/activities", Some(body)).await.unwrap();
+        let code = response.json().and_then(|body| body["error"]["code"].as_i64());
+        (response.status.as_u16(), code)
+    };
+    assert_eq!(post(as_user(&urls[1])).await, (201, None));
+    let port = redis.stop();
+    assert_eq!(post(as_user(&urls[1])).await, (503, Some(51)), "fail-closed");
+    assert_eq!(post(as_user(&urls[3])).await, (201, None), "fail-open");
+    let get = as_user(&urls[1]).send(Method::GET, "/api/activities", None).await.unwrap();
+    assert_eq!(get.status.as_u16(), 200, "safe methods counted by the node itself");
+
+    // Redis back: counted in one place again, by itself.
+    let redis = Redis::start(port).unwrap();
+    let started = Instant::now();
+    while post(as_user(&urls[1])).await != (201, None) {
+        assert!(started.elapsed() < Duration::from_secs(10), "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     redis.stop();
     for node in nodes {

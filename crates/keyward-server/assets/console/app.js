@@ -145,7 +145,17 @@
   ApiError.prototype = Object.create(Error.prototype);
   ApiError.prototype.constructor = ApiError;
 
+  // A form's value the console refuses before asking the server; input is the field to fix.
+  function FormError(message, input) {
+    this.name = 'FormError';
+    this.message = message;
+    this.input = input;
+  }
+  FormError.prototype = Object.create(Error.prototype);
+  FormError.prototype.constructor = FormError;
+
   function describe(error) {
+    if (error instanceof FormError) return error.message;
     if (!(error instanceof ApiError)) {
       return 'Something went wrong in the console: ' + (error && error.message ? error.message : String(error));
     }
@@ -595,6 +605,8 @@
             creator(key),
             timeCell(key.created_at_ms),
             timeCell(key.last_used_at_ms, 'Never'),
+            rateLimitCell(key.rate_limit),
+            creditsCell(key.credits),
             badge(key.state)
           ]
         };
@@ -605,7 +617,7 @@
           h('button', { type: 'button', class: 'button button-primary', 'data-testid': 'new-key', onclick: newKey }, 'New API Key')),
         h('p', { class: 'muted' },
           'API keys let applications call the API. Each key has a token, which identifies it, and a secret, which signs requests; the secret is shown once, when it is created or rotated.'),
-        table('The domain\'s API keys', ['Name', 'Token', 'Creator', 'Created', 'Last used', 'State'], rows,
+        table('The domain\'s API keys', ['Name', 'Token', 'Creator', 'Created', 'Last used', 'Rate limit', 'Credits', 'State'], rows,
           'No API keys yet. Create one with “New API Key”.', 'keys-table')
       ]);
     }, function (error) {
@@ -613,6 +625,105 @@
       setView(generation, title, [h('h1', {}, title)]);
       fail(error);
     });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Rate limits and credits
+
+  function rateLimitText(limit) {
+    if (!limit) return 'none';
+    return limit.requests + ' / ' + limit.window_seconds + ' s';
+  }
+
+  function creditsText(credits) {
+    if (!credits) return 'unlimited';
+    var text = credits.remaining + ' left';
+    if (credits.refill) {
+      text += ', refilled to ' + credits.refill.amount + ' every ' + credits.refill.interval_seconds + ' s';
+    }
+    return text;
+  }
+
+  function rateLimitCell(limit) {
+    return h('span', { class: limit ? null : 'muted', 'data-testid': 'key-rate-limit' }, rateLimitText(limit));
+  }
+
+  function creditsCell(credits) {
+    return h('span', { class: credits ? null : 'muted', 'data-testid': 'key-credits' }, creditsText(credits));
+  }
+
+  // The inputs of a key's rate limit and credits, filled with `key`'s (empty for a new key).
+  function limitFields(key, optional) {
+    var rate = key ? key.rate_limit : null;
+    var credits = key ? key.credits : null;
+    var refill = credits ? credits.refill : null;
+    function field(name, label, value, min, testid) {
+      var id = nextId(name.replace(/_/g, '-'));
+      return h('div', { class: 'field' },
+        h('label', { for: id }, label),
+        h('input', {
+          id: id, name: name, type: 'number', inputmode: 'numeric', min: min, step: 1,
+          value: value === null || value === undefined ? '' : value, autocomplete: 'off', 'data-testid': testid
+        }));
+    }
+    var suffix = optional ? ' (optional)' : '';
+    return [
+      h('fieldset', { class: 'fieldset' },
+        h('legend', {}, 'Rate limit' + suffix),
+        h('div', { class: 'limit-fields' },
+          field('rate_requests', 'Requests', rate ? rate.requests : null, 1, 'limit-requests'),
+          field('rate_window', 'Window (seconds)', rate ? rate.window_seconds : null, 1, 'limit-window')),
+        h('p', { class: 'hint' }, 'At most this many requests per window. Leave Requests empty for no rate limit; the window is 60 seconds if left empty.')),
+      h('fieldset', { class: 'fieldset' },
+        h('legend', {}, 'Credits' + suffix),
+        h('div', { class: 'limit-fields' },
+          field('credits_remaining', 'Credits remaining', credits ? credits.remaining : null, 0, 'limit-credits'),
+          field('refill_amount', 'Refill amount', refill ? refill.amount : null, 0, 'limit-refill-amount'),
+          field('refill_interval', 'Refill interval (seconds)', refill ? refill.interval_seconds : null, 1, 'limit-refill-interval')),
+        h('p', { class: 'hint' }, 'Each accepted request spends one credit; with none left, requests are refused. Leave all three empty for unlimited use. With a refill, the credits are set back to the amount every interval, and the remaining credits default to the amount.'))
+    ];
+  }
+
+  function wholeNumber(input) {
+    var text = input.value.trim();
+    if ((input.validity && input.validity.badInput) || (text && !/^-?\d+$/.test(text))) {
+      throw new FormError(fieldLabel(input) + ' is a whole number.', input);
+    }
+    return text ? Number(text) : null;
+  }
+
+  // {rate_limit, credits} as the form's limit fields ask: null for a part left empty.
+  function readLimits(form) {
+    var e = form.elements;
+    var requests = wholeNumber(e.rate_requests);
+    var windowSeconds = wholeNumber(e.rate_window);
+    var remaining = wholeNumber(e.credits_remaining);
+    var amount = wholeNumber(e.refill_amount);
+    var interval = wholeNumber(e.refill_interval);
+    var rateLimit = null;
+    if (requests !== null) {
+      rateLimit = { requests: requests };
+      if (windowSeconds !== null) rateLimit.window_seconds = windowSeconds;
+    }
+    var credits = null;
+    if (remaining !== null || amount !== null || interval !== null) {
+      credits = {};
+      if (remaining !== null) credits.remaining = remaining;
+      if (amount !== null || interval !== null) {
+        credits.refill = {};
+        if (amount !== null) credits.refill.amount = amount;
+        if (interval !== null) credits.refill.interval_seconds = interval;
+      }
+    }
+    return { rate_limit: rateLimit, credits: credits };
+  }
+
+  // The input to fix for an error the server answered about a limit field.
+  function limitInput(form, error) {
+    var field = error instanceof ApiError && error.detail && error.detail.field;
+    if (field === 'rate_limit') return form.elements.rate_requests;
+    if (field === 'credits') return form.elements.credits_remaining;
+    return error instanceof FormError ? error.input : null;
   }
 
   function newKey() {
@@ -627,12 +738,15 @@
           h('label', { for: nameId }, 'Application name'),
           h('input', { id: nameId, name: 'name', type: 'text', required: true, maxlength: 100, autocomplete: 'off', 'data-testid': 'key-name-input', 'aria-describedby': nameId + '-help' }),
           h('p', { id: nameId + '-help', class: 'hint' }, 'The application that will use this key, e.g. “Data warehouse sync”. The audit log records it.')),
-        permissionFieldset('Permissions', [], 'new-key-perm')
+        permissionFieldset('Permissions', [], 'new-key-perm'),
+        limitFields(null, true)
       ],
       onConfirm: function (form) {
-        return api('POST', '/api/admin/keys', {
-          data: { name: form.elements.name.value.trim(), permissions: checkedPermissions(form) }
-        }).then(function (answer) { return answer.data; });
+        var data = { name: form.elements.name.value.trim(), permissions: checkedPermissions(form) };
+        var limits = readLimits(form);
+        if (limits.rate_limit) data.rate_limit = limits.rate_limit;
+        if (limits.credits) data.credits = limits.credits;
+        return api('POST', '/api/admin/keys', { data: data }).then(function (answer) { return answer.data; });
       }
     }).then(function (key) {
       if (!key) return;
@@ -685,6 +799,36 @@
         notify('Renamed to “' + answer.data.name + '”.');
         rerenderKey(key.id);
       }, fail);
+    });
+
+    // Limits
+    var limitsForm = h('form', { class: 'form', 'data-testid': 'limits-form', novalidate: true },
+      limitFields(key, false),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button', 'data-testid': 'save-limits' }, 'Save')));
+    limitsForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      clearError();
+      els.notice.textContent = ''; // an earlier "saved" would contradict an error about to be shown
+      var limits;
+      try {
+        limits = readLimits(limitsForm);
+      } catch (error) {
+        showError(describe(error));
+        if (error.input) error.input.focus();
+        return;
+      }
+      var button = limitsForm.querySelector('button[type=submit]');
+      button.disabled = true;
+      api('PATCH', '/api/admin/keys/' + key.id, { data: limits }).then(function (answer) {
+        notify('Limits of “' + answer.data.name + '” saved: rate limit ' + rateLimitText(answer.data.rate_limit) +
+          ', credits ' + creditsText(answer.data.credits) + '.');
+        rerenderKey(key.id);
+      }, function (error) {
+        button.disabled = false;
+        fail(error);
+        var input = error instanceof ApiError && error.status === 422 ? limitInput(limitsForm, error) : null;
+        if (input && document.contains(input)) input.focus();
+      });
     });
 
     // Token
@@ -753,6 +897,8 @@
       h('dt', {}, 'Creator'), h('dd', {}, creator(key)),
       h('dt', {}, 'Created'), h('dd', {}, timeCell(key.created_at_ms)),
       h('dt', {}, 'Last used'), h('dd', {}, timeCell(key.last_used_at_ms, 'Never')),
+      h('dt', {}, 'Rate limit'), h('dd', {}, rateLimitCell(key.rate_limit)),
+      h('dt', {}, 'Credits'), h('dd', {}, creditsCell(key.credits)),
       key.previous_secret_until_ms ? [
         h('dt', {}, 'Previous secret valid until'), h('dd', {}, timeCell(key.previous_secret_until_ms))
       ] : null);
@@ -763,6 +909,8 @@
       details,
       active ? h('section', { class: 'panel', 'aria-labelledby': 'rename-title' },
         h('h2', { id: 'rename-title' }, 'Name'), renameForm) : null,
+      active ? h('section', { class: 'panel', 'aria-labelledby': 'limits-title' },
+        h('h2', { id: 'limits-title' }, 'Limits'), limitsForm) : null,
       h('section', { class: 'panel', 'aria-labelledby': 'credentials-title' },
         h('h2', { id: 'credentials-title' }, 'Credentials'),
         h('h3', {}, 'Token'),
