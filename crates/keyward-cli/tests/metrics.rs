@@ -68,6 +68,36 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
     for _ in 0..3 {
         assert_eq!(get(&api, "/api/me").0, 401);
     }
+    // A user limited to two requests an hour makes three.
+    let user = json!({"data": {"username": "metered", "password": "metered-password-1",
+        "rate_limit": {"requests": 2, "window_seconds": 3600}}})
+    .to_string();
+    let (status, answer) = http(
+        &api,
+        &format!(
+            "POST /api/admin/users HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
+            user.len()
+        ),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let login = json!({"UserName": "metered", "Password": "metered-password-1"}).to_string();
+    let (_, answer) = http(
+        &api,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    let metered = answer["access_token"].as_str().unwrap().to_owned();
+    for expected in [200, 200, 429] {
+        let request = format!(
+            "GET /api/me HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {metered}\r\n\
+             Connection: close\r\n\r\n"
+        );
+        assert_eq!(http(&api, &request).0, expected);
+    }
     // The API's own address does not serve them.
     assert_eq!(get(&api, "/metrics").0, 404);
 
@@ -87,10 +117,28 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
         sample(&samples, "keyward_requests_total", labels)
     };
     assert_eq!(requests("health", "none", "ok", "0"), 5.0, "{text}");
-    assert_eq!(requests("api", "none", "ok", "0"), 1.0, "the login: {text}");
-    assert_eq!(requests("api", "bearer", "ok", "0"), 4.0, "{text}");
+    assert_eq!(requests("api", "none", "ok", "0"), 2.0, "the logins: {text}");
+    assert_eq!(requests("api", "bearer", "ok", "0"), 6.0, "{text}");
     assert_eq!(requests("api", "none", "refused", "10"), 3.0, "{text}");
+    assert_eq!(requests("api", "bearer", "refused", "27"), 1.0, "{text}");
+    assert_eq!(requests("admin", "bearer", "ok", "0"), 1.0, "{text}");
     let timed = sample(&samples, "keyward_request_duration_seconds_count", json!({"group": "api"}));
-    assert_eq!(timed, 8.0, "{text}");
+    assert_eq!(timed, 12.0, "{text}");
+
+    // The pipeline's own: every authenticated request verified, each token read once (admin's,
+    // then metered's) and found in memory after; the rate-limit refusal; the user's change.
+    let verified = |scheme: &str| {
+        let labels = json!({"scheme": scheme});
+        sample(&samples, "keyward_verification_duration_seconds_count", labels)
+    };
+    assert_eq!((verified("bearer"), verified("none")), (8.0, 3.0), "{text}");
+    let lookups = |result: &str| {
+        sample(&samples, "keyward_credential_cache_lookups_total", json!({"result": result}))
+    };
+    assert_eq!((lookups("miss"), lookups("hit")), (2.0, 6.0), "{text}");
+    let limited = json!({"policy": "user"});
+    assert_eq!(sample(&samples, "keyward_rate_limited_total", limited), 1.0, "{text}");
+    let changed = json!({"kind": "user"});
+    assert_eq!(sample(&samples, "keyward_credential_cache_invalidations_total", changed), 1.0);
     terminate(served);
 }
