@@ -72,8 +72,8 @@ pub struct Refusal {
     pub scheme: Option<Scheme>,
     /// The key's id, when the key is known.
     pub key_id: Option<i64>,
-    /// The rate limits, when one refused.
-    pub allowance: Option<Allowance>,
+    /// The rate limits, when one refused (boxed: refusals stay small).
+    pub allowance: Option<Box<Allowance>>,
 }
 
 impl Refusal {
@@ -135,7 +135,8 @@ pub async fn authenticate(
     let presented = match settings.verifier.parse(&view) {
         Ok(presented) => presented,
         Err(VerifyError::NoCredentials) if settings.console_sessions => {
-            match console_session(&parts)? {
+            let csrf_failed = |_| Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed");
+            match console_session(&parts).map_err(csrf_failed)? {
                 Some(token) => {
                     session = keyward_sig::bearer::authorization_value(token);
                     session_headers = [("authorization", session.as_bytes())];
@@ -235,10 +236,10 @@ pub async fn authenticate(
     // 7. Rate limits, then a credit: only for a request every limit lets through.
     let verified = verified.into_principal();
     let (limits, credited) = limits_of(&verified, settings.route_limit.as_ref());
-    let limited = |error: ApiError, reason: &'static str, allowance| Refusal {
+    let limited = |error: ApiError, reason: &'static str, allowance: Option<Allowance>| Refusal {
         scheme: Some(scheme),
         key_id,
-        allowance,
+        allowance: allowance.map(Box::new),
         ..Refusal::new(error, reason)
     };
     let mut allowance = Allowance::default();
@@ -359,8 +360,8 @@ fn has_no_body(parts: &axum::http::request::Parts, body: &Body) -> bool {
 
 /// The console session's access token, when the request carries the session cookie. For
 /// methods that change something, the `X-CSRF-Token` header must repeat the CSRF cookie
-/// (compared in constant time); see [`crate::session`].
-fn console_session(parts: &axum::http::request::Parts) -> Result<Option<&str>, Refusal> {
+/// (compared in constant time), or the CSRF check fails (`Err`); see [`crate::session`].
+fn console_session(parts: &axum::http::request::Parts) -> Result<Option<&str>, ()> {
     use crate::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
     let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
     if !parts.method.is_safe() {
@@ -369,7 +370,7 @@ fn console_session(parts: &axum::http::request::Parts) -> Result<Option<&str>, R
         if expected.is_empty()
             || !keyward_sig::mac::constant_time_eq(expected.as_bytes(), presented)
         {
-            return Err(Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed"));
+            return Err(());
         }
     }
     Ok(Some(session))

@@ -42,7 +42,12 @@ async fn get(
     let request = sign(scheme, token, secret, "GET", &server.url(path), None);
     let (status, headers, body) = exchange(&server.client, request).await;
     let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    (status, header("ratelimit"), header("keyward-credits-remaining"), body["error"]["code"].as_i64())
+    (
+        status,
+        header("ratelimit"),
+        header("keyward-credits-remaining"),
+        body["error"]["code"].as_i64(),
+    )
 }
 
 #[tokio::test]
@@ -154,8 +159,7 @@ async fn a_user_rate_limit_covers_the_user_and_every_key_rooted_in_them() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["rate_limit"]["requests"], 3);
         // Three requests in all: the key's creation, a GET as the user, a GET with the key.
-        let (_, token, secret) =
-            limited_key(&server, &user, &["activities:read"], json!({})).await;
+        let (_, token, secret) = limited_key(&server, &user, &["activities:read"], json!({})).await;
         let (status, _) = server.bearer(&user, "GET", "/api/activities", None).await;
         assert_eq!(status, 200);
         let (status, state, _, _) =
@@ -222,14 +226,20 @@ async fn bad_limits_are_refused_with_the_field_named() {
         (json!({ "credits": { "refill": { "amount": 5, "interval_seconds": 0 } } }), "credits"),
         (json!({}), "name"),
     ] {
-        let (status, body) =
-            server.bearer(&server.admin_token, "PATCH", &path, Some(json!({ "data": change }))).await;
+        let (status, body) = server
+            .bearer(&server.admin_token, "PATCH", &path, Some(json!({ "data": change })))
+            .await;
         assert_eq!(status, 422, "{change}: {body}");
         assert_eq!(body["error"]["code"], 31);
         assert_eq!(body["error"]["detail"]["field"], field, "{change}: {body}");
     }
     let (status, body) = server
-        .bearer(&server.admin_token, "PATCH", &path, Some(json!({ "data": { "rate_limit": "fast" } })))
+        .bearer(
+            &server.admin_token,
+            "PATCH",
+            &path,
+            Some(json!({ "data": { "rate_limit": "fast" } })),
+        )
         .await;
     assert!((400..500).contains(&status), "{body}");
     assert!(body["error"]["code"].is_number(), "{body}");
