@@ -523,3 +523,39 @@ async fn h2c_upstreams_are_pooled_and_routes_reload_while_serving() {
     task.abort();
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_route_rate_limit_counts_each_caller_apart_and_refuses_before_the_upstream() {
+    let upstream = EchoUpstream::start().await.unwrap();
+    let mut limited = route("/search", &upstream);
+    limited.rate_limit_requests = Some(2);
+    limited.rate_limit_window_seconds = Some(3600);
+    let mut public = route("/open/", &upstream);
+    public.public = true;
+    public.rate_limit_requests = Some(2);
+    let refused = Routes::check(vec![public]).unwrap_err().to_string();
+    assert!(refused.contains("public route"), "{refused}");
+    let server = gateway(vec![limited]).await;
+    let (_, one, one_secret) = server.create_key(&server.admin_token, "One", &[]).await;
+    let (_, two, two_secret) = server.create_key(&server.admin_token, "Two", &[]).await;
+
+    for (key, left) in
+        [((&one, &one_secret), 1), ((&one, &one_secret), 0), ((&two, &two_secret), 1)]
+    {
+        let prepared =
+            request(&server, Some(Scheme::HeaderHmac), (key.0, key.1), "GET", "/search?q=a", None);
+        let (status, headers, _) = common::exchange(&server.client, prepared).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["ratelimit-policy"], "\"route\";q=2;w=3600");
+        let state = headers["ratelimit"].to_str().unwrap();
+        assert!(state.starts_with(&format!("\"route\";r={left};")), "{state}");
+    }
+    let prepared =
+        request(&server, Some(Scheme::HeaderHmac), (&one, &one_secret), "GET", "/search?q=b", None);
+    let (status, headers, body) = common::exchange(&server.client, prepared).await;
+    assert_eq!((status, body["error"]["code"].as_i64()), (429, Some(27)), "{body}");
+    assert_eq!(body["error"]["detail"]["policy"], "route");
+    assert!(headers.contains_key("retry-after"));
+    assert!(body.get("method").is_none(), "keyward's answer, not the upstream's echo: {body}");
+    server.stop().await;
+}
