@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// reach it reads them [default: no metrics served].
     #[arg(long, env = "KEYWARD_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Also serve GET /metrics on the API's own address, to credentials holding PERMISSION
+    /// (an `area:action` name, such as metrics:read) [default: not on the API's address].
+    #[arg(long, env = "KEYWARD_METRICS_PERMISSION", value_name = "PERMISSION")]
+    metrics_permission: Option<String>,
     /// Redis, for what every node must share (`redis://host:6379/0`): the replay memory
     /// [default: none; each node remembers alone].
     #[arg(long, env = "KEYWARD_REDIS_URL", value_name = "URL")]
@@ -201,6 +205,7 @@ struct FileConfig {
     log_format: Option<String>,
     node_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    metrics_permission: Option<String>,
     redis_url: Option<String>,
     redis_failure: Option<String>,
 }
@@ -392,7 +397,16 @@ impl ServeArgs {
         .map_err(|why| anyhow::anyhow!("identity header prefix: {why}"))?;
         let forward_auth =
             forward_auth(file.forward_auth.unwrap_or_default(), self.forward_auth_body)?;
+        let metrics_permission = match self.metrics_permission.or(file.metrics_permission) {
+            Some(name) => {
+                keyward_store::declare_permissions([name.as_str()])
+                    .with_context(|| format!("--metrics-permission {name:?}"))?;
+                Some(name)
+            }
+            None => None,
+        };
         let settings = Settings {
+            metrics_permission,
             verify: VerifyOptions {
                 window: ClockWindow::from_secs(skew),
                 blank_values,

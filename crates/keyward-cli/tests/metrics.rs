@@ -142,3 +142,70 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
     assert_eq!(sample(&samples, "keyward_credential_cache_invalidations_total", changed), 1.0);
     terminate(served);
 }
+
+/// Logs in as `user`; the access token.
+fn login(api: &str, user: &str, password: &str) -> String {
+    let login = json!({"UserName": user, "Password": password}).to_string();
+    let (status, answer) = http(
+        api,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `GET /metrics` on the API's address with `token`: the status and the raw answer.
+fn metrics_with(api: &str, token: Option<&str>) -> (u16, String) {
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request =
+        format!("GET /metrics HTTP/1.1\r\nHost: {api}\r\n{authorization}Connection: close\r\n\r\n");
+    let mut stream = std::net::TcpStream::connect(api).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response)
+}
+
+#[test]
+fn metrics_on_the_api_address_need_the_configured_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[("KEYWARD_ADMIN_PASSWORD", PASSWORD), ("KEYWARD_METRICS_PERMISSION", "metrics:read")],
+    );
+    let api = served.address.clone();
+    let admin = login(&api, "admin", PASSWORD);
+    let user = json!({"data": {"username": "reader", "password": "reader-password-1",
+        "permissions": ["activities:read"]}})
+    .to_string();
+    let (status, answer) = http(
+        &api,
+        &format!(
+            "POST /api/admin/users HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
+            user.len()
+        ),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let reader = login(&api, "reader", "reader-password-1");
+
+    let (status, answer) = metrics_with(&api, None);
+    assert_eq!(status, 401, "{answer}");
+    let (status, answer) = metrics_with(&api, Some(&reader));
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.contains("\"code\":20") && answer.contains("metrics:read"), "{answer}");
+    let (status, answer) = metrics_with(&api, Some(&admin));
+    assert_eq!(status, 200, "admin holds every permission: {answer}");
+    let text = answer.split_once("\r\n\r\n").unwrap().1;
+    if let Some(samples) = parsed(text) {
+        let labels =
+            json!({"group": "metrics", "scheme": "bearer", "outcome": "refused", "code": "20"});
+        assert_eq!(sample(&samples, "keyward_requests_total", labels), 1.0, "{text}");
+    }
+    terminate(served);
+}

@@ -90,6 +90,9 @@ pub struct Settings {
     /// The Redis every node shares, for the replay memory and the rate-limit counts; without
     /// it, each node keeps its own.
     pub redis: Option<keyward_auth::Redis>,
+    /// The permission that lets a credential read `GET /metrics` on the API's own address;
+    /// without it, metrics are served only where `keyward serve --metrics-listen` says.
+    pub metrics_permission: Option<String>,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -133,6 +136,7 @@ impl Default for Settings {
             identity_headers: IdentityHeaders::default(),
             forward_auth: ForwardAuthSettings::default(),
             redis: None,
+            metrics_permission: None,
         }
     }
 }
@@ -212,15 +216,19 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
     };
     let guarded = |schemes: &[Scheme]| AuthLayer::new(group(schemes), clock.clone());
     let gateway = gateway(&settings, group(&[]), clock.clone());
-    let routes = routes::public()
+    let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
+    let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
+    let mut routes = routes::public()
         .merge(routes::forward_auth(&gateway))
         .merge(routes::api().route_layer(guarded(&settings.schemes.api)))
         .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
         .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
+    if let Some(permission) = &settings.metrics_permission {
+        let served = metrics::guarded_route(metrics.clone(), permission);
+        routes = routes.merge(served.route_layer(guarded(&settings.schemes.admin)));
+    }
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
-    let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
-    let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
     let router = finish(routes, AppState(Arc::new(shared)), metrics.clone());
     Application { router, gateway, uses, metrics }

@@ -10,8 +10,9 @@
 //! keyward's documented error codes. No secret, token, key id, user name or path is ever a
 //! label, so the number of series stays bounded.
 //!
-//! They are served on their own address (`--metrics-listen`), never on the API's: who can
-//! reach that address can read them.
+//! They are served on their own address (`--metrics-listen`), where who can reach that
+//! address can read them, and, with a permission (`--metrics-permission`), on the API's own
+//! address to credentials holding it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -121,6 +122,8 @@ fn group(path: &str) -> &'static str {
         "forward_auth"
     } else if path == "/healthz" || path == "/readyz" {
         "health"
+    } else if path == "/metrics" {
+        "metrics"
     } else {
         "gateway"
     }
@@ -133,6 +136,26 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next:
     let response = next.run(request).await;
     metrics.observe(group, &response, started);
     response
+}
+
+/// `GET /metrics` on the API's own address, for credentials holding `permission` (the caller
+/// adds the auth layer): others get 403 (code 20).
+pub fn guarded_route(metrics: Arc<Metrics>, permission: &str) -> axum::Router<crate::AppState> {
+    let permission: Arc<str> = permission.into();
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |principal: keyward_auth::Principal| {
+            let (metrics, permission) = (metrics.clone(), permission.clone());
+            async move {
+                if !principal.permissions.has(&permission) {
+                    return keyward_auth::error::ApiError::permission_denied(&permission)
+                        .into_response();
+                }
+                ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], metrics.encode())
+                    .into_response()
+            }
+        }),
+    )
 }
 
 /// The router of `--metrics-listen`: `GET /metrics` and nothing else.
