@@ -47,7 +47,7 @@ fn id(i: usize, salt: u8) -> ReplayId {
 
 fn limits(n: usize, i: usize) -> Vec<Limit> {
     // A limit no call reaches: every call is counted and let through.
-    let limit = RateLimit::new(1_000_000, 1000).unwrap();
+    let limit = RateLimit::new(1_000_000, 1000).expect("within bounds");
     let names = [PolicyName::Key, PolicyName::User, PolicyName::Route];
     names[..n]
         .iter()
@@ -58,7 +58,7 @@ fn limits(n: usize, i: usize) -> Vec<Limit> {
 fn main() {
     let url = std::env::var("KEYWARD_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/15".to_owned());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let redis = match Redis::connect(&url, RedisFailure::FailClosed).await {
             Ok(redis) => redis,
@@ -67,9 +67,9 @@ fn main() {
                 std::process::exit(2);
             }
         };
-        let client = redis::Client::open(url.as_str()).unwrap();
-        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-        let _: () = redis::cmd("FLUSHDB").query_async(&mut connection).await.unwrap();
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        let mut connection = client.get_multiplexed_async_connection().await.expect("a connection");
+        let _: () = redis::cmd("FLUSHDB").query_async(&mut connection).await.expect("FLUSHDB");
 
         let window = Duration::from_secs(300);
         let now_ms = keyward_store::system_clock()();
@@ -112,7 +112,7 @@ fn main() {
             };
             rows.push((name, here, shared));
         }
-        let _: () = redis::cmd("FLUSHDB").query_async(&mut connection).await.unwrap();
+        let _: () = redis::cmd("FLUSHDB").query_async(&mut connection).await.expect("FLUSHDB");
         println!("{CALLS} sequential calls each, Redis at {url}; times in µs");
         println!();
         println!(
