@@ -58,7 +58,8 @@ fn limits(n: usize, i: usize) -> Vec<Limit> {
 fn main() {
     let url = std::env::var("KEYWARD_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/15".to_owned());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let redis = match Redis::connect(&url, RedisFailure::FailClosed).await {
             Ok(redis) => redis,
