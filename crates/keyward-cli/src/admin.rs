@@ -197,8 +197,11 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
         } => {
             let rate = (rate_limit, no_rate_limit);
             let key = set_key_limits(store, &token, rate, (credits, refill, no_credits)).await?;
-            let limits =
-                json!({"id": key.id, "rate_limit": key.rate_limit, "credits": key.credits});
+            let limits = json!({
+                "id": key.id,
+                "rate_limit": keyward_server::rate_limit_json(key.rate_limit),
+                "credits": keyward_server::credits_json(key.credits),
+            });
             match as_json {
                 true => println!("{limits}"),
                 false => println!("key {} ({}): {limits}", key.id, key.name),
@@ -213,7 +216,7 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
             let limit = value.as_deref().map(rate_limit).transpose()?;
             let user =
                 store.set_user_rate_limit(&operator(), user.domain_id, user.id, limit).await?;
-            let limits = json!({"id": user.id, "rate_limit": user.rate_limit});
+            let limits = json!({"id": user.id, "rate_limit": keyward_server::rate_limit_json(user.rate_limit)});
             match as_json {
                 true => println!("{limits}"),
                 false => println!("user {} ({}): {limits}", user.id, user.username),

@@ -186,6 +186,54 @@ fn an_operator_creates_a_reseller_whose_key_provisions_a_domain_with_curl() {
 }
 
 #[test]
+fn an_operator_sets_a_keys_limits_and_a_users_rate_limit_with_keyward_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let created = json_output(&keyward(&data, &["reseller", "create", "metered", "--json"]));
+    let token = created["token"].as_str().unwrap().to_owned();
+    let set = |args: &[&str]| {
+        let mut all = vec!["key-limits", token.as_str(), "--json"];
+        all.extend_from_slice(args);
+        keyward(&data, &all)
+    };
+    let limits =
+        json_output(&set(&["--rate-limit", "2/60", "--credits", "5", "--refill", "5/3600"]));
+    assert_eq!(limits["rate_limit"], serde_json::json!({"requests": 2, "window_seconds": 60}));
+    assert_eq!(
+        limits["credits"],
+        serde_json::json!({"remaining": 5, "refill": {"amount": 5, "interval_seconds": 3600}})
+    );
+    // What is not given stays; --no-rate-limit removes.
+    let limits = json_output(&set(&["--no-rate-limit"]));
+    assert_eq!(limits["rate_limit"], serde_json::Value::Null);
+    assert_eq!(limits["credits"]["remaining"], 5);
+    for (args, message) in [
+        (&["--rate-limit", "0/60"][..], "--rate-limit allows 1 to 1000000"),
+        (&["--rate-limit", "fast"][..], "--rate-limit takes N/SECONDS"),
+        (&["--credits=-1"][..], "--credits and the refill amount are 0 to 10^12"),
+    ] {
+        let output = set(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let unknown = keyward(&data, &["key-limits", "kwkey_unknown", "--rate-limit", "1/1"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no active key has token"));
+
+    // Users exist once the server has bootstrapped its admin.
+    let served = serve(&data, &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    terminate(served);
+    let limited = json_output(&keyward(
+        &data,
+        &["user-rate-limit", "admin", "--rate-limit", "100/3600", "--json"],
+    ));
+    assert_eq!(limited["rate_limit"], serde_json::json!({"requests": 100, "window_seconds": 3600}));
+    let lifted = json_output(&keyward(&data, &["user-rate-limit", "admin", "--none", "--json"]));
+    assert_eq!(lifted["rate_limit"], serde_json::Value::Null);
+    let nobody = keyward(&data, &["user-rate-limit", "nobody", "--none"]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user named"));
+}
+
+#[test]
 fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");

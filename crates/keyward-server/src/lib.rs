@@ -30,6 +30,7 @@ pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
 pub use limits::Limits;
 pub use request_id::RequestIds;
+pub use routes::limits::{credits_json, rate_limit_json};
 pub use serve::serve;
 
 use std::sync::Arc;

@@ -161,16 +161,17 @@ pub(crate) fn not_own_limits(own: bool) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A rate limit as JSON.
-pub(crate) fn rate_limit_json(limit: Option<RateLimit>) -> Value {
+/// A rate limit as the API shows it: `{"requests": ..., "window_seconds": ...}` or null.
+pub fn rate_limit_json(limit: Option<RateLimit>) -> Value {
     limit.map_or(
         Value::Null,
         |limit| json!({ "requests": limit.requests, "window_seconds": limit.window_ms / 1000 }),
     )
 }
 
-/// Credits as JSON.
-pub(crate) fn credits_json(credits: Option<Credits>) -> Value {
+/// Credits as the API shows them: `{"remaining": ..., "refill": {"amount": ...,
+/// "interval_seconds": ...} or null}` or null.
+pub fn credits_json(credits: Option<Credits>) -> Value {
     credits.map_or(Value::Null, |credits| {
         let refill = credits.refill.map_or(Value::Null, |refill| {
             json!({ "amount": refill.amount, "interval_seconds": refill.interval_ms / 1000 })
