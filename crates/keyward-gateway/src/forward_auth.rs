@@ -29,7 +29,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{BodyWithheld, Principal, authenticate};
+use keyward_auth::{Allowance, BodyWithheld, Principal, authenticate};
 
 use crate::headers;
 use crate::path::matching_path;
@@ -102,7 +102,13 @@ impl Gateway {
             Err(error) => Err(error),
         };
         match decision {
-            Ok(decided) => self.allow(decided.principal.as_ref()),
+            Ok(decided) => {
+                let mut response = self.allow(decided.principal.as_ref());
+                if let Some(allowance) = &decided.allowance {
+                    allowance.write_headers(response.headers_mut());
+                }
+                response
+            }
             Err(error) => refuse(error),
         }
     }
@@ -119,7 +125,7 @@ impl Gateway {
         let route = position.and_then(|i| table.routes.get(i));
         let query = route.map_or(QueryCredentials::Strip, |route| route.query_credentials);
         if route.is_some_and(|route| route.access == Access::Public) {
-            return Ok(Decided { principal: None, query });
+            return Ok(Decided { principal: None, query, allowance: None });
         }
         let auth = match position {
             Some(i) => &table.served[i].auth,
@@ -137,7 +143,8 @@ impl Gateway {
         if let Some(route) = route {
             permitted(&principal, route.required(original.method()), original.method())?;
         }
-        Ok(Decided { principal: Some(principal), query })
+        let allowance = original.extensions_mut().remove::<Allowance>();
+        Ok(Decided { principal: Some(principal), query, allowance })
     }
 
     /// The allowing answer: every identity header (empty on a public route), and for Envoy
@@ -203,6 +210,8 @@ pub(crate) struct Decided {
     pub(crate) principal: Option<Principal>,
     /// Whether query-hmac's credentials should leave the query (for proxies that can).
     pub(crate) query: QueryCredentials,
+    /// The rate limits and credits the request counted against, for the answer's headers.
+    pub(crate) allowance: Option<Allowance>,
 }
 
 /// What keyward knows of the original request's body.

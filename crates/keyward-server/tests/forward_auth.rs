@@ -468,3 +468,27 @@ async fn a_signature_checked_for_one_request_serves_no_other() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_rate_limited_key_is_told_its_allowance_and_refused_past_it() {
+    let server = server(BodyForwarding::NotForwarded).await;
+    let body = json!({ "data": { "name": "Metered", "permissions": ["orders:read"],
+        "rate_limit": { "requests": 2, "window_seconds": 3600 } } });
+    let (status, created) =
+        server.bearer(&server.admin_token, "POST", "/api/admin/keys", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let (token, secret) =
+        (created["data"]["token"].as_str().unwrap(), created["data"]["secret"].as_str().unwrap());
+    for (proxy, left) in [(Proxy::Caddy, 1), (Proxy::Envoy, 0)] {
+        let get = original(Some(Scheme::QueryHmac), (token, secret), "GET", "/orders/1", None);
+        let (status, headers, _) = ask(&server, check(&server, proxy, get)).await;
+        assert_eq!(status, 200, "{proxy:?}");
+        assert_eq!(header(&headers, "ratelimit-policy"), "\"key\";q=2;w=3600");
+        assert!(header(&headers, "ratelimit").starts_with(&format!("\"key\";r={left};")));
+    }
+    let get = original(Some(Scheme::QueryHmac), (token, secret), "GET", "/orders/2", None);
+    let (status, headers, body) = ask(&server, check(&server, Proxy::Caddy, get)).await;
+    assert_eq!((status, code(&body)), (429, 27), "{body}");
+    assert!(!header(&headers, "retry-after").is_empty());
+    server.stop().await;
+}
