@@ -12,8 +12,6 @@ use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
-use keyward_sig::Scheme;
-
 use crate::Principal;
 use crate::pipeline::{AuthSettings, authenticate};
 use crate::rate_limit::Allowance;
@@ -76,7 +74,7 @@ where
                 Err(refusal) => refusal.scheme,
             };
             let meters = settings.cache.meters();
-            meters.verified(scheme.map_or("none", Scheme::as_str), started.elapsed().as_secs_f64());
+            meters.verified(scheme, started.elapsed().as_secs_f64());
             match decided {
                 Ok(mut request) => {
                     let allowance = request.extensions_mut().remove::<Allowance>();

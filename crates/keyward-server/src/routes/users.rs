@@ -55,9 +55,13 @@ async fn held_to_limit_of(
 ) -> Result<bool, ApiError> {
     Ok(match principal.identity {
         Identity::User { id: me, .. } => me == id,
+        // A key of another owner (a reseller's) is rooted in no user of this domain.
         Identity::Key { id: key, .. } => {
-            let key = state.store.api_key(keyward_store::KeyOwner::Domain(domain), key).await?;
-            key.root_user_id == Some(id)
+            match state.store.api_key(keyward_store::KeyOwner::Domain(domain), key).await {
+                Ok(key) => key.root_user_id == Some(id),
+                Err(keyward_store::StoreError::NotFound(_)) => false,
+                Err(error) => return Err(error.into()),
+            }
         }
     })
 }
