@@ -61,6 +61,7 @@ pub mod http_adapter;
 pub mod key;
 pub mod mac;
 pub mod presented;
+pub mod public_key;
 pub mod query_hmac;
 pub mod request;
 pub mod rfc9421;
