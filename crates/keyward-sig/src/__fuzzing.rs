@@ -91,6 +91,21 @@ pub fn content_digest(data: &[u8]) {
     }
 }
 
+/// Public keys (PEM or JWK) for a stated algorithm, or none (the first byte chooses): never
+/// panics; a parsed key is of the stated algorithm, and verifies any bytes without panicking.
+pub fn public_key(data: &[u8]) {
+    use crate::public_key::{Algorithm, PublicKey};
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    let stated = Algorithm::ALL.get(usize::from(selector % 6)).copied();
+    if let Ok(key) = PublicKey::parse(&text, stated) {
+        if let Some(algorithm) = stated {
+            assert_eq!(key.algorithm(), algorithm);
+        }
+        let _ = key.verify(rest, rest);
+    }
+}
+
 /// Timestamps: never panics; any accepted value re-prints as its integer part.
 pub fn timestamp(data: &[u8]) {
     if let Ok(ms) = parse_epoch_millis(data, Field::QueryTimestamp) {
