@@ -222,6 +222,16 @@ impl Redis {
     }
 }
 
+/// Four nodes on `database_url` sharing `redis`: A, B and C fail closed (the default), D
+/// fails open.
+fn redis_nodes(database_url: &str, redis: &Redis, dirs: &[tempfile::TempDir]) -> Vec<Served> {
+    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let shared: &[(&str, &str)] = &[("KEYWARD_REDIS_URL", &redis_url)];
+    let open: &[(&str, &str)] =
+        &[("KEYWARD_REDIS_URL", &redis_url), ("KEYWARD_REDIS_FAILURE", "fail-open")];
+    nodes(database_url, dirs, &[shared, shared, shared, open])
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -258,13 +268,8 @@ fn send_to(address: &str, request: &str) -> (u16, Option<i64>) {
 async fn a_signature_used_on_one_node_is_refused_on_the_others_through_redis() {
     let Some(db) = PostgresDatabase::create("cluster_replay").await else { return };
     let Some(redis) = Redis::start(free_port()) else { return };
-    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
-    let shared: &[(&str, &str)] = &[("KEYWARD_REDIS_URL", &redis_url)];
-    let open: &[(&str, &str)] =
-        &[("KEYWARD_REDIS_URL", &redis_url), ("KEYWARD_REDIS_FAILURE", "fail-open")];
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    // A, B and C fail closed (the default); D fails open.
-    let nodes = nodes(&db.url, &dirs, &[shared, shared, shared, open]);
+    let nodes = redis_nodes(&db.url, &redis, &dirs);
     for node in &nodes {
         assert!(
             node.printed.iter().any(|l| l.contains("shared through Redis")),
@@ -346,12 +351,8 @@ const ROUNDS: usize = 5;
 async fn a_rate_limit_of_n_lets_exactly_n_through_three_nodes() {
     let Some(db) = PostgresDatabase::create("cluster_rate").await else { return };
     let Some(redis) = Redis::start(free_port()) else { return };
-    let redis_url = format!("redis://127.0.0.1:{}/0", redis.port);
-    let shared: &[(&str, &str)] = &[("KEYWARD_REDIS_URL", &redis_url)];
-    let open: &[(&str, &str)] =
-        &[("KEYWARD_REDIS_URL", &redis_url), ("KEYWARD_REDIS_FAILURE", "fail-open")];
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes = nodes(&db.url, &dirs, &[shared, shared, shared, open]);
+    let nodes = redis_nodes(&db.url, &redis, &dirs);
     let urls: Vec<String> = nodes.iter().map(|node| format!("http://{}", node.address)).collect();
     let admin = Client::new(
         &urls[0],

@@ -47,17 +47,7 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
     for _ in 0..5 {
         assert_eq!(get(&api, "/healthz").0, 200);
     }
-    let login = json!({"UserName": "admin", "Password": PASSWORD}).to_string();
-    let (status, answer) = http(
-        &api,
-        &format!(
-            "POST /api/login HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
-            login.len()
-        ),
-    );
-    assert_eq!(status, 200, "{answer}");
-    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let token = login(&api, "admin", PASSWORD);
     for _ in 0..4 {
         let request = format!(
             "GET /api/me HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
@@ -72,25 +62,8 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
     let user = json!({"data": {"username": "metered", "password": "metered-password-1",
         "rate_limit": {"requests": 2, "window_seconds": 3600}}})
     .to_string();
-    let (status, answer) = http(
-        &api,
-        &format!(
-            "POST /api/admin/users HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
-            user.len()
-        ),
-    );
-    assert_eq!(status, 201, "{answer}");
-    let login = json!({"UserName": "metered", "Password": "metered-password-1"}).to_string();
-    let (_, answer) = http(
-        &api,
-        &format!(
-            "POST /api/login HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
-            login.len()
-        ),
-    );
-    let metered = answer["access_token"].as_str().unwrap().to_owned();
+    create_user(&api, &token, &user);
+    let metered = login(&api, "metered", "metered-password-1");
     for expected in [200, 200, 429] {
         let request = format!(
             "GET /api/me HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {metered}\r\n\
@@ -158,6 +131,19 @@ fn login(api: &str, user: &str, password: &str) -> String {
     answer["access_token"].as_str().unwrap().to_owned()
 }
 
+/// Creates a user (`user`: the JSON body) as the holder of `token`.
+fn create_user(api: &str, token: &str, user: &str) {
+    let (status, answer) = http(
+        api,
+        &format!(
+            "POST /api/admin/users HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
+            user.len()
+        ),
+    );
+    assert_eq!(status, 201, "{answer}");
+}
+
 /// `GET /metrics` on the API's address with `token`: the status and the raw answer.
 fn metrics_with(api: &str, token: Option<&str>) -> (u16, String) {
     let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
@@ -183,15 +169,7 @@ fn metrics_on_the_api_address_need_the_configured_permission() {
     let user = json!({"data": {"username": "reader", "password": "reader-password-1",
         "permissions": ["activities:read"]}})
     .to_string();
-    let (status, answer) = http(
-        &api,
-        &format!(
-            "POST /api/admin/users HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {admin}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{user}",
-            user.len()
-        ),
-    );
-    assert_eq!(status, 201, "{answer}");
+    create_user(&api, &admin, &user);
     let reader = login(&api, "reader", "reader-password-1");
 
     let (status, answer) = metrics_with(&api, None);
