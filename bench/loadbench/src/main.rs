@@ -139,7 +139,7 @@ fn sign(scheme: &str, url: &str, token: &str, secret: &str) {
             println!("{origin}{signed}");
         }
         "header-hmac" => {
-            let signed = header_hmac::sign(token, b"", now, &key);
+            let signed = header_hmac::sign(token, b"", now, &key).expect("a secret signs");
             println!("{url}");
             for (name, value) in signed.pairs() {
                 println!("{name}: {value}");

@@ -370,7 +370,8 @@ impl From<VerifyError> for ApiError {
             | VerifyError::MalformedField { .. }
             | VerifyError::ComponentMissing { .. }
             | VerifyError::UnsupportedComponent { .. }
-            | VerifyError::UnsupportedAlgorithm { .. } => {
+            | VerifyError::UnsupportedAlgorithm { .. }
+            | VerifyError::AlgorithmMismatch { .. } => {
                 ApiError::new(ErrorCode::MalformedCredentials).with_detail(detail(json!({})))
             }
             VerifyError::UnknownKey { .. } => {

@@ -245,7 +245,8 @@ fn signed_request(key: &ApiKey, method: &str, target: &str, body: &str) -> Strin
         body.as_bytes(),
         keyward_client::now_ms(),
         &material,
-    );
+    )
+    .unwrap();
     let mut headers = String::new();
     for (name, value) in signed.pairs() {
         headers.push_str(&format!("{name}: {value}\r\n"));

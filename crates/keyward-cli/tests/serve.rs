@@ -441,7 +441,7 @@ fn every_refusal_is_logged_once_with_a_stable_reason_and_never_a_secret() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
             as i64;
     let wrong = keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, b"kwsec_wrong_secret");
-    let forged = keyward_sig::header_hmac::sign(&key_token, b"", now, &wrong);
+    let forged = keyward_sig::header_hmac::sign(&key_token, b"", now, &wrong).unwrap();
     let forged_headers: String =
         forged.pairs().iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let right = keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, secret.as_bytes());

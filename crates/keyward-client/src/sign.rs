@@ -85,7 +85,7 @@ fn sign_parts(
             url.set_query(query.as_deref());
         }
         Scheme::HeaderHmac => {
-            let signed = header_hmac::sign(&key.token, body, now_ms, &material);
+            let signed = header_hmac::sign(&key.token, body, now_ms, &material)?;
             for (name, value) in signed.pairs() {
                 insert(headers, name, value)?;
             }

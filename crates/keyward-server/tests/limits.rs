@@ -186,13 +186,15 @@ async fn a_body_is_not_read_before_the_key_and_the_clock_are_known_good() {
         b"{}",
         common::now_ms() - 3_600_000,
         &keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, secret.as_bytes()),
-    );
+    )
+    .unwrap();
     let fresh = keyward_sig::header_hmac::sign(
         &unknown,
         b"{}",
         common::now_ms(),
         &keyward_sig::KeyMaterial::new(keyward_sig::KeyKind::Domain, secret.as_bytes()),
-    );
+    )
+    .unwrap();
     // A declared body that never comes: the answer cannot wait for it.
     for (signed, expected_code) in [(fresh, 13), (stale, 14)] {
         let headers: String = signed.pairs().iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();

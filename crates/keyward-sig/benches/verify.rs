@@ -92,7 +92,7 @@ fn cases(token: &str, key: &KeyMaterial) -> Vec<Case> {
             .as_bytes()
             .to_vec();
 
-    let signed = header_hmac::sign(token, &body, NOW_MS, key);
+    let signed = header_hmac::sign(token, &body, NOW_MS, key).expect("a secret signs");
     let header_bytes = [signed.apikey.as_bytes(), &body, signed.timestamp.as_bytes()].concat();
     let header_headers = vec![
         ("host", b"api.example.com".to_vec()),

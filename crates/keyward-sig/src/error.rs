@@ -168,6 +168,15 @@ pub enum VerifyError {
         /// The algorithm as sent (shortened to 64 bytes).
         algorithm: String,
     },
+    /// The signature was made with another algorithm than the key verifies: an RFC 9421 `alg`
+    /// that is not the key's, or an HMAC scheme (query-hmac, header-hmac) presented with a
+    /// public-key credential.
+    AlgorithmMismatch {
+        /// The algorithm the key verifies (`ed25519`, `hmac-sha256`...).
+        key: &'static str,
+        /// The algorithm the request signed with (shortened to 64 bytes).
+        presented: String,
+    },
     /// A list the client controls (query parameters, RFC 9421 covered components or
     /// signature parameters) is longer than keyward accepts. Refused before the list is
     /// sorted, de-duplicated or searched, so a huge list costs no more than reading it.
@@ -204,6 +213,7 @@ impl VerifyError {
             VerifyError::UnsupportedComponent { .. } => "unsupported-component",
             VerifyError::DigestMismatch { .. } => "digest-mismatch",
             VerifyError::UnsupportedAlgorithm { .. } => "unsupported-algorithm",
+            VerifyError::AlgorithmMismatch { .. } => "algorithm-mismatch",
             VerifyError::TooManyItems { .. } => "too-many-items",
             VerifyError::TokenExpired { .. } => "token-expired",
         }
@@ -273,6 +283,9 @@ impl fmt::Display for VerifyError {
             }
             VerifyError::UnsupportedAlgorithm { algorithm } => {
                 write!(f, "unsupported algorithm {algorithm:?}")
+            }
+            VerifyError::AlgorithmMismatch { key, presented } => {
+                write!(f, "signed with {presented:?}, but the key verifies {key:?} signatures")
             }
             VerifyError::TooManyItems { field, limit } => {
                 write!(f, "{field} holds more than {limit} items")

@@ -13,12 +13,12 @@
 //! ```
 //! use keyward_sig::{KeyKind, KeyMaterial, header_hmac};
 //! let key = KeyMaterial::new(KeyKind::Domain, b"secret");
-//! let headers = header_hmac::sign("apikey", b"{}", 1_700_000_000_000, &key);
+//! let headers = header_hmac::sign("apikey", b"{}", 1_700_000_000_000, &key).unwrap();
 //! assert_eq!(headers.key_header, "x-logtrust-domain-apikey");
 //! assert_eq!(headers.sign.len(), 64);
 //! ```
 
-use crate::error::{Field, VerifyError};
+use crate::error::{Field, SignError, VerifyError};
 use crate::key::{KeyKind, KeyMaterial};
 use crate::mac::{Tag, tag_from_hex, to_hex};
 use crate::request::{CredentialField, CredentialFields};
@@ -172,7 +172,13 @@ impl SignedHeaders {
 }
 
 /// Signs a request whose body is `body` at `now_ms` with `key`, whose token is `apikey`.
-pub fn sign(apikey: &str, body: &[u8], now_ms: i64, key: &KeyMaterial) -> SignedHeaders {
+/// Fails only for a public key, which cannot sign.
+pub fn sign(
+    apikey: &str,
+    body: &[u8],
+    now_ms: i64,
+    key: &KeyMaterial,
+) -> Result<SignedHeaders, SignError> {
     let key_header = match key.kind() {
         KeyKind::Domain => DOMAIN_APIKEY,
         KeyKind::Reseller => RESELLER_APIKEY,
@@ -188,7 +194,7 @@ pub fn sign_with_timestamp(
     body: &[u8],
     timestamp: String,
     key: &KeyMaterial,
-) -> SignedHeaders {
-    let tag = key.signing_key().sign_parts(&[apikey.as_bytes(), body, timestamp.as_bytes()]);
-    SignedHeaders { key_header, apikey: apikey.to_owned(), timestamp, sign: to_hex(&tag) }
+) -> Result<SignedHeaders, SignError> {
+    let tag = key.signing_key()?.sign_parts(&[apikey.as_bytes(), body, timestamp.as_bytes()]);
+    Ok(SignedHeaders { key_header, apikey: apikey.to_owned(), timestamp, sign: to_hex(&tag) })
 }

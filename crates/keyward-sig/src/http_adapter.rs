@@ -66,7 +66,7 @@ pub fn sign_header_hmac<B: AsRef<[u8]>>(
     now_ms: i64,
     key: &KeyMaterial,
 ) -> Result<(), SignError> {
-    let signed = header_hmac::sign(token, request.body().as_ref(), now_ms, key);
+    let signed = header_hmac::sign(token, request.body().as_ref(), now_ms, key)?;
     for (name, value) in signed.pairs() {
         insert(request, name, value)?;
     }
@@ -79,7 +79,7 @@ pub fn sign_http_signature<B: AsRef<[u8]>>(
     request: &mut Request<B>,
     label: &str,
     params: &SignatureParams,
-    key: &KeyMaterial,
+    key: &(impl rfc9421::MessageSigner + ?Sized),
 ) -> Result<(), SignError> {
     if params.covers(rfc9421::CONTENT_DIGEST) {
         let digest = rfc9421::content_digest(request.body().as_ref(), DigestAlgorithm::Sha256);

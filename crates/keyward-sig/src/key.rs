@@ -1,12 +1,17 @@
 //! What verification needs to know about a key, and the trait through which it asks.
 //!
 //! keyward-sig never stores keys: the caller (the server's credential cache, a test, a
-//! sample client) answers [`CredentialLookup`]. A key may hold two secrets while its secret is
-//! being rotated; a signature made with either verifies.
+//! sample client) answers [`CredentialLookup`]. A key verifies either with its secret (HMAC,
+//! every scheme) or with a public key (RFC 9421's asymmetric algorithms only). A secret key
+//! may hold two secrets while its secret is being rotated; a signature made with either
+//! verifies.
 
 use std::fmt;
 
+use crate::error::SignError;
 use crate::mac::HmacKey;
+use crate::public_key::PublicKey;
+use crate::rfc9421::HMAC_SHA256;
 use crate::token::TokenDigest;
 
 /// Whether an API key acts for a domain (a tenant) or for a reseller (who manages domains).
@@ -34,26 +39,40 @@ impl fmt::Display for KeyKind {
     }
 }
 
-/// The secret(s) of one API key, ready to verify with: the HMAC key schedule is computed once
-/// here, not per request. `Debug` never shows a secret.
+/// What one API key verifies with, ready to use: its secret(s), with the HMAC key schedule
+/// computed once here and not per request, or its public key, parsed once. `Debug` never
+/// shows a secret.
 #[derive(Clone, Debug)]
 pub struct KeyMaterial {
     kind: KeyKind,
-    current: HmacKey,
-    previous: Option<HmacKey>,
+    check: Check,
+}
+
+#[derive(Clone, Debug)]
+enum Check {
+    Secret { current: HmacKey, previous: Option<HmacKey> },
+    PublicKey(PublicKey),
 }
 
 impl KeyMaterial {
     /// A key of `kind` whose secret is `secret` (the HMAC key bytes: keyward uses the UTF-8
     /// bytes of the secret string).
     pub fn new(kind: KeyKind, secret: &[u8]) -> Self {
-        KeyMaterial { kind, current: HmacKey::new(secret), previous: None }
+        KeyMaterial { kind, check: Check::Secret { current: HmacKey::new(secret), previous: None } }
+    }
+
+    /// A key of `kind` that verifies RFC 9421 signatures with `public_key` (and nothing else:
+    /// the HMAC schemes need a secret).
+    pub fn public(kind: KeyKind, public_key: PublicKey) -> Self {
+        KeyMaterial { kind, check: Check::PublicKey(public_key) }
     }
 
     /// The same key during a rotation overlap: `previous` verifies too, until the caller stops
-    /// passing it. Signing always uses the current secret.
+    /// passing it. Signing always uses the current secret. No effect on a public key.
     pub fn with_previous_secret(mut self, previous: &[u8]) -> Self {
-        self.previous = Some(HmacKey::new(previous));
+        if let Check::Secret { previous: slot, .. } = &mut self.check {
+            *slot = Some(HmacKey::new(previous));
+        }
         self
     }
 
@@ -62,14 +81,41 @@ impl KeyMaterial {
         self.kind
     }
 
-    /// The secret new signatures are made with.
-    pub fn signing_key(&self) -> &HmacKey {
-        &self.current
+    /// The RFC 9421 algorithm the key verifies: `hmac-sha256` for a secret, the public key's
+    /// otherwise.
+    pub fn algorithm(&self) -> &'static str {
+        match &self.check {
+            Check::Secret { .. } => HMAC_SHA256,
+            Check::PublicKey(key) => key.algorithm().name(),
+        }
     }
 
-    /// Every secret that verifies: the current one first.
+    /// The public key, for a public-key credential.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        match &self.check {
+            Check::PublicKey(key) => Some(key),
+            Check::Secret { .. } => None,
+        }
+    }
+
+    /// The secret new signatures are made with; a public key signs nothing (its private key,
+    /// which keyward never holds, does).
+    pub fn signing_key(&self) -> Result<&HmacKey, SignError> {
+        match &self.check {
+            Check::Secret { current, .. } => Ok(current),
+            Check::PublicKey(_) => Err(SignError::Unsignable {
+                reason: "a public key cannot sign; its private key can",
+            }),
+        }
+    }
+
+    /// Every secret that verifies: the current one first (none for a public key).
     pub(crate) fn verifying_keys(&self) -> impl Iterator<Item = &HmacKey> {
-        std::iter::once(&self.current).chain(self.previous.as_ref())
+        let (current, previous) = match &self.check {
+            Check::Secret { current, previous } => (Some(current), previous.as_ref()),
+            Check::PublicKey(_) => (None, None),
+        };
+        current.into_iter().chain(previous)
     }
 }
 

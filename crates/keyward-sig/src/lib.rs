@@ -41,7 +41,7 @@
 //! let now_ms = 1_732_431_234_567;
 //! let key = KeyMaterial::new(KeyKind::Domain, b"kwsec_demo");
 //! let body = br#"{"data":{"name":"Irrigation"}}"#;
-//! let signed = header_hmac::sign("kwkey_demo", body, now_ms, &key);
+//! let signed = header_hmac::sign("kwkey_demo", body, now_ms, &key).unwrap();
 //! let headers: Vec<(&str, &[u8])> =
 //!     signed.pairs().iter().map(|(n, v)| (*n, v.as_bytes())).collect();
 //! let request = RequestView::new("POST", "/api/activities", &headers, body);
@@ -52,6 +52,8 @@
 //! # Features
 //! - `http` (default): [`RequestView::with_header_map`] and the [`http_adapter`] for
 //!   `http::Request`.
+//! - `private-keys`: the `private_key` module, to generate private keys and sign RFC 9421
+//!   requests with them (clients need it; verifying does not).
 
 pub mod bearer;
 pub mod error;
@@ -61,6 +63,8 @@ pub mod http_adapter;
 pub mod key;
 pub mod mac;
 pub mod presented;
+#[cfg(feature = "private-keys")]
+pub mod private_key;
 pub mod public_key;
 pub mod query_hmac;
 pub mod request;

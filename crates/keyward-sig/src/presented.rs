@@ -28,7 +28,7 @@
 //! let now_ms = 1_732_431_234_567;
 //! let key = KeyMaterial::new(KeyKind::Domain, b"kwsec_demo");
 //! let body = b"{}";
-//! let signed = header_hmac::sign("kwkey_demo", body, now_ms, &key);
+//! let signed = header_hmac::sign("kwkey_demo", body, now_ms, &key).unwrap();
 //! let headers: Vec<(&str, &[u8])> =
 //!     signed.pairs().iter().map(|(n, v)| (*n, v.as_bytes())).collect();
 //! // The body is not needed to parse, nor to check the key's kind and the clock.
@@ -44,6 +44,7 @@
 use crate::error::VerifyError;
 use crate::key::{CredentialLookup, KeyMaterial};
 use crate::request::RequestView;
+use crate::rfc9421::HMAC_SHA256;
 use crate::scheme::Scheme;
 use crate::token::TokenDigest;
 use crate::verify::{Principal, Verified, VerifyOptions};
@@ -128,16 +129,24 @@ impl<'r> Presented<'r> {
         }
     }
 
-    /// What can be checked once the key is known, before the body is read: the kind of key the
-    /// header-hmac key header claims, RFC 9421 `expires`, and the clock window. Cheap;
+    /// What can be checked once the key is known, before the body is read: that the key
+    /// verifies the signature's algorithm (a public key verifies only RFC 9421 signatures of
+    /// its own algorithm), the kind of key the header-hmac key header claims, RFC 9421
+    /// `expires`, and the clock window. Cheap;
     /// [`Presented::verify`] checks the same again.
     pub fn check_key(&self, key: &KeyMaterial, now_ms: i64) -> Result<(), VerifyError> {
         let options = &self.options;
         match &self.form {
             Form::Bearer(_) => Ok(()),
+            Form::QueryHmac(_) | Form::HeaderHmac(_) if key.public_key().is_some() => {
+                Err(VerifyError::AlgorithmMismatch {
+                    key: key.algorithm(),
+                    presented: HMAC_SHA256.to_owned(),
+                })
+            }
             Form::QueryHmac(p) => p.check_key(now_ms, options),
             Form::HeaderHmac(p) => p.check_key(key, now_ms, options),
-            Form::HttpSignature(p) => p.check_key(now_ms, options),
+            Form::HttpSignature(p) => p.check_key(key, now_ms, options),
         }
     }
 

@@ -453,7 +453,7 @@ pub fn signature_for(
         return Err(SignError::AlreadySigned { name: "s" });
     }
     let canonical = signed.canonical(order, BlankValues::Signed);
-    Ok(to_hex(&key.signing_key().sign(canonical.as_bytes())))
+    Ok(to_hex(&key.signing_key()?.sign(canonical.as_bytes())))
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use keyward_sig::private_key::PrivateKey;
+use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_sig::query_hmac::{self, ParameterOrder};
-use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::rfc9421::{self, DigestAlgorithm, MessageSigner, SignatureParams};
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{
     AccessGrant, BlankValues, CredentialLookup, KeyKind, KeyMaterial, RequestView, Verifier,
@@ -83,14 +88,40 @@ fn request() -> impl Strategy<Value = Request> {
     })
 }
 
+/// One private key per asymmetric algorithm, generated once, and the key material that
+/// verifies its signatures.
+fn private_keys() -> &'static [(PrivateKey, KeyMaterial)] {
+    static KEYS: OnceLock<Vec<(PrivateKey, KeyMaterial)>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        Algorithm::ALL
+            .into_iter()
+            .map(|algorithm| {
+                let private = PrivateKey::generate(algorithm).unwrap();
+                let public = PublicKey::parse(&private.public_key_pem(), Some(algorithm)).unwrap();
+                (private, KeyMaterial::public(KeyKind::Domain, public))
+            })
+            .collect()
+    })
+}
+
 fn verify(
     method: &str,
     target: &str,
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> Result<(), String> {
+    verify_with(&key(), method, target, headers, body)
+}
+
+fn verify_with(
+    keys: &OneKey,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Result<(), String> {
     let view = RequestView::new(method, target, headers, body);
-    Verifier::default().verify(&view, NOW_MS, &key()).map(|_| ()).map_err(|e| e.code().to_owned())
+    Verifier::default().verify(&view, NOW_MS, keys).map(|_| ()).map_err(|e| e.code().to_owned())
 }
 
 /// Positions of bytes in `text` that are plain alphanumerics (not in a `%XX` escape), whose
@@ -156,7 +187,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
         flip in 1u8..=255,
     ) {
-        let signed = header_hmac::sign(TOKEN, &request.body, NOW_MS, &key().0);
+        let signed = header_hmac::sign(TOKEN, &request.body, NOW_MS, &key().0).unwrap();
         let pairs = signed.pairs();
         let headers: Vec<(&str, &[u8])> = pairs.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
         let target = request.target();
@@ -180,10 +211,16 @@ proptest! {
     #[test]
     fn http_signature_sign_then_verify_and_any_change_fails(
         request in request(),
-        part in 0usize..4,
+        algorithm in 0..=Algorithm::ALL.len(),
+        part in 0usize..5,
         pick in any::<prop::sample::Index>(),
         flip in 1u8..=255,
     ) {
+        // HMAC, or one of the asymmetric algorithms.
+        let (signer, keys): (&dyn MessageSigner, OneKey) = match algorithm.checked_sub(1) {
+            None => (&key().0, key()),
+            Some(i) => (&private_keys()[i].0, OneKey(private_keys()[i].1.clone())),
+        };
         let target = request.target();
         let mut components = vec!["@method", "@path"];
         if !request.pairs.is_empty() {
@@ -195,13 +232,31 @@ proptest! {
             components.push("content-digest");
             headers.push(("content-digest", digest.as_bytes()));
         }
-        let params = SignatureParams::new(&components, NOW_MS / 1000, TOKEN).unwrap();
+        let params = SignatureParams::new(&components, NOW_MS / 1000, TOKEN)
+            .unwrap()
+            .with_algorithm(Some(signer.algorithm()))
+            .unwrap();
         let view = RequestView::new(request.method, &target, &headers, &request.body);
-        let signed = rfc9421::sign(&view, "sig1", &params, &key().0).unwrap();
+        let signed = rfc9421::sign(&view, "sig1", &params, signer).unwrap();
         let mut all = headers.clone();
         all.push(("signature-input", signed.signature_input.as_bytes()));
         all.push(("signature", signed.signature.as_bytes()));
-        prop_assert_eq!(verify(request.method, &target, &all, &request.body), Ok(()));
+        prop_assert_eq!(verify_with(&keys, request.method, &target, &all, &request.body), Ok(()));
+
+        if part == 4 {
+            // Change one byte of the signature itself.
+            let value = signed.signature.as_bytes();
+            let (start, end) = (value.iter().position(|&c| c == b':').unwrap() + 1, value.len() - 1);
+            let mut bytes = base64::engine::general_purpose::STANDARD.decode(&value[start..end]).unwrap();
+            let at = pick.index(bytes.len());
+            bytes[at] ^= flip;
+            let forged = format!("sig1=:{}:", base64::engine::general_purpose::STANDARD.encode(bytes));
+            let mut changed = headers.clone();
+            changed.push(("signature-input", signed.signature_input.as_bytes()));
+            changed.push(("signature", forged.as_bytes()));
+            prop_assert!(verify_with(&keys, request.method, &target, &changed, &request.body).is_err());
+            return Ok(());
+        }
 
         // Change one byte of the method, the path, the query or the body.
         let mut method = request.method.to_owned().into_bytes();
@@ -225,7 +280,7 @@ proptest! {
         }
         let method = String::from_utf8(method).unwrap();
         let target = String::from_utf8(target_bytes).unwrap();
-        prop_assert!(verify(&method, &target, &all, &body).is_err(), "{} {} verified", method, target);
+        prop_assert!(verify_with(&keys, &method, &target, &all, &body).is_err(), "{} {} verified", method, target);
     }
 }
 

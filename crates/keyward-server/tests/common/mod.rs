@@ -322,7 +322,7 @@ pub fn sign_as(
             )
         }
         Scheme::HeaderHmac => {
-            let signed = header_hmac::sign(token, &body_bytes, now, &key);
+            let signed = header_hmac::sign(token, &body_bytes, now, &key).unwrap();
             headers.extend(signed.pairs().iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
             url.to_owned()
         }

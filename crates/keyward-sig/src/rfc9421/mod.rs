@@ -1,10 +1,13 @@
-//! http-signature: RFC 9421 HTTP Message Signatures with `hmac-sha256`.
+//! http-signature: RFC 9421 HTTP Message Signatures with `hmac-sha256`, or with a public key
+//! (`ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`, `rsa-pss-sha512`, `rsa-v1_5-sha256`;
+//! see [`crate::public_key`]).
 //!
 //! ```text
 //! Signature-Input: sig1=("@method" "@path" "@query" "content-digest");created=…;keyid="…";alg="hmac-sha256"
 //! Signature:       sig1=:base64(HMAC-SHA256(secret, signature base)):
 //! ```
-//! `keyid` is the API key's token; `created` is required and must lie inside the clock
+//! `keyid` is the API key's token; `alg`, when present, must be the key's algorithm (the key
+//! decides when it is absent); `created` is required and must lie inside the clock
 //! window; `expires` is honoured; `nonce`, when present, is what replay protection
 //! remembers. Under keyward's [`ComponentPolicy::Keyward`] the signature must cover `@method`,
 //! `@path`, `@query` when there is a query, and `content-digest` (checked against the body)
@@ -42,9 +45,12 @@ pub use params::{
     SignatureParams,
 };
 
+use sha2::{Digest, Sha256};
+
 use crate::error::{Field, SignError, VerifyError, shorten};
 use crate::key::KeyMaterial;
 use crate::mac::TAG_LEN;
+use crate::public_key::Algorithm;
 use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::token::CredentialKind;
 use crate::verify::{ComponentPolicy, ReplayId, VerifyOptions, any_secret_matches};
@@ -114,7 +120,7 @@ fn check_target_policy(
 #[derive(Debug)]
 pub(crate) struct Presented<'r> {
     params: SignatureParams<'r>,
-    tag: [u8; TAG_LEN],
+    signature: Vec<u8>,
     created: i64,
     /// The `Content-Digest` value, when the signature covers it.
     digest: Option<Cow<'r, [u8]>>,
@@ -141,11 +147,12 @@ pub(crate) fn parse<'r>(
             (params.into_owned(), presented)
         }
     };
-    let tag: [u8; TAG_LEN] = presented.try_into().map_err(|_| {
-        VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256")
-    })?;
-    if let Some(alg) = params.alg().filter(|alg| *alg != HMAC_SHA256) {
-        return Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(alg.as_bytes()) });
+    match params.alg() {
+        Some(HMAC_SHA256) => check_hmac_length(&presented)?,
+        Some(alg) if Algorithm::from_name(alg).is_none() => {
+            return Err(VerifyError::UnsupportedAlgorithm { algorithm: shorten(alg.as_bytes()) });
+        }
+        _ => {}
     }
     let keyid = params.keyid().ok_or(VerifyError::missing(Field::KeyId))?;
     let created = params.created().ok_or(VerifyError::missing(Field::Created))?;
@@ -162,7 +169,15 @@ pub(crate) fn parse<'r>(
         )?),
         false => None,
     };
-    Ok(Presented { params, tag, created, digest })
+    Ok(Presented { params, signature: presented, created, digest })
+}
+
+/// An HMAC-SHA256 signature is 32 bytes.
+fn check_hmac_length(signature: &[u8]) -> Result<(), VerifyError> {
+    match signature.len() {
+        TAG_LEN => Ok(()),
+        _ => Err(VerifyError::malformed(Field::Signature, "expected 32 bytes of HMAC-SHA256")),
+    }
 }
 
 impl Presented<'_> {
@@ -177,12 +192,19 @@ impl Presented<'_> {
         self.digest.is_some() || options.component_policy == ComponentPolicy::Keyward
     }
 
-    /// What can be checked once the key is known: `expires`, then the clock.
+    /// What can be checked once the key is known: the algorithm, `expires`, then the clock.
     pub(crate) fn check_key(
         &self,
+        key: &KeyMaterial,
         now_ms: i64,
         options: &VerifyOptions,
     ) -> Result<(), VerifyError> {
+        if let Some(alg) = self.params.alg().filter(|alg| *alg != key.algorithm()) {
+            return Err(VerifyError::AlgorithmMismatch {
+                key: key.algorithm(),
+                presented: shorten(alg.as_bytes()),
+            });
+        }
         let now = now_ms.div_euclid(1000);
         if let Some(expires) = self.params.expires().filter(|&expires| now > expires) {
             return Err(VerifyError::SignatureExpired { created: self.created, expires, now });
@@ -216,14 +238,29 @@ impl Presented<'_> {
                 "covers a component the request lacks",
             ),
         })?;
-        if !any_secret_matches(key, &[base.as_bytes()], &self.tag) {
+        let matches = match key.public_key() {
+            Some(public_key) => public_key.verify(base.as_bytes(), &self.signature),
+            None => {
+                check_hmac_length(&self.signature)?;
+                any_secret_matches(key, &[base.as_bytes()], &self.signature)
+            }
+        };
+        if !matches {
             return Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() });
         }
         let created_ms = self.created.saturating_mul(1000);
         Ok(match self.params.nonce() {
             Some(nonce) => ReplayId::from_nonce(self.keyid(), nonce, created_ms, options.window),
-            None => ReplayId::from_signature(self.tag, created_ms, options.window),
+            None => ReplayId::from_signature(self.replay_tag(), created_ms, options.window),
         })
+    }
+
+    /// 32 bytes that identify the signature: an HMAC tag itself, a digest of any other.
+    fn replay_tag(&self) -> [u8; 32] {
+        match <[u8; 32]>::try_from(self.signature.as_slice()) {
+            Ok(tag) => tag,
+            Err(_) => Sha256::digest(&self.signature).into(),
+        }
     }
 }
 
@@ -251,21 +288,46 @@ pub fn signature_base(
     })
 }
 
+/// A key that makes RFC 9421 signatures: a secret ([`KeyMaterial`], `hmac-sha256`) or a
+/// private key (`keyward_sig::private_key::PrivateKey`, with the `private-keys` feature).
+pub trait MessageSigner {
+    /// The `alg` this key signs with.
+    fn algorithm(&self) -> &'static str;
+    /// The signature of `base`.
+    fn sign(&self, base: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+impl MessageSigner for KeyMaterial {
+    fn algorithm(&self) -> &'static str {
+        KeyMaterial::algorithm(self)
+    }
+
+    fn sign(&self, base: &[u8]) -> Result<Vec<u8>, SignError> {
+        Ok(self.signing_key()?.sign(base).to_vec())
+    }
+}
+
 /// Signs `request` under `label` with `params`. A covered `content-digest` must already be a
-/// header of the request (see [`content_digest`]).
+/// header of the request (see [`content_digest`]). An `alg` in `params` must be the key's
+/// (see [`SignatureParams::with_algorithm`]); without one, the key's algorithm signs.
 pub fn sign(
     request: &RequestView<'_>,
     label: &str,
     params: &SignatureParams<'_>,
-    key: &KeyMaterial,
+    key: &(impl MessageSigner + ?Sized),
 ) -> Result<SignatureHeaders, SignError> {
     if sfv::KeyRef::from_str(label).is_err() {
         return Err(SignError::InvalidParameter { field: Field::Signature });
     }
+    if params.alg().is_some_and(|alg| alg != key.algorithm()) {
+        return Err(SignError::Unsignable {
+            reason: "the signature parameters name another algorithm than the key's",
+        });
+    }
     let base = signature_base(request, params)?;
-    let tag = key.signing_key().sign(base.as_bytes());
+    let signature = key.sign(base.as_bytes())?;
     Ok(SignatureHeaders {
         signature_input: format!("{label}={}", params.serialize()),
-        signature: format!("{label}=:{}:", STANDARD.encode(tag)),
+        signature: format!("{label}=:{}:", STANDARD.encode(signature)),
     })
 }

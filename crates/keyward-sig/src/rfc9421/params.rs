@@ -225,6 +225,16 @@ impl<'a> SignatureParams<'a> {
         Ok(params)
     }
 
+    /// Sets `alg` (`ed25519`...), for a private key's signature; `None` leaves it out, as
+    /// some of RFC 9421's own examples do.
+    pub fn with_algorithm(mut self, alg: Option<&str>) -> Result<Self, SignError> {
+        match alg {
+            Some(alg) => self.set("alg", owned_string(alg, Field::Algorithm)?),
+            None => self.params.retain(|(key, _)| key.as_str() != "alg"),
+        }
+        Ok(self)
+    }
+
     /// Adds `expires` (epoch seconds).
     pub fn with_expires(mut self, expires: i64) -> Result<Self, SignError> {
         self.set("expires", Value::Integer(integer(expires, Field::Expires)?));
