@@ -55,6 +55,7 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     };
     let new = NewApiKey {
         limits: Default::default(),
+        public_key: None,
         owner: KeyOwner::Domain(admin.domain_id),
         name: "Load benchmark".into(),
         permissions: Permissions::parse(&["activities:read"]).expect("known"),
@@ -89,7 +90,7 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
         serde_json::json!({
             "url": format!("http://{address}"),
             "token": key.token,
-            "secret": secret.0,
+            "secret": secret.expect("a key created without a public key has a secret").0,
             "bearer": bearer.0,
             "password": PASSWORD,
         })

@@ -22,7 +22,8 @@ use std::time::Duration;
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{AccessGrant, CredentialLookup, CredentialRef, KeyMaterial};
 use keyward_store::{
-    AccessToken, ApiKey, Invalidation, KeyCredentials, Store, StoreError, TokenSubject,
+    AccessToken, ApiKey, Invalidation, KeyCredentials, KeyVerification, Store, StoreError,
+    TokenSubject,
 };
 use moka::sync::Cache;
 use tokio::sync::OnceCell;
@@ -52,11 +53,16 @@ const USE_RECORD_INTERVAL_MS: i64 = 1_000;
 
 impl CachedKey {
     fn new(credentials: KeyCredentials, loaded_at_ms: i64) -> Self {
-        let KeyCredentials { key, secret, previous_secret } = credentials;
-        let material = KeyMaterial::new(key.kind, secret.0.as_bytes());
-        let material = match previous_secret {
-            Some(previous) => material.with_previous_secret(previous.0.as_bytes()),
-            None => material,
+        let KeyCredentials { key, verification } = credentials;
+        let material = match verification {
+            KeyVerification::Secret { current, previous: None } => {
+                KeyMaterial::new(key.kind, current.0.as_bytes())
+            }
+            KeyVerification::Secret { current, previous: Some(previous) } => {
+                KeyMaterial::new(key.kind, current.0.as_bytes())
+                    .with_previous_secret(previous.0.as_bytes())
+            }
+            KeyVerification::PublicKey(public_key) => KeyMaterial::public(key.kind, *public_key),
         };
         CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN), loaded_at_ms }
     }
@@ -220,9 +226,10 @@ pub struct CredentialCache {
     meters: Meters,
 }
 
-/// What the store answered for one credential.
+/// What the store answered for one credential (a key's record is boxed: it is several times
+/// a token's size, and a read lives only until it is cached).
 enum Read {
-    Key(Option<KeyCredentials>),
+    Key(Option<Box<KeyCredentials>>),
     Token(Option<AccessToken>),
 }
 
@@ -329,7 +336,9 @@ impl CredentialCache {
         self.loads.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let read = match what {
-            Loading::Key(token) => self.store.key_credentials(token).await.map(Read::Key),
+            Loading::Key(token) => {
+                self.store.key_credentials(token).await.map(|read| Read::Key(read.map(Box::new)))
+            }
             Loading::Token(digest) => self.store.access_token(digest).await.map(Read::Token),
         };
         match &read {
@@ -345,7 +354,7 @@ impl CredentialCache {
     fn remember(&self, what: &Loading, read: Read, generation: u64, now_ms: i64) -> Found {
         let found = match (what, read) {
             (Loading::Key(token), Read::Key(Some(credentials))) => {
-                let entry = Arc::new(CachedKey::new(credentials, now_ms));
+                let entry = Arc::new(CachedKey::new(*credentials, now_ms));
                 self.keys.insert(token.clone(), entry.clone());
                 Found { key: Some(KeyHandle(entry)), token: None }
             }
@@ -494,6 +503,7 @@ mod tests {
         };
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner: KeyOwner::Domain(admin.domain_id),
             name: "app".into(),
             permissions: Permissions::all(),

@@ -316,7 +316,7 @@ fn limits_of(
     let (key, user) = match verified {
         Verified::ApiKey { key, .. } => (Some(&key.0.key), None),
         Verified::AccessToken { grant, .. } => match &grant.0.token.subject {
-            TokenSubject::Key(key) => (Some(key), None),
+            TokenSubject::Key(key) => (Some(&**key), None),
             TokenSubject::User(user) => (None, Some(user)),
         },
     };

@@ -300,8 +300,10 @@ async fn create_key(
         name: format!("{} provisioning", reseller.name),
         permissions: Permissions::default(),
         limits: Default::default(),
+        public_key: None,
     };
     let (key, secret) = store.create_api_key(actor, &new).await?;
+    let secret = secret.context("a reseller key is created with a secret")?;
     Ok((key.token, secret.0))
 }
 

@@ -1,6 +1,7 @@
 //! `keyward keys ...` and `keyward users ...`: the admin API of the profile's domain, as
 //! commands. Each is one request; see `keyward request` for the output and exit status.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -19,13 +20,21 @@ pub struct KeysArgs {
 enum KeysCommand {
     /// List the domain's API keys.
     List,
-    /// Create a key for an application; prints its token and secret (shown this once).
+    /// Create a key for an application; prints its token and secret (shown this once), or,
+    /// with --public-key-file, a public-key credential (no secret; it signs with its private
+    /// key, see `keyward keygen`).
     Create {
         /// The application's name.
         name: String,
         /// A permission to grant (repeatable; never more than yours).
         #[arg(long = "permission", value_name = "PERMISSION")]
         permissions: Vec<String>,
+        /// A public key (PEM or JWK) the key verifies RFC 9421 signatures with.
+        #[arg(long, value_name = "FILE")]
+        public_key_file: Option<std::path::PathBuf>,
+        /// The public key's algorithm [default: the key's own; RSA keys need it].
+        #[arg(long, requires = "public_key_file")]
+        algorithm: Option<String>,
     },
     /// Show a key.
     Show { id: i64 },
@@ -97,11 +106,16 @@ fn new_password() -> anyhow::Result<String> {
 pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         KeysCommand::List => ("GET", "/api/admin/keys".into(), None),
-        KeysCommand::Create { name, permissions } => (
-            "POST",
-            "/api/admin/keys".into(),
-            Some(json!({"data": {"name": name, "permissions": permissions}})),
-        ),
+        KeysCommand::Create { name, permissions, public_key_file, algorithm } => {
+            let mut data = json!({"name": name, "permissions": permissions});
+            if let Some(path) = public_key_file {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                data["public_key"] = json!(text);
+                data["algorithm"] = json!(algorithm);
+            }
+            ("POST", "/api/admin/keys".into(), Some(json!({ "data": data })))
+        }
         KeysCommand::Show { id } => ("GET", format!("/api/admin/keys/{id}"), None),
         KeysCommand::Rename { id, name } => {
             ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({"data": {"name": name}})))

@@ -1,15 +1,16 @@
 //! `keyward sign`, `keyward request`, `keyward login` and `keyward logout`: the client side.
 //!
 //! Secrets never come from the command line (where `ps` and shell history would show them):
-//! a key's secret comes from `--secret-file`, `KEYWARD_SECRET` or a profile; a password from
-//! `KEYWARD_PASSWORD` or standard input.
+//! a key's secret comes from `--secret-file`, `KEYWARD_SECRET` or a profile, a public-key
+//! credential's private key from `--private-key` (a PKCS#8 PEM file, as `keyward keygen`
+//! writes); a password from `KEYWARD_PASSWORD` or standard input.
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use keyward_client::{ApiKey, Auth, Client, Scheme, now_ms, sign_http};
+use keyward_client::{Algorithm, ApiKey, Auth, Client, PrivateKey, Scheme, now_ms, sign_http};
 use serde_json::{Map, Value};
 
 use crate::profile::{self, Profile};
@@ -98,14 +99,33 @@ fn read_secret_file(path: &PathBuf) -> anyhow::Result<String> {
     Ok(text.trim().to_owned())
 }
 
+/// `--algorithm`'s value, checked.
+fn algorithm_named(name: Option<&str>) -> anyhow::Result<Option<Algorithm>> {
+    name.map(|name| {
+        Algorithm::from_name(name).with_context(|| {
+            let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+            format!("unknown algorithm {name:?}: use one of {}", names.join(", "))
+        })
+    })
+    .transpose()
+}
+
+/// Reads a private key file (PKCS#8 PEM).
+fn read_private_key(path: &PathBuf, algorithm: Option<&str>) -> anyhow::Result<PrivateKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the private key {}", path.display()))?;
+    PrivateKey::from_pem(&text, algorithm_named(algorithm)?)
+        .with_context(|| format!("{} holds no usable private key", path.display()))
+}
+
 /// The API key from flags, environment and profile; `None` when no key is configured.
-fn api_key(
-    key: Option<String>,
-    secret_file: Option<&PathBuf>,
-    reseller: bool,
-    profile: &Profile,
-) -> anyhow::Result<Option<ApiKey>> {
-    let Some(token) = key.or_else(|| profile.key.clone()) else { return Ok(None) };
+fn api_key(credentials: &Credentials, profile: &Profile) -> anyhow::Result<Option<ApiKey>> {
+    let Credentials { key, secret_file, private_key, algorithm, reseller, .. } = credentials;
+    let Some(token) = key.clone().or_else(|| profile.key.clone()) else { return Ok(None) };
+    if let Some(path) = private_key {
+        let key = ApiKey::with_private_key(token, read_private_key(path, algorithm.as_deref())?);
+        return Ok(Some(if *reseller { key.reseller() } else { key }));
+    }
     let secret = match secret_file {
         Some(path) => read_secret_file(path)?,
         None => match std::env::var("KEYWARD_SECRET") {
@@ -116,10 +136,19 @@ fn api_key(
         },
     };
     let key = ApiKey::new(token, secret);
-    Ok(Some(if reseller { key.reseller() } else { key }))
+    Ok(Some(if *reseller { key.reseller() } else { key }))
 }
 
-fn scheme_of(flag: Option<&str>, profile: &Profile) -> anyhow::Result<Scheme> {
+/// The scheme to sign with: the flag's, the profile's, or header-hmac; http-signature, and
+/// only it, for a private key.
+fn scheme_of(credentials: &Credentials, profile: &Profile) -> anyhow::Result<Scheme> {
+    if credentials.private_key.is_some() {
+        return match credentials.scheme.as_deref() {
+            None | Some("http-signature") => Ok(Scheme::HttpSignature),
+            Some(other) => bail!("a private key signs with http-signature only, not {other}"),
+        };
+    }
+    let flag = credentials.scheme.as_deref();
     scheme_named(flag.or(profile.scheme.as_deref()).unwrap_or("header-hmac"))
 }
 
@@ -127,14 +156,8 @@ fn scheme_of(flag: Option<&str>, profile: &Profile) -> anyhow::Result<Scheme> {
 pub fn sign(args: SignArgs) -> anyhow::Result<()> {
     let credentials = &args.credentials;
     let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
-    let scheme = scheme_of(credentials.scheme.as_deref(), &profile)?;
-    let key = api_key(
-        credentials.key.clone(),
-        credentials.secret_file.as_ref(),
-        credentials.reseller,
-        &profile,
-    )?
-    .context("no key: use --key or a profile's key")?;
+    let scheme = scheme_of(credentials, &profile)?;
+    let key = api_key(credentials, &profile)?.context("no key: use --key or a profile's key")?;
     let mut builder =
         http::Request::builder().method(args.method.to_ascii_uppercase().as_str()).uri(&args.url);
     for header in &args.headers {
@@ -199,8 +222,15 @@ pub struct Credentials {
     #[arg(long)]
     key: Option<String>,
     /// A file holding the key's secret (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "private_key")]
     secret_file: Option<PathBuf>,
+    /// A public-key credential's private key (PKCS#8 PEM, as `keyward keygen` writes): signs
+    /// with http-signature.
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<PathBuf>,
+    /// The private key's algorithm, for an RSA key: rsa-pss-sha512 or rsa-v1_5-sha256.
+    #[arg(long, requires = "private_key")]
+    algorithm: Option<String>,
     /// Sign as reseller credentials.
     #[arg(long)]
     reseller: bool,
@@ -219,16 +249,8 @@ pub async fn send_and_print(
 ) -> anyhow::Result<bool> {
     let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
     let (base, path) = split_url(url, profile.url.as_deref())?;
-    let key = api_key(
-        credentials.key.clone(),
-        credentials.secret_file.as_ref(),
-        credentials.reseller,
-        &profile,
-    )?;
-    let auth = match key {
-        Some(key) => {
-            Auth::Signed { key, scheme: scheme_of(credentials.scheme.as_deref(), &profile)? }
-        }
+    let auth = match api_key(credentials, &profile)? {
+        Some(key) => Auth::Signed { key, scheme: scheme_of(credentials, &profile)? },
         None => match profile.access_token.clone() {
             Some(token) => Auth::Bearer(token),
             None => Auth::None,
@@ -338,6 +360,57 @@ fn items(items: &[String]) -> anyhow::Result<Items> {
         }
     }
     Ok(Items { fields, headers })
+}
+
+/// `keyward keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// ed25519, ecdsa-p256-sha256, ecdsa-p384-sha384, rsa-pss-sha512 or rsa-v1_5-sha256.
+    #[arg(long = "alg", default_value = "ed25519")]
+    algorithm: String,
+    /// Where to write the private key (created with mode 0600).
+    #[arg(long, value_name = "FILE", default_value = "keyward-private-key.pem")]
+    out: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `keyward keygen`: writes a new private key (mode 0600) and prints its public key, which is
+/// what the server is given (`keyward keys create --public-key-file`).
+pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let algorithm = algorithm_named(Some(&args.algorithm))?.context("an algorithm")?;
+    let key = PrivateKey::generate(algorithm)?;
+    write_private(&args.out, key.to_pem().as_bytes(), args.force)?;
+    print!("{}", key.public_key_pem());
+    eprintln!(
+        "keyward: {algorithm} private key written to {} (keep it there: it never leaves this \
+         machine); the public key above goes to the server",
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Creates `path` readable by its owner only, and writes `bytes` to it.
+fn write_private(path: &PathBuf, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| {
+        format!("cannot create {} (it exists? --force replaces it)", path.display())
+    })?;
+    // A replaced file keeps its old mode: make it private too.
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    Ok(())
 }
 
 /// `keyward login`: an access token, kept in the profile.

@@ -43,6 +43,9 @@ enum Command {
     /// Sign and send a request (httpie style: `keyward request POST /api/activities name=x`);
     /// prints the answer, and exits non-zero on an error status with the server's diagnostics.
     Request(client::RequestArgs),
+    /// Generate a private key for a public-key credential: writes it to a file (mode 0600) and
+    /// prints the public key to give the server.
+    Keygen(client::KeygenArgs),
     /// Log in for an access token, kept in a profile (mode 0600).
     Login(client::LoginArgs),
     /// Revoke the profile's access token and forget it.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Request(args) => block_on(client::request(args)).map(succeeded),
         Command::Keys(args) => block_on(admin_api::keys(args)).map(succeeded),
         Command::Users(args) => block_on(admin_api::users(args)).map(succeeded),
+        Command::Keygen(args) => client::keygen(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => block_on(client::login(args)).map(|()| ExitCode::SUCCESS),
         Command::Logout(args) => block_on(client::logout(args)).map(|()| ExitCode::SUCCESS),
     };

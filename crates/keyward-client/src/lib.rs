@@ -28,27 +28,52 @@
 mod sign;
 
 use std::fmt;
-use std::sync::Once;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use keyward_sig::private_key::PrivateKey;
+pub use keyward_sig::public_key::Algorithm;
 pub use keyward_sig::{KeyKind, Scheme};
 pub use sign::{sign_http, sign_reqwest};
 
-/// An API key: its token (public) and its secret. `Debug` hides the secret.
+/// An API key: its token (public) and its secret, or for a public-key credential its private
+/// key (which signs RFC 9421 requests only). `Debug` hides both.
 #[derive(Clone)]
 pub struct ApiKey {
-    /// The token.
+    /// The token (the RFC 9421 `keyid`).
     pub token: String,
-    secret: String,
+    signing: Signing,
     /// Domain or reseller credentials (header-hmac picks its header after it).
     pub kind: KeyKind,
+}
+
+/// What signs an [`ApiKey`]'s requests.
+#[derive(Clone)]
+pub(crate) enum Signing {
+    /// The key's secret (HMAC-SHA256, every scheme).
+    Secret(String),
+    /// The private key of a public-key credential (RFC 9421 only).
+    PrivateKey(Arc<PrivateKey>),
 }
 
 impl ApiKey {
     /// A domain key.
     pub fn new(token: impl Into<String>, secret: impl Into<String>) -> Self {
-        ApiKey { token: token.into(), secret: secret.into(), kind: KeyKind::Domain }
+        let signing = Signing::Secret(secret.into());
+        ApiKey { token: token.into(), signing, kind: KeyKind::Domain }
+    }
+
+    /// A public-key credential whose requests `private_key` signs (RFC 9421,
+    /// [`Scheme::HttpSignature`], only).
+    pub fn with_private_key(token: impl Into<String>, private_key: PrivateKey) -> Self {
+        let signing = Signing::PrivateKey(Arc::new(private_key));
+        ApiKey { token: token.into(), signing, kind: KeyKind::Domain }
+    }
+
+    /// What signs the key's requests.
+    pub(crate) fn signing(&self) -> &Signing {
+        &self.signing
     }
 
     /// The same key as reseller credentials.
@@ -57,9 +82,12 @@ impl ApiKey {
         self
     }
 
-    /// The secret.
-    pub fn secret(&self) -> &str {
-        &self.secret
+    /// The secret; `None` for a public-key credential.
+    pub fn secret(&self) -> Option<&str> {
+        match &self.signing {
+            Signing::Secret(secret) => Some(secret),
+            Signing::PrivateKey(_) => None,
+        }
     }
 }
 

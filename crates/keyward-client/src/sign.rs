@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::header::{CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use keyward_sig::query_hmac::{self, ParameterOrder};
-use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::rfc9421::{self, DigestAlgorithm, MessageSigner, SignatureParams};
 use keyward_sig::{KeyMaterial, RequestView, Scheme, SignError, header_hmac};
 
-use crate::ApiKey;
+use crate::{ApiKey, Signing};
 
 /// Signs a `reqwest::Request` (its body, if any, must be in memory).
 pub fn sign_reqwest(
@@ -72,7 +72,16 @@ fn sign_parts(
     key: &ApiKey,
     now_ms: i64,
 ) -> Result<(), SignError> {
-    let material = KeyMaterial::new(key.kind, key.secret().as_bytes());
+    let secret = match key.signing() {
+        Signing::Secret(secret) => Some(KeyMaterial::new(key.kind, secret.as_bytes())),
+        Signing::PrivateKey(_) => None,
+    };
+    // The HMAC schemes need the secret; RFC 9421 signs with either.
+    let hmac = || {
+        secret.as_ref().ok_or(SignError::Unsignable {
+            reason: "a private key signs only http-signature (RFC 9421)",
+        })
+    };
     let target = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),
@@ -80,12 +89,12 @@ fn sign_parts(
     match scheme {
         Scheme::QueryHmac => {
             let signed =
-                query_hmac::sign(&target, &key.token, now_ms, &material, ParameterOrder::Bytewise)?;
+                query_hmac::sign(&target, &key.token, now_ms, hmac()?, ParameterOrder::Bytewise)?;
             let query = signed.split_once('?').map(|(_, q)| q.to_owned());
             url.set_query(query.as_deref());
         }
         Scheme::HeaderHmac => {
-            let signed = header_hmac::sign(&key.token, body, now_ms, &material)?;
+            let signed = header_hmac::sign(&key.token, body, now_ms, hmac()?)?;
             for (name, value) in signed.pairs() {
                 insert(headers, name, value)?;
             }
@@ -116,11 +125,16 @@ fn sign_parts(
                     components.push("content-type");
                 }
             }
+            let signer: &dyn MessageSigner = match key.signing() {
+                Signing::PrivateKey(private_key) => &**private_key,
+                Signing::Secret(_) => hmac()?,
+            };
             let params = SignatureParams::new(&components, now_ms.div_euclid(1000), &key.token)?
+                .with_algorithm(Some(signer.algorithm()))?
                 .with_nonce(&nonce(now_ms))?;
             let view = RequestView::with_header_map(method.as_str(), &target, headers, body)
                 .with_uri_scheme(url.scheme());
-            let signed = rfc9421::sign(&view, "sig1", &params, &material)?;
+            let signed = rfc9421::sign(&view, "sig1", &params, signer)?;
             insert(headers, rfc9421::SIGNATURE_INPUT, &signed.signature_input)?;
             insert(headers, rfc9421::SIGNATURE, &signed.signature)?;
         }

@@ -201,6 +201,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
     let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();
     let new = NewApiKey {
         limits: Default::default(),
+        public_key: None,
         owner: KeyOwner::Reseller(reseller.id),
         name: "provisioning".into(),
         permissions: Permissions::default(),
@@ -271,7 +272,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
                         keyward_sig::KeyKind::Reseller,
                         Scheme::HeaderHmac,
                         &reseller_key.token,
-                        &reseller_secret.0,
+                        &reseller_secret.as_ref().unwrap().0,
                         &method_upper,
                         &url,
                         body.map(str::to_owned),

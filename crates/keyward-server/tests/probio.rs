@@ -21,12 +21,13 @@ async fn reseller(server: &TestServer, name: &str) -> (String, String) {
     let reseller = server.store.create_reseller(&operator, name).await.unwrap();
     let new = NewApiKey {
         limits: Default::default(),
+        public_key: None,
         owner: KeyOwner::Reseller(reseller.id),
         name: format!("{name} provisioning"),
         permissions: Permissions::default(),
     };
     let (key, secret) = server.store.create_api_key(&operator, &new).await.unwrap();
-    (key.token, secret.0)
+    (key.token, secret.unwrap().0)
 }
 
 async fn as_reseller(

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// Sealed data could not be opened: a wrong master key or tampered data.
     #[error("sealed data cannot be opened with this master key")]
     Unseal,
+    /// A stored public key does not parse (the database was edited by hand): the key cannot
+    /// verify. Carries the key's id.
+    #[error("the stored public key of API key {0} cannot be read")]
+    StoredPublicKey(i64),
     /// The thing asked for does not exist (in the caller's domain).
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -8,6 +8,8 @@
 //! overlap of a secret rotation ends.
 
 use keyward_sig::KeyKind;
+use keyward_sig::public_key::{Algorithm, PublicKey};
+use keyward_sig::rfc9421::HMAC_SHA256;
 use keyward_sig::token::CredentialKind;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -18,7 +20,8 @@ use crate::error::StoreError;
 use crate::invalidation::Invalidation;
 use crate::limits::{KeyLimits, write_key_limits};
 use crate::model::{
-    Actor, ApiKey, Credits, KeyCredentials, KeyState, Permissions, RateLimit, Secret,
+    Actor, ApiKey, Credits, KeyCredentials, KeyState, KeyVerification, Permissions, RateLimit,
+    Secret,
 };
 use crate::{Store, random_30};
 
@@ -60,6 +63,18 @@ pub struct NewApiKey {
     pub permissions: Permissions,
     /// Its rate limit and credits.
     pub limits: KeyLimits,
+    /// Its public key, for a public-key credential (which has no secret).
+    pub public_key: Option<NewPublicKey>,
+}
+
+/// The public key of a public-key credential: the text as its owner gave it (PEM or JWK), and
+/// the key read from it (which is what checks it).
+#[derive(Clone, Debug)]
+pub struct NewPublicKey {
+    /// The PEM or JWK text, stored as given.
+    pub text: String,
+    /// The key, parsed from `text`.
+    pub key: PublicKey,
 }
 
 /// The key in `row`, its credits as of `now_ms`.
@@ -73,6 +88,10 @@ fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
         reseller_id: row.try_get("reseller_id")?,
         name: row.try_get("name")?,
         token: row.try_get("token")?,
+        algorithm: row
+            .try_get::<Option<String>, _>("public_key_algorithm")?
+            .unwrap_or_else(|| HMAC_SHA256.to_owned()),
+        public_key: row.try_get("public_key")?,
         permissions: Permissions::from_db(row.try_get("permissions")?),
         created_by_user_id: row.try_get("created_by_user_id")?,
         created_by_key_id: row.try_get("created_by_key_id")?,
@@ -134,6 +153,10 @@ async fn revoke_tokens_of(conn: &mut AnyConnection, id: i64, now: i64) -> Result
 const OWNED_KEY: &str =
     "SELECT * FROM api_keys WHERE id = $1 AND (domain_id = $2 OR reseller_id = $3)";
 
+/// What asking for a public-key credential's secret answers.
+const NO_SECRET: StoreError =
+    StoreError::InvalidState("the API key has a public key and no secret");
+
 /// The associated data that binds a sealed secret to its key row.
 fn seal_context(id: i64) -> Vec<u8> {
     format!("keyward/api-key-secret/v1/{id}").into_bytes()
@@ -149,15 +172,19 @@ impl Store {
         String::from_utf8(bytes).map(Secret).map_err(|_| StoreError::Unseal)
     }
 
-    /// Creates a key; returns it with its secret, which is shown this once. Audited.
+    /// Creates a key; returns it with its secret, which is shown this once (none for a
+    /// public-key credential). Audited.
     pub async fn create_api_key(
         &self,
         actor: &Actor,
         new: &NewApiKey,
-    ) -> Result<(ApiKey, Secret), StoreError> {
+    ) -> Result<(ApiKey, Option<Secret>), StoreError> {
         let now = self.now_ms();
         let token = Self::mint(CredentialKind::ApiKeyToken);
-        let secret = Secret(Self::mint(CredentialKind::ApiKeySecret));
+        let secret = match new.public_key {
+            Some(_) => None,
+            None => Some(Secret(Self::mint(CredentialKind::ApiKeySecret))),
+        };
         let (kind, domain_id, reseller_id) = match new.owner {
             KeyOwner::Domain(id) => ("domain", Some(id), None),
             KeyOwner::Reseller(id) => ("reseller", None, Some(id)),
@@ -178,8 +205,9 @@ impl Store {
         // The secret is sealed with the row's id as associated data, so the row comes first.
         let id: i64 = sqlx::query(
             "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
-             permissions, created_by_user_id, created_by_key_id, root_user_id, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             permissions, created_by_user_id, created_by_key_id, root_user_id, created_at_ms, \
+             public_key, public_key_algorithm) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(kind)
         .bind(domain_id)
@@ -192,15 +220,27 @@ impl Store {
         .bind(actor.key_id)
         .bind(root_user_id)
         .bind(now)
+        .bind(new.public_key.as_ref().map(|public| &public.text))
+        .bind(new.public_key.as_ref().map(|public| public.key.algorithm().name()))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         write_key_limits(tx.acquire().await?, id, &new.limits, now).await?;
-        let row = sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
-            .bind(self.master.seal(secret.0.as_bytes(), &seal_context(id)))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = match &secret {
+            Some(secret) => {
+                sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
+                    .bind(self.master.seal(secret.0.as_bytes(), &seal_context(id)))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM api_keys WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
         let key = key_from_row(&row, now)?;
         audit::record(
             tx.acquire().await?,
@@ -215,6 +255,7 @@ impl Store {
                     "permissions": new.permissions,
                     "rate_limit": new.limits.rate_limit,
                     "credits": new.limits.credits,
+                    "algorithm": key.algorithm,
                 }),
                 domain_id,
                 actor,
@@ -265,6 +306,9 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound("API key"))?;
+        if row.try_get::<Option<String>, _>("public_key")?.is_some() {
+            return Err(NO_SECRET);
+        }
         let secret = self.unseal(id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let change = Change {
             action: "key.reveal",
@@ -376,6 +420,15 @@ impl Store {
         let detail = json!({"overlap_ms": overlap_ms});
         let key = self
             .change_key(actor, owner, id, "key.rotate_secret", detail, async |conn, now| {
+                let public_key: Option<String> =
+                    sqlx::query("SELECT public_key FROM api_keys WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .try_get("public_key")?;
+                if public_key.is_some() {
+                    return Err(NO_SECRET);
+                }
                 sqlx::query(
                     "UPDATE api_keys SET previous_secret_sealed = secret_sealed, secret_sealed = $1, \
                      previous_secret_until_ms = $2 WHERE id = $3",
@@ -421,7 +474,8 @@ impl Store {
     }
 
     /// What verifying with the key whose token is `token` needs, when it may act (see
-    /// `active_keys!`): its secrets unsealed, its permissions narrowed by its root user's.
+    /// `active_keys!`): its secrets unsealed or its public key parsed, its permissions narrowed
+    /// by its root user's.
     pub async fn key_credentials(&self, token: &str) -> Result<Option<KeyCredentials>, StoreError> {
         let row = sqlx::query(active_keys!("k.token = $1"))
             .bind(token)
@@ -429,7 +483,14 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let key = effective_key(&row, self.now_ms())?;
-        let secret = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
+        if let Some(text) = &key.public_key {
+            let public_key = Algorithm::from_name(&key.algorithm)
+                .and_then(|algorithm| PublicKey::parse(text, Some(algorithm)).ok())
+                .ok_or(StoreError::StoredPublicKey(key.id))?;
+            let verification = KeyVerification::PublicKey(Box::new(public_key));
+            return Ok(Some(KeyCredentials { key, verification }));
+        }
+        let current = self.unseal(key.id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let previous = match (
             row.try_get::<Option<Vec<u8>>, _>("previous_secret_sealed")?,
             key.previous_secret_until_ms,
@@ -439,7 +500,10 @@ impl Store {
             }
             _ => None,
         };
-        Ok(Some(KeyCredentials { key, secret, previous_secret: previous }))
+        Ok(Some(KeyCredentials {
+            key,
+            verification: KeyVerification::Secret { current, previous },
+        }))
     }
 
     /// Records keys' last uses, `(key id, epoch ms)`, in one transaction (best effort, not

@@ -51,7 +51,7 @@ pub use accounts::{Bootstrap, UserUpdate};
 pub use audit::AuditEvent;
 pub use error::StoreError;
 pub use invalidation::Invalidation;
-pub use keys::{KeyOwner, NewApiKey};
+pub use keys::{KeyOwner, NewApiKey, NewPublicKey};
 pub use limits::{KeyLimits, Spend};
 pub use model::*;
 pub use password::{
@@ -110,6 +110,11 @@ impl Backend {
                     include_str!("../migrations/sqlite/0003_every_permission.sql"),
                 ),
                 (5, "limits", include_str!("../migrations/sqlite/0005_limits.sql")),
+                (
+                    6,
+                    "public keys and policies",
+                    include_str!("../migrations/sqlite/0006_public_keys_and_policies.sql"),
+                ),
             ],
             Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -129,6 +134,11 @@ impl Backend {
                     include_str!("../migrations/postgres/0004_change_notifications.sql"),
                 ),
                 (5, "limits", include_str!("../migrations/postgres/0005_limits.sql")),
+                (
+                    6,
+                    "public keys and policies",
+                    include_str!("../migrations/postgres/0006_public_keys_and_policies.sql"),
+                ),
             ],
         };
         Migrator::with_migrations(

@@ -116,7 +116,8 @@ pub enum KeyState {
 }
 
 /// An API key: an application's credentials. The secret is not here; see
-/// [`crate::Store::reveal_secret`].
+/// [`crate::Store::reveal_secret`]. A public-key credential has no secret: its public key is
+/// here, and is not secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ApiKey {
     /// Id.
@@ -130,8 +131,13 @@ pub struct ApiKey {
     pub reseller_id: Option<i64>,
     /// The application's name.
     pub name: String,
-    /// The token (public identifier).
+    /// The token (public identifier; the RFC 9421 `keyid`).
     pub token: String,
+    /// The algorithm its signatures are made with: `hmac-sha256` for a key with a secret, the
+    /// public key's otherwise (`ed25519`, `ecdsa-p256-sha256`...).
+    pub algorithm: String,
+    /// The public key (PEM or JWK, as given), for a public-key credential.
+    pub public_key: Option<String>,
     /// What the key may do.
     pub permissions: Permissions,
     /// The user who created it.
@@ -174,15 +180,46 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// What the credential cache needs to verify a key: its secrets unsealed, its owner and rights.
+/// What the credential cache needs to verify a key: its secrets unsealed or its public key
+/// parsed, its owner and rights.
 #[derive(Clone, Debug)]
 pub struct KeyCredentials {
     /// The key.
     pub key: ApiKey,
-    /// The current secret.
-    pub secret: Secret,
-    /// The previous secret, while the rotation overlap lasts.
-    pub previous_secret: Option<Secret>,
+    /// What verifies its signatures.
+    pub verification: KeyVerification,
+}
+
+impl KeyCredentials {
+    /// The current secret, for a key with one.
+    pub fn secret(&self) -> Option<&Secret> {
+        match &self.verification {
+            KeyVerification::Secret { current, .. } => Some(current),
+            KeyVerification::PublicKey(_) => None,
+        }
+    }
+
+    /// The previous secret, while a rotation's overlap lasts.
+    pub fn previous_secret(&self) -> Option<&Secret> {
+        match &self.verification {
+            KeyVerification::Secret { previous, .. } => previous.as_ref(),
+            KeyVerification::PublicKey(_) => None,
+        }
+    }
+}
+
+/// What verifies a key's signatures.
+#[derive(Clone, Debug)]
+pub enum KeyVerification {
+    /// A shared secret (HMAC), with the previous one while a rotation's overlap lasts.
+    Secret {
+        /// The current secret.
+        current: Secret,
+        /// The previous secret, while the rotation overlap lasts.
+        previous: Option<Secret>,
+    },
+    /// A public key, parsed.
+    PublicKey(Box<keyward_sig::public_key::PublicKey>),
 }
 
 /// Who an access token speaks for.
@@ -191,7 +228,7 @@ pub enum TokenSubject {
     /// A user who logged in with a password.
     User(User),
     /// An API key that logged in with its token and secret.
-    Key(ApiKey),
+    Key(Box<ApiKey>),
 }
 
 /// A live access token, found by its digest.

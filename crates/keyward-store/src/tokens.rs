@@ -88,7 +88,7 @@ impl Store {
                     .fetch_optional(&self.pool)
                     .await?;
                 match key {
-                    Some(row) => TokenSubject::Key(effective_key(&row, self.now_ms())?),
+                    Some(row) => TokenSubject::Key(Box::new(effective_key(&row, self.now_ms())?)),
                     None => return Ok(None),
                 }
             }

@@ -91,6 +91,7 @@ async fn every_change_that_affects_verification_is_heard_by_another_node() {
     let owner = KeyOwner::Domain(domain.id);
     let new = NewApiKey {
         limits: Default::default(),
+        public_key: None,
         owner,
         name: "App".into(),
         permissions: Permissions::all(),
@@ -139,6 +140,7 @@ async fn a_cut_listening_connection_is_made_again_and_the_caches_flushed() {
     let owner = KeyOwner::Domain(admin.domain_id);
     let new = NewApiKey {
         limits: Default::default(),
+        public_key: None,
         owner,
         name: "App".into(),
         permissions: Permissions::all(),

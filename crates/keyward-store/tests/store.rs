@@ -66,18 +66,20 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         let domain = admin.domain_id;
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner: KeyOwner::Domain(domain),
             name: "Reporting app".into(),
             permissions: Permissions::parse(&["activities:read"]).unwrap(),
         };
         let (key, secret) =
             store.create_api_key(&actor("r-create", domain, admin.id), &new).await.unwrap();
+        let secret = secret.unwrap();
         assert!(key.token.starts_with("kwkey_") && secret.0.starts_with("kwsec_"));
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
 
         let creds = store.key_credentials(&key.token).await.unwrap().unwrap();
-        assert_eq!(creds.secret, secret);
-        assert!(creds.previous_secret.is_none());
+        assert_eq!(creds.secret(), Some(&secret));
+        assert!(creds.previous_secret().is_none());
         assert_eq!(
             store
                 .reveal_secret(
@@ -119,8 +121,8 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
             .await
             .unwrap();
         let creds = store.key_credentials(&regenerated.token).await.unwrap().unwrap();
-        assert_eq!(creds.secret, rotated);
-        assert_eq!(creds.previous_secret, Some(secret.clone()), "both verify during the overlap");
+        assert_eq!(creds.secret(), Some(&rotated));
+        assert_eq!(creds.previous_secret(), Some(&secret), "both verify during the overlap");
 
         let revoked = store
             .revoke_api_key(&actor("r-revoke", domain, admin.id), KeyOwner::Domain(domain), key.id)
@@ -170,12 +172,14 @@ async fn secrets_are_sealed_in_the_database() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
         };
         let (key, secret) =
             store.create_api_key(&actor("r1", admin.domain_id, admin.id), &new).await.unwrap();
+        let secret = secret.unwrap();
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
         let row = sqlx::query("SELECT secret_sealed FROM api_keys WHERE id = $1")
@@ -343,6 +347,7 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
@@ -423,6 +428,7 @@ async fn keys_act_with_at_most_what_their_root_user_holds_now() {
             .unwrap();
         let new = |name: &str, permissions| NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner: KeyOwner::Domain(domain),
             name: name.into(),
             permissions,
@@ -475,6 +481,7 @@ async fn access_tokens_die_with_the_key_secret_or_password_that_minted_them() {
         let owner = KeyOwner::Domain(domain);
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner,
             name: "app".into(),
             permissions: Permissions::all(),
@@ -542,6 +549,7 @@ async fn every_change_that_affects_verification_is_told_to_subscribers() {
         let owner = KeyOwner::Domain(domain);
         let new = NewApiKey {
             limits: Default::default(),
+            public_key: None,
             owner,
             name: "app".into(),
             permissions: Permissions::all(),

@@ -8,7 +8,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{ApiKey, KeyLimits, KeyOwner, MAX_PERMISSIONS, NewApiKey, Permissions, Secret};
+use keyward_sig::public_key::{Algorithm, PublicKey};
+use keyward_sig::rfc9421::HMAC_SHA256;
+use keyward_store::{
+    ApiKey, KeyLimits, KeyOwner, MAX_PERMISSIONS, NewApiKey, NewPublicKey, Permissions, Secret,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,6 +33,8 @@ pub(crate) fn key_json(key: &ApiKey) -> Value {
         "name": key.name,
         "token": key.token,
         "kind": key.kind.as_str(),
+        "algorithm": key.algorithm,
+        "public_key": key.public_key,
         "permissions": key.permissions,
         "created_by_user_id": key.created_by_user_id,
         "created_by_key_id": key.created_by_key_id,
@@ -42,9 +48,11 @@ pub(crate) fn key_json(key: &ApiKey) -> Value {
     })
 }
 
-fn with_secret(key: &ApiKey, secret: &Secret) -> Value {
+fn with_secret(key: &ApiKey, secret: Option<&Secret>) -> Value {
     let mut value = key_json(key);
-    value["secret"] = json!(secret.0);
+    if let Some(secret) = secret {
+        value["secret"] = json!(secret.0);
+    }
     value
 }
 
@@ -88,12 +96,19 @@ pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
     })
 }
 
-/// A new key's name, permissions and limits.
+/// A new key's name, permissions and limits, and for a public-key credential its public key.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKeyInput {
     name: Option<String>,
     #[serde(default)]
     permissions: Vec<String>,
+    /// A public key (PEM `-----BEGIN PUBLIC KEY-----` or a JWK, as text): the key then signs
+    /// RFC 9421 requests with its private key, which keyward never sees, and has no secret
+    /// [default: none, the key gets a secret].
+    public_key: Option<String>,
+    /// The public key's algorithm: `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`,
+    /// `rsa-pss-sha512` or `rsa-v1_5-sha256` [default: the key's own; RSA keys need it stated].
+    algorithm: Option<String>,
     /// The key's rate limit [default: none].
     rate_limit: Option<RateLimitInput>,
     /// The key's usage quota [default: none].
@@ -110,8 +125,54 @@ impl NewKeyInput {
             name: required_text("name", &name, 100)?,
             permissions: known(&self.permissions)?,
             limits: new_key_limits(self.rate_limit, self.credits)?,
+            public_key: new_public_key(self.public_key, self.algorithm.as_deref())?,
         })
     }
+}
+
+/// The longest public key text accepted (a 4096-bit RSA key takes about 800 characters).
+const MAX_PUBLIC_KEY_CHARS: usize = 16 * 1024;
+
+/// A new key's public key, read and checked against its stated algorithm.
+fn new_public_key(
+    text: Option<String>,
+    algorithm: Option<&str>,
+) -> Result<Option<NewPublicKey>, ApiError> {
+    let algorithm = match algorithm {
+        None => None,
+        Some(name) => match Algorithm::from_name(name) {
+            Some(algorithm) => Some(algorithm),
+            None if name == HMAC_SHA256 && text.is_none() => None,
+            None => {
+                let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                return Err(ApiError::invalid_field(
+                    "algorithm",
+                    format!(
+                        "unknown algorithm {name:?}; public keys use one of {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    let Some(text) = text else {
+        return match algorithm {
+            Some(_) => Err(ApiError::invalid_field(
+                "public_key",
+                "an asymmetric algorithm needs the public_key it verifies with",
+            )),
+            None => Ok(None),
+        };
+    };
+    if text.chars().count() > MAX_PUBLIC_KEY_CHARS {
+        return Err(ApiError::invalid_field(
+            "public_key",
+            format!("public_key is longer than {MAX_PUBLIC_KEY_CHARS} characters"),
+        ));
+    }
+    let key = PublicKey::parse(&text, algorithm)
+        .map_err(|error| ApiError::invalid_field("public_key", error.to_string()))?;
+    Ok(Some(NewPublicKey { text: text.trim().to_owned(), key }))
 }
 
 /// `POST /api/admin/keys`: answers 201 with the key, its token and its secret.
@@ -133,11 +194,12 @@ pub async fn create(
     let new = input.checked(owner)?;
     own_keys(&principal, Action::ManageKeys, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
-    Ok(created(&key, &secret))
+    Ok(created(&key, secret.as_ref()))
 }
 
-/// A new key's answer: 201 with the key, its token and its secret (shown this once).
-pub(crate) fn created(key: &ApiKey, secret: &Secret) -> (StatusCode, Json<Value>) {
+/// A new key's answer: 201 with the key, its token and its secret (shown this once; none for a
+/// public-key credential).
+pub(crate) fn created(key: &ApiKey, secret: Option<&Secret>) -> (StatusCode, Json<Value>) {
     (StatusCode::CREATED, Json(json!({ "data": with_secret(key, secret) })))
 }
 
@@ -303,7 +365,7 @@ pub async fn rotate_secret(
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let actor = principal.actor(&request_id);
     let (key, secret) = state.store.rotate_secret(&actor, owner, id, overlap_ms).await?;
-    Ok(Json(json!({ "data": with_secret(&key, &secret) })))
+    Ok(Json(json!({ "data": with_secret(&key, Some(&secret)) })))
 }
 
 /// `POST /api/admin/keys/{id}/reveal`: the secret, for `keys:reveal` (audited).

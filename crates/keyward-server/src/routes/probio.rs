@@ -281,7 +281,7 @@ pub async fn issue_domain_key(
     let new = input.checked(KeyOwner::Domain(domain.id))?;
     in_domain(&principal, Action::ManageKeys, &domain, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
-    Ok(created(&key, &secret))
+    Ok(created(&key, secret.as_ref()))
 }
 
 /// `PATCH /probio/domains/{name}/keys/{id}`: renames one of the domain's keys or changes its

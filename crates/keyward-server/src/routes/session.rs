@@ -120,8 +120,9 @@ async fn key_login(
     let matches = |candidate: &str| {
         keyward_sig::mac::constant_time_eq(candidate.as_bytes(), secret.as_bytes())
     };
-    let current = matches(&credentials.secret.0);
-    let previous = credentials.previous_secret.as_ref().is_some_and(|s| matches(&s.0));
+    // A public-key credential has no secret to log in with.
+    let current = credentials.secret().is_some_and(|s| matches(&s.0));
+    let previous = credentials.previous_secret().is_some_and(|s| matches(&s.0));
     // Reseller keys have no domain to log in to.
     let Some(domain_id) = key.domain_id.filter(|_| current | previous) else {
         return Ok(Err(Some(actor)));

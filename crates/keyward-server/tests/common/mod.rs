@@ -3,11 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keyward_server::Settings;
 use keyward_sig::query_hmac::ParameterOrder;
-use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::rfc9421::{self, DigestAlgorithm, MessageSigner, SignatureParams};
 use keyward_sig::{
     KeyKind, KeyMaterial, RequestView, TokenFormat, VerifyOptions, header_hmac, query_hmac,
 };
@@ -327,35 +328,70 @@ pub fn sign_as(
             url.to_owned()
         }
         Scheme::HttpSignature => {
-            let (origin, target) = split_url(url);
-            let host = origin.trim_start_matches("http://").to_owned();
-            headers.push(("host".to_owned(), host));
-            let mut components = vec!["@method", "@authority", "@path"];
-            if target.contains('?') {
-                components.push("@query");
-            }
-            if !body_bytes.is_empty() {
-                components.push("content-digest");
-                headers.push((
-                    "content-digest".to_owned(),
-                    rfc9421::content_digest(&body_bytes, DigestAlgorithm::Sha256),
-                ));
-            }
-            let params = SignatureParams::new(&components, now / 1000, token)
-                .unwrap()
-                .with_nonce(&now.to_string())
-                .unwrap();
-            let pairs: Vec<(&str, &[u8])> =
-                headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
-            let view = RequestView::new(method, target, &pairs, &body_bytes);
-            let signature = rfc9421::sign(&view, "sig1", &params, &key).unwrap();
-            headers.push(("signature-input".to_owned(), signature.signature_input));
-            headers.push(("signature".to_owned(), signature.signature));
-            url.to_owned()
+            return sign_http_signature(&key, token, method, url, headers, body);
         }
     };
     Prepared { method: method.to_owned(), url, headers, body }
 }
+
+/// Signs a request with RFC 9421 as a client with a private key (or any signer) would.
+pub fn sign_with(
+    signer: &dyn MessageSigner,
+    token: &str,
+    method: &str,
+    url: &str,
+    body: Option<String>,
+) -> Prepared {
+    let mut headers = vec![];
+    if body.is_some() {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    sign_http_signature(signer, token, method, url, headers, body)
+}
+
+/// Adds `Host`, `Content-Digest` (with a body) and the signature of `signer` (its `alg`
+/// stated) over method, authority, path, query and digest, with a nonce.
+fn sign_http_signature(
+    signer: &dyn MessageSigner,
+    token: &str,
+    method: &str,
+    url: &str,
+    mut headers: Vec<(String, String)>,
+    body: Option<String>,
+) -> Prepared {
+    let now = signing_ms();
+    let body_bytes = body.clone().unwrap_or_default().into_bytes();
+    let (origin, target) = split_url(url);
+    let host = origin.trim_start_matches("http://").to_owned();
+    headers.push(("host".to_owned(), host));
+    let mut components = vec!["@method", "@authority", "@path"];
+    if target.contains('?') {
+        components.push("@query");
+    }
+    if !body_bytes.is_empty() {
+        components.push("content-digest");
+        headers.push((
+            "content-digest".to_owned(),
+            rfc9421::content_digest(&body_bytes, DigestAlgorithm::Sha256),
+        ));
+    }
+    let params = SignatureParams::new(&components, now / 1000, token)
+        .unwrap()
+        .with_algorithm(Some(signer.algorithm()))
+        .unwrap()
+        .with_nonce(&format!("{now}-{}", NONCES.fetch_add(1, Ordering::Relaxed)))
+        .unwrap();
+    let pairs: Vec<(&str, &[u8])> =
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let view = RequestView::new(method, target, &pairs, &body_bytes);
+    let signature = rfc9421::sign(&view, "sig1", &params, signer).unwrap();
+    headers.push(("signature-input".to_owned(), signature.signature_input));
+    headers.push(("signature".to_owned(), signature.signature));
+    Prepared { method: method.to_owned(), url: url.to_owned(), headers, body }
+}
+
+/// Makes each nonce of this process unique.
+static NONCES: AtomicU64 = AtomicU64::new(0);
 
 fn split_url(url: &str) -> (&str, &str) {
     let after_scheme = url.find("://").unwrap() + 3;
