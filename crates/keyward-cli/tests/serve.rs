@@ -490,3 +490,100 @@ fn every_refusal_is_logged_once_with_a_stable_reason_and_never_a_secret() {
         assert!(!printed.iter().any(|line| line.contains(secret_text)), "{secret_text} in the log");
     }
 }
+
+#[test]
+fn a_public_key_credential_made_with_keygen_signs_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let served =
+        serve(&dir.path().join("data"), &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    let url = format!("http://{}", served.address);
+    let login = client(
+        &config,
+        &["login", "--url", &url, "--user", "admin"],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+
+    for alg in ["ed25519", "ecdsa-p384-sha384", "rsa-pss-sha512"] {
+        // keygen: the private key in a 0600 file, the public key on stdout.
+        let private = dir.path().join(format!("{alg}.pem"));
+        let public = dir.path().join(format!("{alg}.pub"));
+        let private_arg = private.to_str().unwrap();
+        let made = client(&config, &["keygen", "--alg", alg, "--out", private_arg], &[], None);
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let public_pem = String::from_utf8(made.stdout).unwrap();
+        assert!(public_pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{public_pem}");
+        std::fs::write(&public, &public_pem).unwrap();
+        let written = std::fs::read_to_string(&private).unwrap();
+        assert!(written.starts_with("-----BEGIN PRIVATE KEY-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{alg}");
+        }
+        // An existing key file is never overwritten by accident.
+        let again = client(&config, &["keygen", "--alg", alg, "--out", private_arg], &[], None);
+        assert!(!again.status.success());
+        assert_eq!(std::fs::read_to_string(&private).unwrap(), written);
+
+        // keys create --public-key-file: a token, and no secret.
+        let rsa_alg: &[&str] = if alg.starts_with("rsa") { &["--algorithm", alg] } else { &[] };
+        let mut create = vec![
+            "keys",
+            "create",
+            "Signer",
+            "--permission",
+            "activities:read",
+            "--permission",
+            "activities:write",
+            "--public-key-file",
+            public.to_str().unwrap(),
+        ];
+        create.extend_from_slice(rsa_alg);
+        let created = client(&config, &create, &[], None);
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+        assert_eq!(created["data"]["algorithm"], alg);
+        assert!(created["data"].get("secret").is_none(), "{created}");
+        let token = created["data"]["token"].as_str().unwrap().to_owned();
+
+        // request --private-key: signed with http-signature, without any secret around.
+        let mut post = vec!["request", "--key", &token, "--private-key", private_arg];
+        post.extend_from_slice(rsa_alg);
+        post.extend_from_slice(&["POST", "/api/activities", "name=signed by a private key"]);
+        let posted = client(&config, &post, &[], None);
+        assert!(posted.status.success(), "{alg}: {}", String::from_utf8_lossy(&posted.stderr));
+
+        // sign --private-key --curl: a command line that works with curl.
+        let mut sign = vec!["sign", "--key", &token, "--private-key", private_arg, "--curl"];
+        sign.extend_from_slice(rsa_alg);
+        let target = format!("{url}/api/activities?page=1");
+        sign.push(&target);
+        let line = client(&config, &sign, &[], None);
+        assert!(line.status.success(), "{}", String::from_utf8_lossy(&line.stderr));
+        let line = String::from_utf8(line.stdout).unwrap();
+        assert!(
+            line.contains(&format!("alg=\\\"{alg}\\\""))
+                || line.contains(&format!("alg=\"{alg}\"")),
+            "{line}"
+        );
+        if have("curl") {
+            let output = Command::new("sh").arg("-c").arg(line.trim()).output().unwrap();
+            let body = String::from_utf8_lossy(&output.stdout);
+            assert!(body.contains("signed by a private key"), "{alg}: {body}");
+        }
+
+        // A private key never signs an HMAC scheme.
+        let mut wrong = vec!["request", "--key", &token, "--private-key", private_arg];
+        wrong.extend_from_slice(rsa_alg);
+        wrong.extend_from_slice(&["--scheme", "query-hmac", "GET", "/api/activities"]);
+        let refused = client(&config, &wrong, &[], None);
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("http-signature only"), "{stderr}");
+    }
+    terminate(served);
+}
