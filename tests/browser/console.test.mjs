@@ -7,7 +7,7 @@
 // One line per step; the first failure stops the run with a non-zero exit status.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID, sign as signWith } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,9 @@ const BASE = (process.env.KEYWARD_URL || 'http://127.0.0.1:8080').replace(/\/+$/
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
 const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || path.join(here, 'screenshots'));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// A public key file (from `keyward keygen`) to upload; the test prints the key's token, and the
+// Rust side signs with the private key from the CLI.
+const PUBLIC_KEY_FILE = process.env.PUBLIC_KEY_FILE;
 
 const KEY_NAME = 'Browser test';
 const VIEWER = 'viewer';
@@ -87,6 +90,22 @@ async function signedActivity(token, secret) {
       'x-logtrust-sign': sign,
     },
     body: ACTIVITY_BODY,
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+
+// A GET signed with RFC 9421 by a private key (node's own crypto), as an application would.
+async function signedWithPrivateKey(privateKey, alg, token, path) {
+  const url = new URL(`${BASE}${path}`);
+  const created = Math.floor(Date.now() / 1000);
+  const params = `("@method" "@authority" "@path");created=${created};keyid="${token}";alg="${alg}";nonce="${randomUUID()}"`;
+  const base = `"@method": GET\n"@authority": ${url.host}\n"@path": ${url.pathname}\n"@signature-params": ${params}`;
+  const signature = signWith('sha256', Buffer.from(base), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const response = await fetch(url, {
+    headers: { 'Signature-Input': `sig1=${params}`, Signature: `sig1=:${signature.toString('base64')}:` },
   });
   const text = await response.text();
   let json = null;
@@ -607,6 +626,52 @@ await step('9. New API Key can set limits: 10 requests per 60 s (the default win
   assert.deepEqual(key.json.data.rate_limit, { requests: 10, window_seconds: 60 }, key.text);
   assert.deepEqual(key.json.data.credits, { remaining: 50, refill: { amount: 50, interval_seconds: 60 } }, key.text);
   await pageFetch('DELETE', `/api/admin/keys/${limitedId}`);
+});
+
+await step('10. New API Key with a pasted public key: no secret shown, and requests signed with its private key pass', async () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  await page.getByTestId('back-to-keys').click();
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Application name').fill('Pasted public key');
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('public-key-input').fill(publicKey.export({ type: 'spki', format: 'pem' }));
+  await shot('14-new-key-public-key');
+  await dialog.getByTestId('confirm').click();
+  const id = await keyIdFromUrl();
+  await page.getByTestId('key-public-key').waitFor({ state: 'visible' });
+  assert.equal(await text('key-algorithm'), 'ecdsa-p256-sha256 (public key)');
+  assert.equal(await page.getByTestId('key-secret').count(), 0, 'a public-key credential has no secret');
+  assert.equal(await page.getByTestId('rotate-secret').count(), 0, 'nor a secret to rotate');
+  assert.equal(await page.getByTestId('reveal-secret').count(), 0, 'nor one to reveal');
+  await shot('15-key-public-key');
+  const token = await text('key-token');
+  const ok = await signedWithPrivateKey(privateKey, 'ecdsa-p256-sha256', token, '/api/activities');
+  assert.equal(ok.status, 200, ok.text);
+  const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const refused = await signedWithPrivateKey(stranger, 'ecdsa-p256-sha256', token, '/api/activities');
+  assert.equal(refused.status, 401, refused.text);
+  assert.equal(refused.json.error.code, 12, refused.text);
+  await pageFetch('DELETE', `/api/admin/keys/${id}`);
+});
+
+await step('11. New API Key with a public key read from a file (keyward keygen\'s), for the CLI to sign with', async () => {
+  assert.ok(PUBLIC_KEY_FILE, 'PUBLIC_KEY_FILE is set');
+  await page.getByTestId('back-to-keys').click();
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Application name').fill('Uploaded public key');
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('public-key-file').setInputFiles(PUBLIC_KEY_FILE);
+  await page.waitForFunction(() =>
+    document.querySelector('[data-testid="public-key-input"]').value.startsWith('-----BEGIN PUBLIC KEY-----'));
+  await dialog.getByTestId('confirm').click();
+  await keyIdFromUrl();
+  await page.getByTestId('key-public-key').waitFor({ state: 'visible' });
+  assert.equal(await text('key-algorithm'), 'ed25519 (public key)');
+  return `public-key token: ${await text('key-token')}`;
 });
 
 await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {

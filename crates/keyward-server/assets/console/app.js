@@ -726,6 +726,41 @@
     return error instanceof FormError ? error.input : null;
   }
 
+  var PUBLIC_KEY_ALGORITHMS = ['ed25519', 'ecdsa-p256-sha256', 'ecdsa-p384-sha384', 'rsa-pss-sha512', 'rsa-v1_5-sha256'];
+
+  // The optional public key of a new key: pasted, or read from a file into the same box.
+  function publicKeyFields() {
+    var textId = nextId('public-key');
+    var fileId = nextId('public-key-file');
+    var algId = nextId('public-key-alg');
+    var textarea = h('textarea', {
+      id: textId, name: 'public_key', rows: 5, spellcheck: 'false', autocomplete: 'off',
+      class: 'mono', 'data-testid': 'public-key-input', 'aria-describedby': textId + '-help',
+      placeholder: '-----BEGIN PUBLIC KEY-----'
+    });
+    var file = h('input', { id: fileId, name: 'public_key_file', type: 'file', accept: '.pem,.pub,.json,.jwk,text/plain,application/json', 'data-testid': 'public-key-file' });
+    file.addEventListener('change', function () {
+      var chosen = file.files && file.files[0];
+      if (!chosen) return;
+      chosen.text().then(function (contents) { textarea.value = contents.trim(); });
+    });
+    return h('fieldset', { class: 'fieldset' },
+      h('legend', {}, 'Public key (optional)'),
+      h('div', { class: 'field' },
+        h('label', { for: textId }, 'Public key (PEM or JWK)'),
+        textarea,
+        h('p', { id: textId + '-help', class: 'hint' },
+          'Leave empty for a key with a secret. With a public key, the application signs RFC 9421 requests with its private key (see keyward keygen), which never leaves it: the key has no secret.')),
+      h('div', { class: 'field' },
+        h('label', { for: fileId }, 'Or read it from a file'),
+        file),
+      h('div', { class: 'field' },
+        h('label', { for: algId }, 'Algorithm'),
+        h('select', { id: algId, name: 'algorithm', 'data-testid': 'public-key-algorithm' },
+          h('option', { value: '' }, 'The key’s own (RSA keys need one chosen)'),
+          PUBLIC_KEY_ALGORITHMS.map(function (name) { return h('option', { value: name }, name); }))));
+  }
+
   function newKey() {
     clearError();
     var nameId = nextId('key-name');
@@ -739,19 +774,29 @@
           h('input', { id: nameId, name: 'name', type: 'text', required: true, maxlength: 100, autocomplete: 'off', 'data-testid': 'key-name-input', 'aria-describedby': nameId + '-help' }),
           h('p', { id: nameId + '-help', class: 'hint' }, 'The application that will use this key, e.g. “Data warehouse sync”. The audit log records it.')),
         permissionFieldset('Permissions', [], 'new-key-perm'),
-        limitFields(null, true)
+        limitFields(null, true),
+        publicKeyFields()
       ],
       onConfirm: function (form) {
         var data = { name: form.elements.name.value.trim(), permissions: checkedPermissions(form) };
         var limits = readLimits(form);
         if (limits.rate_limit) data.rate_limit = limits.rate_limit;
         if (limits.credits) data.credits = limits.credits;
+        var publicKey = form.elements.public_key.value.trim();
+        if (publicKey) {
+          data.public_key = publicKey;
+          if (form.elements.algorithm.value) data.algorithm = form.elements.algorithm.value;
+        }
         return api('POST', '/api/admin/keys', { data: data }).then(function (answer) { return answer.data; });
       }
     }).then(function (key) {
       if (!key) return;
-      state.fresh = { id: key.id, secret: key.secret, revealed: false };
-      notify('API key “' + key.name + '” created. Copy its secret now: it is not shown again.');
+      if (key.secret) {
+        state.fresh = { id: key.id, secret: key.secret, revealed: false };
+        notify('API key “' + key.name + '” created. Copy its secret now: it is not shown again.');
+      } else {
+        notify('API key “' + key.name + '” created with an ' + key.algorithm + ' public key: the application signs with its private key.');
+      }
       location.hash = '#/keys/' + key.id;
     });
   }
@@ -835,9 +880,14 @@
     var tokenCode = h('code', { class: 'credential', 'data-testid': 'key-token', id: 'key-token' }, key.token);
     var tokenBlock = h('div', { class: 'credential-row' }, tokenCode, copyButton('Token', function () { return key.token; }, 'copy-token', tokenCode));
 
-    // Secret
+    // Secret, or the public key that takes its place
     var secretBlock;
-    if (secret) {
+    if (key.public_key) {
+      secretBlock = [
+        h('pre', { class: 'credential public-key', 'data-testid': 'key-public-key' }, key.public_key),
+        h('p', { class: 'hint' }, 'This key has no secret: the application signs RFC 9421 requests (alg “' + key.algorithm + '”, keyid its token) with the private key that belongs to this public key.')
+      ];
+    } else if (secret) {
       var secretCode = h('code', { class: 'credential', 'data-testid': 'key-secret', id: 'key-secret' }, secret);
       secretBlock = [
         h('div', { class: 'credential-row' }, secretCode, copyButton('Secret', function () { return secret; }, 'copy-secret', secretCode)),
@@ -879,7 +929,7 @@
           h('div', { class: 'action-item' },
             h('button', { type: 'button', class: 'button', 'data-testid': 'regenerate-token', onclick: function () { regenerateToken(key); } }, 'Regenerate token'),
             h('p', { class: 'hint' }, 'Issues a new token. The old token stops working at once.')),
-          h('div', { class: 'action-item' },
+          key.public_key ? null : h('div', { class: 'action-item' },
             h('button', { type: 'button', class: 'button', 'data-testid': 'rotate-secret', onclick: function () { rotateSecret(key); } }, 'Rotate secret'),
             h('p', { class: 'hint' }, 'Issues a new secret; the old one keeps working for an overlap you choose.')),
           h('div', { class: 'action-item' },
@@ -891,6 +941,7 @@
       h('dt', {}, 'Id'), h('dd', { 'data-testid': 'key-id' }, String(key.id)),
       h('dt', {}, 'State'), h('dd', { 'data-testid': 'key-state' }, badge(key.state)),
       h('dt', {}, 'Kind'), h('dd', {}, key.kind || '—'),
+      h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
       h('dt', {}, 'Permissions'), h('dd', {}, (key.permissions || []).length
         ? h('ul', { class: 'tags' }, key.permissions.map(function (p) { return h('li', {}, h('code', {}, p)); }))
         : h('span', { class: 'muted' }, 'None')),
@@ -915,7 +966,7 @@
         h('h2', { id: 'credentials-title' }, 'Credentials'),
         h('h3', {}, 'Token'),
         tokenBlock,
-        h('h3', {}, 'Secret'),
+        h('h3', {}, key.public_key ? 'Public key' : 'Secret'),
         secretBlock),
       actions
     ], keepFocus);
