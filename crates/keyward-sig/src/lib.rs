@@ -80,7 +80,7 @@ pub mod __fuzzing;
 pub use error::{Field, SignError, VerifyError};
 pub use key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};
 pub use presented::{CredentialRef, Presented};
-pub use request::RequestView;
+pub use request::{RequestView, ResponseView};
 pub use scheme::Scheme;
 pub use time::ClockWindow;
 pub use verify::{

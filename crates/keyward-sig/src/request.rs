@@ -119,11 +119,59 @@ impl<'a> RequestView<'a> {
 
     /// Every value of header `name` (ASCII case-insensitive), in order.
     pub fn header_values<'n>(&self, name: &'n str) -> HeaderValues<'a, 'n> {
-        match self.headers {
+        self.headers.values(name)
+    }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.header_values(name).next()
+    }
+}
+
+impl<'a> Headers<'a> {
+    fn values<'n>(self, name: &'n str) -> HeaderValues<'a, 'n> {
+        match self {
             Headers::Pairs(pairs) => HeaderValues::Pairs { pairs: pairs.iter(), name },
             #[cfg(feature = "http")]
             Headers::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
         }
+    }
+}
+
+/// A response as sent or received: status, header fields and body bytes. RFC 9421 signs
+/// responses too (`@status`, header fields, and with `;req` components of the request).
+#[derive(Clone, Copy, Debug)]
+pub struct ResponseView<'a> {
+    status: u16,
+    headers: Headers<'a>,
+    body: &'a [u8],
+}
+
+impl<'a> ResponseView<'a> {
+    /// A response with headers given as name/value pairs (names in any case).
+    pub fn new(status: u16, headers: &'a [(&'a str, &'a [u8])], body: &'a [u8]) -> Self {
+        ResponseView { status, headers: Headers::Pairs(headers), body }
+    }
+
+    /// A response whose headers live in an `http::HeaderMap`.
+    #[cfg(feature = "http")]
+    pub fn with_header_map(status: u16, headers: &'a http::HeaderMap, body: &'a [u8]) -> Self {
+        ResponseView { status, headers: Headers::Map(headers), body }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// Every value of header `name` (ASCII case-insensitive), in order.
+    pub fn header_values<'n>(&self, name: &'n str) -> HeaderValues<'a, 'n> {
+        self.headers.values(name)
     }
 
     /// The first value of header `name`.

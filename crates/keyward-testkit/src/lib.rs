@@ -11,12 +11,15 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use keyward_sig::private_key::PrivateKey;
+use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_sig::query_hmac::{self, ParameterOrder};
-use keyward_sig::rfc9421;
+use keyward_sig::rfc9421::{self, MessageSigner};
 use keyward_sig::token::{CredentialKind, TokenDigest};
 use keyward_sig::{
     AccessGrant, BlankValues, ClockWindow, ComponentPolicy, CredentialLookup, KeyKind, KeyMaterial,
-    RequestView, Scheme, TokenFormat, Verifier, VerifyError, VerifyOptions, header_hmac,
+    RequestView, ResponseView, Scheme, TokenFormat, Verifier, VerifyError, VerifyOptions,
+    header_hmac,
 };
 use serde::Deserialize;
 
@@ -42,6 +45,16 @@ pub struct KeySpec {
     /// `domain` (default) or `reseller`.
     #[serde(default)]
     pub kind: Option<String>,
+    /// A public key (PEM or JWK), for a public-key credential (no secret then).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// The public key's algorithm, when the key does not imply it.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// The matching private key (PKCS#8 PEM), for the sign direction of deterministic
+    /// algorithms.
+    #[serde(default)]
+    pub private_key: Option<String>,
 }
 
 impl KeySpec {
@@ -63,8 +76,16 @@ impl KeySpec {
         }
     }
 
-    /// The key as a verifier sees it: current and previous secrets.
+    /// The key as a verifier sees it: its public key, or its current and previous secrets.
     pub fn material(&self) -> KeyMaterial {
+        if let Some(public_key) = &self.public_key {
+            let algorithm = self.algorithm.as_deref().map(|name| {
+                Algorithm::from_name(name).unwrap_or_else(|| panic!("unknown algorithm {name}"))
+            });
+            let key = PublicKey::parse(public_key, algorithm)
+                .unwrap_or_else(|e| panic!("key {}: {e}", self.token));
+            return KeyMaterial::public(self.kind(), key);
+        }
         let material = KeyMaterial::new(self.kind(), &self.secret_bytes());
         match &self.previous_secret {
             Some(previous) => material.with_previous_secret(previous.as_bytes()),
@@ -79,6 +100,23 @@ impl KeySpec {
             candidates.push(KeyMaterial::new(self.kind(), previous.as_bytes()));
         }
         candidates
+    }
+
+    /// What the sign direction signs with: the private key when given, else each secret.
+    pub fn signers(&self) -> Vec<Box<dyn MessageSigner>> {
+        match &self.private_key {
+            Some(pem) => {
+                let algorithm = self.algorithm.as_deref().and_then(Algorithm::from_name);
+                let key = PrivateKey::from_pem(pem, algorithm)
+                    .unwrap_or_else(|e| panic!("key {}: {e}", self.token));
+                vec![Box::new(key)]
+            }
+            None => self
+                .signing_candidates()
+                .into_iter()
+                .map(|key| Box::new(key) as Box<dyn MessageSigner>)
+                .collect(),
+        }
     }
 }
 
@@ -253,6 +291,9 @@ pub struct Vector {
     pub context: Context,
     /// `request.txt` + `body.txt`, when present.
     pub request: Option<VectorRequest>,
+    /// `response.txt` + `body.txt`, when present (RFC 9421 response signatures): the status
+    /// line's code is the "method", the headers as a request's.
+    pub response: Option<(u16, VectorRequest)>,
 }
 
 impl Vector {
@@ -263,10 +304,16 @@ impl Vector {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.join("context.json").display()));
         let context: Context = serde_json::from_slice(&context)
             .unwrap_or_else(|e| panic!("{}/context.json: {e}", dir.display()));
-        let request = std::fs::read(dir.join("request.txt")).ok().map(|head| {
-            VectorRequest::parse(&head, std::fs::read(dir.join("body.txt")).unwrap_or_default())
+        let body = || std::fs::read(dir.join("body.txt")).unwrap_or_default();
+        let request = std::fs::read(dir.join("request.txt"))
+            .ok()
+            .map(|head| VectorRequest::parse(&head, body()));
+        let response = std::fs::read(dir.join("response.txt")).ok().map(|head| {
+            // `HTTP/1.1 200 OK`: parsed as a request line whose "target" is the status code.
+            let parsed = VectorRequest::parse(&head, body());
+            (parsed.target.parse().expect("a status code"), parsed)
         });
-        Vector { scheme: scheme.to_owned(), name: name.to_owned(), dir, context, request }
+        Vector { scheme: scheme.to_owned(), name: name.to_owned(), dir, context, request, response }
     }
 
     /// A stage file's exact bytes, if present.
@@ -490,7 +537,37 @@ fn run_header_hmac(vector: &Vector) {
     }
 }
 
+/// A response vector: the signature verifies with the key, over exactly `signature-base.txt`.
+fn run_http_signature_response(vector: &Vector, status: u16, response: &VectorRequest) {
+    let headers = response.header_pairs();
+    let view = ResponseView::new(status, &headers, &response.body);
+    let key = vector.key().material();
+    let verified = rfc9421::verify_response(&view, None, None, &key);
+    match vector.expected_error() {
+        None => {
+            verified.unwrap_or_else(|e| panic!("{}: expected success, got {e:?}", vector.name));
+        }
+        Some(code) => {
+            let error = verified.expect_err("a negative response case fails");
+            assert_eq!(error.code(), code, "{}: wrong error: {error:?}", vector.name);
+            return;
+        }
+    }
+    let input = response.field(rfc9421::SIGNATURE_INPUT);
+    let (_, params) = rfc9421::SignatureParams::parse_first(&input).expect("it parses");
+    let unsigned = response.without_headers(&[rfc9421::SIGNATURE, rfc9421::SIGNATURE_INPUT]);
+    let unsigned_headers = unsigned.header_pairs();
+    let unsigned_view = ResponseView::new(status, &unsigned_headers, &unsigned.body);
+    let message = rfc9421::Message::Response { response: &unsigned_view, request: None };
+    let base = rfc9421::message_signature_base(message, &params).expect("the base builds");
+    let expected_base = vector.file("signature-base.txt").expect("signature-base.txt");
+    assert_text_eq(base.as_bytes(), &expected_base, &format!("{}: signature base", vector.name));
+}
+
 fn run_http_signature(vector: &Vector) {
+    if let Some((status, response)) = &vector.response {
+        return run_http_signature_response(vector, *status, response);
+    }
     vector.check_verify("signature-base.txt");
     if vector.expected_error().is_some() || !vector.context.sign {
         return;
@@ -511,10 +588,11 @@ fn run_http_signature(vector: &Vector) {
     let expected_signature = vector.line("signature.txt").expect("signature.txt");
     let produced: Vec<_> = vector
         .key()
-        .signing_candidates()
+        .signers()
         .iter()
         .map(|key| {
-            rfc9421::sign(&unsigned_view, label, &params, key).expect("keyward's signer signs")
+            rfc9421::sign(&unsigned_view, label, &params, key.as_ref())
+                .expect("keyward's signer signs")
         })
         .collect();
     assert!(

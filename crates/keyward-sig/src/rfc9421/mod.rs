@@ -33,17 +33,19 @@
 mod base;
 mod digest;
 mod params;
+mod response;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::borrow::Cow;
 
-pub use base::SignatureBase;
+pub use base::{Message, SignatureBase};
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
 pub use params::{
     HMAC_SHA256, MAX_COMPONENT_PARAMETERS, MAX_COMPONENTS, MAX_SIGNATURE_PARAMETERS,
     SignatureParams,
 };
+pub use response::{VerifiedResponse, sign_response, verify_response};
 
 use sha2::{Digest, Sha256};
 
@@ -229,25 +231,7 @@ impl Presented<'_> {
         if let Some(digest) = &self.digest {
             check_content_digest(digest, body)?;
         }
-        let base = SignatureBase::build(request, &self.params).map_err(|error| match error {
-            ComponentError::Unsupported(component) => {
-                VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
-            }
-            ComponentError::Absent(_) => VerifyError::malformed(
-                Field::SignatureInput,
-                "covers a component the request lacks",
-            ),
-        })?;
-        let matches = match key.public_key() {
-            Some(public_key) => public_key.verify(base.as_bytes(), &self.signature),
-            None => {
-                check_hmac_length(&self.signature)?;
-                any_secret_matches(key, &[base.as_bytes()], &self.signature)
-            }
-        };
-        if !matches {
-            return Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() });
-        }
+        check_signature(Message::Request(request), &self.params, key, &self.signature)?;
         let created_ms = self.created.saturating_mul(1000);
         Ok(match self.params.nonce() {
             Some(nonce) => ReplayId::from_nonce(self.keyid(), nonce, created_ms, options.window),
@@ -261,6 +245,35 @@ impl Presented<'_> {
             Ok(tag) => tag,
             Err(_) => Sha256::digest(&self.signature).into(),
         }
+    }
+}
+
+/// Builds the signature base of `params` over `message` and checks `signature` against it with
+/// `key` (its public key, or each of its secrets in constant time).
+pub(crate) fn check_signature(
+    message: Message<'_, '_>,
+    params: &SignatureParams<'_>,
+    key: &KeyMaterial,
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    let base = SignatureBase::build(message, params).map_err(|error| match error {
+        ComponentError::Unsupported(component) => {
+            VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
+        }
+        ComponentError::Absent(_) => {
+            VerifyError::malformed(Field::SignatureInput, "covers a component the message lacks")
+        }
+    })?;
+    let matches = match key.public_key() {
+        Some(public_key) => public_key.verify(base.as_bytes(), signature),
+        None => {
+            check_hmac_length(signature)?;
+            any_secret_matches(key, &[base.as_bytes()], signature)
+        }
+    };
+    match matches {
+        true => Ok(()),
+        false => Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() }),
     }
 }
 
@@ -278,12 +291,20 @@ pub fn signature_base(
     request: &RequestView<'_>,
     params: &SignatureParams<'_>,
 ) -> Result<SignatureBase, SignError> {
-    SignatureBase::build(request, params).map_err(|error| match error {
+    message_signature_base(Message::Request(request), params)
+}
+
+/// The signature base of a request or response for `params`.
+pub fn message_signature_base(
+    message: Message<'_, '_>,
+    params: &SignatureParams<'_>,
+) -> Result<SignatureBase, SignError> {
+    SignatureBase::build(message, params).map_err(|error| match error {
         ComponentError::Unsupported(_) => {
             SignError::Unsignable { reason: "a covered component is not supported" }
         }
         ComponentError::Absent(_) => {
-            SignError::Unsignable { reason: "a covered component is absent from the request" }
+            SignError::Unsignable { reason: "a covered component is absent from the message" }
         }
     })
 }
@@ -316,6 +337,16 @@ pub fn sign(
     params: &SignatureParams<'_>,
     key: &(impl MessageSigner + ?Sized),
 ) -> Result<SignatureHeaders, SignError> {
+    sign_message(Message::Request(request), label, params, key)
+}
+
+/// Signs a request or a response (see [`sign`]).
+pub fn sign_message(
+    message: Message<'_, '_>,
+    label: &str,
+    params: &SignatureParams<'_>,
+    key: &(impl MessageSigner + ?Sized),
+) -> Result<SignatureHeaders, SignError> {
     if sfv::KeyRef::from_str(label).is_err() {
         return Err(SignError::InvalidParameter { field: Field::Signature });
     }
@@ -324,7 +355,7 @@ pub fn sign(
             reason: "the signature parameters name another algorithm than the key's",
         });
     }
-    let base = signature_base(request, params)?;
+    let base = message_signature_base(message, params)?;
     let signature = key.sign(base.as_bytes())?;
     Ok(SignatureHeaders {
         signature_input: format!("{label}={}", params.serialize()),

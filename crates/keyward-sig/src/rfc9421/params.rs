@@ -122,6 +122,24 @@ impl Component<'_> {
         !self.params.is_empty()
     }
 
+    /// The names of the component's own parameters (`sf`, `key`, `bs`, `req`, `name`, `tr`).
+    pub(crate) fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|(key, _)| key.as_str())
+    }
+
+    /// Whether the boolean parameter `name` is set (`;sf` is `;sf=?1`).
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.params
+            .iter()
+            .any(|(key, value)| key.as_str() == name && value.as_boolean() == Some(true))
+    }
+
+    /// The string parameter `name` (`;key="a"`, `;name="Pet"`).
+    pub(crate) fn string_param(&self, name: &str) -> Option<&str> {
+        let (_, value) = self.params.iter().find(|(key, _)| key.as_str() == name)?;
+        value.as_string().map(|s| s.as_str())
+    }
+
     /// How many parameters of its own the component has.
     pub fn param_count(&self) -> usize {
         self.params.len()
@@ -148,11 +166,20 @@ impl<'a> SignatureParams<'a> {
     /// parameters, checking the types RFC 9421 section 2.3 gives each parameter and that no
     /// component repeats. (A request may carry several signatures; keyward verifies the first.)
     pub fn parse_first(value: &'a [u8]) -> Result<(&'a str, Self), VerifyError> {
+        Self::parse_member(value, None)
+    }
+
+    /// Parses the member of a `Signature-Input` field value labelled `label` (the first member
+    /// when `None`), with the checks of [`SignatureParams::parse_first`].
+    pub fn parse_member(
+        value: &'a [u8],
+        label: Option<&str>,
+    ) -> Result<(&'a str, Self), VerifyError> {
         let malformed = |reason| VerifyError::malformed(Field::SignatureInput, reason);
         let exceeded = Exceeded::new(None);
         let first = Parser::new(value)
             .with_version(sfv::Version::Rfc8941)
-            .parse_dictionary_with_visitor(FirstMember { first: None, exceeded: &exceeded })
+            .parse_dictionary_with_visitor(FirstMember { label, first: None, exceeded: &exceeded })
             .map_err(|_| match exceeded.get() {
                 Some(limit) => VerifyError::TooManyItems { field: Field::SignatureInput, limit },
                 None => malformed("not an RFC 8941 dictionary"),
@@ -328,9 +355,11 @@ fn owned_string(value: &str, field: Field) -> Result<Value<'static>, SignError> 
         .map_err(|_| SignError::InvalidParameter { field })
 }
 
-/// Visits a `Signature-Input` dictionary and keeps its first member (the last value given for
-/// that label, as RFC 8941 section 4.2.2 requires of repeated keys).
+/// Visits a `Signature-Input` dictionary and keeps its first member, or the one labelled
+/// `label` (the last value given for that label, as RFC 8941 section 4.2.2 requires of
+/// repeated keys).
 struct FirstMember<'s, 'de> {
+    label: Option<&'s str>,
     first: Option<(&'de KeyRef, Option<SignatureParams<'de>>)>,
     exceeded: &'s Exceeded,
 }
@@ -340,7 +369,10 @@ impl<'de> DictionaryVisitor<'de> for FirstMember<'_, 'de> {
     type Error = Infallible;
 
     fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Infallible> {
-        let wanted = self.first.as_ref().is_none_or(|(first, _)| *first == key);
+        let wanted = match self.label {
+            Some(label) => key.as_str() == label,
+            None => self.first.as_ref().is_none_or(|(first, _)| *first == key),
+        };
         let exceeded = self.exceeded;
         Ok(wanted.then(|| MemberSlot(&mut self.first.insert((key, None)).1, exceeded)))
     }
