@@ -56,6 +56,7 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner: KeyOwner::Domain(admin.domain_id),
         name: "Load benchmark".into(),
         permissions: Permissions::parse(&["activities:read"]).expect("known"),

@@ -504,6 +504,7 @@ mod tests {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "app".into(),
             permissions: Permissions::all(),

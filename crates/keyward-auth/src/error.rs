@@ -70,6 +70,8 @@ pub enum ErrorCode {
     RateLimited,
     /// 28: the key's usage quota (credits) is spent.
     CreditsExhausted,
+    /// 29: the key's policy set an expiry, and it has passed.
+    KeyExpired,
     /// 30: the body is not valid JSON, or not of the expected shape.
     InvalidBody,
     /// 31: a field has an invalid value.
@@ -98,6 +100,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 43: a WebSocket (or other) upgrade on a gateway route that does not allow them.
     UpgradeNotAllowed,
+    /// 44: the key's policy does not allow the client's address.
+    AddressNotAllowed,
+    /// 45: the key's policy does not allow this route, or this method on it.
+    RouteNotAllowed,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
     /// 51: the database is unavailable, or too busy to answer now.
@@ -135,6 +141,7 @@ impl ErrorCode {
             BodyNotForwarded => 26,
             RateLimited => 27,
             CreditsExhausted => 28,
+            KeyExpired => 29,
             InvalidBody => 30,
             InvalidField => 31,
             BodyTooLarge => 32,
@@ -148,6 +155,8 @@ impl ErrorCode {
             Conflict => 41,
             MethodNotAllowed => 42,
             UpgradeNotAllowed => 43,
+            AddressNotAllowed => 44,
+            RouteNotAllowed => 45,
             Internal => 50,
             Unavailable => 51,
             Overloaded => 52,
@@ -162,10 +171,11 @@ impl ErrorCode {
         match self {
             NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
             | StaleRequest | Replayed | SignatureReused | AmbiguousCredentials | DigestMismatch
-            | InvalidLogin | TokenExpired | BodyNotForwarded => StatusCode::UNAUTHORIZED,
-            WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed => {
-                StatusCode::FORBIDDEN
+            | InvalidLogin | TokenExpired | BodyNotForwarded | KeyExpired => {
+                StatusCode::UNAUTHORIZED
             }
+            WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed | AddressNotAllowed
+            | RouteNotAllowed => StatusCode::FORBIDDEN,
             InvalidBody | InvalidQuery | TooManyItems | InvalidForwardAuth | InvalidPath
             | UpgradeNotAllowed => StatusCode::BAD_REQUEST,
             TooManyLoginAttempts | RateLimited | CreditsExhausted => StatusCode::TOO_MANY_REQUESTS,
@@ -202,6 +212,9 @@ impl ErrorCode {
             }
             RateLimited => "Rate limit reached; try again after Retry-After seconds",
             CreditsExhausted => "This key's usage quota is spent",
+            KeyExpired => "This key has expired",
+            AddressNotAllowed => "This key may not be used from this address",
+            RouteNotAllowed => "This key may not call this route",
             AmbiguousCredentials => "Credentials of more than one scheme",
             WrongKeyKind => "Wrong kind of key for this route",
             SchemeNotAllowed => "Authentication scheme not accepted on this route",

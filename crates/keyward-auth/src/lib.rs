@@ -5,7 +5,8 @@
 //! ```text
 //! request ─▶ AuthLayer ─▶ pipeline: parse credentials once ─▶ scheme allowed here?
 //!          ─▶ credential cache (memory, else one load) ─▶ body, if the scheme signs it
-//!          ─▶ keyward-sig verify ─▶ replay guard (bound to method + target) ─▶ Principal
+//!          ─▶ keyward-sig verify ─▶ key policy (expiry, address, route)
+//!          ─▶ replay guard (bound to method + target) ─▶ Principal
 //!          ─▶ rate limits (key, user, route) ─▶ credits
 //!          ─▶ the inner service (handler, proxy, forward-auth answer)
 //! ```
@@ -26,6 +27,7 @@ pub mod error;
 mod layer;
 mod metrics;
 pub mod pipeline;
+mod policy;
 mod principal;
 mod rate_limit;
 mod redis;
@@ -38,6 +40,7 @@ pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, Tok
 pub use layer::{AuthLayer, AuthService};
 pub use metrics::Meters;
 pub use pipeline::{AuthSettings, BodyWithheld, Refusal, authenticate};
+pub use policy::TrustedProxies;
 pub use principal::{Identity, Principal, RequestId};
 pub use rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};
 pub use redis::{Redis, RedisFailure, RedisMeters};

@@ -5,7 +5,8 @@
 //! 2 scheme      ── accepted on this route group?
 //! 3 lookup      ── memory, else one single-flight load from the store
 //! 4 body        ── only for schemes that sign it, after the key and clock checks
-//! 5 verify      ── once (again only after a reload, for a key changed elsewhere)
+//! 5 verify      ── once (again only after a reload, for a key changed elsewhere), then the
+//!                  key's policy: expiry, client address, route
 //! 6 replay      ── first use, or the same request when the mode allows it
 //! 7 limits      ── every rate limit that applies (key, user, route), then a credit if the
 //!                  key has a quota
@@ -22,10 +23,13 @@ use http_body::Body as _;
 use keyward_sig::{
     CredentialRef, Principal as Verified, RequestView, Scheme, Verifier, VerifyError,
 };
-use keyward_store::{Spend, StoreError, TokenSubject};
+use std::sync::Arc;
+
+use keyward_store::{KeyPolicy, Spend, StoreError, TokenSubject};
 
 use crate::cache::{CredentialCache, KeyHandle, TokenHandle};
 use crate::error::{self, ApiError, ErrorCode};
+use crate::policy::{self, TrustedProxies};
 use crate::principal::{Identity, Principal};
 use crate::rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};
 use crate::replay::{ReplayGuard, Reuse};
@@ -53,6 +57,13 @@ pub struct AuthSettings {
     /// Whether the console's session cookie stands for credentials (keyward's own API); the
     /// gateway and forward-auth take only a scheme's credentials.
     pub console_sessions: bool,
+    /// The route these settings guard, as key policies name it: `api`, `admin`,
+    /// `provisioning`, `forward-auth`, or a gateway route's name.
+    pub route: Arc<str>,
+    /// The proxies whose forwarding headers name the client, for key policies' address ranges.
+    pub trusted_proxies: TrustedProxies,
+    /// How long before a key's expiry its answers carry `Keyward-Key-Expires`, in ms.
+    pub expiry_warning_ms: i64,
 }
 
 /// A request extension saying the request's body is not available to the pipeline (a
@@ -202,6 +213,17 @@ pub async fn authenticate(
     }
     .map_err(refused)?;
     drop(presented);
+    let policy = key_policy(verified.principal()).filter(|policy| !policy.is_empty());
+    if let Some(policy) = policy {
+        let address = settings.trusted_proxies.client_address(&parts);
+        let refused = policy::refusal(policy, &settings.route, method.as_str(), address, now_ms);
+        if let Some((error, reason)) = refused {
+            return Err(Refusal { scheme: Some(scheme), key_id, ..Refusal::new(error, reason) });
+        }
+    }
+    let expires_at_ms = policy
+        .and_then(|policy| policy.expires_at_ms)
+        .filter(|at| at.saturating_sub(now_ms) <= settings.expiry_warning_ms);
 
     // 6. The replay guard: this signature serves this request only. A query-hmac signature
     // covers the query itself (every parameter but `s`), so its request is its method and path;
@@ -242,7 +264,7 @@ pub async fn authenticate(
         allowance: allowance.map(Box::new),
         ..Refusal::new(error, reason)
     };
-    let mut allowance = Allowance::default();
+    let mut allowance = Allowance { key_expires_at_ms: expires_at_ms, ..Allowance::default() };
     if !limits.is_empty() {
         allowance = match settings.limiter.check(&limits, method, now_ms).await {
             Ok(allowance) => allowance,
@@ -254,6 +276,7 @@ pub async fn authenticate(
                         "policy": policy.as_str(),
                         "retry_after_seconds": retry_after,
                     }));
+                let allowance = Allowance { key_expires_at_ms: expires_at_ms, ..allowance };
                 return Err(limited(error, "rate-limited", Some(allowance)));
             }
             Err(Limited::SharedUnavailable) => {
@@ -309,6 +332,18 @@ pub async fn authenticate(
 /// The rate limits a request counts against, and the key whose credits it spends (if the key
 /// has a quota): the key's limit, its user's (the token's user, or the key's root user), and
 /// the route's, per caller.
+/// The policy of the key a request speaks for: the key's, or that of the key an access token
+/// was minted from.
+fn key_policy(verified: &Verified<KeyHandle, TokenHandle>) -> Option<&KeyPolicy> {
+    match verified {
+        Verified::ApiKey { key, .. } => Some(&key.0.key.policy),
+        Verified::AccessToken { grant, .. } => match &grant.0.token.subject {
+            TokenSubject::Key(key) => Some(&key.policy),
+            TokenSubject::User(_) => None,
+        },
+    }
+}
+
 fn limits_of(
     verified: &Verified<KeyHandle, TokenHandle>,
     route: Option<&RouteLimit>,

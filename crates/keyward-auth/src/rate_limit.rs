@@ -102,12 +102,16 @@ pub struct Allowance {
     pub policies: Vec<(PolicyName, RateLimit, u64, u64)>,
     /// The key's credits left, when it has a quota.
     pub credits_remaining: Option<i64>,
+    /// When the key expires, epoch ms, when that is near (see `AuthSettings::expiry_warning_ms`).
+    pub key_expires_at_ms: Option<i64>,
 }
 
 impl Allowance {
-    /// Whether there is nothing to say: no limit and no quota.
+    /// Whether there is nothing to say: no limit, no quota, no expiry near.
     pub fn is_empty(&self) -> bool {
-        self.policies.is_empty() && self.credits_remaining.is_none()
+        self.policies.is_empty()
+            && self.credits_remaining.is_none()
+            && self.key_expires_at_ms.is_none()
     }
 
     fn push(&mut self, limit: &Limit, ahead_us: i64) {
@@ -119,10 +123,17 @@ impl Allowance {
 
     /// Writes `RateLimit-Policy` (`"key";q=100;w=60`) and `RateLimit` (`"key";r=99;t=1`), one
     /// item per limit, as the IETF draft (draft-ietf-httpapi-ratelimit-headers) defines them,
-    /// and `Keyward-Credits-Remaining` for a key with a quota.
+    /// and `Keyward-Credits-Remaining` for a key with a quota; `Keyward-Key-Expires` (an
+    /// HTTP date) for a key whose expiry is near.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
         if let Some(credits) = self.credits_remaining {
             headers.insert("keyward-credits-remaining", HeaderValue::from(credits));
+        }
+        if let Some(at) = self.key_expires_at_ms.and_then(|ms| u64::try_from(ms).ok()) {
+            let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at);
+            if let Ok(value) = HeaderValue::try_from(httpdate::fmt_http_date(when)) {
+                headers.insert("keyward-key-expires", value);
+            }
         }
         if self.policies.is_empty() {
             return;

@@ -301,6 +301,7 @@ async fn create_key(
         permissions: Permissions::default(),
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
     };
     let (key, secret) = store.create_api_key(actor, &new).await?;
     let secret = secret.context("a reseller key is created with a secret")?;

@@ -134,6 +134,19 @@ pub struct ServeArgs {
     /// (an `area:action` name, such as metrics:read) [default: not on the API's address].
     #[arg(long, env = "KEYWARD_METRICS_PERMISSION", value_name = "PERMISSION")]
     metrics_permission: Option<String>,
+    /// A proxy in front of keyward (an address or CIDR range, repeatable) whose
+    /// X-Forwarded-For or Forwarded header names the client, for key policies' address ranges
+    /// [default: none; the connection's peer is the client].
+    #[arg(
+        long = "trusted-proxy",
+        env = "KEYWARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    trusted_proxies: Vec<String>,
+    /// How many days before a key expires its answers carry Keyward-Key-Expires [default: 7].
+    #[arg(long, env = "KEYWARD_KEY_EXPIRY_WARNING_DAYS", value_name = "DAYS")]
+    key_expiry_warning_days: Option<i64>,
     /// Redis, for what every node must share (`redis://host:6379/0`): the replay memory
     /// [default: none; each node remembers alone].
     #[arg(long, env = "KEYWARD_REDIS_URL", value_name = "URL")]
@@ -206,6 +219,9 @@ struct FileConfig {
     node_name: Option<String>,
     metrics_listen: Option<SocketAddr>,
     metrics_permission: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    key_expiry_warning_days: Option<i64>,
     redis_url: Option<String>,
     redis_failure: Option<String>,
 }
@@ -405,8 +421,31 @@ impl ServeArgs {
             }
             None => None,
         };
+        let proxies = if self.trusted_proxies.is_empty() {
+            file.trusted_proxies
+        } else {
+            self.trusted_proxies
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|text| {
+                let text = text.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("--trusted-proxy {text:?} is not an address or CIDR range")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let warning_days =
+            self.key_expiry_warning_days.or(file.key_expiry_warning_days).unwrap_or(7);
+        if !(0..=365).contains(&warning_days) {
+            bail!("--key-expiry-warning-days must be 0 to 365");
+        }
         let settings = Settings {
             metrics_permission,
+            trusted_proxies,
+            key_expiry_warning_ms: warning_days * 86_400 * 1000,
             verify: VerifyOptions {
                 window: ClockWindow::from_secs(skew),
                 blank_values,

@@ -25,6 +25,7 @@ async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner: KeyOwner::Domain(admin.domain_id),
         name: "client test".into(),
         permissions: Permissions::parse(&["activities:read", "activities:write"]).unwrap(),

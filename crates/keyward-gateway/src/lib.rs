@@ -122,6 +122,12 @@ impl Gateway {
         self.table().routes.len()
     }
 
+    /// The routes' names (prefix, after the host for a route that has one), as key policies
+    /// name them.
+    pub fn route_names(&self) -> Vec<String> {
+        self.table().routes.iter().map(|route| route.name()).collect()
+    }
+
     fn table(&self) -> Arc<Table> {
         self.0.table.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
@@ -143,6 +149,7 @@ impl Table {
                     route_limit: route
                         .rate_limit
                         .map(|limit| RouteLimit { route: route.name().into(), limit }),
+                    route: route.name().into(),
                     ..settings.auth.clone()
                 }),
                 client: upstream_client(route),

@@ -51,6 +51,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{
     AuthLayer, AuthSettings, CacheSettings, CredentialCache, RateLimiter, ReplayGuard, ReplayMode,
+    TrustedProxies,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::throttle::{LoginThrottle, ThrottleSettings};
@@ -94,6 +95,11 @@ pub struct Settings {
     /// The permission that lets a credential read `GET /metrics` on the API's own address;
     /// without it, metrics are served only where `keyward serve --metrics-listen` says.
     pub metrics_permission: Option<String>,
+    /// The proxies in front of keyward whose `X-Forwarded-For` / `Forwarded` name the client,
+    /// for key policies' address ranges (none: the connection's peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long before a key expires its answers carry `Keyward-Key-Expires`, in ms.
+    pub key_expiry_warning_ms: i64,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -138,6 +144,8 @@ impl Default for Settings {
             forward_auth: ForwardAuthSettings::default(),
             redis: None,
             metrics_permission: None,
+            trusted_proxies: Vec::new(),
+            key_expiry_warning_ms: 7 * 86_400 * 1000,
         }
     }
 }
@@ -204,7 +212,8 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         Some(redis) => (replay.shared(redis.clone()), limiter.shared(redis.clone())),
         None => (replay, limiter),
     };
-    let group = |schemes: &[Scheme]| AuthSettings {
+    let trusted_proxies = TrustedProxies::new(settings.trusted_proxies.clone());
+    let group = |route: &str, schemes: &[Scheme]| AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),
         replay: replay.clone(),
@@ -214,19 +223,26 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         uri_scheme: settings.uri_scheme,
         schemes: schemes.to_vec(),
         console_sessions: true,
+        route: route.into(),
+        trusted_proxies: trusted_proxies.clone(),
+        expiry_warning_ms: settings.key_expiry_warning_ms,
     };
-    let guarded = |schemes: &[Scheme]| AuthLayer::new(group(schemes), clock.clone());
-    let gateway = gateway(&settings, group(&[]), clock.clone());
+    let guarded =
+        |route: &str, schemes: &[Scheme]| AuthLayer::new(group(route, schemes), clock.clone());
+    let gateway = gateway(&settings, group("forward-auth", &[]), clock.clone());
     let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
     let mut routes = routes::public()
         .merge(routes::forward_auth(&gateway))
-        .merge(routes::api().route_layer(guarded(&settings.schemes.api)))
-        .merge(routes::admin().route_layer(guarded(&settings.schemes.admin)))
-        .merge(routes::provisioning().route_layer(guarded(&settings.schemes.provisioning)));
+        .merge(routes::api().route_layer(guarded("api", &settings.schemes.api)))
+        .merge(routes::admin().route_layer(guarded("admin", &settings.schemes.admin)))
+        .merge(
+            routes::provisioning()
+                .route_layer(guarded("provisioning", &settings.schemes.provisioning)),
+        );
     if let Some(permission) = &settings.metrics_permission {
         let served = metrics::guarded_route(metrics.clone(), permission);
-        routes = routes.merge(served.route_layer(guarded(&settings.schemes.admin)));
+        routes = routes.merge(served.route_layer(guarded("admin", &settings.schemes.admin)));
     }
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
@@ -254,6 +270,9 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
         uri_scheme: settings.uri_scheme,
         schemes: Vec::new(),
         console_sessions: false,
+        route: "forward-auth".into(),
+        trusted_proxies: TrustedProxies::default(),
+        expiry_warning_ms: settings.key_expiry_warning_ms,
     };
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), None));

@@ -202,6 +202,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner: KeyOwner::Reseller(reseller.id),
         name: "provisioning".into(),
         permissions: Permissions::default(),

@@ -22,6 +22,7 @@ async fn reseller(server: &TestServer, name: &str) -> (String, String) {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner: KeyOwner::Reseller(reseller.id),
         name: format!("{name} provisioning"),
         permissions: Permissions::default(),

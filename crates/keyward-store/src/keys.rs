@@ -23,6 +23,7 @@ use crate::model::{
     Actor, ApiKey, Credits, KeyCredentials, KeyState, KeyVerification, Permissions, RateLimit,
     Secret,
 };
+use crate::policy::{KeyPolicy, write_key_policy};
 use crate::{Store, random_30};
 
 /// Who owns a key: keys are created, found and changed within their owner.
@@ -65,6 +66,8 @@ pub struct NewApiKey {
     pub limits: KeyLimits,
     /// Its public key, for a public-key credential (which has no secret).
     pub public_key: Option<NewPublicKey>,
+    /// Its expiry, client networks and routes.
+    pub policy: KeyPolicy,
 }
 
 /// The public key of a public-key credential: the text as its owner gave it (PEM or JWK), and
@@ -102,6 +105,7 @@ fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
         state: if state == "active" { KeyState::Active } else { KeyState::Revoked },
         rate_limit: RateLimit::from_row(row, "")?,
         credits: Credits::from_row(row, now_ms)?,
+        policy: KeyPolicy::from_row(row)?,
         root_rate_limit: None,
     })
 }
@@ -226,6 +230,7 @@ impl Store {
         .await?
         .try_get("id")?;
         write_key_limits(tx.acquire().await?, id, &new.limits, now).await?;
+        write_key_policy(tx.acquire().await?, id, &new.policy).await?;
         let row = match &secret {
             Some(secret) => {
                 sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
@@ -256,6 +261,7 @@ impl Store {
                     "rate_limit": new.limits.rate_limit,
                     "credits": new.limits.credits,
                     "algorithm": key.algorithm,
+                    "policy": new.policy.audit_detail(),
                 }),
                 domain_id,
                 actor,

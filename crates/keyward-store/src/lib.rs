@@ -35,7 +35,9 @@ mod keys;
 pub mod limits;
 pub mod model;
 mod password;
+
 mod permissions;
+pub mod policy;
 pub mod seal;
 mod tokens;
 
@@ -61,6 +63,7 @@ pub use permissions::{
     ALL_PERMISSIONS, DeclareError, EVERY_PERMISSION, MAX_PERMISSIONS, declare_permissions,
     known_permissions,
 };
+pub use policy::{KeyPolicy, MAX_NETWORKS, MAX_ROUTES, ROUTE_GROUPS, RouteScope};
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
 

@@ -160,6 +160,8 @@ pub struct ApiKey {
     pub rate_limit: Option<RateLimit>,
     /// The key's usage quota.
     pub credits: Option<Credits>,
+    /// Its expiry, client networks and routes.
+    pub policy: crate::policy::KeyPolicy,
     /// The rate limit of the key's root user, which the key's requests count against too
     /// (only on keys read for verification; see the store's `effective_key`).
     #[serde(skip)]

@@ -92,6 +92,7 @@ async fn every_change_that_affects_verification_is_heard_by_another_node() {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner,
         name: "App".into(),
         permissions: Permissions::all(),
@@ -141,6 +142,7 @@ async fn a_cut_listening_connection_is_made_again_and_the_caches_flushed() {
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,
+        policy: Default::default(),
         owner,
         name: "App".into(),
         permissions: Permissions::all(),

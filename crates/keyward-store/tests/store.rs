@@ -67,6 +67,7 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner: KeyOwner::Domain(domain),
             name: "Reporting app".into(),
             permissions: Permissions::parse(&["activities:read"]).unwrap(),
@@ -173,6 +174,7 @@ async fn secrets_are_sealed_in_the_database() {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
@@ -348,6 +350,7 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner: KeyOwner::Domain(admin.domain_id),
             name: "App".into(),
             permissions: Permissions::default(),
@@ -429,6 +432,7 @@ async fn keys_act_with_at_most_what_their_root_user_holds_now() {
         let new = |name: &str, permissions| NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner: KeyOwner::Domain(domain),
             name: name.into(),
             permissions,
@@ -482,6 +486,7 @@ async fn access_tokens_die_with_the_key_secret_or_password_that_minted_them() {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner,
             name: "app".into(),
             permissions: Permissions::all(),
@@ -550,6 +555,7 @@ async fn every_change_that_affects_verification_is_told_to_subscribers() {
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,
+            policy: Default::default(),
             owner,
             name: "app".into(),
             permissions: Permissions::all(),

@@ -20,6 +20,7 @@ use super::limits::{
     CreditsInput, RateLimitInput, changed_key_limits, credits_json, new_key_limits, not_own_limits,
     present, rate_limit_json,
 };
+use super::policy::{PolicyChange, PolicyInput, RouteScopeInput, not_own_policy, policy_fields};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
@@ -28,7 +29,7 @@ use crate::extract::{ApiPath, Payload, RawBody, optional_payload, required_text}
 use crate::openapi::{AuthFailures, ErrorBody};
 
 pub(crate) fn key_json(key: &ApiKey) -> Value {
-    json!({
+    let mut value = json!({
         "id": key.id,
         "name": key.name,
         "token": key.token,
@@ -45,7 +46,9 @@ pub(crate) fn key_json(key: &ApiKey) -> Value {
         "state": key.state,
         "rate_limit": rate_limit_json(key.rate_limit),
         "credits": credits_json(key.credits),
-    })
+    });
+    policy_fields(&key.policy, &mut value);
+    value
 }
 
 fn with_secret(key: &ApiKey, secret: Option<&Secret>) -> Value {
@@ -109,6 +112,12 @@ pub struct NewKeyInput {
     /// The public key's algorithm: `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`,
     /// `rsa-pss-sha512` or `rsa-v1_5-sha256` [default: the key's own; RSA keys need it stated].
     algorithm: Option<String>,
+    /// When the key stops working, epoch ms [default: never].
+    expires_at_ms: Option<i64>,
+    /// The client address ranges it may be used from, CIDR [default: any].
+    allowed_networks: Option<Vec<String>>,
+    /// The routes (and methods) it may call [default: all].
+    allowed_routes: Option<Vec<RouteScopeInput>>,
     /// The key's rate limit [default: none].
     rate_limit: Option<RateLimitInput>,
     /// The key's usage quota [default: none].
@@ -118,9 +127,16 @@ pub struct NewKeyInput {
 impl NewKeyInput {
     /// The key asked for, for `owner`, its name and permissions checked (whether the caller
     /// may grant them is [`authorize`]'s to say).
-    pub(crate) fn checked(self, owner: KeyOwner) -> Result<NewApiKey, ApiError> {
+    pub(crate) fn checked(self, owner: KeyOwner, state: &AppState) -> Result<NewApiKey, ApiError> {
         let name = self.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
+        let policy = PolicyInput {
+            expires_at_ms: self.expires_at_ms,
+            allowed_networks: self.allowed_networks,
+            allowed_routes: self.allowed_routes,
+        }
+        .checked(state.store.now_ms(), &state.gateway.route_names())?;
         Ok(NewApiKey {
+            policy,
             owner,
             name: required_text("name", &name, 100)?,
             permissions: known(&self.permissions)?,
@@ -191,7 +207,7 @@ pub async fn create(
     Payload(input): Payload<NewKeyInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
-    let new = input.checked(owner)?;
+    let new = input.checked(owner, &state)?;
     own_keys(&principal, Action::ManageKeys, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, secret.as_ref()))
@@ -252,6 +268,18 @@ pub struct KeyChangeInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<CreditsInput>)]
     credits: Option<Option<CreditsInput>>,
+    /// The new expiry, epoch ms, or `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    expires_at_ms: Option<Option<i64>>,
+    /// The new client address ranges, or `null` for any.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    allowed_networks: Option<Option<Vec<String>>>,
+    /// The new route scopes, or `null` for all.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<RouteScopeInput>>)]
+    allowed_routes: Option<Option<Vec<RouteScopeInput>>>,
 }
 
 impl KeyChangeInput {
@@ -266,16 +294,29 @@ impl KeyChangeInput {
     ) -> Result<ApiKey, ApiError> {
         let name = self.name.map(|name| required_text("name", &name, 100)).transpose()?;
         let limits_change = self.rate_limit.is_some() || self.credits.is_some();
-        if name.is_none() && !limits_change {
+        let policy_change = PolicyChange {
+            expires_at_ms: self.expires_at_ms,
+            allowed_networks: self.allowed_networks,
+            allowed_routes: self.allowed_routes,
+        };
+        if name.is_none() && !limits_change && !policy_change.is_some() {
             return Err(ApiError::invalid_field(
                 "name",
-                "nothing to change: give name, rate_limit or credits",
+                "nothing to change: give name, rate_limit, credits, expires_at_ms, \
+                 allowed_networks or allowed_routes",
             ));
         }
         let actor = principal.actor(request_id);
         let mut key = state.store.api_key(owner, id).await?;
+        let own = matches!(principal.identity, Identity::Key { id: me, .. } if me == id);
+        if policy_change.is_some() {
+            not_own_policy(own)?;
+            let routes = state.gateway.route_names();
+            let policy = policy_change.apply(&key.policy, state.store.now_ms(), &routes)?;
+            key = state.store.set_key_policy(&actor, owner, id, &policy).await?;
+        }
         if limits_change {
-            not_own_limits(matches!(principal.identity, Identity::Key { id: me, .. } if me == id))?;
+            not_own_limits(own)?;
             let current = KeyLimits { rate_limit: key.rate_limit, credits: key.credits };
             let limits = changed_key_limits(current, self.rate_limit, self.credits)?;
             key = state.store.set_key_limits(&actor, owner, id, &limits).await?;

@@ -278,7 +278,7 @@ pub async fn issue_domain_key(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     // A reseller provisions its domains: any permission keyward knows may be granted.
-    let new = input.checked(KeyOwner::Domain(domain.id))?;
+    let new = input.checked(KeyOwner::Domain(domain.id), &state)?;
     in_domain(&principal, Action::ManageKeys, &domain, new.permissions)?;
     let (key, secret) = state.store.create_api_key(&principal.actor(&request_id), &new).await?;
     Ok(created(&key, secret.as_ref()))

@@ -127,6 +127,10 @@ async fn key_login(
     let Some(domain_id) = key.domain_id.filter(|_| current | previous) else {
         return Ok(Err(Some(actor)));
     };
+    // An expired key mints nothing (a live key's tokens carry its policy, expiry included).
+    if key.policy.expired(state.store.now_ms()) {
+        return Err(ApiError::new(ErrorCode::KeyExpired));
+    }
     let not_after_ms = key.previous_secret_until_ms.filter(|_| previous && !current);
     Ok(Ok(Login { owner: TokenOwner::Key(key.id), domain_id, not_after_ms, actor, user: None }))
 }

@@ -1,0 +1,195 @@
+//! Key policies: when a key expires, the client networks it may be used from, and the routes
+//! and methods it may call. Stored on the key (migration 0006), changed like its limits
+//! (audited `key.policy`, told to every node) and checked by keyward-auth on every request the
+//! key (or an access token minted from it) makes.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::Store;
+use crate::error::StoreError;
+use crate::keys::KeyOwner;
+use crate::model::{Actor, ApiKey};
+
+/// The most network ranges one key may list.
+pub const MAX_NETWORKS: usize = 32;
+/// The most route scopes one key may list.
+pub const MAX_ROUTES: usize = 32;
+
+/// keyward's own route groups, as a route scope names them; a gateway route is named by its
+/// prefix (`/orders`).
+pub const ROUTE_GROUPS: [&str; 3] = ["api", "admin", "provisioning"];
+
+/// What a key may do beyond its permissions: `None` in a field means no restriction.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KeyPolicy {
+    /// From when the key is refused, epoch ms.
+    pub expires_at_ms: Option<i64>,
+    /// The client address ranges (IPv4 and IPv6) the key may be used from.
+    pub allowed_networks: Option<Vec<IpNet>>,
+    /// The routes (and methods) the key may call.
+    pub allowed_routes: Option<Vec<RouteScope>>,
+}
+
+/// A route a key may call: one of keyward's groups ([`ROUTE_GROUPS`]) or a gateway route's
+/// prefix, with the methods allowed there (`None`: all).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteScope {
+    /// `api`, `admin`, `provisioning`, or a gateway route's prefix.
+    pub route: String,
+    /// Upper-case methods; `HEAD` goes with `GET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+}
+
+impl RouteScope {
+    fn allows(&self, route: &str, method: &str) -> bool {
+        let method = if method == "HEAD" { "GET" } else { method };
+        self.route == route
+            && self.methods.as_ref().is_none_or(|methods| methods.iter().any(|m| m == method))
+    }
+}
+
+impl KeyPolicy {
+    /// Whether the policy restricts nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &KeyPolicy::default()
+    }
+
+    /// Whether the key is expired at `now_ms`.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms.is_some_and(|at| now_ms >= at)
+    }
+
+    /// Whether a request from `address` may use the key (`None`: the address is unknown,
+    /// which a restricted key refuses).
+    pub fn allows_address(&self, address: Option<std::net::IpAddr>) -> bool {
+        match (&self.allowed_networks, address) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(networks), Some(address)) => {
+                let address = canonical(address);
+                networks.iter().any(|network| network.contains(&address))
+            }
+        }
+    }
+
+    /// Whether the key may call `method` on `route` (a group or a gateway route's prefix).
+    pub fn allows_route(&self, route: &str, method: &str) -> bool {
+        self.allowed_routes
+            .as_ref()
+            .is_none_or(|scopes| scopes.iter().any(|scope| scope.allows(route, method)))
+    }
+
+    /// The policy in the row's columns.
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        fn json<T: for<'de> Deserialize<'de>>(
+            row: &AnyRow,
+            column: &str,
+        ) -> Result<Option<T>, sqlx::Error> {
+            let text: Option<String> = row.try_get(column)?;
+            text.map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(e.into())))
+                .transpose()
+        }
+        Ok(KeyPolicy {
+            expires_at_ms: row.try_get("expires_at_ms")?,
+            allowed_networks: json(row, "allowed_networks")?,
+            allowed_routes: json(row, "allowed_routes")?,
+        })
+    }
+
+    /// The audit record's detail.
+    pub(crate) fn audit_detail(&self) -> serde_json::Value {
+        json!({
+            "expires_at_ms": self.expires_at_ms,
+            "allowed_networks": self.allowed_networks,
+            "allowed_routes": self.allowed_routes,
+        })
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a dual-stack socket reports IPv4
+/// clients) as the IPv4 address it is, so IPv4 ranges match it.
+fn canonical(address: std::net::IpAddr) -> std::net::IpAddr {
+    match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl Store {
+    /// Sets key `id`'s policy (every field, as given). Audited (`key.policy`); the caches of
+    /// every node hear of it.
+    pub async fn set_key_policy(
+        &self,
+        actor: &Actor,
+        owner: KeyOwner,
+        id: i64,
+        policy: &KeyPolicy,
+    ) -> Result<ApiKey, StoreError> {
+        let detail = policy.audit_detail();
+        self.change_key(actor, owner, id, "key.policy", detail, async |conn, _| {
+            write_key_policy(conn, id, policy).await
+        })
+        .await
+    }
+}
+
+/// Writes a key's policy.
+pub(crate) async fn write_key_policy(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    policy: &KeyPolicy,
+) -> Result<(), StoreError> {
+    let text = |value: Option<serde_json::Value>| value.map(|value| value.to_string());
+    sqlx::query(
+        "UPDATE api_keys SET expires_at_ms = $1, allowed_networks = $2, allowed_routes = $3 \
+         WHERE id = $4",
+    )
+    .bind(policy.expires_at_ms)
+    .bind(text(policy.allowed_networks.as_ref().map(|n| json!(n))))
+    .bind(text(policy.allowed_routes.as_ref().map(|r| json!(r))))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_routes_and_expiry_decide_as_documented() {
+        let policy = KeyPolicy {
+            expires_at_ms: Some(1000),
+            allowed_networks: Some(vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ]),
+            allowed_routes: Some(vec![
+                RouteScope { route: "api".into(), methods: Some(vec!["GET".into()]) },
+                RouteScope { route: "/orders".into(), methods: None },
+            ]),
+        };
+        assert!(!policy.expired(999) && policy.expired(1000));
+        for (address, allowed) in [
+            ("10.1.2.3", true),
+            ("::ffff:10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("2001:db8::7", true),
+            ("2001:db9::7", false),
+        ] {
+            assert_eq!(policy.allows_address(Some(address.parse().unwrap())), allowed, "{address}");
+        }
+        assert!(!policy.allows_address(None));
+        assert!(policy.allows_route("api", "GET") && policy.allows_route("api", "HEAD"));
+        assert!(!policy.allows_route("api", "POST") && !policy.allows_route("admin", "GET"));
+        assert!(policy.allows_route("/orders", "DELETE"));
+        assert!(KeyPolicy::default().allows_route("admin", "POST"));
+        assert!(KeyPolicy::default().allows_address(None));
+    }
+}
