@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Verify a keyward RFC 9421 (hmac-sha256) request signature with an independent library.
+"""Verify a keyward RFC 9421 request (or response) signature with an independent library.
 
 Uses the third-party package http-message-signatures (pip install 'http-message-signatures>=3,<4'),
 not keyward's code, so a signature that passes here is interoperable.
 
     verify_rfc9421.py [--now UNIX_SECONDS] [--skew SECONDS] [--label LABEL] [--policy keyward|none] < request.json
+    verify_rfc9421.py --response [--label LABEL] < response.json
     verify_rfc9421.py --self-test
 
 request.json is one JSON object:
@@ -13,6 +14,15 @@ request.json is one JSON object:
      "headers": [["Content-Type", "application/json"], ["Content-Digest", "sha-256=:...:"],
                  ["Signature-Input", "sig1=(...);created=...;..."], ["Signature", "sig1=:...:"]],
      "body": "<the body as text>", "secret": "kwsec_...", "keyid": "kwkey_..."}
+
+For a key with a public key, "public_key" (PEM) and "algorithm" (ed25519, ecdsa-p256-sha256,
+ecdsa-p384-sha384, rsa-pss-sha512, rsa-v1_5-sha256) replace "secret".
+
+response.json (--response) is {"status": 200, "headers": [...], "body": "...", "public_key":
+"...", "algorithm": "ed25519", "keyid": "...", "request": {"method": ..., "url": ...,
+"headers": [...]}}: the response's signature, which may cover the request's components with
+;req, verified with the server's public key; it must cover @status and, with a body,
+content-digest.
 
 "url" may also be a path ("/api/activities?page=1"); the authority then comes from the Host
 header. Prints "verified" and exits 0 when the signature labelled sig1 is valid; otherwise prints
@@ -40,6 +50,7 @@ from http_message_signatures import (
     algorithms,
 )
 from http_message_signatures.signatures import SignatureVerifyWarning
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 DEFAULT_SKEW_SECONDS = 300  # keyward's default clock window
 
@@ -86,6 +97,37 @@ class Request:
     headers: Headers
 
 
+@dataclass
+class Response:
+    """The response view the library reads: status, headers, and the request it answers."""
+
+    status_code: int
+    headers: Headers
+    request: Request | None
+
+
+ALGORITHMS = {
+    "hmac-sha256": algorithms.HMAC_SHA256,
+    "ed25519": algorithms.ED25519,
+    "ecdsa-p256-sha256": algorithms.ECDSA_P256_SHA256,
+    "ecdsa-p384-sha384": algorithms.ECDSA_P384_SHA384,
+    "rsa-pss-sha512": algorithms.RSA_PSS_SHA512,
+    "rsa-v1_5-sha256": algorithms.RSA_V1_5_SHA256,
+}
+
+
+def verification_key(obj: dict):
+    """The key the input names, and its algorithm: a secret (HMAC) or a PEM public key."""
+    if isinstance(obj.get("public_key"), str):
+        name = obj.get("algorithm")
+        if name not in ALGORITHMS or name == "hmac-sha256":
+            raise ValueError(f"unknown public-key algorithm {name!r}")
+        return load_pem_public_key(obj["public_key"].encode()), ALGORITHMS[name]
+    if isinstance(obj.get("secret"), str):
+        return obj["secret"].encode("utf-8"), algorithms.HMAC_SHA256
+    raise ValueError('input has neither "secret" nor "public_key"')
+
+
 class KeywardVerifier(HTTPMessageVerifier):
     """HTTPMessageVerifier with keyward's time rules instead of the library's defaults.
 
@@ -122,7 +164,7 @@ class KeywardVerifier(HTTPMessageVerifier):
 def build_request(obj: dict) -> tuple[Request, bytes]:
     if not isinstance(obj, dict):
         raise ValueError("input is not a JSON object")
-    for field in ("method", "url", "secret", "keyid"):
+    for field in ("method", "url", "keyid"):
         if not isinstance(obj.get(field), str):
             raise ValueError(f'input has no string "{field}"')
     if not isinstance(obj.get("body", ""), (str, type(None))):
@@ -162,10 +204,9 @@ def check_keyward_policy(request: Request, covered: dict, body: bytes) -> None:
 def verify(obj: dict, *, now=None, skew=DEFAULT_SKEW_SECONDS, label="sig1", policy="keyward"):
     """Verify one request object; return the library's VerifyResult or raise."""
     request, body = build_request(obj)
-    resolver = MappingKeyResolver(public_keys={obj["keyid"]: obj["secret"].encode("utf-8")}, private_keys={})
-    verifier = KeywardVerifier(
-        signature_algorithm=algorithms.HMAC_SHA256, key_resolver=resolver, now=now, skew=skew
-    )
+    key, algorithm = verification_key(obj)
+    resolver = MappingKeyResolver(public_keys={obj["keyid"]: key}, private_keys={})
+    verifier = KeywardVerifier(signature_algorithm=algorithm, key_resolver=resolver, now=now, skew=skew)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SignatureVerifyWarning)
         # body=: the library checks every Content-Digest member (sha-256, sha-512) against these
@@ -177,6 +218,30 @@ def verify(obj: dict, *, now=None, skew=DEFAULT_SKEW_SECONDS, label="sig1", poli
     if policy == "keyward":
         check_keyward_policy(request, result.covered_components, body)
     return result
+
+
+def verify_response(obj: dict, *, label="sig1"):
+    """Verify a response's signature with the server's public key; return the library's result."""
+    headers = obj.get("headers")
+    if not isinstance(obj.get("status"), int) or not isinstance(headers, list):
+        raise ValueError('input needs an integer "status" and a "headers" list')
+    request = None
+    if isinstance(obj.get("request"), dict):
+        request_obj = dict(obj["request"], keyid=obj["keyid"])
+        request, _ = build_request(request_obj)
+    response = Response(obj["status"], Headers(headers), request)
+    body = (obj.get("body") or "").encode("utf-8")
+    key, algorithm = verification_key(obj)
+    resolver = MappingKeyResolver(public_keys={obj["keyid"]: key}, private_keys={})
+    verifier = HTTPMessageVerifier(signature_algorithm=algorithm, key_resolver=resolver)
+    verifier.allow_label_only_selection = True
+    required = ["@status"] + (["content-digest"] if body else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SignatureVerifyWarning)
+        results = verifier.verify(
+            response, expect_label=label, max_age=None, body=body, require_components=required
+        )
+    return results[0]
 
 
 # --- self-test --------------------------------------------------------------------------------
@@ -296,12 +361,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--label", default="sig1", help="signature label to verify [sig1]")
     parser.add_argument("--policy", choices=("keyward", "none"), default="keyward",
                         help="require keyward's covered components [keyward]")
+    parser.add_argument("--response", action="store_true", help="verify a response's signature")
     args = parser.parse_args(argv)
     if args.self_test:
         return self_test()
     try:
         obj = json.load(sys.stdin)
-        verify(obj, now=args.now, skew=args.skew, label=args.label, policy=args.policy)
+        if args.response:
+            result = verify_response(obj, label=args.label)
+            print("covers: " + " ".join(result.covered_components))
+        else:
+            verify(obj, now=args.now, skew=args.skew, label=args.label, policy=args.policy)
     except (HTTPMessageSignaturesException, ValueError, TypeError, KeyError) as error:
         print(f"not verified: {type(error).__name__}: {error}")
         return 1

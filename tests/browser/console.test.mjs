@@ -674,6 +674,37 @@ await step('11. New API Key with a public key read from a file (keyward keygen\'
   return `public-key token: ${await text('key-token')}`;
 });
 
+await step('12. the Policy form sets an expiry, a network and a route scope; the API agrees, and a POST outside the scope is refused (45)', async () => {
+  const created = await pageFetch('POST', '/api/admin/keys', { data: { name: 'Policy test', permissions: ['activities:read', 'activities:write'] } });
+  assert.equal(created.status, 201, created.text);
+  const { id, token, secret } = created.json.data;
+  await page.goto(`${BASE}/console/#/keys/${id}`);
+  const form = page.getByTestId('policy-form');
+  await form.waitFor({ state: 'visible' });
+  const inAWeek = new Date(Date.now() + 7 * 86400000);
+  const local = new Date(inAWeek.getTime() - inAWeek.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  await form.getByTestId('policy-expires').fill(local);
+  await form.getByTestId('policy-networks').fill('127.0.0.1\n::1');
+  await form.getByTestId('policy-routes').fill('api GET');
+  await form.getByTestId('save-policy').click();
+  await page.getByTestId('notice').filter({ hasText: 'Policy of' }).waitFor();
+  await shot('16-key-policy');
+  const key = await pageFetch('GET', `/api/admin/keys/${id}`);
+  assert.deepEqual(key.json.data.allowed_networks, ['127.0.0.1/32', '::1/128'], key.text);
+  assert.deepEqual(key.json.data.allowed_routes, [{ route: 'api', methods: ['GET'] }], key.text);
+  assert.ok(Math.abs(key.json.data.expires_at_ms - new Date(local).getTime()) < 1000, key.text);
+  const refused = await signedActivity(token, secret);
+  assert.equal(refused.status, 403, refused.text);
+  assert.equal(refused.json.error.code, 45, refused.text);
+  // A wrong route is shown as the API's error, and nothing changes.
+  await form.getByTestId('policy-routes').fill('/nowhere');
+  await form.getByTestId('save-policy').click();
+  await page.getByTestId('error').filter({ hasText: 'unknown route' }).waitFor();
+  const again = await pageFetch('GET', `/api/admin/keys/${id}`);
+  assert.deepEqual(again.json.data.allowed_routes, [{ route: 'api', methods: ['GET'] }], again.text);
+  await pageFetch('DELETE', `/api/admin/keys/${id}`);
+});
+
 await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/console/#/keys`);

@@ -51,8 +51,101 @@ enum KeysCommand {
     },
     /// Show a key's secret (needs keys:reveal; audited).
     Reveal { id: i64 },
+    /// Set a key's policy: when it expires, the client networks and the routes it may use
+    /// (audited). What is not given stays as it is.
+    Policy {
+        id: i64,
+        #[command(flatten)]
+        policy: PolicyFlags,
+    },
     /// Revoke a key for good.
     Revoke { id: i64 },
+}
+
+/// A key policy's flags, for `keyward keys policy`: each left out stays as it is.
+#[derive(Args, Debug)]
+pub struct PolicyFlags {
+    /// When the key expires: an RFC 3339 time (2026-12-31T00:00:00Z).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["expires_in", "no_expiry"])]
+    expires_at: Option<String>,
+    /// When the key expires, from now: 30d, 12h, 90m...
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_expiry")]
+    expires_in: Option<String>,
+    /// The key never expires.
+    #[arg(long)]
+    no_expiry: bool,
+    /// A client address range the key may be used from (repeatable; replaces the list).
+    #[arg(long = "allow-network", value_name = "CIDR", conflicts_with = "any_network")]
+    networks: Vec<String>,
+    /// Any client address.
+    #[arg(long)]
+    any_network: bool,
+    /// A route the key may call, with its methods: "api GET,HEAD", "/orders" (repeatable;
+    /// replaces the list).
+    #[arg(long = "allow-route", value_name = "ROUTE [METHODS]", conflicts_with = "any_route")]
+    routes: Vec<String>,
+    /// Every route.
+    #[arg(long)]
+    any_route: bool,
+}
+
+impl PolicyFlags {
+    /// The `data` of a PATCH: only the fields the flags change.
+    fn change(self) -> anyhow::Result<Value> {
+        let mut data = serde_json::Map::new();
+        let now_ms = keyward_client::now_ms();
+        let expires = match (self.expires_at, self.expires_in, self.no_expiry) {
+            (_, _, true) => Some(Value::Null),
+            (Some(at), _, _) => {
+                let at = humantime::parse_rfc3339_weak(&at).with_context(|| {
+                    format!(
+                        "--expires-at takes an RFC 3339 time like 2026-12-31T00:00:00Z, not {at:?}"
+                    )
+                })?;
+                let ms = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                Some(json!(ms))
+            }
+            (None, Some(after), _) => {
+                let after = humantime::parse_duration(&after).with_context(|| {
+                    format!("--expires-in takes a duration like 30d or 12h, not {after:?}")
+                })?;
+                Some(json!(
+                    now_ms.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+                ))
+            }
+            (None, None, false) => None,
+        };
+        if let Some(expires) = expires {
+            data.insert("expires_at_ms".into(), expires);
+        }
+        if self.any_network {
+            data.insert("allowed_networks".into(), Value::Null);
+        } else if !self.networks.is_empty() {
+            data.insert("allowed_networks".into(), json!(self.networks));
+        }
+        if self.any_route {
+            data.insert("allowed_routes".into(), Value::Null);
+        } else if !self.routes.is_empty() {
+            let scopes: Vec<Value> = self
+                .routes
+                .iter()
+                .map(|route| match route.trim().split_once(char::is_whitespace) {
+                    Some((route, methods)) => json!({
+                        "route": route,
+                        "methods": methods.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>(),
+                    }),
+                    None => json!({ "route": route.trim() }),
+                })
+                .collect();
+            data.insert("allowed_routes".into(), json!(scopes));
+        }
+        if data.is_empty() {
+            anyhow::bail!(
+                "nothing to change: give --expires-at, --expires-in, --no-expiry, --allow-network, --any-network, --allow-route or --any-route"
+            );
+        }
+        Ok(Value::Object(data))
+    }
 }
 
 /// `keyward users`.
@@ -129,6 +222,9 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
             overlap_seconds.map(|s| json!({"data": {"overlap_seconds": s}})),
         ),
         KeysCommand::Reveal { id } => ("POST", format!("/api/admin/keys/{id}/reveal"), None),
+        KeysCommand::Policy { id, policy } => {
+            ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({ "data": policy.change()? })))
+        }
         KeysCommand::Revoke { id } => ("DELETE", format!("/api/admin/keys/{id}"), None),
     };
     send_and_print(&args.credentials, method, &path, body, &[]).await

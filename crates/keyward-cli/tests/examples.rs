@@ -256,3 +256,50 @@ fn an_rfc9421_signature_by_keyward_client_verifies_with_an_independent_library()
         assert!(!python_verifies(&json), "{method} {url}: a wrong secret verified");
     }
 }
+
+#[test]
+fn keyward_clients_private_key_signatures_verify_with_the_independent_library() {
+    if !keyward_testkit::env::python_http_message_signatures() {
+        return;
+    }
+    use keyward_client::{Algorithm, PrivateKey};
+    for algorithm in Algorithm::ALL {
+        let private = PrivateKey::generate(algorithm).unwrap();
+        let public = private.public_key_pem();
+        let key = keyward_client::ApiKey::with_private_key("kwkey_interop", private);
+        let body = r#"{"data":{"name":"interop"}}"#;
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri("https://api.example.com/api/activities?notify=true")
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let now = keyward_client::now_ms();
+        keyward_client::sign_http(&mut request, keyward_client::Scheme::HttpSignature, &key, now)
+            .unwrap();
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let mut json = serde_json::json!({
+            "method": "POST", "url": request.uri().to_string(), "headers": headers, "body": body,
+            "keyid": key.token, "public_key": public, "algorithm": algorithm.name(),
+        });
+        assert!(
+            python_verifies(&json),
+            "{algorithm}: the library refused keyward-client's signature"
+        );
+        // A real check: another key's public key fails.
+        let stranger = PrivateKey::generate(algorithm).unwrap().public_key_pem();
+        json["public_key"] = serde_json::json!(stranger);
+        assert!(!python_verifies(&json), "{algorithm}: another public key verified");
+        // And a private key cannot sign an HMAC scheme.
+        let mut hmac =
+            http::Request::builder().uri("https://api.example.com/x").body(vec![]).unwrap();
+        assert!(
+            keyward_client::sign_http(&mut hmac, keyward_client::Scheme::HeaderHmac, &key, now)
+                .is_err()
+        );
+    }
+}

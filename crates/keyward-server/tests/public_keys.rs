@@ -179,3 +179,78 @@ async fn bad_public_keys_are_refused_with_the_field_and_the_reason() {
     assert_eq!(listed["data"].as_array().unwrap().len(), 0, "{listed}");
     server.stop().await;
 }
+
+/// Runs `examples/python/<script>` with `input` on stdin: its exit status and stdout.
+fn python(script: &str, args: &[&str], input: &Value) -> (bool, String) {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/python");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), format!("{stdout}{stderr}"))
+}
+
+#[tokio::test]
+async fn the_python_library_signs_with_every_algorithm_and_keyward_verifies() {
+    if !keyward_testkit::env::python_http_message_signatures() {
+        return;
+    }
+    let upstream = EchoUpstream::start().await.unwrap();
+    let server = server_with_route(&upstream).await;
+    for algorithm in Algorithm::ALL {
+        let private = PrivateKey::generate(algorithm).unwrap();
+        let (status, body) =
+            create(&server, &private.public_key_pem(), Some(algorithm.name())).await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["data"]["token"].as_str().unwrap();
+        for (method, path, body) in [
+            ("GET", "/api/activities?page=1", None),
+            (
+                "POST",
+                "/api/activities",
+                Some(
+                    json!({ "data": { "name": format!("from Python, {algorithm}") } }).to_string(),
+                ),
+            ),
+            ("GET", "/orders/9", None),
+        ] {
+            let mut headers = vec![];
+            if body.is_some() {
+                headers.push(json!(["Content-Type", "application/json"]));
+            }
+            let input = json!({
+                "method": method, "url": server.url(path), "headers": headers,
+                "body": body.clone().unwrap_or_default(), "keyid": token,
+                "algorithm": algorithm.name(), "private_key": private.to_pem(),
+            });
+            let (signed, output) = python("sign_rfc9421.py", &[], &input);
+            assert!(signed, "{algorithm}: {output}");
+            let lines: Vec<(String, String)> = serde_json::from_str(&output).unwrap();
+            let request = common::Prepared {
+                method: method.into(),
+                url: server.url(path),
+                headers: lines
+                    .into_iter()
+                    .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+                    .collect(),
+                body,
+            };
+            let (status, answer) = send(&server.client, request).await;
+            assert!(
+                status == 200 || status == 201,
+                "{algorithm} {method} {path}: {status} {answer}"
+            );
+        }
+    }
+    server.stop().await;
+}

@@ -172,10 +172,15 @@ impl PrivateKey {
         self.algorithm
     }
 
-    /// The key as a PKCS#8 PEM document, to save (mode 0600).
+    /// The key as a PKCS#8 PEM document, to save (mode 0600). An Ed25519 key is written as
+    /// PKCS#8 v1, as `openssl genpkey` writes it (no public key inside), which every reader
+    /// takes (Python's `cryptography` refuses the v2 form).
     pub fn to_pem(&self) -> String {
         let pem = match &self.inner {
-            Inner::Ed25519(key) => key.to_pkcs8_pem(LineEnding::LF),
+            Inner::Ed25519(key) => {
+                ed25519_dalek::pkcs8::KeypairBytes { secret_key: key.to_bytes(), public_key: None }
+                    .to_pkcs8_pem(LineEnding::LF)
+            }
             Inner::P256(key) => key.to_pkcs8_pem(LineEnding::LF),
             Inner::P384(key) => key.to_pkcs8_pem(LineEnding::LF),
             Inner::Rsa(key) => key.to_pkcs8_pem(LineEnding::LF),
@@ -251,6 +256,8 @@ mod tests {
                    -----END PRIVATE KEY-----";
         let key = PrivateKey::from_pem(pem, None).unwrap();
         assert_eq!(key.algorithm(), Algorithm::Ed25519);
+        // Written back exactly as OpenSSL writes it.
+        assert_eq!(key.to_pem().trim(), pem);
         assert!(
             key.public_key_pem()
                 .contains("MCowBQYDK2VwAyEAJrQLj5P/89iXES9+vFgrIy29clF9CC/oPPsw3c5D0bs=")

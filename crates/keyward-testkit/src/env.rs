@@ -208,3 +208,21 @@ impl Drop for PrivatePostgres {
         self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 }
+
+/// Whether Python's `http-message-signatures` package (the independent RFC 9421
+/// implementation the interoperability tests use) can be imported; when not, the test is
+/// skipped with a printed reason, or fails under `KEYWARD_TEST_REQUIRE_ALL=1`.
+pub fn python_http_message_signatures() -> bool {
+    let imported = std::process::Command::new("python3")
+        .args(["-c", "import http_message_signatures"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    imported
+        || missing::<()>(
+            "the Python package http-message-signatures",
+            "not importable (pip install http-message-signatures==3.0.0)",
+        )
+        .is_some()
+}

@@ -607,6 +607,7 @@
             timeCell(key.last_used_at_ms, 'Never'),
             rateLimitCell(key.rate_limit),
             creditsCell(key.credits),
+            expiryCell(key.expires_at_ms),
             badge(key.state)
           ]
         };
@@ -617,7 +618,7 @@
           h('button', { type: 'button', class: 'button button-primary', 'data-testid': 'new-key', onclick: newKey }, 'New API Key')),
         h('p', { class: 'muted' },
           'API keys let applications call the API. Each key has a token, which identifies it, and a secret, which signs requests; the secret is shown once, when it is created or rotated.'),
-        table('The domain\'s API keys', ['Name', 'Token', 'Creator', 'Created', 'Last used', 'Rate limit', 'Credits', 'State'], rows,
+        table('The domain\'s API keys', ['Name', 'Token', 'Creator', 'Created', 'Last used', 'Rate limit', 'Credits', 'Expires', 'State'], rows,
           'No API keys yet. Create one with “New API Key”.', 'keys-table')
       ]);
     }, function (error) {
@@ -724,6 +725,93 @@
     if (field === 'rate_limit') return form.elements.rate_requests;
     if (field === 'credits') return form.elements.credits_remaining;
     return error instanceof FormError ? error.input : null;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Key policies: expiry, client networks, routes
+
+  function expiryText(ms) {
+    if (ms === null || ms === undefined) return 'never';
+    return new Date(ms).toLocaleString();
+  }
+
+  function expiryCell(ms) {
+    var expired = ms !== null && ms !== undefined && ms <= Date.now();
+    return h('span', { class: ms ? (expired ? 'badge badge-revoked' : null) : 'muted', 'data-testid': 'key-expires' },
+      expired ? 'expired ' + expiryText(ms) : expiryText(ms));
+  }
+
+  // "api GET,POST" per line, or "/orders" for every method.
+  function routesText(routes) {
+    return (routes || []).map(function (scope) {
+      return scope.route + (scope.methods ? ' ' + scope.methods.join(',') : '');
+    }).join('\n');
+  }
+
+  function lines(text) {
+    return text.split('\n').map(function (line) { return line.trim(); }).filter(Boolean);
+  }
+
+  // A datetime-local input's value for epoch ms, in the browser's time zone.
+  function localInputValue(ms) {
+    if (!ms) return '';
+    var d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+    return d.toISOString().slice(0, 16);
+  }
+
+  function policyForm(key) {
+    var expiresId = nextId('expires');
+    var networksId = nextId('networks');
+    var routesId = nextId('routes');
+    var form = h('form', { class: 'form', 'data-testid': 'policy-form', novalidate: true },
+      h('div', { class: 'field' },
+        h('label', { for: expiresId }, 'Expires'),
+        h('input', { id: expiresId, name: 'expires', type: 'datetime-local', value: localInputValue(key.expires_at_ms), 'data-testid': 'policy-expires', 'aria-describedby': expiresId + '-help' }),
+        h('p', { id: expiresId + '-help', class: 'hint' }, 'In your time zone. Empty: the key never expires. From then on it is refused (error 29); in its last 7 days its answers carry Keyward-Key-Expires.')),
+      h('div', { class: 'field' },
+        h('label', { for: networksId }, 'Allowed networks'),
+        h('textarea', { id: networksId, name: 'networks', rows: 3, class: 'mono', spellcheck: 'false', 'data-testid': 'policy-networks', 'aria-describedby': networksId + '-help' },
+          (key.allowed_networks || []).join('\n')),
+        h('p', { id: networksId + '-help', class: 'hint' }, 'One address range per line (203.0.113.0/24, 2001:db8::/32). Empty: any address. Other addresses are refused (error 44).')),
+      h('div', { class: 'field' },
+        h('label', { for: routesId }, 'Allowed routes'),
+        h('textarea', { id: routesId, name: 'routes', rows: 3, class: 'mono', spellcheck: 'false', 'data-testid': 'policy-routes', 'aria-describedby': routesId + '-help' },
+          routesText(key.allowed_routes)),
+        h('p', { id: routesId + '-help', class: 'hint' }, 'One route per line: api, admin, provisioning, forward-auth or a gateway route such as /orders, then optionally its methods (api GET,HEAD). Empty: every route. Others are refused (error 45).')),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button', 'data-testid': 'save-policy' }, 'Save policy')));
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      clearError();
+      els.notice.textContent = '';
+      var e = form.elements;
+      var expires = e.expires.value ? new Date(e.expires.value).getTime() : null;
+      if (e.expires.value && isNaN(expires)) { showError('Expires is not a date and time.'); e.expires.focus(); return; }
+      var networks = lines(e.networks.value);
+      var routes = lines(e.routes.value).map(function (line) {
+        var parts = line.split(/\s+/);
+        var scope = { route: parts[0] };
+        if (parts[1]) scope.methods = parts.slice(1).join(',').split(',').filter(Boolean);
+        return scope;
+      });
+      var data = {
+        expires_at_ms: expires,
+        allowed_networks: networks.length ? networks : null,
+        allowed_routes: routes.length ? routes : null
+      };
+      var button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      api('PATCH', '/api/admin/keys/' + key.id, { data: data }).then(function (answer) {
+        notify('Policy of “' + answer.data.name + '” saved: expires ' + expiryText(answer.data.expires_at_ms) + '.');
+        rerenderKey(key.id);
+      }, function (error) {
+        button.disabled = false;
+        fail(error);
+        var field = error instanceof ApiError && error.detail && error.detail.field;
+        var input = { expires_at_ms: e.expires, allowed_networks: e.networks, allowed_routes: e.routes }[field];
+        if (input) input.focus();
+      });
+    });
+    return form;
   }
 
   var PUBLIC_KEY_ALGORITHMS = ['ed25519', 'ecdsa-p256-sha256', 'ecdsa-p384-sha384', 'rsa-pss-sha512', 'rsa-v1_5-sha256'];
@@ -950,6 +1038,7 @@
       h('dt', {}, 'Last used'), h('dd', {}, timeCell(key.last_used_at_ms, 'Never')),
       h('dt', {}, 'Rate limit'), h('dd', {}, rateLimitCell(key.rate_limit)),
       h('dt', {}, 'Credits'), h('dd', {}, creditsCell(key.credits)),
+      h('dt', {}, 'Expires'), h('dd', {}, expiryCell(key.expires_at_ms)),
       key.previous_secret_until_ms ? [
         h('dt', {}, 'Previous secret valid until'), h('dd', {}, timeCell(key.previous_secret_until_ms))
       ] : null);
@@ -962,6 +1051,8 @@
         h('h2', { id: 'rename-title' }, 'Name'), renameForm) : null,
       active ? h('section', { class: 'panel', 'aria-labelledby': 'limits-title' },
         h('h2', { id: 'limits-title' }, 'Limits'), limitsForm) : null,
+      active ? h('section', { class: 'panel', 'aria-labelledby': 'policy-title' },
+        h('h2', { id: 'policy-title' }, 'Policy'), policyForm(key)) : null,
       h('section', { class: 'panel', 'aria-labelledby': 'credentials-title' },
         h('h2', { id: 'credentials-title' }, 'Credentials'),
         h('h3', {}, 'Token'),
