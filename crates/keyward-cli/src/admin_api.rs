@@ -227,7 +227,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         }
         KeysCommand::Revoke { id } => ("DELETE", format!("/api/admin/keys/{id}"), None),
     };
-    send_and_print(&args.credentials, method, &path, body, &[]).await
+    send_and_print(&args.credentials, method, &path, body, &[], None).await
 }
 
 /// Runs a `users` command.
@@ -251,5 +251,5 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<bool> {
             ("PATCH", format!("/api/admin/users/{id}"), Some(json!({"data": data})))
         }
     };
-    send_and_print(&args.credentials, method, &path, body, &[]).await
+    send_and_print(&args.credentials, method, &path, body, &[], None).await
 }

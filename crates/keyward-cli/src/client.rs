@@ -56,6 +56,25 @@ pub struct RequestArgs {
     /// `name=text`, `name=@file` (the value read from a file) and `name:=json` body fields,
     /// sent as a JSON object; `Header:value` headers.
     items: Vec<String>,
+    /// Ask for a signed answer and accept it only when the server's response key signed it,
+    /// bound to this request (exit non-zero otherwise). The key is the one the server
+    /// publishes at /.well-known/keyward/response-keys, unless --response-key pins one.
+    #[arg(long)]
+    verify_response: bool,
+    /// The server's response public key (PEM), pinned: with --verify-response.
+    #[arg(long, value_name = "FILE", requires_all = ["verify_response", "response_keyid"])]
+    response_key: Option<PathBuf>,
+    /// The pinned response key's id.
+    #[arg(long, value_name = "KEYID", requires = "response_key")]
+    response_keyid: Option<String>,
+}
+
+/// How `keyward request` checks the answer's signature.
+pub enum ResponseCheck {
+    /// With the key the server publishes.
+    Published,
+    /// With a pinned key.
+    Pinned(Box<keyward_client::ResponseVerifier>),
 }
 
 /// `keyward login`.
@@ -207,7 +226,19 @@ fn quote(text: &str) -> String {
 pub async fn request(args: RequestArgs) -> anyhow::Result<bool> {
     let Items { fields, headers } = items(&args.items)?;
     let body = (!fields.is_empty()).then_some(Value::Object(fields));
-    send_and_print(&args.credentials, &args.method, &args.url, body, &headers).await
+    let check = match (args.verify_response, &args.response_key, args.response_keyid) {
+        (false, _, _) => None,
+        (true, None, _) => Some(ResponseCheck::Published),
+        (true, Some(path), keyid) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let key = keyward_client::PublicKey::parse(&pem, None)
+                .with_context(|| format!("{} holds no usable public key", path.display()))?;
+            let keyid = keyid.context("--response-keyid is needed with --response-key")?;
+            Some(ResponseCheck::Pinned(Box::new(keyward_client::ResponseVerifier::new(keyid, key))))
+        }
+    };
+    send_and_print(&args.credentials, &args.method, &args.url, body, &headers, check).await
 }
 
 /// How a command authenticates: a key (flags or profile) in a signed scheme, or the profile's
@@ -246,6 +277,7 @@ pub async fn send_and_print(
     url: &str,
     body: Option<Value>,
     headers: &[(String, String)],
+    check: Option<ResponseCheck>,
 ) -> anyhow::Result<bool> {
     let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
     let (base, path) = split_url(url, profile.url.as_deref())?;
@@ -258,9 +290,25 @@ pub async fn send_and_print(
     };
     let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("invalid method {method:?}"))?;
-    let client = Client::new(&base, auth)?;
+    let mut client = Client::new(&base, auth)?;
+    client = match check {
+        None => client,
+        Some(ResponseCheck::Pinned(verifier)) => client.verify_responses(*verifier),
+        Some(ResponseCheck::Published) => {
+            let verifier = client.published_response_key().await?;
+            client.verify_responses(verifier)
+        }
+    };
     let body = body.map(|b| b.to_string().into_bytes());
     let response = client.send_with_headers(method, &path, body, headers).await?;
+    if let Some(signature) = &response.signature {
+        eprintln!(
+            "keyward: answer signed by {} (created {}), covering {}",
+            signature.keyid.as_deref().unwrap_or("?"),
+            signature.created.unwrap_or_default(),
+            signature.components.join(" ")
+        );
+    }
     if std::io::stdout().is_terminal() {
         println!("HTTP {}", response.status);
         match response.json() {

@@ -144,6 +144,12 @@ pub struct ServeArgs {
         value_name = "CIDR"
     )]
     trusted_proxies: Vec<String>,
+    /// The private key (PKCS#8 PEM) responses are signed with, when a client asks or a route
+    /// says so; its public key is published at /.well-known/keyward/response-keys. Every node
+    /// needs the same [default: response-key.pem in the data directory, an Ed25519 key
+    /// created on first start].
+    #[arg(long, env = "KEYWARD_RESPONSE_KEY_FILE", value_name = "FILE")]
+    response_key_file: Option<PathBuf>,
     /// How many days before a key expires its answers carry Keyward-Key-Expires [default: 7].
     #[arg(long, env = "KEYWARD_KEY_EXPIRY_WARNING_DAYS", value_name = "DAYS")]
     key_expiry_warning_days: Option<i64>,
@@ -222,6 +228,7 @@ struct FileConfig {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     key_expiry_warning_days: Option<i64>,
+    response_key_file: Option<PathBuf>,
     redis_url: Option<String>,
     redis_failure: Option<String>,
 }
@@ -259,6 +266,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Redis, and what to do when it cannot be reached.
     pub redis: Option<(String, RedisFailure)>,
+    /// The response-signing key's file, when given.
+    pub response_key_file: Option<PathBuf>,
 }
 
 /// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
@@ -497,6 +506,7 @@ impl ServeArgs {
             log: LogSettings { format, node },
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             redis,
+            response_key_file: self.response_key_file.or(file.response_key_file),
         })
     }
 }

@@ -122,6 +122,17 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let routes = config.settings.routes.len();
         let clock = keyward_store::system_clock();
         let mut settings = config.settings;
+        let response_key = response_key(&config.data_dir, config.response_key_file.as_deref())?;
+        say!(
+            "responses signed on request with {} ({}), published at {}",
+            response_key.keyid(),
+            config.response_key_file.as_ref().map_or_else(
+                || config.data_dir.join(RESPONSE_KEY_FILE).display().to_string(),
+                |path| path.display().to_string()
+            ),
+            keyward_server::response_signing::PUBLISHED_PATH
+        );
+        settings.response_key = Some(std::sync::Arc::new(response_key));
         if let Some((url, on_failure)) = &config.redis {
             let redis = keyward_server::auth::Redis::connect(url, *on_failure)
                 .await
@@ -170,6 +181,35 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         say!("stopped");
         Ok(())
     })
+}
+
+/// The response-signing key's file in the data directory.
+const RESPONSE_KEY_FILE: &str = "response-key.pem";
+
+/// The key responses are signed with: the file given (any algorithm keyward signs with; RSA
+/// with PSS), or `response-key.pem` in the data directory, an Ed25519 key created (mode 0600)
+/// on first start. Every node of a cluster needs the same one.
+fn response_key(
+    data_dir: &std::path::Path,
+    given: Option<&std::path::Path>,
+) -> anyhow::Result<keyward_server::response_signing::ResponseKey> {
+    use keyward_sig::private_key::PrivateKey;
+    use keyward_sig::public_key::Algorithm;
+    let path = given.map_or_else(|| data_dir.join(RESPONSE_KEY_FILE), std::path::Path::to_path_buf);
+    let key = match std::fs::read_to_string(&path) {
+        Ok(pem) => PrivateKey::from_pem(&pem, None)
+            .or_else(|_| PrivateKey::from_pem(&pem, Some(Algorithm::RsaPssSha512)))
+            .with_context(|| format!("{} holds no usable private key", path.display()))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && given.is_none() => {
+            let key = PrivateKey::generate(Algorithm::Ed25519)?;
+            write_private(&path, &key.to_pem())?;
+            key
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read {}", path.display()));
+        }
+    };
+    Ok(keyward_server::response_signing::ResponseKey::new(key))
 }
 
 /// Opens the store: the data directory (created private), the master key

@@ -587,3 +587,100 @@ fn a_public_key_credential_made_with_keygen_signs_from_the_cli() {
     }
     terminate(served);
 }
+
+#[test]
+fn the_cli_verifies_signed_answers_with_the_published_or_a_pinned_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let data = dir.path().join("data");
+    let served = serve(&data, &[("KEYWARD_ADMIN_PASSWORD", "correct horse battery")]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("response-key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the response key is private");
+    }
+    let url = format!("http://{}", served.address);
+    let login = client(
+        &config,
+        &["login", "--url", &url, "--user", "admin"],
+        &[],
+        Some("correct horse battery\n"),
+    );
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+
+    // The published key: the answer verifies, and says what it covers.
+    let verified = client(&config, &["request", "--verify-response", "GET", "/api/me"], &[], None);
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(verified.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("answer signed by keyward-") && stderr.contains("\"@request-target\";req"),
+        "{stderr}"
+    );
+
+    // With a key signing RFC 9421 requests, the answer is bound to the request's signature.
+    let created = client(
+        &config,
+        &[
+            "request",
+            "POST",
+            "/api/admin/keys",
+            "name=Signed",
+            "permissions:=[\"activities:read\"]",
+        ],
+        &[],
+        None,
+    );
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let token = created["data"]["token"].as_str().unwrap();
+    let secret = created["data"]["secret"].as_str().unwrap();
+    let signed = client(
+        &config,
+        &[
+            "request",
+            "--verify-response",
+            "--key",
+            token,
+            "--scheme",
+            "http-signature",
+            "GET",
+            "/api/activities",
+        ],
+        &[("KEYWARD_SECRET", secret)],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&signed.stderr);
+    assert!(
+        signed.status.success() && stderr.contains("\"signature\";req;key=\"sig1\""),
+        "{stderr}"
+    );
+
+    // A pinned key that is not the server's: the answer is refused, and the exit says so.
+    let other = dir.path().join("other.pub");
+    let made = client(
+        &config,
+        &["keygen", "--out", dir.path().join("other.pem").to_str().unwrap()],
+        &[],
+        None,
+    );
+    std::fs::write(&other, &made.stdout).unwrap();
+    let pinned = client(
+        &config,
+        &[
+            "request",
+            "--verify-response",
+            "--response-key",
+            other.to_str().unwrap(),
+            "--response-keyid",
+            "pinned",
+            "GET",
+            "/api/me",
+        ],
+        &[],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&pinned.stderr);
+    assert!(!pinned.status.success(), "{stderr}");
+    assert!(stderr.contains("response signature"), "{stderr}");
+    terminate(served);
+}

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod responses;
 mod sign;
 
 use std::fmt;
@@ -33,8 +34,11 @@ use std::sync::{Arc, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use keyward_sig::private_key::PrivateKey;
-pub use keyward_sig::public_key::Algorithm;
+pub use keyward_sig::public_key::{Algorithm, PublicKey};
+pub use keyward_sig::rfc9421::VerifiedResponse;
 pub use keyward_sig::{KeyKind, Scheme};
+use keyward_sig::{RequestView, ResponseView};
+pub use responses::{RESPONSE_LABEL, ResponseVerifier};
 pub use sign::{sign_http, sign_reqwest};
 
 /// An API key: its token (public) and its secret, or for a public-key credential its private
@@ -146,6 +150,10 @@ pub enum ClientError {
     /// Login was refused.
     #[error("login refused: {0}")]
     LoginRefused(String),
+    /// The answer's signature is missing, invalid, or not of this request (with
+    /// [`Client::verify_responses`]).
+    #[error("response signature: {0}")]
+    ResponseSignature(String),
 }
 
 /// A response: status, headers, body.
@@ -157,6 +165,8 @@ pub struct Response {
     pub headers: http::HeaderMap,
     /// The body.
     pub body: Vec<u8>,
+    /// The answer's verified signature, with [`Client::verify_responses`].
+    pub signature: Option<VerifiedResponse>,
 }
 
 impl Response {
@@ -187,6 +197,8 @@ pub struct Client {
     max_clock_offset_ms: i64,
     /// The last timestamp signed with (ms).
     last_signed_ms: AtomicI64,
+    /// How answers' signatures are checked, when they are.
+    responses: Option<ResponseVerifier>,
 }
 
 /// How far ahead of the clock a client's timestamps may run to stay unique (ms).
@@ -223,7 +235,32 @@ impl Client {
             clock_offset_ms: AtomicI64::new(0),
             max_clock_offset_ms: MAX_CLOCK_OFFSET_MS,
             last_signed_ms: AtomicI64::new(i64::MIN),
+            responses: None,
         })
+    }
+
+    /// The same client, asking for signed answers (`Accept-Signature`) and accepting only those
+    /// `verifier` verifies: an unsigned, tampered or replayed answer is then
+    /// [`ClientError::ResponseSignature`].
+    pub fn verify_responses(mut self, verifier: ResponseVerifier) -> Self {
+        self.responses = Some(verifier);
+        self
+    }
+
+    /// The response key the server publishes at `/.well-known/keyward/response-keys`. Fetched
+    /// over the same connection as the API: pin it (keep it, and build the verifier with
+    /// [`ResponseVerifier::new`]) where the first fetch cannot be trusted.
+    pub async fn published_response_key(&self) -> Result<ResponseVerifier, ClientError> {
+        let url = self.url("/.well-known/keyward/response-keys")?;
+        let response = self.http.get(url).send().await?;
+        if !response.status().is_success() {
+            return Err(ClientError::ResponseSignature(format!(
+                "the server publishes no response key (HTTP {})",
+                response.status()
+            )));
+        }
+        let published: serde_json::Value = response.json().await?;
+        ResponseVerifier::from_published(&published)
     }
 
     /// The same client, learning clock offsets of at most `max_ms` either way (0: never).
@@ -333,6 +370,15 @@ impl Client {
             }
             *request.body_mut() = Some(body.into());
         }
+        let nonce = self.responses.as_ref().map(|verifier| {
+            let nonce = responses::nonce(now_ms());
+            (verifier.accept_signature(&nonce), nonce)
+        });
+        if let Some((accept, _)) = &nonce {
+            let value = http::HeaderValue::try_from(accept.as_str())
+                .map_err(|_| ClientError::InvalidRequest("invalid Accept-Signature".into()))?;
+            request.headers_mut().insert("accept-signature", value);
+        }
         match &self.auth {
             Auth::Signed { key, scheme } => {
                 sign_reqwest(&mut request, *scheme, key, self.timestamp())?
@@ -348,11 +394,28 @@ impl Client {
             }
             Auth::None => {}
         }
+        let (method, target, sent) = (
+            request.method().clone(),
+            match request.url().query() {
+                Some(query) => format!("{}?{query}", request.url().path()),
+                None => request.url().path().to_owned(),
+            },
+            request.headers().clone(),
+        );
         let response = self.http.execute(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await?.to_vec();
-        Ok(Response { status, headers, body })
+        let signature = match (&self.responses, &nonce) {
+            (Some(verifier), Some((_, nonce))) => {
+                let request = RequestView::with_header_map(method.as_str(), &target, &sent, b"");
+                let answer = ResponseView::with_header_map(status.as_u16(), &headers, &body);
+                let now = now_ms().saturating_add(self.clock_offset_ms());
+                Some(verifier.verify(&request, &answer, nonce, now)?)
+            }
+            _ => None,
+        };
+        Ok(Response { status, headers, body, signature })
     }
 
     /// Logs in with a user's name and password, or a key's token and secret, at `base`; returns

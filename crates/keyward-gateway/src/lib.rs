@@ -122,6 +122,11 @@ impl Gateway {
         self.table().routes.len()
     }
 
+    /// Whether the route serving `host` and `path` signs every response (`sign_responses`).
+    pub fn signs_responses(&self, host: Option<&str>, path: &str, method: &http::Method) -> bool {
+        self.table().routes.find(host, path, method).is_some_and(|route| route.sign_responses)
+    }
+
     /// The routes' names (prefix, after the host for a route that has one), as key policies
     /// name them.
     pub fn route_names(&self) -> Vec<String> {

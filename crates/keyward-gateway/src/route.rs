@@ -68,6 +68,11 @@ pub struct RouteConfig {
     /// The upstream speaks HTTP/2 without TLS (h2c, prior knowledge) rather than HTTP/1.1.
     #[serde(default)]
     pub http2: bool,
+    /// Sign every response of the route (the upstream's, and keyward's refusals) with the
+    /// server's response key, bound to the request, whether or not the client asks
+    /// (`Accept-Signature`) [default: only when asked].
+    #[serde(default)]
+    pub sign_responses: bool,
     /// The largest body accepted, in bytes [default: the server's body limit].
     #[serde(default)]
     pub body_limit: Option<usize>,
@@ -190,6 +195,8 @@ pub struct Route {
     pub upgrades: Upgrades,
     /// HTTP/2 (h2c) to the upstream rather than HTTP/1.1.
     pub http2: bool,
+    /// Whether every response is signed.
+    pub sign_responses: bool,
     /// The largest body, when the route sets one.
     pub body_limit: Option<usize>,
     /// Time to connect upstream.
@@ -321,6 +328,7 @@ impl Route {
             },
             upgrades: if config.websocket { Upgrades::Allowed } else { Upgrades::Refused },
             http2: config.http2,
+            sign_responses: config.sign_responses,
             body_limit: config.body_limit,
             connect_timeout: seconds(config.connect_timeout_seconds, 5, "the connect timeout")?,
             response_timeout: seconds(config.response_timeout_seconds, 30, "the response timeout")?,

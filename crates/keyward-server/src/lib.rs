@@ -21,6 +21,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod request_id;
+pub mod response_signing;
 mod routes;
 mod serve;
 pub mod throttle;
@@ -100,6 +101,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long before a key expires its answers carry `Keyward-Key-Expires`, in ms.
     pub key_expiry_warning_ms: i64,
+    /// The key responses are signed with (when a client asks, or a route says so), published
+    /// at `/.well-known/keyward/response-keys`; none: responses are never signed.
+    pub response_key: Option<Arc<response_signing::ResponseKey>>,
 }
 
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
@@ -146,6 +150,7 @@ impl Default for Settings {
             metrics_permission: None,
             trusted_proxies: Vec::new(),
             key_expiry_warning_ms: 7 * 86_400 * 1000,
+            response_key: None,
         }
     }
 }
@@ -244,10 +249,14 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         let served = metrics::guarded_route(metrics.clone(), permission);
         routes = routes.merge(served.route_layer(guarded("admin", &settings.schemes.admin)));
     }
+    let signing = settings.response_key.clone().map(|key| {
+        routes = std::mem::take(&mut routes).merge(response_signing::published_route(key.clone()));
+        response_signing::Signing { key, gateway: gateway.clone(), clock: clock.clone() }
+    });
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
-    let router = finish(routes, AppState(Arc::new(shared)), metrics.clone());
+    let router = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
     Application { router, gateway, uses, metrics }
 }
 
@@ -277,7 +286,7 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), None));
     let shared = Shared { store, cache, throttle, gateway, settings };
-    finish(routes, AppState(Arc::new(shared)), metrics)
+    finish(routes, AppState(Arc::new(shared)), metrics, None)
 }
 
 /// The gateway over the application's pipeline (`auth`; each route sets its schemes).
@@ -291,8 +300,14 @@ fn gateway(settings: &Settings, auth: AuthSettings, clock: Clock) -> Gateway {
 }
 
 /// The layers every variant shares: state, body limit, panic safety, request limits and
-/// timeouts, tracing, request ids (see [`limits`] for the order).
-fn finish(routes: Router<AppState>, state: AppState, metrics: Arc<metrics::Metrics>) -> Router {
+/// timeouts, response signing (when a response key is set), tracing, request ids (see
+/// [`limits`] for the order).
+fn finish(
+    routes: Router<AppState>,
+    state: AppState,
+    metrics: Arc<metrics::Metrics>,
+    signing: Option<response_signing::Signing>,
+) -> Router {
     let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
     let request_id = HeaderName::from_static(REQUEST_ID);
     let routes = routes::answer_unknown(routes)
@@ -301,8 +316,14 @@ fn finish(routes: Router<AppState>, state: AppState, metrics: Arc<metrics::Metri
         .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
         .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
     // Around the whole router, once (cheaper per request than around each route).
-    Router::new()
-        .fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes))
+    let mut router =
+        Router::new().fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes));
+    if let Some(signing) = signing {
+        // Signs every answer a client asks to have signed, refusals and overload included.
+        router =
+            router.layer(axum::middleware::from_fn_with_state(signing, response_signing::sign));
+    }
+    router
         // Counts every answer, overload and timeouts included.
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
         // Logs method and path only: the query may hold query-hmac credentials.

@@ -41,6 +41,8 @@ pub struct VerifiedResponse {
     pub keyid: Option<String>,
     /// Its `created`, epoch seconds, when it has one.
     pub created: Option<i64>,
+    /// Its `nonce`, when it has one (echoed from the client's `Accept-Signature`).
+    pub nonce: Option<String>,
     /// The covered component identifiers, serialized (`"@status"`, `"signature";req;key="sig1"`).
     pub components: Vec<String>,
 }
@@ -100,6 +102,7 @@ pub fn verify_response(
         label: label.to_owned(),
         keyid: params.keyid().map(str::to_owned),
         created: params.created(),
+        nonce: params.nonce().map(str::to_owned),
         components: params
             .components()
             .iter()

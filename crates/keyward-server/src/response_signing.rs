@@ -1,0 +1,308 @@
+//! Signed responses (RFC 9421 section 2.4): when a client asks with `Accept-Signature`, or a
+//! gateway route says `sign_responses`, keyward signs the response (its own, or the upstream's)
+//! with the server's response key, whose public key it publishes at
+//! `/.well-known/keyward/response-keys`.
+//!
+//! A signature covers `@status`, `content-digest` (computed here over the body as sent),
+//! `content-type` when there is one, whatever else the client asked for that the response has,
+//! and the request it answers: `"@method";req` and `"@request-target";req`, and the request's
+//! own RFC 9421 signature (`"signature";req;key="sig1"`) when it had one, so a signed answer
+//! cannot be passed off as the answer to another request. A `nonce` or `tag` the client sent in
+//! `Accept-Signature` is echoed as a signature parameter.
+//!
+//! The body is read whole to be digested, up to [`MAX_SIGNED_BODY`]: a response declaring more
+//! is sent unsigned (and logged); one without a length that grows past it is answered 502.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyward_gateway::Gateway;
+use keyward_sig::private_key::PrivateKey;
+use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::{RequestView, ResponseView};
+use keyward_store::Clock;
+use serde_json::json;
+use sfv::{FieldType, Parser};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The largest response body signed (its digest needs all of it).
+pub const MAX_SIGNED_BODY: usize = 8 * 1024 * 1024;
+
+/// The label of a signature no client asked for (a route's `sign_responses`).
+const DEFAULT_LABEL: &str = "kw";
+
+/// The server's response-signing key.
+#[derive(Debug)]
+pub struct ResponseKey {
+    key: PrivateKey,
+    keyid: String,
+    public_key_pem: String,
+}
+
+impl ResponseKey {
+    /// The key; its id is `keyward-` and the first 16 hex digits of the SHA-256 of its public
+    /// key, so a new key has a new id.
+    pub fn new(key: PrivateKey) -> Self {
+        let public_key_pem = key.public_key_pem();
+        let digest = Sha256::digest(public_key_pem.trim().as_bytes());
+        let keyid = format!("keyward-{}", &hex(&digest)[..16]);
+        ResponseKey { key, keyid, public_key_pem }
+    }
+
+    /// The `keyid` of its signatures.
+    pub fn keyid(&self) -> &str {
+        &self.keyid
+    }
+
+    /// The public key, PEM.
+    pub fn public_key_pem(&self) -> &str {
+        &self.public_key_pem
+    }
+
+    /// What `/.well-known/keyward/response-keys` answers.
+    pub fn published(&self) -> serde_json::Value {
+        json!({ "keys": [{
+            "keyid": self.keyid,
+            "algorithm": self.key.algorithm().name(),
+            "public_key": self.public_key_pem,
+        }] })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the middleware needs.
+#[derive(Clone)]
+pub struct Signing {
+    /// The key.
+    pub key: Arc<ResponseKey>,
+    /// The gateway, whose routes may sign every response.
+    pub gateway: Gateway,
+    /// The clock `created` is read from.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signing").field("keyid", &self.key.keyid).finish_non_exhaustive()
+    }
+}
+
+/// What a client asked for in `Accept-Signature`: a label, components (serialized), and a
+/// nonce and tag to echo.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Asked {
+    label: String,
+    components: Vec<String>,
+    nonce: Option<String>,
+    tag: Option<String>,
+}
+
+/// The first member of `Accept-Signature`, when it is one keyward can honour (no `keyid` or
+/// `alg` of another key).
+fn asked(headers: &HeaderMap, key: &ResponseKey) -> Option<Asked> {
+    let lines: Vec<&[u8]> =
+        headers.get_all("accept-signature").iter().map(|v| v.as_bytes()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let joined = lines.join(&b", "[..]);
+    let dictionary: sfv::Dictionary = Parser::new(&joined).parse_dictionary().ok()?;
+    let (label, entry) = dictionary.into_iter().next()?;
+    let sfv::ListEntry::InnerList(list) = entry else { return None };
+    let string = |name: &str| {
+        list.params.iter().find(|(k, _)| k.as_str() == name).and_then(|(_, v)| match v {
+            sfv::BareItem::String(s) => Some(s.as_str().to_owned()),
+            _ => None,
+        })
+    };
+    if string("keyid").is_some_and(|keyid| keyid != key.keyid()) {
+        return None;
+    }
+    if string("alg").is_some_and(|alg| alg != key.key.algorithm().name()) {
+        return None;
+    }
+    let components = list
+        .items
+        .iter()
+        .map(|item| vec![sfv::ListEntry::Item(item.clone())].serialize())
+        .collect::<Option<Vec<String>>>()?;
+    Some(Asked {
+        label: label.as_str().to_owned(),
+        components,
+        nonce: string("nonce"),
+        tag: string("tag"),
+    })
+}
+
+/// The request's first RFC 9421 signature label, when it carries one.
+fn request_signature_label(headers: &HeaderMap) -> Option<String> {
+    let input = headers.get("signature-input")?.as_bytes();
+    let (label, _) = SignatureParams::parse_first(input).ok()?;
+    headers.get("signature").map(|_| label.to_owned())
+}
+
+/// Signs the response when the client asked, or the gateway route says so.
+pub async fn sign(State(signing): State<Signing>, request: Request, next: Next) -> Response {
+    let asked = asked(request.headers(), &signing.key);
+    let by_route = asked.is_none() && {
+        let host = request.headers().get("host").and_then(|h| h.to_str().ok());
+        signing.gateway.signs_responses(host, request.uri().path(), request.method())
+    };
+    if asked.is_none() && !by_route {
+        return next.run(request).await;
+    }
+    let asked = asked.unwrap_or_else(|| Asked { label: DEFAULT_LABEL.into(), ..Asked::default() });
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
+    let request_headers = request.headers().clone();
+    let response = next.run(request).await;
+    signed(response, &signing, &asked, &method, &target, &request_headers).await
+}
+
+async fn signed(
+    response: Response,
+    signing: &Signing,
+    asked: &Asked,
+    method: &Method,
+    target: &str,
+    request_headers: &HeaderMap,
+) -> Response {
+    let declared = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_SIGNED_BODY) {
+        tracing::info!(target: "keyward::signing", length = declared, "response too large to sign; sent unsigned");
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_SIGNED_BODY).await else {
+        tracing::warn!(target: "keyward::signing", "response grew past the signing limit");
+        return ApiError::new(ErrorCode::BadGateway)
+            .with_message("The response is too large to sign")
+            .into_response();
+    };
+    let digest = rfc9421::content_digest(&body, DigestAlgorithm::Sha256);
+    match HeaderValue::try_from(digest) {
+        Ok(value) => {
+            parts.headers.insert("content-digest", value);
+        }
+        Err(_) => return Response::from_parts(parts, Body::from(body)),
+    }
+    let created = (signing.clock)().div_euclid(1000);
+    let mut required = vec!["\"@status\"".to_owned(), "\"content-digest\"".to_owned()];
+    if parts.headers.contains_key(axum::http::header::CONTENT_TYPE) {
+        required.push("\"content-type\"".into());
+    }
+    required.push("\"@method\";req".into());
+    required.push("\"@request-target\";req".into());
+    if let Some(label) = request_signature_label(request_headers) {
+        required.push(format!("\"signature\";req;key=\"{label}\""));
+    }
+    let request_pairs: Vec<(&str, &[u8])> =
+        request_headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let request = RequestView::new(method.as_str(), target, &request_pairs, b"");
+    let status = parts.status.as_u16();
+    let sign_with = |components: &[String]| {
+        let response_pairs: Vec<(&str, &[u8])> =
+            parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let response = ResponseView::new(status, &response_pairs, &body);
+        let mut input = format!(
+            "{}=({});created={created};keyid=\"{}\";alg=\"{}\"",
+            asked.label,
+            components.join(" "),
+            signing.key.keyid,
+            signing.key.key.algorithm().name()
+        );
+        for (name, value) in [("nonce", &asked.nonce), ("tag", &asked.tag)] {
+            if let Some(value) = value {
+                input.push_str(&format!(";{name}={}", sfv_string(value)?));
+            }
+        }
+        let (label, params) = SignatureParams::parse_first(input.as_bytes()).ok()?;
+        rfc9421::sign_response(&response, Some(&request), label, &params, &signing.key.key).ok()
+    };
+    // What the client asked for too, when the response has it; else what keyward requires.
+    let mut wanted = required.clone();
+    wanted.extend(asked.components.iter().filter(|c| !required.contains(c)).cloned());
+    let Some(headers) = sign_with(&wanted).or_else(|| sign_with(&required)) else {
+        tracing::warn!(target: "keyward::signing", "the response could not be signed");
+        return Response::from_parts(parts, Body::from(body));
+    };
+    for (name, value) in
+        [("signature-input", headers.signature_input), ("signature", headers.signature)]
+    {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            parts.headers.append(name, value);
+        }
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// `value` as an RFC 8941 string, when it is one.
+fn sfv_string(value: &str) -> Option<String> {
+    let string = sfv::String::from_string(value.to_owned()).ok()?;
+    Some(sfv::Item::new(string).serialize())
+}
+
+/// The path the response keys are published at.
+pub const PUBLISHED_PATH: &str = "/.well-known/keyward/response-keys";
+
+/// `GET /.well-known/keyward/response-keys`: the public keys responses are signed with.
+pub fn published_route<S: Clone + Send + Sync + 'static>(key: Arc<ResponseKey>) -> axum::Router<S> {
+    let answer = axum::Json(key.published());
+    axum::Router::new()
+        .route(PUBLISHED_PATH, axum::routing::get(move || async move { answer.clone() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_sig::public_key::Algorithm;
+
+    #[test]
+    fn accept_signature_is_honoured_only_for_this_key() {
+        let key = ResponseKey::new(PrivateKey::generate(Algorithm::Ed25519).unwrap());
+        let mut headers = HeaderMap::new();
+        let value = format!(
+            r#"resp=("@status" "cache-control" "example-dict";key="a");keyid="{}";nonce="n-1";tag="app""#,
+            key.keyid()
+        );
+        headers.insert("accept-signature", HeaderValue::try_from(value).unwrap());
+        assert_eq!(
+            asked(&headers, &key),
+            Some(Asked {
+                label: "resp".into(),
+                components: vec![
+                    "\"@status\"".into(),
+                    "\"cache-control\"".into(),
+                    "\"example-dict\";key=\"a\"".into()
+                ],
+                nonce: Some("n-1".into()),
+                tag: Some("app".into()),
+            })
+        );
+        headers.insert(
+            "accept-signature",
+            HeaderValue::from_static(r#"resp=("@status");keyid="another""#),
+        );
+        assert_eq!(asked(&headers, &key), None);
+        headers.insert(
+            "accept-signature",
+            HeaderValue::from_static(r#"resp=("@status");alg="hmac-sha256""#),
+        );
+        assert_eq!(asked(&headers, &key), None);
+        headers.insert("accept-signature", HeaderValue::from_static("not a dictionary ((("));
+        assert_eq!(asked(&headers, &key), None);
+    }
+}
