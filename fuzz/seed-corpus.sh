@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 vectors=../vectors
 targets="query_string signature_fields content_digest timestamp verify_request gateway_path
-gateway_query forward_auth ext_authz"
+gateway_query forward_auth ext_authz component_params forwarded_for"
 for target in $targets; do
     mkdir -p "corpus/$target"
 done
@@ -32,7 +32,14 @@ for dir in "$vectors"/*/*/; do
     if [ -n "$input" ]; then
         { printf '%s' "$input"; printf '\0'; printf '%s' "$(header "$request" signature)"; } \
             > "corpus/signature_fields/$name"
+        # component_params: the member, NUL, the request, NUL, a status byte and answer headers.
+        { printf '%s' "$input"; printf '\0'; cat "$request"; printf '\n\n'; [ -f "$body" ] && cat "$body"
+          printf '\0d'; printf 'content-type: application/json\nexample-dict: a=1, b=(x y)'; } \
+            > "corpus/component_params/$name"
     fi
+    # forwarded_for: a peer byte, then X-Forwarded-For and Forwarded lines.
+    printf '\001x-forwarded-for: 203.0.113.9, 10.0.0.2\nforwarded: for="[2001:db8::5]:4711";proto=https\n' \
+        > "corpus/forwarded_for/$name"
     # content_digest: Content-Digest NUL body.
     digest=$(header "$request" content-digest)
     if [ -n "$digest" ]; then

@@ -88,3 +88,49 @@ pub fn ext_authz(data: &[u8]) {
         }
     }
 }
+
+/// The client address of key policies behind trusted proxies: never panics; an untrusted peer
+/// is always the client, whatever it sends; behind a trusted peer the client is that peer or an
+/// address the forwarding headers name. Input: a peer byte (even: a trusted proxy, odd: not),
+/// then `name: value` lines.
+pub fn forwarded_for(data: &[u8]) {
+    use std::net::IpAddr;
+    let Some((&peer, lines)) = data.split_first() else { return };
+    let trusted = keyward_auth::TrustedProxies::new(vec![
+        "10.0.0.0/8".parse().expect("a range"),
+        "2001:db8::/32".parse().expect("a range"),
+    ]);
+    let peer: IpAddr = if peer % 2 == 0 { [10, 0, 0, 1].into() } else { [198, 51, 100, 7].into() };
+    let mut headers = http::HeaderMap::new();
+    for line in lines.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(&line[..colon]),
+            HeaderValue::from_bytes(line[colon + 1..].trim_ascii()),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    let client = trusted.behind(peer, &headers);
+    if peer.is_ipv4() && peer.to_string().starts_with("198.") {
+        assert_eq!(client, Some(peer), "an untrusted peer's headers are never read");
+    }
+    if let Some(client) = client.filter(|client| *client != peer) {
+        // Every address the values spell, found independently of the parser under test.
+        let spelled: Vec<IpAddr> = headers
+            .values()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|value| value.split([',', ';', '=', '"', '[', ']', ' ']))
+            .filter_map(|token| {
+                token.parse::<IpAddr>().ok().or_else(|| {
+                    token.parse::<std::net::SocketAddr>().ok().map(|socket| socket.ip())
+                })
+            })
+            .collect();
+        assert!(
+            spelled.contains(&client),
+            "{client} is named by no forwarding header: {headers:?}"
+        );
+    }
+}

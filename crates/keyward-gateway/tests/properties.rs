@@ -16,6 +16,7 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
             keyward_gateway::__fuzzing::query(&data);
             keyward_gateway::__fuzzing::forward_auth(&data);
             keyward_gateway::__fuzzing::ext_authz(&data);
+            keyward_gateway::__fuzzing::forwarded_for(&data);
             Ok(())
         })
         .unwrap();

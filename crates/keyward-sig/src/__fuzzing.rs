@@ -204,6 +204,77 @@ fn split_in_two(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// Signature bases with component parameters (`;sf`, `;key`, `;bs`, `;req`,
+/// `@query-param`, `@status`) over a request and a response, and `Accept-Signature`. Input:
+/// `Signature-Input` member NUL request (as [`verify_request`]'s) NUL status byte then response
+/// header lines. Never panics; a base builds the same twice; what an HMAC key signs over either
+/// message checks against it; every `@query-param` line's value is unreserved characters and
+/// `%XX` only; the components of an `Accept-Signature` that parses parse as a
+/// `Signature-Input`.
+pub fn component_params(data: &[u8]) {
+    use crate::request::ResponseView;
+    use crate::rfc9421::{AcceptSignature, Message, check_signature, message_signature_base};
+    let (input, rest) = split_in_two(data);
+    let (request, response) = split_in_two(rest);
+    if let Some(asked) = AcceptSignature::parse(input) {
+        let member = format!("a=({});created=1", asked.components.join(" "));
+        SignatureParams::parse_first(member.as_bytes())
+            .expect("the components of an Accept-Signature parse as a Signature-Input");
+    }
+    let Ok((_, params)) = SignatureParams::parse_first(input) else { return };
+    let Some(request) = ArbitraryRequest::parse(request) else { return };
+    let pairs: Vec<(&str, &[u8])> =
+        request.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    let view = RequestView::new(&request.method, &request.target, &pairs, &request.body);
+    let (status, response_head) = match response.split_first() {
+        Some((&status, head)) => (100 + u16::from(status), head),
+        None => (200, &b""[..]),
+    };
+    let response_headers: Vec<(String, Vec<u8>)> = response_head
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = std::str::from_utf8(&line[..colon]).ok()?.to_owned();
+            Some((name, line[colon + 1..].trim_ascii().to_vec()))
+        })
+        .collect();
+    let response_pairs: Vec<(&str, &[u8])> =
+        response_headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    let answer = ResponseView::new(status, &response_pairs, b"");
+    let key = KeyMaterial::new(KeyKind::Domain, b"fuzz-secret");
+    for message in
+        [Message::Request(&view), Message::Response { response: &answer, request: Some(&view) }]
+    {
+        let Ok(base) = message_signature_base(message, &params) else { continue };
+        let again = message_signature_base(message, &params).expect("a base builds twice");
+        assert_eq!(base.as_bytes(), again.as_bytes());
+        for line in base.as_bytes().split(|&b| b == b'\n') {
+            if let Some(value) = line.strip_prefix(b"\"@query-param\"") {
+                let value =
+                    &value[value.windows(2).position(|w| w == b": ").expect("a value") + 2..];
+                let mut i = 0;
+                while i < value.len() {
+                    if value[i] == b'%' {
+                        assert!(
+                            value.len() > i + 2
+                                && value[i + 1..i + 3].iter().all(u8::is_ascii_hexdigit)
+                        );
+                        i += 3;
+                    } else {
+                        assert!(
+                            value[i].is_ascii_alphanumeric() || b"*-._".contains(&value[i]),
+                            "{line:?}"
+                        );
+                        i += 1;
+                    }
+                }
+            }
+        }
+        let signature = key.signing_key().expect("a secret").sign(base.as_bytes());
+        check_signature(message, &params, &key, &signature).expect("what the key signed checks");
+    }
+}
+
 /// A request decoded from fuzz input: `METHOD TARGET\nName: value\n...\n\nbody`.
 struct ArbitraryRequest {
     method: String,

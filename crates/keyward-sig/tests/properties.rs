@@ -300,6 +300,7 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
             keyward_sig::__fuzzing::content_digest(&data);
             keyward_sig::__fuzzing::timestamp(&data);
             keyward_sig::__fuzzing::verify_request(&data);
+            keyward_sig::__fuzzing::component_params(&data);
             Ok(())
         })
         .unwrap();

@@ -43,6 +43,14 @@ fn seeds(vector: &Vector) -> Vec<Seed> {
     }
     if let (Some(input), Some(signature)) = (header("signature-input"), header("signature")) {
         seeds.push((__fuzzing::signature_fields, [&input[..], b"\0", &signature].concat()));
+        // The member alone (after its label), over the request and a 200 answer.
+        let member = input.splitn(2, |&b| b == b'=').nth(1).unwrap_or_default().to_vec();
+        let member = [&b"sig="[..], &member].concat();
+        let answer =
+            [&[100u8][..], b"content-type: application/json\ncontent-digest: sha-256=:AAAA:"]
+                .concat();
+        let over = [&member[..], b"\0", &head, b"\n\n", &request.body, b"\0", &answer].concat();
+        seeds.push((__fuzzing::component_params, over));
     }
     if let Some(digest) = header("content-digest") {
         seeds.push((__fuzzing::content_digest, [&digest[..], b"\0", &request.body].concat()));

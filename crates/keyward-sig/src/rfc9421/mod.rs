@@ -30,6 +30,7 @@
 //! );
 //! ```
 
+mod accept;
 mod base;
 mod digest;
 mod params;
@@ -39,6 +40,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::borrow::Cow;
 
+pub use accept::AcceptSignature;
 pub use base::{Message, SignatureBase};
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
 pub use params::{
