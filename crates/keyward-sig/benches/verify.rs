@@ -1,7 +1,9 @@
 //! Verification cost of each scheme on a realistic request, beside the floor no verifier can
 //! beat: one HMAC-SHA256 over the same bytes with the key schedule already done. Also
 //! compares two HMAC implementations (ring, RustCrypto) and counts heap allocations per
-//! verify. `bench/sig.sh` runs this and prints the ratios.
+//! verify. For RFC 9421 with each public-key algorithm, the floor is the crate's own verify
+//! (`ed25519-dalek`, `p256`, `p384`, `rsa`) of the same signature base and signature.
+//! `bench/sig.sh` runs this and prints the ratios.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -9,8 +11,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{KeyInit, Mac};
+use keyward_sig::private_key::PrivateKey;
+use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_sig::query_hmac::{self, ParameterOrder};
 use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
 use keyward_sig::token::{CredentialKind, TokenDigest};
@@ -192,5 +197,105 @@ fn bench(c: &mut Criterion) {
     println!("allocations per verify: {}", allocations.join(" "));
 }
 
-criterion_group!(benches, bench);
+/// A crate's own verification: (signature base, signature) -> valid.
+type Floor = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
+/// One RFC 9421 request signed with a private key of `algorithm`: the request, the key
+/// material keyward verifies with, and the crate's own verification of the same signature base
+/// (the floor).
+fn public_key_case(algorithm: Algorithm, token: &str) -> (Case, KeyMaterial, Floor) {
+    let private = PrivateKey::generate(algorithm).expect("a key");
+    let pem = private.public_key_pem();
+    let public = PublicKey::parse(&pem, Some(algorithm)).expect("parses");
+    let body = br#"{"data":{"name":"Rural water points, phase 2","description":"Boreholes and hand pumps in three districts","status":"active","startDate":"2026-01-01"}}"#.to_vec();
+    let target = "/api/activities?notify=true".to_owned();
+    let mut headers = vec![
+        ("host", b"api.example.com".to_vec()),
+        ("content-type", b"application/json".to_vec()),
+        ("content-digest", rfc9421::content_digest(&body, DigestAlgorithm::Sha256).into_bytes()),
+    ];
+    let params = SignatureParams::new(
+        &["@method", "@authority", "@path", "@query", "content-type", "content-digest"],
+        NOW_MS / 1000,
+        token,
+    )
+    .and_then(|params| params.with_algorithm(Some(algorithm.name())))
+    .expect("valid params");
+    let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+    let view = RequestView::new("POST", &target, &pairs, &body);
+    let signed_bytes = rfc9421::signature_base(&view, &params).expect("base").as_bytes().to_vec();
+    let signature = rfc9421::sign(&view, "sig1", &params, &private).expect("signs");
+    headers.push(("signature-input", signature.signature_input.into_bytes()));
+    headers.push(("signature", signature.signature.into_bytes()));
+    // The crates' own verification, keys decoded once, as keyward decodes them once.
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    let floor: Floor = match algorithm {
+        Algorithm::Ed25519 => {
+            let key = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem).expect("pem");
+            Box::new(move |message, signature| {
+                ed25519_dalek::Signature::from_slice(signature)
+                    .is_ok_and(|signature| key.verify_strict(message, &signature).is_ok())
+            })
+        }
+        Algorithm::EcdsaP256Sha256 => {
+            let key = p256::ecdsa::VerifyingKey::from_public_key_pem(&pem).expect("pem");
+            Box::new(move |message, signature| {
+                p256::ecdsa::Signature::from_slice(signature)
+                    .is_ok_and(|signature| key.verify(message, &signature).is_ok())
+            })
+        }
+        Algorithm::EcdsaP384Sha384 => {
+            let key = p384::ecdsa::VerifyingKey::from_public_key_pem(&pem).expect("pem");
+            Box::new(move |message, signature| {
+                p384::ecdsa::Signature::from_slice(signature)
+                    .is_ok_and(|signature| key.verify(message, &signature).is_ok())
+            })
+        }
+        Algorithm::RsaPssSha512 => {
+            let key = rsa::PublicKey::from_public_key_pem(&pem).expect("pem");
+            Box::new(move |message, signature| {
+                key.pss_verify::<sha2::Sha512>(message, signature).is_ok()
+            })
+        }
+        Algorithm::RsaV15Sha256 => {
+            let key = rsa::PublicKey::from_public_key_pem(&pem).expect("pem");
+            Box::new(move |message, signature| {
+                key.pkcs1v15_verify::<sha2::Sha256>(message, signature).is_ok()
+            })
+        }
+    };
+    let case = Case { name: algorithm.name(), method: "POST", target, headers, body, signed_bytes };
+    (case, KeyMaterial::public(KeyKind::Domain, public), floor)
+}
+
+/// keyward's verification of an RFC 9421 request signed with each asymmetric algorithm, against
+/// the crate's own verify of the same signature base and signature.
+fn bench_public_keys(c: &mut Criterion) {
+    let token = CredentialKind::ApiKeyToken.mint(&[43; 30]);
+    let verifier = Verifier::default();
+    for algorithm in Algorithm::ALL {
+        let (case, material, floor) = public_key_case(algorithm, &token);
+        let keys = Keys(HashMap::from([(token.clone(), Arc::new(material))]));
+        let pairs: Vec<(&str, &[u8])> =
+            case.headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        let view = RequestView::new(case.method, &case.target, &pairs, &case.body);
+        verifier.verify(&view, NOW_MS, &keys).expect("the case verifies");
+        let signature_value = case.headers.iter().find(|(n, _)| *n == "signature").expect("signed");
+        let encoded = std::str::from_utf8(&signature_value.1).expect("ascii");
+        let encoded = encoded.trim_start_matches("sig1=:").trim_end_matches(':');
+        let signature = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64");
+        assert!(floor(&case.signed_bytes, &signature), "{algorithm}: the floor verifies");
+        let mut group = c.benchmark_group(format!("http-signature-{}", case.name));
+        group.bench_function("verify", |b| {
+            b.iter(|| verifier.verify(black_box(&view), NOW_MS, &keys).map(|v| v.scheme()))
+        });
+        group.bench_function("floor", |b| {
+            b.iter(|| floor(black_box(&case.signed_bytes), black_box(&signature)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench, bench_public_keys);
 criterion_main!(benches);
