@@ -249,11 +249,23 @@ fn field_value(
     let absent = || ComponentError::Absent(identifier.to_owned());
     let unsupported = || ComponentError::Unsupported(identifier.to_owned());
     let name = component.name().ok_or_else(unsupported)?;
+    let (bs, sf, key) = (component.flag("bs"), component.flag("sf"), component.string_param("key"));
+    if !bs && !sf && key.is_none() {
+        // The common case, written straight into the base: every field line's value, trimmed,
+        // joined by ", ".
+        let mut values = source.header_values(name);
+        let first = values.next().ok_or_else(absent)?;
+        out.extend_from_slice(first.trim_ascii());
+        for value in values {
+            out.extend_from_slice(b", ");
+            out.extend_from_slice(value.trim_ascii());
+        }
+        return Ok(());
+    }
     let lines: Vec<&[u8]> = source.header_values(name).map(<[u8]>::trim_ascii).collect();
     if lines.is_empty() {
         return Err(absent());
     }
-    let (bs, sf, key) = (component.flag("bs"), component.flag("sf"), component.string_param("key"));
     if bs {
         // 2.1.3: each field line a byte sequence; not combined with sf or key.
         if sf || key.is_some() {
@@ -277,7 +289,7 @@ fn field_value(
         let (_, member) = dictionary.iter().find(|(k, _)| k.as_str() == key).ok_or_else(absent)?;
         let serialized = vec![member.clone()].serialize().ok_or_else(absent)?;
         out.extend_from_slice(serialized.as_bytes());
-    } else if sf {
+    } else {
         // 2.1.1: the field re-serialized strictly: as a Dictionary when it parses as one, else
         // as a List (an Item serializes as a List of one).
         let serialized = match Parser::new(&combined).parse_dictionary::<sfv::Dictionary>() {
@@ -288,8 +300,6 @@ fn field_value(
                 .serialize(),
         };
         out.extend_from_slice(serialized.unwrap_or_default().as_bytes());
-    } else {
-        out.extend_from_slice(&combined);
     }
     Ok(())
 }
