@@ -15,6 +15,12 @@
  *
  *   java KeywardClient.java check-vectors [VECTORS_DIR]
  *   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_SECRET=... java KeywardClient.java live
+ *   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_PRIVATE_KEY_FILE=key.pem java KeywardClient.java ed25519
+ *
+ * `ed25519` signs with RFC 9421 and an Ed25519 private key (a public-key credential: keyward
+ * holds only the public key; `keyward keygen` writes the private one), with the JDK's own
+ * Ed25519 (java.security, Java 15+). It first reproduces RFC 9421's own Ed25519 example byte
+ * for byte.
  */
 
 import java.io.ByteArrayOutputStream;
@@ -28,6 +34,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.MessageDigest;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -451,8 +464,99 @@ public final class KeywardClient {
     }
 
     // -------------------------------------------------------------------------------------------
+    // ed25519: RFC 9421 with a private key
+    // -------------------------------------------------------------------------------------------
 
-    public static void main(String[] args) throws IOException {
+    /** A PKCS#8 PEM Ed25519 private key. */
+    public static PrivateKey ed25519Key(String pem) throws GeneralSecurityException {
+        String base64 = pem.replaceAll("-----[^-]+-----", "").replaceAll("\\s", "");
+        byte[] der = Base64.getDecoder().decode(base64);
+        return KeyFactory.getInstance("Ed25519").generatePrivate(new PKCS8EncodedKeySpec(der));
+    }
+
+    /** The Ed25519 signature of `base` (an RFC 9421 signature base), base64. */
+    public static String ed25519Signature(PrivateKey key, byte[] base) throws GeneralSecurityException {
+        Signature signer = Signature.getInstance("Ed25519");
+        signer.initSign(key);
+        signer.update(base);
+        return Base64.getEncoder().encodeToString(signer.sign());
+    }
+
+    /**
+     * The headers that sign `method url` (and `body`) for keyid `token` with an Ed25519 key:
+     * Content-Digest with a body, Signature-Input and Signature, over @method, @authority,
+     * @path, @query (with a query) and content-digest.
+     */
+    public static Map<String, String> signEd25519(String method, String url, String token, PrivateKey key, byte[] body)
+            throws GeneralSecurityException {
+        URI uri = URI.create(url);
+        Map<String, String> headers = new LinkedHashMap<>();
+        List<String> lines = new ArrayList<>(List.of(
+                "\"@method\": " + method,
+                "\"@authority\": " + uri.getRawAuthority().toLowerCase(java.util.Locale.ROOT),
+                "\"@path\": " + uri.getRawPath()));
+        List<String> components = new ArrayList<>(List.of("\"@method\"", "\"@authority\"", "\"@path\""));
+        if (uri.getRawQuery() != null) {
+            lines.add("\"@query\": ?" + uri.getRawQuery());
+            components.add("\"@query\"");
+        }
+        if (body.length > 0) {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(body);
+            headers.put("Content-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digest) + ":");
+            lines.add("\"content-digest\": " + headers.get("Content-Digest"));
+            components.add("\"content-digest\"");
+        }
+        byte[] nonce = new byte[12];
+        new SecureRandom().nextBytes(nonce);
+        String params = "(" + String.join(" ", components) + ");created=" + (System.currentTimeMillis() / 1000)
+                + ";keyid=\"" + token + "\";alg=\"ed25519\";nonce=\"" + HexFormat.of().formatHex(nonce) + "\"";
+        lines.add("\"@signature-params\": " + params);
+        headers.put("Signature-Input", "sig1=" + params);
+        byte[] base = String.join("\n", lines).getBytes(StandardCharsets.UTF_8);
+        headers.put("Signature", "sig1=:" + ed25519Signature(key, base) + ":");
+        return headers;
+    }
+
+    static int ed25519() throws IOException, GeneralSecurityException {
+        // RFC 9421 Appendix B.2.6, reproduced: Ed25519 is deterministic.
+        String env = System.getenv("KEYWARD_VECTORS");
+        Path vectors = env != null && !env.isEmpty() ? Path.of(env) : defaultVectorsDir();
+        Path vector = vectors.resolve("http-signature/rfc9421-b26");
+        Object context = Json.parse(Files.readString(vector.resolve("context.json")));
+        PrivateKey rfcKey = ed25519Key((String) Json.get(context, "key", "private_key"));
+        String produced = "sig-b26=:" + ed25519Signature(rfcKey, Files.readAllBytes(vector.resolve("signature-base.txt"))) + ":";
+        boolean ok = produced.equals(Files.readString(vector.resolve("signature.txt")));
+        System.out.println("RFC 9421 B.2.6 " + (ok ? "reproduced" : "differs: " + produced));
+
+        String base = System.getenv().getOrDefault("KEYWARD_URL", "").replaceAll("/+$", "");
+        String token = System.getenv().getOrDefault("KEYWARD_KEY", "");
+        String keyFile = System.getenv().getOrDefault("KEYWARD_PRIVATE_KEY_FILE", "");
+        if (base.isEmpty() || token.isEmpty() || keyFile.isEmpty()) {
+            System.err.println("ed25519 needs KEYWARD_URL, KEYWARD_KEY and KEYWARD_PRIVATE_KEY_FILE");
+            return 2;
+        }
+        PrivateKey key = ed25519Key(Files.readString(Path.of(keyFile)));
+        HttpClient client = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10))
+                .build();
+        String url = base + "/api/activities?page=1";
+        HttpRequest.Builder get = HttpRequest.newBuilder(URI.create(url)).header("Accept", "application/json").GET();
+        signEd25519("GET", url, token, key, new byte[0]).forEach(get::header);
+        ok &= send(client, get.build(), "ed25519 GET  /api/activities?page=1");
+        byte[] body = "{\"data\":{\"name\":\"from java, ed25519\"}}".getBytes(StandardCharsets.UTF_8);
+        url = base + "/api/activities";
+        HttpRequest.Builder post = HttpRequest.newBuilder(URI.create(url))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        signEd25519("POST", url, token, key, body).forEach(post::header);
+        ok &= send(client, post.build(), "ed25519 POST /api/activities");
+        return ok ? 0 : 1;
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    public static void main(String[] args) throws IOException, GeneralSecurityException {
         String mode = args.length > 0 ? args[0] : "";
         int code;
         switch (mode) {
@@ -464,8 +568,9 @@ public final class KeywardClient {
                 code = checkVectors(dir);
             }
             case "live" -> code = live();
+            case "ed25519" -> code = ed25519();
             default -> {
-                System.err.println("usage: java KeywardClient.java check-vectors [VECTORS_DIR] | live");
+                System.err.println("usage: java KeywardClient.java check-vectors [VECTORS_DIR] | live | ed25519");
                 code = 2;
             }
         }

@@ -12,10 +12,15 @@
 //
 //   node keyward-client.mjs check-vectors [VECTORS_DIR]
 //   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_SECRET=... node keyward-client.mjs live
+//   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_PRIVATE_KEY_FILE=key.pem node keyward-client.mjs ed25519
+//
+// `ed25519` signs with RFC 9421 and an Ed25519 private key (a public-key credential: keyward
+// holds only the public key; `keyward keygen` writes the private one), first reproducing RFC
+// 9421's own Ed25519 example byte for byte, then against the server.
 //
 // The byte-level description of both schemes is docs/schemes.md.
 
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -338,10 +343,83 @@ async function live() {
   return ok ? 0 : 1;
 }
 
+// --- ed25519 (RFC 9421 with a private key) -----------------------------------------------------
+
+/** Signs `base` (the RFC 9421 signature base) with an Ed25519 private key, base64. */
+export function ed25519Signature(privateKey, base) {
+  return sign(null, Buffer.from(base, 'utf8'), privateKey).toString('base64');
+}
+
+/**
+ * The headers that sign `method url` (and `body`) for keyid `token` with an Ed25519 key:
+ * Content-Digest (with a body), Signature-Input and Signature, over @method, @authority,
+ * @path, @query (with a query) and content-digest.
+ */
+export function signEd25519(method, url, token, privateKey, body = null) {
+  const target = new URL(url);
+  const headers = {};
+  const lines = [`"@method": ${method}`, `"@authority": ${target.host.toLowerCase()}`, `"@path": ${target.pathname}`];
+  const components = ['"@method"', '"@authority"', '"@path"'];
+  if (target.search) {
+    lines.push(`"@query": ${target.search}`);
+    components.push('"@query"');
+  }
+  if (body && body.length) {
+    headers['Content-Digest'] = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+    lines.push(`"content-digest": ${headers['Content-Digest']}`);
+    components.push('"content-digest"');
+  }
+  const created = Math.floor(Date.now() / 1000);
+  const params = `(${components.join(' ')});created=${created};keyid="${token}";alg="ed25519";nonce="${randomUUID()}"`;
+  lines.push(`"@signature-params": ${params}`);
+  headers['Signature-Input'] = `sig1=${params}`;
+  headers.Signature = `sig1=:${ed25519Signature(privateKey, lines.join('\n'))}:`;
+  return headers;
+}
+
+async function ed25519() {
+  // RFC 9421 Appendix B.2.6, reproduced: Ed25519 is deterministic.
+  const vector = join(defaultVectorsDir(), 'http-signature', 'rfc9421-b26');
+  const context = JSON.parse(readFileSync(join(vector, 'context.json'), 'utf8'));
+  const expected = readFileSync(join(vector, 'signature.txt'), 'utf8');
+  const produced = `sig-b26=:${ed25519Signature(createPrivateKey(context.key.private_key), readFileSync(join(vector, 'signature-base.txt'), 'utf8'))}:`;
+  console.log(`RFC 9421 B.2.6 ${produced === expected ? 'reproduced' : `differs: ${produced}`}`);
+  let ok = produced === expected;
+
+  const { KEYWARD_URL, KEYWARD_KEY: token, KEYWARD_PRIVATE_KEY_FILE: keyFile } = process.env;
+  if (!KEYWARD_URL || !token || !keyFile) {
+    console.log('set KEYWARD_URL, KEYWARD_KEY and KEYWARD_PRIVATE_KEY_FILE');
+    return 2;
+  }
+  const base = KEYWARD_URL.replace(/\/+$/, '');
+  const privateKey = createPrivateKey(readFileSync(keyFile, 'utf8'));
+  let url = `${base}/api/activities?page=1`;
+  let response = await fetch(url, { headers: { Accept: 'application/json', ...signEd25519('GET', url, token, privateKey) } });
+  console.log(`ed25519 GET  /api/activities?page=1 -> ${response.status}`);
+  if (!response.ok) {
+    console.log(`  ${await response.text()}`);
+    ok = false;
+  }
+  const body = Buffer.from(JSON.stringify({ data: { name: 'from node, ed25519' } }), 'utf8');
+  url = `${base}/api/activities`;
+  response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...signEd25519('POST', url, token, privateKey, body) },
+    body,
+  });
+  console.log(`ed25519 POST /api/activities -> ${response.status}`);
+  if (!response.ok) {
+    console.log(`  ${await response.text()}`);
+    ok = false;
+  }
+  return ok ? 0 : 1;
+}
+
 async function main(args) {
   if (args[0] === 'check-vectors' && args.length <= 2) return checkVectors(args[1] ?? defaultVectorsDir());
   if (args.length === 1 && args[0] === 'live') return live();
-  console.error('usage: keyward-client.mjs check-vectors [VECTORS_DIR] | live');
+  if (args.length === 1 && args[0] === 'ed25519') return ed25519();
+  console.error('usage: keyward-client.mjs check-vectors [VECTORS_DIR] | live | ed25519');
   return 2;
 }
 

@@ -17,6 +17,11 @@
  *
  *   php keyward_client.php check-vectors [VECTORS_DIR]
  *   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_SECRET=... php keyward_client.php live
+ *   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_PRIVATE_KEY_FILE=key.pem php keyward_client.php ed25519
+ *
+ * `ed25519` signs with RFC 9421 and an Ed25519 private key (a public-key credential: keyward
+ * holds only the public key; `keyward keygen` writes the private one), with PHP's sodium
+ * extension. It first reproduces RFC 9421's own Ed25519 example byte for byte.
  */
 
 declare(strict_types=1);
@@ -352,6 +357,87 @@ function live(): int
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// ed25519: RFC 9421 with a private key
+// ---------------------------------------------------------------------------------------------
+
+/** The sodium secret key of a PKCS#8 PEM Ed25519 private key (its 32-byte seed expanded). */
+function ed25519_secret_key(string $pem): string
+{
+    $der = base64_decode(preg_replace('{-----[^-]+-----|\s}', '', $pem), true);
+    // The seed is the OCTET STRING (04 20) inside the privateKey OCTET STRING (04 22).
+    $at = $der === false ? false : strpos($der, "\x04\x22\x04\x20");
+    if ($at === false || strlen($der) < $at + 36) {
+        throw new \InvalidArgumentException('not a PKCS#8 Ed25519 private key');
+    }
+    return sodium_crypto_sign_secretkey(sodium_crypto_sign_seed_keypair(substr($der, $at + 4, 32)));
+}
+
+/**
+ * The headers that sign `$method $url` (and `$body`) for keyid `$token` with an Ed25519 secret
+ * key: Content-Digest with a body, Signature-Input and Signature, over @method, @authority,
+ * @path, @query (with a query) and content-digest.
+ */
+function sign_ed25519(string $method, string $url, string $token, string $secretKey, string $body = ''): array
+{
+    $parts = parse_url($url);
+    $authority = strtolower($parts['host'] . (isset($parts['port']) ? ':' . $parts['port'] : ''));
+    $lines = ["\"@method\": $method", "\"@authority\": $authority", '"@path": ' . ($parts['path'] ?? '/')];
+    $components = ['"@method"', '"@authority"', '"@path"'];
+    $headers = [];
+    if (isset($parts['query'])) {
+        $lines[] = '"@query": ?' . $parts['query'];
+        $components[] = '"@query"';
+    }
+    if ($body !== '') {
+        $headers['Content-Digest'] = 'sha-256=:' . base64_encode(hash('sha256', $body, true)) . ':';
+        $lines[] = '"content-digest": ' . $headers['Content-Digest'];
+        $components[] = '"content-digest"';
+    }
+    $params = '(' . implode(' ', $components) . ');created=' . time() . ";keyid=\"$token\";alg=\"ed25519\";nonce=\""
+        . bin2hex(random_bytes(12)) . '"';
+    $lines[] = "\"@signature-params\": $params";
+    $headers['Signature-Input'] = "sig1=$params";
+    $headers['Signature'] = 'sig1=:' . base64_encode(sodium_crypto_sign_detached(implode("\n", $lines), $secretKey)) . ':';
+    return $headers;
+}
+
+function ed25519(): int
+{
+    // RFC 9421 Appendix B.2.6, reproduced: Ed25519 is deterministic.
+    $vector = (getenv('KEYWARD_VECTORS') ?: __DIR__ . '/../../vectors') . '/http-signature/rfc9421-b26';
+    $context = json_decode((string) file_get_contents("$vector/context.json"), true);
+    $key = ed25519_secret_key($context['key']['private_key']);
+    $produced = 'sig-b26=:' . base64_encode(sodium_crypto_sign_detached((string) file_get_contents("$vector/signature-base.txt"), $key)) . ':';
+    $ok = $produced === file_get_contents("$vector/signature.txt");
+    echo 'RFC 9421 B.2.6 ' . ($ok ? 'reproduced' : "differs: $produced") . "\n";
+
+    $base = rtrim((string) getenv('KEYWARD_URL'), '/');
+    $token = (string) getenv('KEYWARD_KEY');
+    $keyFile = (string) getenv('KEYWARD_PRIVATE_KEY_FILE');
+    if ($base === '' || $token === '' || $keyFile === '') {
+        fwrite(STDERR, "ed25519 needs KEYWARD_URL, KEYWARD_KEY and KEYWARD_PRIVATE_KEY_FILE\n");
+        return 2;
+    }
+    $secretKey = ed25519_secret_key((string) file_get_contents($keyFile));
+    $url = "$base/api/activities?page=1";
+    [$status, $response] = http_request('GET', $url, ['Accept' => 'application/json'] + sign_ed25519('GET', $url, $token, $secretKey));
+    echo "ed25519 GET  /api/activities?page=1 -> $status\n";
+    if ($status < 200 || $status > 299) {
+        echo "  $response\n";
+        $ok = false;
+    }
+    $body = json_encode(['data' => ['name' => 'from php, ed25519']]);
+    $url = "$base/api/activities";
+    [$status, $response] = http_request('POST', $url, ['Content-Type' => 'application/json'] + sign_ed25519('POST', $url, $token, $secretKey, $body), $body);
+    echo "ed25519 POST /api/activities -> $status\n";
+    if ($status < 200 || $status > 299) {
+        echo "  $response\n";
+        $ok = false;
+    }
+    return $ok ? 0 : 1;
+}
+
 function main(array $argv): int
 {
     switch ($argv[1] ?? '') {
@@ -360,8 +446,10 @@ function main(array $argv): int
             return check_vectors($dir);
         case 'live':
             return live();
+        case 'ed25519':
+            return ed25519();
         default:
-            fwrite(STDERR, "usage: php keyward_client.php check-vectors [VECTORS_DIR] | live\n");
+            fwrite(STDERR, "usage: php keyward_client.php check-vectors [VECTORS_DIR] | live | ed25519\n");
             return 2;
     }
 }

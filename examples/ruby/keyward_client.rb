@@ -17,10 +17,18 @@
 #
 #   ruby keyward_client.rb check-vectors [VECTORS_DIR]
 #   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_SECRET=... ruby keyward_client.rb live
+#   KEYWARD_URL=... KEYWARD_KEY=... KEYWARD_PRIVATE_KEY_FILE=key.pem ruby keyward_client.rb ed25519
+#
+# `ed25519` signs with RFC 9421 and an Ed25519 private key (a public-key credential: keyward
+# holds only the public key; `keyward keygen` writes the private one), with the standard
+# library's OpenSSL. It first reproduces RFC 9421's own Ed25519 example byte for byte.
 
+require 'base64'
+require 'digest'
 require 'json'
 require 'net/http'
 require 'openssl'
+require 'securerandom'
 require 'uri'
 
 module Keyward
@@ -277,6 +285,67 @@ module Keyward
     end
   end
 
+  # --------------------------------------------------------------------------------------------
+  # ed25519: RFC 9421 with a private key
+  # --------------------------------------------------------------------------------------------
+
+  # The headers that sign `method url` (and `body`) for keyid `token` with an Ed25519 key (an
+  # OpenSSL::PKey): Content-Digest with a body, Signature-Input and Signature, over @method,
+  # @authority, @path, @query (with a query) and content-digest.
+  def sign_ed25519(method, url, token, key, body = '')
+    uri = URI(url)
+    authority = uri.port == uri.default_port ? uri.host : "#{uri.host}:#{uri.port}"
+    lines = ["\"@method\": #{method}", "\"@authority\": #{authority.downcase}", "\"@path\": #{uri.path}"]
+    components = ['"@method"', '"@authority"', '"@path"']
+    headers = {}
+    if uri.query
+      lines << "\"@query\": ?#{uri.query}"
+      components << '"@query"'
+    end
+    unless body.empty?
+      headers['Content-Digest'] = "sha-256=:#{Base64.strict_encode64(Digest::SHA256.digest(body))}:"
+      lines << "\"content-digest\": #{headers['Content-Digest']}"
+      components << '"content-digest"'
+    end
+    params = "(#{components.join(' ')});created=#{Time.now.to_i};keyid=\"#{token}\";" \
+             "alg=\"ed25519\";nonce=\"#{SecureRandom.hex(12)}\""
+    lines << "\"@signature-params\": #{params}"
+    headers['Signature-Input'] = "sig1=#{params}"
+    headers['Signature'] = "sig1=:#{Base64.strict_encode64(key.sign(nil, lines.join("\n")))}:"
+    headers
+  end
+
+  def ed25519
+    # RFC 9421 Appendix B.2.6, reproduced: Ed25519 is deterministic.
+    vector = File.join(ENV['KEYWARD_VECTORS'] || File.expand_path('../../vectors', __dir__), 'http-signature', 'rfc9421-b26')
+    context = JSON.parse(File.read(File.join(vector, 'context.json')))
+    key = OpenSSL::PKey.read(context['key']['private_key'])
+    base = File.binread(File.join(vector, 'signature-base.txt'))
+    produced = "sig-b26=:#{Base64.strict_encode64(key.sign(nil, base))}:"
+    ok = produced == File.read(File.join(vector, 'signature.txt'))
+    puts "RFC 9421 B.2.6 #{ok ? 'reproduced' : "differs: #{produced}"}"
+
+    base_url = ENV.fetch('KEYWARD_URL', '').chomp('/')
+    token = ENV.fetch('KEYWARD_KEY', '')
+    key_file = ENV.fetch('KEYWARD_PRIVATE_KEY_FILE', '')
+    if [base_url, token, key_file].any?(&:empty?)
+      warn 'ed25519 needs KEYWARD_URL, KEYWARD_KEY and KEYWARD_PRIVATE_KEY_FILE'
+      return 2
+    end
+    private_key = OpenSSL::PKey.read(File.read(key_file))
+    url = "#{base_url}/api/activities?page=1"
+    uri = URI(url)
+    get = Net::HTTP::Get.new(uri, { 'Accept' => 'application/json' }.merge(sign_ed25519('GET', url, token, private_key)))
+    ok = Live.report('ed25519 GET  /api/activities?page=1', *Live.request(get, uri)) && ok
+    url = "#{base_url}/api/activities"
+    uri = URI(url)
+    body = JSON.generate({ data: { name: 'from ruby, ed25519' } })
+    post = Net::HTTP::Post.new(uri, { 'Content-Type' => 'application/json' }.merge(sign_ed25519('POST', url, token, private_key, body)))
+    post.body = body
+    ok = Live.report('ed25519 POST /api/activities', *Live.request(post, uri)) && ok
+    ok ? 0 : 1
+  end
+
   def main(argv)
     case argv[0]
     when 'check-vectors'
@@ -284,8 +353,10 @@ module Keyward
       Vectors.run(dir)
     when 'live'
       Live.run
+    when 'ed25519'
+      ed25519
     else
-      warn 'usage: ruby keyward_client.rb check-vectors [VECTORS_DIR] | live'
+      warn 'usage: ruby keyward_client.rb check-vectors [VECTORS_DIR] | live | ed25519'
       2
     end
   end

@@ -29,6 +29,9 @@ struct Live {
     url: String,
     token: String,
     secret: String,
+    /// A public-key credential (Ed25519) of the same permissions, and its private key file.
+    ed25519_token: String,
+    ed25519_key: PathBuf,
     _upstream: (tokio::runtime::Runtime, EchoUpstream),
     _dir: tempfile::TempDir,
 }
@@ -83,7 +86,39 @@ fn live() -> Live {
     let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
     let token = key["data"]["token"].as_str().unwrap().to_owned();
     let secret = key["data"]["secret"].as_str().unwrap().to_owned();
-    Live { served, url, token, secret, _upstream: (runtime, upstream), _dir: dir }
+    let ed25519_key = dir.path().join("ed25519.pem");
+    let public = dir.path().join("ed25519.pub");
+    let made = client(&config, &["keygen", "--out", ed25519_key.to_str().unwrap()], &[], None);
+    assert!(made.status.success());
+    std::fs::write(&public, &made.stdout).unwrap();
+    let key = client(
+        &config,
+        &[
+            "keys",
+            "create",
+            "Examples (Ed25519)",
+            "--permission",
+            "activities:read",
+            "--permission",
+            "activities:write",
+            "--public-key-file",
+            public.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
+    let ed25519_token = key["data"]["token"].as_str().unwrap().to_owned();
+    Live {
+        served,
+        url,
+        token,
+        secret,
+        ed25519_token,
+        ed25519_key,
+        _upstream: (runtime, upstream),
+        _dir: dir,
+    }
 }
 
 /// Runs one sample client's vector check and live calls.
@@ -125,6 +160,23 @@ fn sample_client(language: &str, interpreter: &str, file: &str) {
             run.status.success(),
             "{language} live against {url}:\n{}\n{}",
             String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        // The Ed25519 example: RFC 9421's B.2.6 reproduced, then a public-key credential's GET
+        // and POST.
+        let run = Command::new(interpreter)
+            .arg(root.join(file))
+            .arg("ed25519")
+            .current_dir(&root)
+            .env("KEYWARD_URL", &url)
+            .env("KEYWARD_KEY", &server.ed25519_token)
+            .env("KEYWARD_PRIVATE_KEY_FILE", &server.ed25519_key)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success() && stdout.contains("B.2.6 reproduced"),
+            "{language} ed25519 against {url}:\n{stdout}\n{}",
             String::from_utf8_lossy(&run.stderr)
         );
     }
