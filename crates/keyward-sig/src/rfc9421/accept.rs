@@ -12,7 +12,7 @@
 
 use sfv::{BareItem, FieldType, ListEntry, Parser};
 
-use super::params::MAX_COMPONENTS;
+use super::params::{MAX_COMPONENTS, SignatureParams};
 
 /// The first member of an `Accept-Signature` field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,8 +33,9 @@ pub struct AcceptSignature {
 
 impl AcceptSignature {
     /// Parses an `Accept-Signature` field value (its lines joined by `, `); `None` when it is
-    /// not an RFC 8941 dictionary whose first member is an inner list of strings, or asks for
-    /// more than [`MAX_COMPONENTS`] components.
+    /// not an RFC 8941 dictionary whose first member is an inner list of strings, asks for
+    /// more than [`MAX_COMPONENTS`] components, or for components no signature could cover
+    /// (repeated, or not lower-case: the list must be a valid `Signature-Input`).
     pub fn parse(value: &[u8]) -> Option<Self> {
         let dictionary: sfv::Dictionary = Parser::new(value).parse_dictionary().ok()?;
         let (label, entry) = dictionary.into_iter().next()?;
@@ -57,6 +58,8 @@ impl AcceptSignature {
             .iter()
             .map(|item| vec![ListEntry::Item(item.clone())].serialize())
             .collect::<Option<Vec<String>>>()?;
+        let member = format!("a=({});created=0", components.join(" "));
+        SignatureParams::parse_first(member.as_bytes()).ok()?;
         Some(AcceptSignature {
             label: label.as_str().to_owned(),
             components,
@@ -65,5 +68,20 @@ impl AcceptSignature {
             nonce: string("nonce"),
             tag: string("tag"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_no_signature_could_cover_is_not_honoured() {
+        // Found by the component_params fuzz target: a repeated component.
+        assert_eq!(AcceptSignature::parse(br#"a=("@status" "@status")"#), None);
+        assert_eq!(AcceptSignature::parse(br#"a=("Content-Type")"#), None);
+        assert_eq!(AcceptSignature::parse(br#"a=(token)"#), None);
+        assert_eq!(AcceptSignature::parse(b"a=1"), None);
+        assert!(AcceptSignature::parse(br#"a=("@status" "content-type";sf)"#).is_some());
     }
 }
