@@ -173,14 +173,20 @@ pub struct Found {
     pub key: Option<KeyHandle>,
     /// The access token, for bearer.
     pub token: Option<TokenHandle>,
+    /// The keys a request's other RFC 9421 signatures name, when every signature is verified.
+    pub others: Vec<KeyHandle>,
 }
 
 impl CredentialLookup for Found {
     type Key = KeyHandle;
     type Grant = TokenHandle;
 
-    fn api_key(&self, _: &str) -> Option<KeyHandle> {
-        self.key.clone()
+    fn api_key(&self, token: &str) -> Option<KeyHandle> {
+        if self.others.is_empty() {
+            // One key, found by this very token.
+            return self.key.clone();
+        }
+        self.key.iter().chain(&self.others).find(|key| key.0.key.token == token).cloned()
     }
 
     fn access_token(&self, _: &TokenDigest) -> Option<TokenHandle> {
@@ -277,13 +283,13 @@ impl CredentialCache {
         match credential {
             CredentialRef::ApiKey(token) => match self.keys.get(token) {
                 Some(hit) if !hit.overlap_ended(now_ms) => {
-                    Some(Found { key: Some(KeyHandle(hit)), token: None })
+                    Some(Found { key: Some(KeyHandle(hit)), ..Found::default() })
                 }
                 Some(_) => None,
                 None => self.unknown_keys.contains_key(token).then(Found::default),
             },
             CredentialRef::AccessToken(digest) => match self.tokens.get(digest) {
-                Some(hit) => Some(Found { key: None, token: Some(TokenHandle(hit)) }),
+                Some(hit) => Some(Found { token: Some(TokenHandle(hit)), ..Found::default() }),
                 None => self.unknown_tokens.contains_key(digest).then(Found::default),
             },
         }
@@ -356,7 +362,7 @@ impl CredentialCache {
             (Loading::Key(token), Read::Key(Some(credentials))) => {
                 let entry = Arc::new(CachedKey::new(*credentials, now_ms));
                 self.keys.insert(token.clone(), entry.clone());
-                Found { key: Some(KeyHandle(entry)), token: None }
+                Found { key: Some(KeyHandle(entry)), ..Found::default() }
             }
             (Loading::Key(token), _) => {
                 self.keys.invalidate(token);
@@ -367,7 +373,7 @@ impl CredentialCache {
                 let grant = AccessGrant { expires_at_ms: token.expires_at_ms };
                 let entry = Arc::new(CachedToken { token, grant });
                 self.tokens.insert(*digest, entry.clone());
-                Found { key: None, token: Some(TokenHandle(entry)) }
+                Found { token: Some(TokenHandle(entry)), ..Found::default() }
             }
             (Loading::Token(digest), _) => {
                 self.unknown_tokens.insert(*digest, ());

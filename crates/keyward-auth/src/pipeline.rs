@@ -183,6 +183,11 @@ pub async fn authenticate(
     // 3. The key or token, from memory or one load.
     let cache = &settings.cache;
     let mut found = cache.find(presented.credential(), now_ms).await.map_err(Refusal::store)?;
+    // The keys of the other RFC 9421 signatures, when every signature is verified.
+    for other in presented.other_credentials() {
+        let more = cache.find(other, now_ms).await.map_err(Refusal::store)?;
+        found.others.extend(more.key);
+    }
     let key_id = found.key.as_ref().map(|key| key.0.key.id);
     let refused = |error| Refusal::verify(error, Some(scheme), key_id);
 
@@ -206,7 +211,9 @@ pub async fn authenticate(
     };
     let verified = match (presented.verify(&bytes, now_ms, &found), reloadable) {
         (Err(VerifyError::SignatureMismatch { .. }), Some(token)) => {
+            let others = std::mem::take(&mut found.others);
             found = cache.reload_key(token, now_ms).await.map_err(Refusal::store)?;
+            found.others = others;
             presented.verify(&bytes, now_ms, &found)
         }
         (result, _) => result,

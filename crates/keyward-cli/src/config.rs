@@ -15,7 +15,7 @@ use keyward_server::gateway::{
 };
 use keyward_server::throttle::ThrottleSettings;
 use keyward_server::{Limits, RouteSchemes, Settings};
-use keyward_sig::{BlankValues, ClockWindow, Scheme, TokenFormat, VerifyOptions};
+use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
 use serde::Deserialize;
 
@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// variant; lets anyone append blank parameters to a signed URL) [default: signed].
     #[arg(long, env = "KEYWARD_BLANK_VALUES", value_name = "MODE")]
     blank_values: Option<String>,
+    /// Which RFC 9421 signatures of a request must verify when it carries several: first (the
+    /// others are not read), or all (each with the key its keyid names; the request acts as
+    /// the first's key) [default: first].
+    #[arg(long, env = "KEYWARD_SIGNATURES", value_name = "RULE")]
+    signatures: Option<String>,
     /// Schemes accepted anywhere, comma-separated: bearer, query-hmac, header-hmac,
     /// http-signature [default: all]. Each route group's list below is narrowed to these.
     #[arg(long, env = "KEYWARD_SCHEMES", value_name = "LIST", value_delimiter = ',')]
@@ -200,6 +205,7 @@ struct FileConfig {
     clock_skew_seconds: Option<u32>,
     replay: Option<String>,
     blank_values: Option<String>,
+    signatures: Option<String>,
     schemes: Option<Vec<String>>,
     api_schemes: Option<Vec<String>>,
     admin_schemes: Option<Vec<String>>,
@@ -335,6 +341,11 @@ impl ServeArgs {
             Some("skipped") => BlankValues::Skipped,
             Some(other) => bail!("blank values must be signed or skipped, not {other:?}"),
         };
+        let signatures = match self.signatures.or(file.signatures).as_deref() {
+            None | Some("first") => SignatureRule::First,
+            Some("all") => SignatureRule::All,
+            Some(other) => bail!("--signatures must be first or all, not {other:?}"),
+        };
         let anywhere = scheme_list(self.schemes.or(file.schemes), Scheme::ALL.to_vec())?;
         let defaults = RouteSchemes::default();
         let group = |list: Option<Vec<String>>, default: Vec<Scheme>, name: &str| {
@@ -458,6 +469,7 @@ impl ServeArgs {
             verify: VerifyOptions {
                 window: ClockWindow::from_secs(skew),
                 blank_values,
+                signatures,
                 token_format: TokenFormat::Keyward,
                 ..VerifyOptions::default()
             },

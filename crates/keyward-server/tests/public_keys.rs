@@ -254,3 +254,73 @@ async fn the_python_library_signs_with_every_algorithm_and_keyward_verifies() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn with_signatures_all_every_signature_of_a_request_must_verify() {
+    use keyward_sig::rfc9421::{self, SignatureParams};
+    let upstream = EchoUpstream::start().await.unwrap();
+    let mut servers = Vec::new();
+    for rule in [keyward_sig::SignatureRule::First, keyward_sig::SignatureRule::All] {
+        let mut settings = common::settings();
+        settings.verify.signatures = rule;
+        let mut orders = RouteConfig {
+            prefix: "/orders".into(),
+            upstream: upstream.url(),
+            ..Default::default()
+        };
+        orders.method_permissions.insert("GET".into(), vec!["orders:read".into()]);
+        settings.routes = Routes::check(vec![orders]).unwrap();
+        servers.push((
+            rule,
+            TestServer::start_with(Backend::Sqlite, "all_signatures", settings).await.unwrap(),
+        ));
+    }
+    for (rule, server) in servers {
+        // A client's HMAC key signs first; a second party signs with its Ed25519 key.
+        let (_, token, secret) =
+            server.create_key(&server.admin_token, "Client", &PERMISSIONS).await;
+        let private = PrivateKey::generate(Algorithm::Ed25519).unwrap();
+        let (_, body) = create(&server, &private.public_key_pem(), None).await;
+        let countersigner = body["data"]["token"].as_str().unwrap().to_owned();
+        let stranger = PrivateKey::generate(Algorithm::Ed25519).unwrap();
+        for (second, expected) in [
+            (&private, 200),
+            (&stranger, if rule == keyward_sig::SignatureRule::All { 401 } else { 200 }),
+        ] {
+            let mut request = common::sign(
+                Scheme::HttpSignature,
+                &token,
+                &secret,
+                "GET",
+                &server.url("/api/activities?page=1"),
+                None,
+            );
+            let pairs: Vec<(&str, &[u8])> =
+                request.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+            let view = keyward_sig::RequestView::new("GET", "/api/activities?page=1", &pairs, b"");
+            // The countersignature covers the client's signature (its dictionary member).
+            let input = format!(
+                r#"proxy=("@method" "@path" "@query" "signature";key="sig1");created={};keyid="{countersigner}";alg="ed25519""#,
+                common::signing_ms() / 1000
+            );
+            let (_, params) = SignatureParams::parse_first(input.as_bytes()).unwrap();
+            let countersigned = rfc9421::sign(&view, "proxy", &params, second).unwrap();
+            for (name, value) in &mut request.headers {
+                if name == "signature-input" {
+                    *value = format!("{value}, {}", countersigned.signature_input);
+                } else if name == "signature" {
+                    *value = format!("{value}, {}", countersigned.signature);
+                }
+            }
+            let (status, body) = send(&server.client, request).await;
+            assert_eq!(status, expected, "{rule:?}: {body}");
+            if expected == 401 {
+                assert_eq!(code(&body), 12, "{body}");
+            } else {
+                // The request acts as the first signature's key.
+                assert!(body["data"].is_array(), "{body}");
+            }
+        }
+        server.stop().await;
+    }
+}

@@ -84,6 +84,6 @@ pub use request::{RequestView, ResponseView};
 pub use scheme::Scheme;
 pub use time::ClockWindow;
 pub use verify::{
-    BlankValues, ComponentPolicy, Principal, ReplayId, TokenFormat, Verified, Verifier,
-    VerifyOptions,
+    BlankValues, ComponentPolicy, Principal, ReplayId, SignatureRule, TokenFormat, Verified,
+    Verifier, VerifyOptions,
 };

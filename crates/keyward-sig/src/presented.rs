@@ -119,6 +119,16 @@ impl<'r> Presented<'r> {
         }
     }
 
+    /// The keys the other RFC 9421 signatures name, under
+    /// [`SignatureRule::All`](crate::SignatureRule::All): a caller whose keys live behind I/O
+    /// loads them too before [`Presented::verify`].
+    pub fn other_credentials(&self) -> Vec<CredentialRef<'_>> {
+        match &self.form {
+            Form::HttpSignature(p) => p.other_keyids().map(CredentialRef::ApiKey).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether [`Presented::verify`] reads the body: header-hmac signs it; an RFC 9421
     /// signature may cover its digest. A caller that buffers bodies need not, for the others.
     pub fn reads_body(&self) -> bool {
@@ -189,7 +199,16 @@ impl<'r> Presented<'r> {
             }
             Form::HttpSignature(p) => {
                 let key = known_key(p.keyid())?;
-                let replay = p.verify(&self.request.with_body(body), key.as_ref(), options)?;
+                let request = self.request.with_body(body);
+                let replay = p.verify(&request, key.as_ref(), options)?;
+                // Under SignatureRule::All, every other signature too, with its own key.
+                for other in p.others() {
+                    let key = lookup
+                        .api_key(other.keyid())
+                        .ok_or_else(|| VerifyError::unknown_key(other.keyid()))?;
+                    other.check_key(key.as_ref(), now_ms, options)?;
+                    other.verify(&request, key.as_ref(), options)?;
+                }
                 (key, replay)
             }
         };

@@ -71,6 +71,17 @@ pub enum ComponentPolicy {
     SignerChosen,
 }
 
+/// Which of a request's RFC 9421 signatures must verify, when it carries several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignatureRule {
+    /// The first member of `Signature-Input`; the others are not read. The default.
+    #[default]
+    First,
+    /// Every member (at most [`crate::rfc9421::MAX_SIGNATURES`]), each with the key its
+    /// `keyid` names and under the same rules as the first; the request acts as the first's key.
+    All,
+}
+
 /// Whether key ids and access tokens must be keyward-format credentials (prefix + checksum).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TokenFormat {
@@ -93,6 +104,9 @@ pub struct VerifyOptions {
     pub component_policy: ComponentPolicy,
     /// Credential format checks (default opaque).
     pub token_format: TokenFormat,
+    /// Which RFC 9421 signatures must verify when a request carries several (default the
+    /// first).
+    pub signatures: SignatureRule,
 }
 
 impl VerifyOptions {

@@ -165,6 +165,7 @@ impl OptionsSpec {
                 Some("keyward") => TokenFormat::Keyward,
                 Some(other) => panic!("unknown token_format {other:?}"),
             },
+            ..VerifyOptions::default()
         }
     }
 

@@ -14,7 +14,8 @@
 //! when there is a body. Structured fields are parsed with the `sfv` crate.
 //!
 //! When a request carries several signatures, the first member of `Signature-Input` is the
-//! one verified.
+//! one verified, unless the options say [`SignatureRule::All`](crate::SignatureRule::All):
+//! then every member is checked as the first is, each with the key its `keyid` names.
 //!
 //! # Example
 //! ```
@@ -45,7 +46,7 @@ pub use base::{Message, SignatureBase};
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
 pub use params::{
     HMAC_SHA256, MAX_COMPONENT_PARAMETERS, MAX_COMPONENTS, MAX_SIGNATURE_PARAMETERS,
-    SignatureParams,
+    MAX_SIGNATURES, SignatureParams,
 };
 pub use response::{VerifiedResponse, sign_response, verify_response};
 
@@ -57,7 +58,7 @@ use crate::mac::TAG_LEN;
 use crate::public_key::Algorithm;
 use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::token::CredentialKind;
-use crate::verify::{ComponentPolicy, ReplayId, VerifyOptions, any_secret_matches};
+use crate::verify::{ComponentPolicy, ReplayId, SignatureRule, VerifyOptions, any_secret_matches};
 use base::ComponentError;
 
 /// The `Signature-Input` field.
@@ -128,6 +129,8 @@ pub(crate) struct Presented<'r> {
     created: i64,
     /// The `Content-Digest` value, when the signature covers it.
     digest: Option<Cow<'r, [u8]>>,
+    /// The other signatures, under [`SignatureRule::All`] (empty otherwise).
+    others: Vec<Presented<'r>>,
 }
 
 /// Parses `Signature-Input`, `Signature` and (when covered) `Content-Digest`, and checks the
@@ -140,17 +143,38 @@ pub(crate) fn parse<'r>(
     let input =
         field_value(request, fields, CredentialField::SignatureInput, Field::SignatureInput)?;
     let signature = field_value(request, fields, CredentialField::Signature, Field::Signature)?;
-    let (params, presented) = match input {
+    let (params, presented) = match &input {
         Cow::Borrowed(input) => {
             let (_label, params, presented) = parse_signature(input, &signature)?;
             (params, presented)
         }
         // Field lines joined into a buffer of our own: the parameters must own their text.
         Cow::Owned(input) => {
-            let (_label, params, presented) = parse_signature(&input, &signature)?;
+            let (_label, params, presented) = parse_signature(input, &signature)?;
             (params.into_owned(), presented)
         }
     };
+    let mut first = member(request, fields, options, params, presented)?;
+    if options.signatures == SignatureRule::All {
+        // The first label is the dictionary's first key (a repeated key keeps its place).
+        for other in params::signature_labels(&input)?.into_iter().skip(1) {
+            let (_, params) = SignatureParams::parse_member(&input, Some(&other))?;
+            let presented = params::signature_for_label(&signature, &other)?;
+            first.others.push(member(request, fields, options, params.into_owned(), presented)?);
+        }
+    }
+    Ok(first)
+}
+
+/// One signature's checks: its algorithm, `keyid`, `created`, the components keyward
+/// requires, and (when covered) the `Content-Digest` value.
+fn member<'r>(
+    request: &RequestView<'r>,
+    fields: &CredentialFields<'r>,
+    options: &VerifyOptions,
+    params: SignatureParams<'r>,
+    presented: Vec<u8>,
+) -> Result<Presented<'r>, VerifyError> {
     match params.alg() {
         Some(HMAC_SHA256) => check_hmac_length(&presented)?,
         Some(alg) if Algorithm::from_name(alg).is_none() => {
@@ -173,7 +197,7 @@ pub(crate) fn parse<'r>(
         )?),
         false => None,
     };
-    Ok(Presented { params, signature: presented, created, digest })
+    Ok(Presented { params, signature: presented, created, digest, others: Vec::new() })
 }
 
 /// An HMAC-SHA256 signature is 32 bytes.
@@ -190,10 +214,22 @@ impl Presented<'_> {
         self.params.keyid().unwrap_or_default()
     }
 
+    /// The other signatures' `keyid`s, under [`SignatureRule::All`].
+    pub(crate) fn other_keyids(&self) -> impl Iterator<Item = &str> {
+        self.others.iter().map(Presented::keyid)
+    }
+
+    /// The other signatures, under [`SignatureRule::All`].
+    pub(crate) fn others(&self) -> &[Self] {
+        &self.others
+    }
+
     /// Whether verification reads the body: to check `Content-Digest`, or to see that there
     /// is none when keyward's policy requires the digest of any body.
     pub(crate) fn reads_body(&self, options: &VerifyOptions) -> bool {
-        self.digest.is_some() || options.component_policy == ComponentPolicy::Keyward
+        self.digest.is_some()
+            || options.component_policy == ComponentPolicy::Keyward
+            || self.others.iter().any(|other| other.digest.is_some())
     }
 
     /// What can be checked once the key is known: the algorithm, `expires`, then the clock.

@@ -28,6 +28,9 @@ pub const HMAC_SHA256: &str = "hmac-sha256";
 /// The most components one signature may cover. RFC 9421 sets no limit; real signatures cover
 /// a handful, and the RFC's own examples at most eight.
 pub const MAX_COMPONENTS: usize = 64;
+/// The most signatures one request may carry, when every one is verified
+/// ([`crate::SignatureRule::All`]).
+pub const MAX_SIGNATURES: usize = 8;
 /// The most parameters one signature may carry (RFC 9421 defines six).
 pub const MAX_SIGNATURE_PARAMETERS: usize = 16;
 /// The most parameters one covered component may carry (RFC 9421 defines six).
@@ -452,6 +455,21 @@ impl<'de, const N: usize, const LIMIT: usize> ParameterVisitor<'de>
     fn finish(self) -> Result<(), TooManyItems> {
         Ok(())
     }
+}
+
+/// The labels of a `Signature-Input` field value, in order, at most [`MAX_SIGNATURES`].
+pub(crate) fn signature_labels(value: &[u8]) -> Result<Vec<String>, VerifyError> {
+    let dictionary: sfv::Dictionary = Parser::new(value)
+        .with_version(sfv::Version::Rfc8941)
+        .parse_dictionary()
+        .map_err(|_| VerifyError::malformed(Field::SignatureInput, "not an RFC 8941 dictionary"))?;
+    if dictionary.len() > MAX_SIGNATURES {
+        return Err(VerifyError::TooManyItems {
+            field: Field::SignatureInput,
+            limit: MAX_SIGNATURES,
+        });
+    }
+    Ok(dictionary.keys().map(|label| label.as_str().to_owned()).collect())
 }
 
 /// The byte sequence a `Signature` field value gives for `label`.
