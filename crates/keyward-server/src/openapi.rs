@@ -66,6 +66,7 @@ pub enum AuthFailures {
         probio::enable_domain, probio::create_administrator, probio::list_domain_keys,
         probio::issue_domain_key, probio::update_domain_key, probio::revoke_domain_key,
         crate::console::sign_in, crate::console::current, crate::console::sign_out,
+        crate::response_signing::published,
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),

@@ -226,11 +226,22 @@ fn sfv_string(value: &str) -> Option<String> {
 /// The path the response keys are published at.
 pub const PUBLISHED_PATH: &str = "/.well-known/keyward/response-keys";
 
-/// `GET /.well-known/keyward/response-keys`: the public keys responses are signed with.
+/// The route of [`published`], for `key`.
 pub fn published_route<S: Clone + Send + Sync + 'static>(key: Arc<ResponseKey>) -> axum::Router<S> {
-    let answer = axum::Json(key.published());
-    axum::Router::new()
-        .route(PUBLISHED_PATH, axum::routing::get(move || async move { answer.clone() }))
+    axum::Router::new().route(PUBLISHED_PATH, axum::routing::get(published)).with_state(key)
+}
+
+/// `GET /.well-known/keyward/response-keys`: the public keys answers are signed with.
+#[utoipa::path(
+    get,
+    path = "/.well-known/keyward/response-keys",
+    security(()),
+    tag = "health",
+    summary = "The public keys answers are signed with, when a client asks (Accept-Signature) or a gateway route signs every answer.",
+    responses((status = 200, description = "{keys: [{keyid, algorithm, public_key (PEM)}]}")),
+)]
+pub async fn published(State(key): State<Arc<ResponseKey>>) -> axum::Json<serde_json::Value> {
+    axum::Json(key.published())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use serde_json::Value;
 const ROUTES: &[(&str, &[&str])] = &[
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
+    ("/.well-known/keyward/response-keys", &["get"]),
     ("/api/login", &["post"]),
     ("/api/logout", &["post"]),
     ("/api/me", &["get"]),

@@ -45,9 +45,15 @@ pub enum Backend {
 }
 
 pub fn settings() -> Settings {
+    let response_key =
+        keyward_sig::private_key::PrivateKey::generate(keyward_sig::public_key::Algorithm::Ed25519)
+            .unwrap();
     Settings {
         verify: VerifyOptions { token_format: TokenFormat::Keyward, ..VerifyOptions::default() },
         body_limit: 64 * 1024,
+        response_key: Some(std::sync::Arc::new(
+            keyward_server::response_signing::ResponseKey::new(response_key),
+        )),
         ..Settings::default()
     }
 }
