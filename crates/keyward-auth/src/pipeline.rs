@@ -20,11 +20,11 @@
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body::Body as _;
+use std::sync::Arc;
+
 use keyward_sig::{
     CredentialRef, Principal as Verified, RequestView, Scheme, Verifier, VerifyError,
 };
-use std::sync::Arc;
-
 use keyward_store::{KeyPolicy, Spend, StoreError, TokenSubject};
 
 use crate::cache::{CredentialCache, KeyHandle, TokenHandle};
@@ -220,8 +220,10 @@ pub async fn authenticate(
     }
     .map_err(refused)?;
     drop(presented);
+    // The policy of the key the request speaks for, and of every other key that signed it.
     let policy = key_policy(verified.principal()).filter(|policy| !policy.is_empty());
-    if let Some(policy) = policy {
+    let others = found.others.iter().map(|key| &key.0.key.policy);
+    for policy in policy.into_iter().chain(others).filter(|policy| !policy.is_empty()) {
         let address = settings.trusted_proxies.client_address(&parts);
         let refused = policy::refusal(policy, &settings.route, method.as_str(), address, now_ms);
         if let Some((error, reason)) = refused {
@@ -336,9 +338,6 @@ pub async fn authenticate(
     Ok(Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))))
 }
 
-/// The rate limits a request counts against, and the key whose credits it spends (if the key
-/// has a quota): the key's limit, its user's (the token's user, or the key's root user), and
-/// the route's, per caller.
 /// The policy of the key a request speaks for: the key's, or that of the key an access token
 /// was minted from.
 fn key_policy(verified: &Verified<KeyHandle, TokenHandle>) -> Option<&KeyPolicy> {
@@ -351,6 +350,9 @@ fn key_policy(verified: &Verified<KeyHandle, TokenHandle>) -> Option<&KeyPolicy>
     }
 }
 
+/// The rate limits a request counts against, and the key whose credits it spends (if the key
+/// has a quota): the key's limit, its user's (the token's user, or the key's root user), and
+/// the route's, per caller.
 fn limits_of(
     verified: &Verified<KeyHandle, TokenHandle>,
     route: Option<&RouteLimit>,

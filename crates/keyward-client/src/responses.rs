@@ -106,6 +106,6 @@ pub(crate) fn nonce(now_ms: i64) -> String {
     let mut random = [0u8; 12];
     // A nonce need not be secret, only fresh: the counter keeps it so if the OS fails us.
     let _ = getrandom::fill(&mut random);
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let random = keyward_sig::mac::to_hex(&random);
     format!("{now_ms}-{}-{random}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }

@@ -51,7 +51,7 @@ impl ResponseKey {
     pub fn new(key: PrivateKey) -> Self {
         let public_key_pem = key.public_key_pem();
         let digest = Sha256::digest(public_key_pem.trim().as_bytes());
-        let keyid = format!("keyward-{}", &hex(&digest)[..16]);
+        let keyid = format!("keyward-{}", &keyward_sig::mac::to_hex(&digest)[..16]);
         ResponseKey { key, keyid, public_key_pem }
     }
 
@@ -73,10 +73,6 @@ impl ResponseKey {
             "public_key": self.public_key_pem,
         }] })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What the middleware needs.
