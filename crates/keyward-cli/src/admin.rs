@@ -49,6 +49,14 @@ enum AdminCommand {
         #[arg(long)]
         no_credits: bool,
     },
+    /// Set an API key's policy (any key: a reseller's too): when it expires, the client
+    /// networks and the routes it may use; audited. What is not given stays as it is.
+    KeyPolicy {
+        /// The key's token (its public identifier).
+        token: String,
+        #[command(flatten)]
+        policy: crate::admin_api::PolicyFlags,
+    },
     /// Set a user's rate limit, on every request they make with their tokens or any key
     /// rooted in them; audited.
     UserRateLimit {
@@ -80,12 +88,8 @@ fn rate_limit(value: &str) -> anyhow::Result<RateLimit> {
         .context("--rate-limit allows 1 to 1000000 requests per 1 to 2592000 seconds")
 }
 
-async fn set_key_limits(
-    store: &Store,
-    token: &str,
-    rate: (Option<String>, bool),
-    credits: (Option<i64>, Option<String>, bool),
-) -> anyhow::Result<ApiKey> {
+/// The active key whose token is `token`, and its owner.
+async fn key_by_token(store: &Store, token: &str) -> anyhow::Result<(KeyOwner, ApiKey)> {
     let key = store
         .key_credentials(token)
         .await?
@@ -96,7 +100,16 @@ async fn set_key_limits(
         (None, Some(reseller)) => KeyOwner::Reseller(reseller),
         (None, None) => bail!("key {token:?} has no owner"),
     };
-    let current = store.api_key(owner, key.id).await?;
+    Ok((owner, store.api_key(owner, key.id).await?))
+}
+
+async fn set_key_limits(
+    store: &Store,
+    token: &str,
+    rate: (Option<String>, bool),
+    credits: (Option<i64>, Option<String>, bool),
+) -> anyhow::Result<ApiKey> {
+    let (owner, current) = key_by_token(store, token).await?;
     let rate_limit = match rate {
         (_, true) => None,
         (Some(value), false) => Some(rate_limit(&value)?),
@@ -122,7 +135,7 @@ async fn set_key_limits(
         }
     };
     let limits = KeyLimits { rate_limit, credits };
-    Ok(store.set_key_limits(&operator(), owner, key.id, &limits).await?)
+    Ok(store.set_key_limits(&operator(), owner, current.id, &limits).await?)
 }
 
 #[derive(Subcommand, Debug)]
@@ -205,6 +218,23 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
             match as_json {
                 true => println!("{limits}"),
                 false => println!("key {} ({}): {limits}", key.id, key.name),
+            }
+            return Ok(());
+        }
+        AdminCommand::KeyPolicy { token, policy } => {
+            let edit = policy.edit()?;
+            let (owner, current) = key_by_token(store, &token).await?;
+            let policy = edit.applied(&current.policy, store.now_ms())?;
+            let key = store.set_key_policy(&operator(), owner, current.id, &policy).await?;
+            let shown = json!({
+                "id": key.id,
+                "expires_at_ms": key.policy.expires_at_ms,
+                "allowed_networks": key.policy.allowed_networks,
+                "allowed_routes": key.policy.allowed_routes,
+            });
+            match as_json {
+                true => println!("{shown}"),
+                false => println!("key {} ({}): {shown}", key.id, key.name),
             }
             return Ok(());
         }

@@ -89,13 +89,18 @@ pub struct PolicyFlags {
     any_route: bool,
 }
 
+/// What a policy's flags change: `None` stays, `Some(None)` removes.
+pub struct PolicyEdit {
+    expires_at_ms: Option<Option<i64>>,
+    networks: Option<Option<Vec<String>>>,
+    routes: Option<Option<Vec<keyward_store::RouteScope>>>,
+}
+
 impl PolicyFlags {
-    /// The `data` of a PATCH: only the fields the flags change.
-    fn change(self) -> anyhow::Result<Value> {
-        let mut data = serde_json::Map::new();
-        let now_ms = keyward_client::now_ms();
-        let expires = match (self.expires_at, self.expires_in, self.no_expiry) {
-            (_, _, true) => Some(Value::Null),
+    /// What the flags change, checked for form (the server, or the store, checks the rest).
+    pub fn edit(self) -> anyhow::Result<PolicyEdit> {
+        let expires_at_ms = match (self.expires_at, self.expires_in, self.no_expiry) {
+            (_, _, true) => Some(None),
             (Some(at), _, _) => {
                 let at = humantime::parse_rfc3339_weak(&at).with_context(|| {
                     format!(
@@ -103,48 +108,95 @@ impl PolicyFlags {
                     )
                 })?;
                 let ms = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                Some(json!(ms))
+                Some(Some(i64::try_from(ms).unwrap_or(i64::MAX)))
             }
             (None, Some(after), _) => {
                 let after = humantime::parse_duration(&after).with_context(|| {
                     format!("--expires-in takes a duration like 30d or 12h, not {after:?}")
                 })?;
-                Some(json!(
-                    now_ms.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
-                ))
+                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                Some(Some(keyward_client::now_ms().saturating_add(after)))
             }
             (None, None, false) => None,
         };
-        if let Some(expires) = expires {
-            data.insert("expires_at_ms".into(), expires);
-        }
-        if self.any_network {
-            data.insert("allowed_networks".into(), Value::Null);
-        } else if !self.networks.is_empty() {
-            data.insert("allowed_networks".into(), json!(self.networks));
-        }
-        if self.any_route {
-            data.insert("allowed_routes".into(), Value::Null);
-        } else if !self.routes.is_empty() {
-            let scopes: Vec<Value> = self
-                .routes
+        let networks = match (self.any_network, self.networks.is_empty()) {
+            (true, _) => Some(None),
+            (false, false) => Some(Some(self.networks)),
+            (false, true) => None,
+        };
+        let scopes = || {
+            self.routes
                 .iter()
                 .map(|route| match route.trim().split_once(char::is_whitespace) {
-                    Some((route, methods)) => json!({
-                        "route": route,
-                        "methods": methods.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>(),
-                    }),
-                    None => json!({ "route": route.trim() }),
+                    Some((route, methods)) => keyward_store::RouteScope {
+                        route: route.to_owned(),
+                        methods: Some(
+                            methods
+                                .split(',')
+                                .map(str::trim)
+                                .filter(|m| !m.is_empty())
+                                .map(str::to_owned)
+                                .collect(),
+                        ),
+                    },
+                    None => {
+                        keyward_store::RouteScope { route: route.trim().to_owned(), methods: None }
+                    }
                 })
-                .collect();
-            data.insert("allowed_routes".into(), json!(scopes));
-        }
-        if data.is_empty() {
+                .collect()
+        };
+        let routes = match (self.any_route, self.routes.is_empty()) {
+            (true, _) => Some(None),
+            (false, false) => Some(Some(scopes())),
+            (false, true) => None,
+        };
+        if expires_at_ms.is_none() && networks.is_none() && routes.is_none() {
             anyhow::bail!(
                 "nothing to change: give --expires-at, --expires-in, --no-expiry, --allow-network, --any-network, --allow-route or --any-route"
             );
         }
-        Ok(Value::Object(data))
+        Ok(PolicyEdit { expires_at_ms, networks, routes })
+    }
+}
+
+impl PolicyEdit {
+    /// The `data` of a PATCH: only the fields that change.
+    fn json(&self) -> Value {
+        let mut data = serde_json::Map::new();
+        if let Some(at) = self.expires_at_ms {
+            data.insert("expires_at_ms".into(), json!(at));
+        }
+        if let Some(networks) = &self.networks {
+            data.insert("allowed_networks".into(), json!(networks));
+        }
+        if let Some(routes) = &self.routes {
+            data.insert("allowed_routes".into(), json!(routes));
+        }
+        Value::Object(data)
+    }
+
+    /// `current` with the change applied, checked as the server checks it (any route starting
+    /// with `/` is taken for a gateway route: the operator's command does not know them).
+    pub fn applied(
+        self,
+        current: &keyward_store::KeyPolicy,
+        now_ms: i64,
+    ) -> anyhow::Result<keyward_store::KeyPolicy> {
+        use keyward_store::policy::{checked_expiry, checked_routes, parse_networks};
+        Ok(keyward_store::KeyPolicy {
+            expires_at_ms: match self.expires_at_ms {
+                None => current.expires_at_ms,
+                Some(at) => at.map(|at| checked_expiry(at, now_ms)).transpose()?,
+            },
+            allowed_networks: match self.networks {
+                None => current.allowed_networks.clone(),
+                Some(texts) => texts.map(|texts| parse_networks(&texts)).transpose()?,
+            },
+            allowed_routes: match self.routes {
+                None => current.allowed_routes.clone(),
+                Some(scopes) => scopes.map(|scopes| checked_routes(scopes, None)).transpose()?,
+            },
+        })
     }
 }
 
@@ -223,7 +275,8 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         ),
         KeysCommand::Reveal { id } => ("POST", format!("/api/admin/keys/{id}/reveal"), None),
         KeysCommand::Policy { id, policy } => {
-            ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({ "data": policy.change()? })))
+            let data = policy.edit()?.json();
+            ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({ "data": data })))
         }
         KeysCommand::Revoke { id } => ("DELETE", format!("/api/admin/keys/{id}"), None),
     };

@@ -63,7 +63,7 @@ pub use permissions::{
     ALL_PERMISSIONS, DeclareError, EVERY_PERMISSION, MAX_PERMISSIONS, declare_permissions,
     known_permissions,
 };
-pub use policy::{KeyPolicy, MAX_NETWORKS, MAX_ROUTES, ROUTE_GROUPS, RouteScope};
+pub use policy::{KeyPolicy, MAX_NETWORKS, MAX_ROUTES, PolicyError, ROUTE_GROUPS, RouteScope};
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
 

@@ -19,9 +19,153 @@ pub const MAX_NETWORKS: usize = 32;
 /// The most route scopes one key may list.
 pub const MAX_ROUTES: usize = 32;
 
-/// keyward's own route groups, as a route scope names them; a gateway route is named by its
-/// prefix (`/orders`).
-pub const ROUTE_GROUPS: [&str; 3] = ["api", "admin", "provisioning"];
+/// keyward's own route groups, as a route scope names them (`forward-auth`: checks that match
+/// no gateway route); a gateway route is named by its prefix (`/orders`), after its host when
+/// it has one.
+pub const ROUTE_GROUPS: [&str; 4] = ["api", "admin", "provisioning", "forward-auth"];
+
+/// The methods a route scope may name.
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// Why a policy field is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    /// A list is longer than its cap.
+    TooMany {
+        /// The field.
+        field: &'static str,
+        /// Its cap.
+        limit: usize,
+    },
+    /// A value is not valid; the message says how.
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong, for the user.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyError::TooMany { field, limit } => write!(f, "{field} lists more than {limit}"),
+            PolicyError::Invalid { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid { field, message: message.into() }
+}
+
+/// An expiry, which must lie after `now_ms`.
+pub fn checked_expiry(at_ms: i64, now_ms: i64) -> Result<i64, PolicyError> {
+    if at_ms <= now_ms {
+        return Err(invalid(
+            "expires_at_ms",
+            format!("expires_at_ms must lie in the future (the server's time is {now_ms})"),
+        ));
+    }
+    Ok(at_ms)
+}
+
+/// Address ranges, read and normalised (`10.1.2.3/8` is `10.0.0.0/8`; a bare address is one
+/// host): 1 to [`MAX_NETWORKS`].
+pub fn parse_networks(texts: &[String]) -> Result<Vec<IpNet>, PolicyError> {
+    let field = "allowed_networks";
+    if texts.len() > MAX_NETWORKS {
+        return Err(PolicyError::TooMany { field, limit: MAX_NETWORKS });
+    }
+    if texts.is_empty() {
+        return Err(invalid(
+            field,
+            "allowed_networks lists at least one range (null allows every address)",
+        ));
+    }
+    texts
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(|network| network.trunc())
+                .map_err(|_| {
+                    invalid(
+                        field,
+                        format!(
+                            "{text:?} is not an address range like 203.0.113.0/24 or 2001:db8::/32"
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Route scopes, checked: 1 to [`MAX_ROUTES`], each naming a group ([`ROUTE_GROUPS`]) or one of
+/// `gateway_routes` (any route starting with `/` when `None`: the routes are not known here),
+/// with 1 to 7 known methods (upper-cased) or none (every method).
+pub fn checked_routes(
+    scopes: Vec<RouteScope>,
+    gateway_routes: Option<&[String]>,
+) -> Result<Vec<RouteScope>, PolicyError> {
+    let field = "allowed_routes";
+    if scopes.len() > MAX_ROUTES {
+        return Err(PolicyError::TooMany { field, limit: MAX_ROUTES });
+    }
+    if scopes.is_empty() {
+        return Err(invalid(
+            field,
+            "allowed_routes lists at least one route (null allows every route)",
+        ));
+    }
+    scopes
+        .into_iter()
+        .map(|scope| {
+            let route = scope.route.trim().to_owned();
+            let known = ROUTE_GROUPS.contains(&route.as_str())
+                || gateway_routes.map_or(route.starts_with('/'), |routes| routes.contains(&route));
+            if !known {
+                let mut names: Vec<&str> = ROUTE_GROUPS.to_vec();
+                names.extend(gateway_routes.unwrap_or_default().iter().map(String::as_str));
+                return Err(invalid(
+                    field,
+                    format!("unknown route {route:?}: use one of {}", names.join(", ")),
+                ));
+            }
+            let methods = scope
+                .methods
+                .map(|methods| {
+                    if methods.is_empty() || methods.len() > METHODS.len() {
+                        return Err(invalid(
+                            field,
+                            "methods lists 1 to 7 methods (leave it out for every method)",
+                        ));
+                    }
+                    methods
+                        .iter()
+                        .map(|method| {
+                            let upper = method.trim().to_ascii_uppercase();
+                            match METHODS.contains(&upper.as_str()) {
+                                true => Ok(upper),
+                                false => Err(invalid(
+                                    field,
+                                    format!(
+                                        "unknown method {method:?}: use {}",
+                                        METHODS.join(", ")
+                                    ),
+                                )),
+                            }
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            Ok(RouteScope { route, methods })
+        })
+        .collect()
+}
 
 /// What a key may do beyond its permissions: `None` in a field means no restriction.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -11,19 +11,12 @@
 //! configured gateway route (its prefix, after its host when it has one). In a change, a field
 //! left out stays as it is and `null` removes it. No key may change its own policy.
 
-use ipnet::IpNet;
-use keyward_store::{KeyPolicy, MAX_NETWORKS, MAX_ROUTES, ROUTE_GROUPS, RouteScope};
+use keyward_store::policy::{PolicyError, checked_expiry, checked_routes, parse_networks};
+use keyward_store::{KeyPolicy, RouteScope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorCode};
-
-/// The route groups a scope may name besides gateway routes: keyward's own, and forward-auth
-/// checks that match no gateway route.
-const GROUPS: [&str; 4] = [ROUTE_GROUPS[0], ROUTE_GROUPS[1], ROUTE_GROUPS[2], "forward-auth"];
-
-/// The methods a scope may name.
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// A route a key may call, and the methods there [default: all].
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -46,111 +39,35 @@ pub struct PolicyInput {
     pub(crate) allowed_routes: Option<Vec<RouteScopeInput>>,
 }
 
-fn too_many(field: &str, limit: usize) -> ApiError {
-    ApiError::new(ErrorCode::TooManyItems)
-        .with_message(format!("Too many items in {field}"))
-        .with_detail(json!({ "field": field, "limit": limit }))
+/// A refused policy field, as the API answers it (422 code 31, or 400 code 35 for a list
+/// past its cap).
+fn refused(error: PolicyError) -> ApiError {
+    match error {
+        PolicyError::TooMany { field, limit } => ApiError::new(ErrorCode::TooManyItems)
+            .with_message(format!("Too many items in {field}"))
+            .with_detail(json!({ "field": field, "limit": limit })),
+        PolicyError::Invalid { field, message } => ApiError::invalid_field(field, message),
+    }
 }
 
-/// An expiry, which must lie ahead.
-pub(crate) fn expiry(at_ms: i64, now_ms: i64) -> Result<i64, ApiError> {
-    if at_ms <= now_ms {
-        return Err(ApiError::invalid_field(
-            "expires_at_ms",
-            format!("expires_at_ms must lie in the future (the server's time is {now_ms})"),
-        ));
-    }
-    Ok(at_ms)
+fn expiry(at_ms: i64, now_ms: i64) -> Result<i64, ApiError> {
+    checked_expiry(at_ms, now_ms).map_err(refused)
 }
 
-/// Address ranges, read and normalised (`10.1.2.3/8` is `10.0.0.0/8`).
-pub(crate) fn networks(texts: Vec<String>) -> Result<Vec<IpNet>, ApiError> {
-    let field = "allowed_networks";
-    if texts.len() > MAX_NETWORKS {
-        return Err(too_many(field, MAX_NETWORKS));
-    }
-    if texts.is_empty() {
-        return Err(ApiError::invalid_field(
-            field,
-            "allowed_networks lists at least one range (null allows every address)",
-        ));
-    }
-    texts
-        .iter()
-        .map(|text| {
-            let text = text.trim();
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map(|network| network.trunc())
-                .map_err(|_| {
-                    ApiError::invalid_field(
-                        field,
-                        format!(
-                            "{text:?} is not an address range like 203.0.113.0/24 or 2001:db8::/32"
-                        ),
-                    )
-                })
-        })
-        .collect()
+fn networks(texts: Vec<String>) -> Result<Vec<ipnet::IpNet>, ApiError> {
+    parse_networks(&texts).map_err(refused)
 }
 
-/// Route scopes, each naming a group or one of `gateway_routes`.
-pub(crate) fn routes(
+/// Route scopes, each naming a group or one of the configured `gateway_routes`.
+fn routes(
     inputs: Vec<RouteScopeInput>,
     gateway_routes: &[String],
 ) -> Result<Vec<RouteScope>, ApiError> {
-    let field = "allowed_routes";
-    if inputs.len() > MAX_ROUTES {
-        return Err(too_many(field, MAX_ROUTES));
-    }
-    if inputs.is_empty() {
-        return Err(ApiError::invalid_field(
-            field,
-            "allowed_routes lists at least one route (null allows every route)",
-        ));
-    }
-    inputs
+    let scopes = inputs
         .into_iter()
-        .map(|input| {
-            let route = input.route.trim().to_owned();
-            if !GROUPS.contains(&route.as_str()) && !gateway_routes.contains(&route) {
-                let mut known: Vec<&str> = GROUPS.to_vec();
-                known.extend(gateway_routes.iter().map(String::as_str));
-                return Err(ApiError::invalid_field(
-                    field,
-                    format!("unknown route {route:?}: use one of {}", known.join(", ")),
-                ));
-            }
-            let methods = input
-                .methods
-                .map(|methods| {
-                    if methods.is_empty() || methods.len() > METHODS.len() {
-                        return Err(ApiError::invalid_field(
-                            field,
-                            "methods lists 1 to 7 methods (leave it out for every method)",
-                        ));
-                    }
-                    methods
-                        .iter()
-                        .map(|method| {
-                            let upper = method.trim().to_ascii_uppercase();
-                            match METHODS.contains(&upper.as_str()) {
-                                true => Ok(upper),
-                                false => Err(ApiError::invalid_field(
-                                    field,
-                                    format!(
-                                        "unknown method {method:?}: use {}",
-                                        METHODS.join(", ")
-                                    ),
-                                )),
-                            }
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .transpose()?;
-            Ok(RouteScope { route, methods })
-        })
-        .collect()
+        .map(|input| RouteScope { route: input.route, methods: input.methods })
+        .collect();
+    checked_routes(scopes, Some(gateway_routes)).map_err(refused)
 }
 
 impl PolicyInput {
