@@ -422,6 +422,9 @@ pub struct KeygenArgs {
     /// Replace the file if it exists.
     #[arg(long)]
     force: bool,
+    /// Print the public key as a JWK rather than PEM (the server takes either).
+    #[arg(long)]
+    jwk: bool,
 }
 
 /// `keyward keygen`: writes a new private key (mode 0600) and prints its public key, which is
@@ -430,7 +433,10 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
     let algorithm = algorithm_named(Some(&args.algorithm))?.context("an algorithm")?;
     let key = PrivateKey::generate(algorithm)?;
     write_private(&args.out, key.to_pem().as_bytes(), args.force)?;
-    print!("{}", key.public_key_pem());
+    match args.jwk {
+        true => println!("{}", key.public_key_jwk()),
+        false => print!("{}", key.public_key_pem()),
+    }
     eprintln!(
         "keyward: {algorithm} private key written to {} (keep it there: it never leaves this \
          machine); the public key above goes to the server",

@@ -529,6 +529,17 @@ fn a_public_key_credential_made_with_keygen_signs_from_the_cli() {
         assert!(!again.status.success());
         assert_eq!(std::fs::read_to_string(&private).unwrap(), written);
 
+        // The same public key as a JWK (the server takes either form).
+        let jwk_out = dir.path().join(format!("{alg}-jwk.pem"));
+        let jwk = client(
+            &config,
+            &["keygen", "--alg", alg, "--jwk", "--out", jwk_out.to_str().unwrap()],
+            &[],
+            None,
+        );
+        let jwk: serde_json::Value = serde_json::from_slice(&jwk.stdout).unwrap();
+        assert!(jwk["kty"].is_string() && jwk["alg"].is_string(), "{jwk}");
+
         // keys create --public-key-file: a token, and no secret.
         let rsa_alg: &[&str] = if alg.starts_with("rsa") { &["--algorithm", alg] } else { &[] };
         let mut create = vec![

@@ -65,12 +65,16 @@ impl ResponseKey {
         &self.public_key_pem
     }
 
-    /// What `/.well-known/keyward/response-keys` answers.
+    /// What `/.well-known/keyward/response-keys` answers: each key's id, algorithm, PEM and
+    /// JWK (with `kid`).
     pub fn published(&self) -> serde_json::Value {
+        let mut jwk = self.key.public_key_jwk();
+        jwk["kid"] = json!(self.keyid);
         json!({ "keys": [{
             "keyid": self.keyid,
             "algorithm": self.key.algorithm().name(),
             "public_key": self.public_key_pem,
+            "jwk": jwk,
         }] })
     }
 }
@@ -234,7 +238,7 @@ pub fn published_route<S: Clone + Send + Sync + 'static>(key: Arc<ResponseKey>) 
     security(()),
     tag = "health",
     summary = "The public keys answers are signed with, when a client asks (Accept-Signature) or a gateway route signs every answer.",
-    responses((status = 200, description = "{keys: [{keyid, algorithm, public_key (PEM)}]}")),
+    responses((status = 200, description = "{keys: [{keyid, algorithm, public_key (PEM), jwk}]}")),
 )]
 pub async fn published(State(key): State<Arc<ResponseKey>>) -> axum::Json<serde_json::Value> {
     axum::Json(key.published())

@@ -48,6 +48,10 @@ async fn published(server: &TestServer) -> (String, KeyMaterial, Value) {
     let entry = &body["keys"][0];
     assert_eq!(entry["algorithm"], "ed25519");
     let key = PublicKey::parse(entry["public_key"].as_str().unwrap(), None).unwrap();
+    // The JWK form is the same key, named by its kid.
+    assert_eq!(entry["jwk"]["kid"], entry["keyid"]);
+    let from_jwk = PublicKey::parse(&entry["jwk"].to_string(), None).unwrap();
+    assert_eq!(from_jwk.algorithm(), key.algorithm());
     (entry["keyid"].as_str().unwrap().to_owned(), KeyMaterial::public(KeyKind::Domain, key), body)
 }
 

@@ -188,6 +188,44 @@ impl PrivateKey {
         pem.expect("a valid key encodes").to_string()
     }
 
+    /// The public key as a JWK (RFC 7517, with the JOSE `alg`): what a server may be given
+    /// instead of PEM.
+    pub fn public_key_jwk(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        match &self.inner {
+            Inner::Ed25519(key) => serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+                "x": b64(key.verifying_key().as_bytes()),
+            }),
+            Inner::P256(key) => {
+                let point = key.verifying_key().to_sec1_point(false);
+                let bytes = point.as_bytes();
+                serde_json::json!({
+                    "kty": "EC", "crv": "P-256", "alg": "ES256",
+                    "x": b64(&bytes[1..33]), "y": b64(&bytes[33..65]),
+                })
+            }
+            Inner::P384(key) => {
+                let point = key.verifying_key().to_sec1_point(false);
+                let bytes = point.as_bytes();
+                serde_json::json!({
+                    "kty": "EC", "crv": "P-384", "alg": "ES384",
+                    "x": b64(&bytes[1..49]), "y": b64(&bytes[49..97]),
+                })
+            }
+            Inner::Rsa(key) => {
+                use rsa::traits::PublicKeyParts as _;
+                let public = key.to_public_key();
+                let alg = if self.algorithm == Algorithm::RsaPssSha512 { "PS512" } else { "RS256" };
+                serde_json::json!({
+                    "kty": "RSA", "alg": alg,
+                    "n": b64(&public.n_bytes()), "e": b64(&public.e_bytes()),
+                })
+            }
+        }
+    }
+
     /// The public key as PEM (SubjectPublicKeyInfo): what a server is given.
     pub fn public_key_pem(&self) -> String {
         let pem = match &self.inner {
@@ -245,6 +283,10 @@ mod tests {
             let signature = key.sign(b"base").unwrap();
             assert!(public.verify(b"base", &signature), "{algorithm}");
             assert!(!public.verify(b"base!", &signature), "{algorithm}");
+            // The JWK form is the same key, and names its algorithm (RSA included).
+            let jwk = PublicKey::parse(&key.public_key_jwk().to_string(), None).unwrap();
+            assert_eq!(jwk.algorithm(), algorithm);
+            assert!(jwk.verify(b"base", &signature), "{algorithm} from its JWK");
             assert_eq!(format!("{key:?}"), format!("PrivateKey({algorithm}, <redacted>)"));
         }
     }
