@@ -146,38 +146,43 @@ fn sample_client(language: &str, interpreter: &str, file: &str) {
 
     // keyward's own API, then the same calls through a gateway route to the echo upstream.
     let server = live();
-    for url in [server.url.clone(), format!("{}/gw", server.url)] {
-        let run = Command::new(interpreter)
+    // The sample's `command` against `url`, with `env`: its exit status and what it printed.
+    let run = |command: &str, url: &str, env: &[(&str, &std::ffi::OsStr)]| {
+        let output = Command::new(interpreter)
             .arg(root.join(file))
-            .arg("live")
+            .arg(command)
             .current_dir(&root)
-            .env("KEYWARD_URL", &url)
-            .env("KEYWARD_KEY", &server.token)
-            .env("KEYWARD_SECRET", &server.secret)
+            .env("KEYWARD_URL", url)
+            .envs(env.iter().copied())
             .output()
             .unwrap();
-        assert!(
-            run.status.success(),
-            "{language} live against {url}:\n{}\n{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
+        let printed = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
         );
+        (output.status.success(), printed)
+    };
+    for url in [server.url.clone(), format!("{}/gw", server.url)] {
+        let (ok, printed) = run(
+            "live",
+            &url,
+            &[("KEYWARD_KEY", server.token.as_ref()), ("KEYWARD_SECRET", server.secret.as_ref())],
+        );
+        assert!(ok, "{language} live against {url}:\n{printed}");
         // The Ed25519 example: RFC 9421's B.2.6 reproduced, then a public-key credential's GET
         // and POST.
-        let run = Command::new(interpreter)
-            .arg(root.join(file))
-            .arg("ed25519")
-            .current_dir(&root)
-            .env("KEYWARD_URL", &url)
-            .env("KEYWARD_KEY", &server.ed25519_token)
-            .env("KEYWARD_PRIVATE_KEY_FILE", &server.ed25519_key)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&run.stdout);
+        let (ok, printed) = run(
+            "ed25519",
+            &url,
+            &[
+                ("KEYWARD_KEY", server.ed25519_token.as_ref()),
+                ("KEYWARD_PRIVATE_KEY_FILE", server.ed25519_key.as_os_str()),
+            ],
+        );
         assert!(
-            run.status.success() && stdout.contains("B.2.6 reproduced"),
-            "{language} ed25519 against {url}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&run.stderr)
+            ok && printed.contains("B.2.6 reproduced"),
+            "{language} ed25519 against {url}:\n{printed}"
         );
     }
     terminate(server.served);

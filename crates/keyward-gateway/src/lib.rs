@@ -73,6 +73,8 @@ struct Shared {
 struct Table {
     routes: Routes,
     served: Vec<Served>,
+    /// Whether any route signs every answer: when none does, no request is looked up for it.
+    signs_responses: bool,
 }
 
 /// A route's share of the table.
@@ -124,7 +126,9 @@ impl Gateway {
 
     /// Whether the route serving `host` and `path` signs every response (`sign_responses`).
     pub fn signs_responses(&self, host: Option<&str>, path: &str, method: &http::Method) -> bool {
-        self.table().routes.find(host, path, method).is_some_and(|route| route.sign_responses)
+        let table = self.table();
+        table.signs_responses
+            && table.routes.find(host, path, method).is_some_and(|route| route.sign_responses)
     }
 
     /// The routes' names (prefix, after the host for a route that has one), as key policies
@@ -161,7 +165,8 @@ impl Table {
                 upstream: settings.auth.cache.meters().upstream_histogram(&route.prefix),
             })
             .collect();
-        Table { routes, served }
+        let signs_responses = routes.iter().any(|route| route.sign_responses);
+        Table { routes, served, signs_responses }
     }
 }
 

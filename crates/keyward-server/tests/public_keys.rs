@@ -184,26 +184,6 @@ async fn bad_public_keys_are_refused_with_the_field_and_the_reason() {
     server.stop().await;
 }
 
-/// Runs `examples/python/<script>` with `input` on stdin: its exit status and stdout.
-fn python(script: &str, args: &[&str], input: &Value) -> (bool, String) {
-    use std::io::Write;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/python");
-    let mut child = std::process::Command::new("python3")
-        .arg(dir.join(script))
-        .args(args)
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), format!("{stdout}{stderr}"))
-}
-
 #[tokio::test]
 async fn the_python_library_signs_with_every_algorithm_and_keyward_verifies() {
     if !keyward_testkit::env::python_http_message_signatures() {
@@ -237,7 +217,7 @@ async fn the_python_library_signs_with_every_algorithm_and_keyward_verifies() {
                 "body": body.clone().unwrap_or_default(), "keyid": token,
                 "algorithm": algorithm.name(), "private_key": private.to_pem(),
             });
-            let (signed, output) = python("sign_rfc9421.py", &[], &input);
+            let (signed, output) = common::python("sign_rfc9421.py", &[], &input);
             assert!(signed, "{algorithm}: {output}");
             let lines: Vec<(String, String)> = serde_json::from_str(&output).unwrap();
             let request = common::Prepared {

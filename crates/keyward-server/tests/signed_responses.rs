@@ -97,16 +97,16 @@ async fn an_answer_asked_for_is_signed_and_bound_to_its_request() {
     let asked =
         format!(r#"resp=("@status" "content-digest" "content-type");keyid="{keyid}";nonce="n-42""#);
 
-    // A signed request (RFC 9421, label sig1): the answer covers the request's signature.
-    let mut request = sign(
-        Scheme::HttpSignature,
-        &token,
-        &secret,
-        "POST",
-        &server.url("/api/activities?x=1"),
-        Some(json!({"data": {"name": "signed"}}).to_string()),
-    );
-    request.headers.push(("accept-signature".into(), asked.clone()));
+    // A signed request (RFC 9421, label sig1), asking for a signed answer; each call signs anew.
+    let signed_post = || {
+        let url = server.url("/api/activities?x=1");
+        let body = Some(json!({"data": {"name": "signed"}}).to_string());
+        let mut request = sign(Scheme::HttpSignature, &token, &secret, "POST", &url, body);
+        request.headers.push(("accept-signature".into(), asked.clone()));
+        request
+    };
+    // The answer covers the request's signature.
+    let request = signed_post();
     let (status, headers, body) = send_raw(&server, &request).await;
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
     let verified = verify(&request, status, &headers, &body, "resp", &key).unwrap();
@@ -133,15 +133,7 @@ async fn an_answer_asked_for_is_signed_and_bound_to_its_request() {
         verify(&request, 200, &headers, &body, "resp", &key).unwrap_err().code(),
         "signature-mismatch"
     );
-    let mut other = sign(
-        Scheme::HttpSignature,
-        &token,
-        &secret,
-        "POST",
-        &server.url("/api/activities?x=1"),
-        Some(json!({"data": {"name": "signed"}}).to_string()),
-    );
-    other.headers.push(("accept-signature".into(), asked.clone()));
+    let other = signed_post();
     assert_eq!(
         verify(&other, status, &headers, &body, "resp", &key).unwrap_err().code(),
         "signature-mismatch"
@@ -255,18 +247,7 @@ async fn the_python_library_verifies_a_signed_answer() {
         "request": { "method": "GET", "url": request.url, "headers": request.headers },
     });
     let run = |input: &Value| {
-        use std::io::Write;
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/python/verify_rfc9421.py");
-        let mut child = std::process::Command::new("python3")
-            .args([script.to_str().unwrap(), "--response", "--label", "sig1"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+        common::python("verify_rfc9421.py", &["--response", "--label", "sig1"], input)
     };
     let (verified, output) = run(&input);
     assert!(verified, "{output}");

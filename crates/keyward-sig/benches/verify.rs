@@ -17,7 +17,7 @@ use hmac::{KeyInit, Mac};
 use keyward_sig::private_key::PrivateKey;
 use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_sig::query_hmac::{self, ParameterOrder};
-use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
+use keyward_sig::rfc9421::{self, DigestAlgorithm, MessageSigner, SignatureParams};
 use keyward_sig::token::{CredentialKind, TokenDigest};
 use keyward_sig::{
     AccessGrant, CredentialLookup, KeyKind, KeyMaterial, RequestView, Verifier, header_hmac,
@@ -79,7 +79,7 @@ struct Case {
 }
 
 fn cases(token: &str, key: &KeyMaterial) -> Vec<Case> {
-    let body = br#"{"data":{"name":"Rural water points, phase 2","description":"Boreholes and hand pumps in three districts","status":"active","startDate":"2026-01-01"}}"#.to_vec();
+    let body = BODY.to_vec();
 
     let query_target = query_hmac::sign(
         "/api/activities?page=2&pageSize=50&status=active&sort=name",
@@ -107,25 +107,6 @@ fn cases(token: &str, key: &KeyMaterial) -> Vec<Case> {
         (header_hmac::SIGN, signed.sign.clone().into_bytes()),
     ];
 
-    let rfc_target = "/api/activities?notify=true".to_owned();
-    let mut rfc_headers = vec![
-        ("host", b"api.example.com".to_vec()),
-        ("content-type", b"application/json".to_vec()),
-        ("content-digest", rfc9421::content_digest(&body, DigestAlgorithm::Sha256).into_bytes()),
-    ];
-    let params = SignatureParams::new(
-        &["@method", "@authority", "@path", "@query", "content-type", "content-digest"],
-        NOW_MS / 1000,
-        token,
-    )
-    .expect("valid params");
-    let pairs: Vec<(&str, &[u8])> = rfc_headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-    let view = RequestView::new("POST", &rfc_target, &pairs, &body);
-    let rfc_bytes = rfc9421::signature_base(&view, &params).expect("base").as_bytes().to_vec();
-    let signature = rfc9421::sign(&view, "sig1", &params, key).expect("signs");
-    rfc_headers.push(("signature-input", signature.signature_input.into_bytes()));
-    rfc_headers.push(("signature", signature.signature.into_bytes()));
-
     vec![
         Case {
             name: "query-hmac",
@@ -143,14 +124,7 @@ fn cases(token: &str, key: &KeyMaterial) -> Vec<Case> {
             body: body.clone(),
             signed_bytes: header_bytes,
         },
-        Case {
-            name: "http-signature",
-            method: "POST",
-            target: rfc_target,
-            headers: rfc_headers,
-            body,
-            signed_bytes: rfc_bytes,
-        },
+        http_signature_case("http-signature", token, key),
     ]
 }
 
@@ -197,17 +171,13 @@ fn bench(c: &mut Criterion) {
     println!("allocations per verify: {}", allocations.join(" "));
 }
 
-/// A crate's own verification: (signature base, signature) -> valid.
-type Floor = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+/// The body the signed requests carry.
+const BODY: &[u8] = br#"{"data":{"name":"Rural water points, phase 2","description":"Boreholes and hand pumps in three districts","status":"active","startDate":"2026-01-01"}}"#;
 
-/// One RFC 9421 request signed with a private key of `algorithm`: the request, the key
-/// material keyward verifies with, and the crate's own verification of the same signature base
-/// (the floor).
-fn public_key_case(algorithm: Algorithm, token: &str) -> (Case, KeyMaterial, Floor) {
-    let private = PrivateKey::generate(algorithm).expect("a key");
-    let pem = private.public_key_pem();
-    let public = PublicKey::parse(&pem, Some(algorithm)).expect("parses");
-    let body = br#"{"data":{"name":"Rural water points, phase 2","description":"Boreholes and hand pumps in three districts","status":"active","startDate":"2026-01-01"}}"#.to_vec();
+/// The RFC 9421 case: a `POST` with a query, the body, `Content-Digest` and six covered
+/// components, signed by `signer` (its `alg` stated).
+fn http_signature_case(name: &'static str, token: &str, signer: &dyn MessageSigner) -> Case {
+    let body = BODY.to_vec();
     let target = "/api/activities?notify=true".to_owned();
     let mut headers = vec![
         ("host", b"api.example.com".to_vec()),
@@ -219,14 +189,28 @@ fn public_key_case(algorithm: Algorithm, token: &str) -> (Case, KeyMaterial, Flo
         NOW_MS / 1000,
         token,
     )
-    .and_then(|params| params.with_algorithm(Some(algorithm.name())))
+    .and_then(|params| params.with_algorithm(Some(signer.algorithm())))
     .expect("valid params");
     let pairs: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
     let view = RequestView::new("POST", &target, &pairs, &body);
     let signed_bytes = rfc9421::signature_base(&view, &params).expect("base").as_bytes().to_vec();
-    let signature = rfc9421::sign(&view, "sig1", &params, &private).expect("signs");
+    let signature = rfc9421::sign(&view, "sig1", &params, signer).expect("signs");
     headers.push(("signature-input", signature.signature_input.into_bytes()));
     headers.push(("signature", signature.signature.into_bytes()));
+    Case { name, method: "POST", target, headers, body, signed_bytes }
+}
+
+/// A crate's own verification: (signature base, signature) -> valid.
+type Floor = Box<dyn Fn(&[u8], &[u8]) -> bool>;
+
+/// One RFC 9421 request signed with a private key of `algorithm`: the request, the key
+/// material keyward verifies with, and the crate's own verification of the same signature base
+/// (the floor).
+fn public_key_case(algorithm: Algorithm, token: &str) -> (Case, KeyMaterial, Floor) {
+    let private = PrivateKey::generate(algorithm).expect("a key");
+    let pem = private.public_key_pem();
+    let public = PublicKey::parse(&pem, Some(algorithm)).expect("parses");
+    let case = http_signature_case(algorithm.name(), token, &private);
     // The crates' own verification, keys decoded once, as keyward decodes them once.
     use p256::ecdsa::signature::Verifier as _;
     use p256::pkcs8::DecodePublicKey as _;
@@ -265,7 +249,6 @@ fn public_key_case(algorithm: Algorithm, token: &str) -> (Case, KeyMaterial, Flo
             })
         }
     };
-    let case = Case { name: algorithm.name(), method: "POST", target, headers, body, signed_bytes };
     (case, KeyMaterial::public(KeyKind::Domain, public), floor)
 }
 

@@ -515,3 +515,24 @@ pub fn guide_block(name: &str) -> String {
     let block = &block[block.find('\n').unwrap() + 1..];
     block[..block.find("```").unwrap()].to_owned()
 }
+
+/// Runs `examples/python/<script>` with `input` (JSON) on stdin: its exit status, and its
+/// stdout followed by its stderr.
+pub fn python(script: &str, args: &[&str], input: &Value) -> (bool, String) {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/python");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), format!("{stdout}{stderr}"))
+}
