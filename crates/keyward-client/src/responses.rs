@@ -1,7 +1,8 @@
 //! Verifying signed answers (RFC 9421 section 2.4): the client asks for a signature with
 //! `Accept-Signature` and a fresh nonce, and accepts an answer only when the server's response
 //! key signed it over `@status`, `content-digest`, the request it answers (`"@method";req`,
-//! `"@request-target";req`, and the request's own signature when it had one) and the nonce.
+//! `"@request-target";req`, and the credential it carried: its RFC 9421 signature, or its
+//! `Authorization` or `x-logtrust-sign` header) and the nonce.
 //! A tampered, unsigned or replayed answer is then an error, not a response.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +87,12 @@ impl ResponseVerifier {
             "\"@method\";req".to_owned(),
             "\"@request-target\";req".to_owned(),
         ];
+        // The credential it was sent with (an answer to other credentials is someone else's).
+        for credential in ["authorization", "x-logtrust-sign"] {
+            if request.header(credential).is_some() {
+                required.push(format!("\"{credential}\";req"));
+            }
+        }
         if request.header("signature").is_some() {
             if let Some(input) = request.header("signature-input") {
                 if let Ok((label, _)) = rfc9421::SignatureParams::parse_first(input) {

@@ -6,8 +6,9 @@
 //! A signature covers `@status`, `content-digest` (computed here over the body as sent),
 //! `content-type` when there is one, whatever else the client asked for that the response has,
 //! and the request it answers: `"@method";req` and `"@request-target";req`, and the request's
-//! own RFC 9421 signature (`"signature";req;key="sig1"`) when it had one, so a signed answer
-//! cannot be passed off as the answer to another request. A `nonce` or `tag` the client sent in
+//! credential: its RFC 9421 signature (`"signature";req;key="sig1"`), or its `Authorization`
+//! or `x-logtrust-sign` header, so a signed answer cannot be passed off as the answer to
+//! another request, nor to the same request made with other credentials. A `nonce` or `tag` the client sent in
 //! `Accept-Signature` is echoed as a signature parameter.
 //!
 //! The body is read whole to be digested, up to [`MAX_SIGNED_BODY`]: a response declaring more
@@ -33,6 +34,9 @@ use crate::error::{ApiError, ErrorCode};
 
 /// The largest response body signed (its digest needs all of it).
 pub const MAX_SIGNED_BODY: usize = 8 * 1024 * 1024;
+
+/// Request headers carrying a credential that a signed answer covers when present.
+pub const BOUND_CREDENTIALS: [&str; 2] = ["authorization", "x-logtrust-sign"];
 
 /// The label of a signature no client asked for (a route's `sign_responses`).
 const DEFAULT_LABEL: &str = "kw";
@@ -174,8 +178,16 @@ async fn signed(
     }
     required.push("\"@method\";req".into());
     required.push("\"@request-target\";req".into());
+    // The request's credential: its RFC 9421 signature, or the header that carries a bearer
+    // token or a header-hmac signature (a query-hmac signature is in the target), so an answer
+    // to someone else's credentials never passes for the answer to this request.
     if let Some(label) = request_signature_label(request_headers) {
         required.push(format!("\"signature\";req;key=\"{label}\""));
+    }
+    for credential in BOUND_CREDENTIALS {
+        if request_headers.contains_key(credential) {
+            required.push(format!("\"{credential}\";req"));
+        }
     }
     let request_pairs: Vec<(&str, &[u8])> =
         request_headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();

@@ -158,6 +158,28 @@ async fn an_answer_asked_for_is_signed_and_bound_to_its_request() {
     let (status, headers, body) = send_raw(&server, &bearer).await;
     assert_eq!(status, 200);
     assert!(verify(&bearer, status, &headers, &body, "resp", &key).is_ok());
+    // A man in the middle who sees that request (and its nonce) asks the same with his own
+    // token: keyward signs his answer, which does not pass for the answer to the admin's.
+    let (_, mallory) = server.user("mallory", &["activities:read"]).await;
+    let forged = Prepared {
+        headers: vec![
+            ("authorization".into(), format!("Bearer {mallory}")),
+            ("accept-signature".into(), asked.clone()),
+        ],
+        ..bearer.again()
+    };
+    let (status, headers, body) = send_raw(&server, &forged).await;
+    assert_eq!(status, 200);
+    assert!(
+        verify(&forged, status, &headers, &body, "resp", &key)
+            .unwrap()
+            .covers("\"authorization\";req")
+    );
+    assert_eq!(
+        verify(&bearer, status, &headers, &body, "resp", &key).unwrap_err().code(),
+        "signature-mismatch",
+        "an answer to another credential passed for the admin's"
+    );
     let refused = Prepared {
         headers: vec![
             ("authorization".into(), "Bearer kwat_nope".into()),
