@@ -8,7 +8,7 @@ use crate::request::RequestView;
 use crate::rfc9421::{self, SignatureParams};
 use crate::time::parse_epoch_millis;
 use crate::token::TokenDigest;
-use crate::verify::{BlankValues, Verifier, VerifyOptions};
+use crate::verify::{BlankValues, SignatureRule, Verifier, VerifyOptions};
 use crate::{Field, VerifyError};
 
 /// query-hmac parsing: never panics; more than [`query_hmac::MAX_PARAMETERS`] signed
@@ -118,8 +118,9 @@ pub fn timestamp(data: &[u8]) {
     }
 }
 
-/// The whole verify path on an arbitrary request: never panics; parsing without the body and
-/// verifying with it answers exactly as verifying the whole request, and a body is needed only
+/// The whole verify path on an arbitrary request, under either rule for several RFC 9421
+/// signatures: never panics; parsing without the body and verifying with it answers exactly as
+/// verifying the whole request, and a body is needed only
 /// where `reads_body` says so; a request re-signed by our signer for the key it names verifies.
 pub fn verify_request(data: &[u8]) {
     let Some(request) = ArbitraryRequest::parse(data) else { return };
@@ -127,20 +128,24 @@ pub fn verify_request(data: &[u8]) {
         request.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
     let view = RequestView::new(&request.method, &request.target, &headers, &request.body);
     let lookup = FuzzKeys;
-    let verifier =
-        Verifier::new(VerifyOptions { blank_values: BlankValues::Skipped, ..Default::default() });
-    // Any answer will do, as long as there is one, and the two paths agree on it.
-    let whole =
-        verifier.verify(&view, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()));
-    let split = verifier.parse(&view.with_body(b"")).and_then(|presented| {
-        let body: &[u8] = if presented.reads_body() { &request.body } else { b"" };
-        presented.verify(body, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()))
-    });
-    assert_eq!(
-        whole.as_ref().map_err(VerifyError::code),
-        split.as_ref().map_err(VerifyError::code),
-        "parse-then-verify disagrees with verify"
-    );
+    // Under either rule for several RFC 9421 signatures.
+    for signatures in [SignatureRule::First, SignatureRule::All] {
+        let options =
+            VerifyOptions { blank_values: BlankValues::Skipped, signatures, ..Default::default() };
+        let verifier = Verifier::new(options);
+        // Any answer will do, as long as there is one, and the two paths agree on it.
+        let whole =
+            verifier.verify(&view, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()));
+        let split = verifier.parse(&view.with_body(b"")).and_then(|presented| {
+            let body: &[u8] = if presented.reads_body() { &request.body } else { b"" };
+            presented.verify(body, NOW_MS, &lookup).map(|v| (v.scheme(), v.replay_id().copied()))
+        });
+        assert_eq!(
+            whole.as_ref().map_err(VerifyError::code),
+            split.as_ref().map_err(VerifyError::code),
+            "parse-then-verify disagrees with verify"
+        );
+    }
     // Signing what we parsed and verifying it must succeed for a query without credentials.
     if let Some(query) = view.query() {
         if SignedQuery::parse(query).is_ok()
