@@ -89,9 +89,13 @@ pub enum ErrorCode {
     /// 37: forward-auth: the proxy's request does not say which request to check, or says it
     /// in two ways that disagree.
     InvalidForwardAuth,
-    /// 38: the request's path has dot segments or encoded slashes, which gateway routes refuse
-    /// (an upstream could resolve them to a path the route does not cover).
+    /// 38: the request's path has dot segments, encoded slashes, empty segments, path
+    /// parameters or malformed escapes, which gateway routes and forward-auth refuse (an
+    /// upstream could resolve them to a path the route does not cover).
     InvalidPath,
+    /// 39: the request's host is repeated, malformed, or disagrees with the target's
+    /// authority: an upstream could serve it as another host.
+    InvalidHost,
     /// 40: no such resource (in the caller's domain).
     NotFound,
     /// 41: a name is taken, or the resource's state forbids the change.
@@ -104,6 +108,15 @@ pub enum ErrorCode {
     AddressNotAllowed,
     /// 45: the key's policy does not allow this route, or this method on it.
     RouteNotAllowed,
+    /// 46: forward-auth: no route names this request's path (and host), and unrouted paths
+    /// are refused.
+    Unrouted,
+    /// 47: a method override (`X-HTTP-Method-Override`, `_method`...) the route does not
+    /// honour, or one that names no method.
+    MethodOverride,
+    /// 48: forward-auth: the check carries a header the proxy would not send (an identity
+    /// header, a rewritten target, a forwarding header spelled with `_`).
+    ForgedHeader,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
     /// 51: the database is unavailable, or too busy to answer now.
@@ -151,12 +164,16 @@ impl ErrorCode {
             RequestTimeout => 36,
             InvalidForwardAuth => 37,
             InvalidPath => 38,
+            InvalidHost => 39,
             NotFound => 40,
             Conflict => 41,
             MethodNotAllowed => 42,
             UpgradeNotAllowed => 43,
             AddressNotAllowed => 44,
             RouteNotAllowed => 45,
+            Unrouted => 46,
+            MethodOverride => 47,
+            ForgedHeader => 48,
             Internal => 50,
             Unavailable => 51,
             Overloaded => 52,
@@ -175,9 +192,11 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED
             }
             WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed | AddressNotAllowed
-            | RouteNotAllowed => StatusCode::FORBIDDEN,
+            | RouteNotAllowed | Unrouted => StatusCode::FORBIDDEN,
             InvalidBody | InvalidQuery | TooManyItems | InvalidForwardAuth | InvalidPath
-            | UpgradeNotAllowed => StatusCode::BAD_REQUEST,
+            | InvalidHost | UpgradeNotAllowed | MethodOverride | ForgedHeader => {
+                StatusCode::BAD_REQUEST
+            }
             TooManyLoginAttempts | RateLimited | CreditsExhausted => StatusCode::TOO_MANY_REQUESTS,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
@@ -231,11 +250,15 @@ impl ErrorCode {
             TooManyItems => "Too many items in a list",
             RequestTimeout => "Request took too long",
             InvalidForwardAuth => "The forward-auth request does not say which request to check",
-            InvalidPath => "Paths with dot segments or encoded slashes are not accepted",
+            InvalidPath => "This path could be read differently by the upstream: not accepted",
+            InvalidHost => "This host could be read differently by the upstream: not accepted",
+            Unrouted => "No route covers this request",
+            MethodOverride => "This method override is not accepted here",
+            ForgedHeader => "The request carries a header only keyward or the proxy may set",
             NotFound => "Not found",
             Conflict => "Conflict",
             MethodNotAllowed => "Method not allowed",
-            UpgradeNotAllowed => "Connection upgrades are not allowed on this route",
+            UpgradeNotAllowed => "WebSocket upgrades are not allowed on this route",
             Internal => "Internal server error",
             Unavailable => "Service unavailable",
             Overloaded => "Server busy; try again shortly",

@@ -72,6 +72,12 @@ pub struct AuthSettings {
 #[derive(Clone, Copy, Debug)]
 pub struct BodyWithheld;
 
+/// A request extension naming the method a request is authorized as, when it is not the
+/// request's own: the method a method override the route honours names. Key policies decide
+/// on it; the replay guard still binds the signature to the request's own method.
+#[derive(Clone, Debug)]
+pub struct AuthorizedMethod(pub axum::http::Method);
+
 /// Why a request was not authenticated: the answer, and what the log says about it.
 #[derive(Debug)]
 pub struct Refusal {
@@ -141,19 +147,12 @@ pub async fn authenticate(
         .with_uri_scheme(parts.uri.scheme_str().unwrap_or(settings.uri_scheme));
 
     // 1. The credentials, parsed once; a console session only when there are none.
-    let session: String;
-    let session_headers: [(&str, &[u8]); 1];
     let presented = match settings.verifier.parse(&view) {
         Ok(presented) => presented,
         Err(VerifyError::NoCredentials) if settings.console_sessions => {
             let csrf_failed = |_| Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed");
             match console_session(&parts).map_err(csrf_failed)? {
-                Some(token) => {
-                    session = keyward_sig::bearer::authorization_value(token);
-                    session_headers = [("authorization", session.as_bytes())];
-                    let view = RequestView::new(method.as_str(), target, &session_headers, b"");
-                    settings.verifier.parse(&view).map_err(|e| Refusal::verify(e, None, None))?
-                }
+                Some(token) => settings.verifier.console_session(&view, token),
                 None => return Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
             }
         }
@@ -223,9 +222,11 @@ pub async fn authenticate(
     // The policy of the key the request speaks for, and of every other key that signed it.
     let policy = key_policy(verified.principal()).filter(|policy| !policy.is_empty());
     let others = found.others.iter().map(|key| &key.0.key.policy);
+    let authorized = parts.extensions.get::<AuthorizedMethod>().map_or(method, |m| &m.0);
     for policy in policy.into_iter().chain(others).filter(|policy| !policy.is_empty()) {
         let address = settings.trusted_proxies.client_address(&parts);
-        let refused = policy::refusal(policy, &settings.route, method.as_str(), address, now_ms);
+        let refused =
+            policy::refusal(policy, &settings.route, authorized.as_str(), address, now_ms);
         if let Some((error, reason)) = refused {
             return Err(Refusal { scheme: Some(scheme), key_id, ..Refusal::new(error, reason) });
         }

@@ -30,7 +30,8 @@ impl TrustedProxies {
         TrustedProxies(networks.into())
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is a trusted proxy.
+    pub fn trusts(&self, address: IpAddr) -> bool {
         self.0.iter().any(|network| network.contains(&address))
     }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use http::HeaderName;
 use keyward_server::auth::{RedisFailure, ReplayMode};
 use keyward_server::gateway::{
-    BodyForwarding, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
+    BodyForwarding, ForwardAuthProxy, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
+    Unrouted,
 };
 use keyward_server::throttle::ThrottleSettings;
 use keyward_server::{Limits, RouteSchemes, Settings};
@@ -119,11 +119,19 @@ pub struct ServeArgs {
     /// clients) [default: x-keyward-].
     #[arg(long, env = "KEYWARD_IDENTITY_HEADER_PREFIX", value_name = "PREFIX")]
     identity_header_prefix: Option<String>,
-    /// Whether the proxies asking forward-auth forward request bodies (Envoy
+    /// Serve forward-auth (/auth/check, and Envoy's gRPC ext_authz) to this proxy: nginx,
+    /// caddy, traefik or envoy. Only its headers say which request to check [default: off].
+    #[arg(long, env = "KEYWARD_FORWARD_AUTH", value_name = "PROXY")]
+    forward_auth: Option<String>,
+    /// Whether the proxy asking forward-auth forwards request bodies (Envoy
     /// with_request_body, Traefik forwardBody): forwarded or not-forwarded. Schemes that
     /// sign the body need them [default: not-forwarded].
     #[arg(long, env = "KEYWARD_FORWARD_AUTH_BODY", value_name = "MODE")]
     forward_auth_body: Option<String>,
+    /// What forward-auth answers for a path no route names: refuse (403, code 46), or
+    /// any-credential (any valid credential passes, whatever it holds) [default: refuse].
+    #[arg(long, env = "KEYWARD_FORWARD_AUTH_UNROUTED", value_name = "MODE")]
+    forward_auth_unrouted: Option<String>,
     /// The log on stderr: text, or json (one object per line, with the node's name and the
     /// request id) [default: text].
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_name = "FORMAT")]
@@ -239,16 +247,13 @@ struct FileConfig {
     redis_failure: Option<String>,
 }
 
-/// `[forward_auth]`: where the original request is read from.
+/// `[forward_auth]`: the proxy that asks, whether it forwards bodies, what unrouted paths get.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ForwardAuthFile {
-    method_headers: Option<Vec<String>>,
-    uri_headers: Option<Vec<String>>,
-    host_header: Option<String>,
-    proto_header: Option<String>,
-    length_header: Option<String>,
+    proxy: Option<String>,
     body: Option<String>,
+    unrouted: Option<String>,
 }
 
 /// The checked configuration.
@@ -431,8 +436,12 @@ impl ServeArgs {
                 .unwrap_or("x-keyward-"),
         )
         .map_err(|why| anyhow::anyhow!("identity header prefix: {why}"))?;
-        let forward_auth =
-            forward_auth(file.forward_auth.unwrap_or_default(), self.forward_auth_body)?;
+        let forward_auth = forward_auth(
+            file.forward_auth.unwrap_or_default(),
+            self.forward_auth,
+            self.forward_auth_body,
+            self.forward_auth_unrouted,
+        )?;
         let metrics_permission = match self.metrics_permission.or(file.metrics_permission) {
             Some(name) => {
                 keyward_store::declare_permissions([name.as_str()])
@@ -523,35 +532,37 @@ impl ServeArgs {
     }
 }
 
-/// Forward-auth's settings: the file's `[forward_auth]`, the body mode from the flag first.
+/// Forward-auth's settings: the flags first, then the file's `[forward_auth]`.
 fn forward_auth(
     file: ForwardAuthFile,
+    proxy_flag: Option<String>,
     body_flag: Option<String>,
+    unrouted_flag: Option<String>,
 ) -> anyhow::Result<ForwardAuthSettings> {
-    let defaults = ForwardAuthSettings::default();
-    let name = |value: &str| {
-        HeaderName::try_from(value.trim())
-            .with_context(|| format!("forward_auth: {value:?} is not a header name"))
+    let proxy = match proxy_flag.or(file.proxy).as_deref() {
+        None | Some("off") => None,
+        Some(name) => Some(ForwardAuthProxy::from_name(name).with_context(|| {
+            format!("forward-auth: {name:?} is none of nginx, caddy, traefik, envoy")
+        })?),
     };
-    let names = |list: Option<Vec<String>>, default: Vec<HeaderName>| match list {
-        Some(list) if list.is_empty() => bail!("forward_auth: a header list cannot be empty"),
-        Some(list) => list.iter().map(|v| name(v)).collect(),
-        None => Ok(default),
-    };
-    let one = |value: Option<String>, default: HeaderName| value.map_or(Ok(default), |v| name(&v));
     let bodies = match body_flag.or(file.body).as_deref() {
         None | Some("not-forwarded") => BodyForwarding::NotForwarded,
         Some("forwarded") => BodyForwarding::Forwarded,
         Some(other) => bail!("forward-auth body must be forwarded or not-forwarded, not {other:?}"),
     };
-    Ok(ForwardAuthSettings {
-        method_headers: names(file.method_headers, defaults.method_headers)?,
-        uri_headers: names(file.uri_headers, defaults.uri_headers)?,
-        host_header: one(file.host_header, defaults.host_header)?,
-        proto_header: one(file.proto_header, defaults.proto_header)?,
-        length_header: one(file.length_header, defaults.length_header)?,
-        bodies,
-    })
+    if bodies == BodyForwarding::Forwarded
+        && matches!(proxy, Some(ForwardAuthProxy::Nginx | ForwardAuthProxy::Caddy))
+    {
+        bail!("forward-auth body: {} does not forward request bodies", proxy.map_or("", |p| p.as_str()));
+    }
+    let unrouted = match unrouted_flag.or(file.unrouted).as_deref() {
+        None | Some("refuse") => Unrouted::Refused,
+        Some("any-credential") => Unrouted::AnyCredential,
+        Some(other) => {
+            bail!("forward-auth unrouted must be refuse or any-credential, not {other:?}")
+        }
+    };
+    Ok(ForwardAuthSettings { proxy, bodies, unrouted })
 }
 
 /// A comma-separated scheme list, checked; `default` when not given.

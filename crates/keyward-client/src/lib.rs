@@ -394,7 +394,7 @@ impl Client {
             }
             Auth::None => {}
         }
-        let (method, target, sent) = (
+        let (method, target, mut sent) = (
             request.method().clone(),
             match request.url().query() {
                 Some(query) => format!("{}?{query}", request.url().path()),
@@ -402,6 +402,18 @@ impl Client {
             },
             request.headers().clone(),
         );
+        // The `Host` the HTTP client will send, for the answer's `"@authority";req`.
+        if let (false, Some(host)) =
+            (sent.contains_key(http::header::HOST), request.url().host_str())
+        {
+            let host = match request.url().port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            if let Ok(value) = http::HeaderValue::try_from(host) {
+                sent.insert(http::header::HOST, value);
+            }
+        }
         let response = self.http.execute(request).await?;
         let status = response.status();
         let headers = response.headers().clone();

@@ -1,7 +1,7 @@
 //! Verifying signed answers (RFC 9421 section 2.4): the client asks for a signature with
 //! `Accept-Signature` and a fresh nonce, and accepts an answer only when the server's response
 //! key signed it over `@status`, `content-digest`, the request it answers (`"@method";req`,
-//! `"@request-target";req`, and the credential it carried: its RFC 9421 signature, or its
+//! `"@authority";req`, `"@request-target";req`, and the credential it carried: its RFC 9421 signature, or its
 //! `Authorization` or `x-logtrust-sign` header) and the nonce.
 //! A tampered, unsigned or replayed answer is then an error, not a response.
 
@@ -85,6 +85,7 @@ impl ResponseVerifier {
             "\"@status\"".to_owned(),
             "\"content-digest\"".to_owned(),
             "\"@method\";req".to_owned(),
+            "\"@authority\";req".to_owned(),
             "\"@request-target\";req".to_owned(),
         ];
         // The credential it was sent with (an answer to other credentials is someone else's).

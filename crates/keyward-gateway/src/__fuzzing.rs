@@ -7,19 +7,26 @@ use envoy_types::ext_authz::v3::pb::CheckRequest;
 use http::header::{HeaderName, HeaderValue};
 use prost::Message;
 
-use crate::forward_auth::{ForwardAuthSettings, original_request};
+use crate::forward_auth::{ForwardAuthProxy, original_request};
 use crate::headers::query_without_credentials;
-use crate::path::matching_path;
+use crate::path::canonical_path;
 use crate::{BodyForwarding, grpc};
 
-/// Route matching's path: never panics; an accepted path has no dot segment, is accepted
-/// again unchanged (normalising twice is normalising once), and is the input itself when the
-/// input had no escape.
+/// The canonical path: never panics; an accepted path has no dot segment, no empty segment
+/// but the last, no `;`, no encoded separator, `%` or control character; it is accepted again
+/// unchanged (normalising twice is normalising once), and is the input itself when the input
+/// had no escape.
 pub fn path(data: &[u8]) {
     let Ok(path) = std::str::from_utf8(data) else { return };
-    let Ok(normal) = matching_path(path) else { return };
+    let Ok(normal) = canonical_path(path) else { return };
+    assert!(normal.starts_with('/'), "{path:?} -> {normal:?}");
     assert!(!normal.split('/').any(|s| s == "." || s == ".."), "{path:?} -> {normal:?}");
-    assert_eq!(matching_path(&normal).as_deref(), Ok(&*normal), "not idempotent on {path:?}");
+    assert!(!normal.contains("//") && !normal.contains(';'), "{path:?} -> {normal:?}");
+    let upper = normal.to_ascii_uppercase();
+    for refused in ["%2F", "%5C", "%25", "%3B", "%00", "%0A", "%7F"] {
+        assert!(!upper.contains(refused), "{path:?} -> {normal:?}");
+    }
+    assert_eq!(canonical_path(&normal).as_deref(), Ok(&*normal), "not idempotent on {path:?}");
     if !path.contains('%') {
         assert_eq!(normal, path);
     }
@@ -40,9 +47,10 @@ pub fn query(data: &[u8]) {
     }
 }
 
-/// Reading a forward-auth request (`METHOD PATH`, then `name: value` lines): never panics; an
-/// accepted one names a target starting with `/`, and when exactly one header names the
-/// original URI, the target is that header's.
+/// Reading a forward-auth request (`METHOD PATH`, then `name: value` lines) as each proxy
+/// sends it: never panics; an accepted one names a target starting with `/`: for a proxy that
+/// names it in a header, that header's one value, and for Envoy the path below
+/// `/auth/check`.
 pub fn forward_auth(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut lines = text.split('\n');
@@ -59,21 +67,34 @@ pub fn forward_auth(data: &[u8]) {
             request.headers_mut().append(name, value);
         }
     }
-    let settings = ForwardAuthSettings::default();
-    let named: Vec<String> = settings
-        .uri_headers
-        .iter()
-        .flat_map(|name| request.headers().get_all(name).iter())
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .collect();
-    let below_check = request.uri().path().starts_with("/auth/check/");
-    let Ok(original) = original_request(&settings, request) else { return };
-    let target =
-        original.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();
-    assert!(target.starts_with('/'), "{target:?}");
-    if let [only] = &named[..] {
-        if !below_check {
-            assert_eq!(&target, only);
+    for proxy in ForwardAuthProxy::ALL {
+        let named = match proxy {
+            ForwardAuthProxy::Nginx => "x-original-uri",
+            ForwardAuthProxy::Caddy | ForwardAuthProxy::Traefik => "x-forwarded-uri",
+            ForwardAuthProxy::Envoy => "",
+        };
+        let named: Vec<String> = request
+            .headers()
+            .get_all(named)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let mut copy = http::Request::new(Body::empty());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.headers_mut() = request.headers().clone();
+        let Ok(original) = original_request(proxy, BodyForwarding::NotForwarded, copy) else {
+            continue;
+        };
+        let target =
+            original.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_default();
+        assert!(target.starts_with('/'), "{proxy:?}: {target:?}");
+        match proxy {
+            ForwardAuthProxy::Envoy => {
+                let below = request.uri().path().strip_prefix("/auth/check").unwrap_or_default();
+                assert!(target.starts_with(below), "{target:?} is not below /auth/check");
+            }
+            _ => assert_eq!(named, [target.clone()], "{proxy:?} decided on another target"),
         }
     }
 }
@@ -132,5 +153,95 @@ pub fn forwarded_for(data: &[u8]) {
             spelled.contains(&client),
             "{client} is named by no forwarding header: {headers:?}"
         );
+    }
+}
+
+/// The front door's canonical form against independent readings of the same request
+/// (input: `METHOD`, `HOST` and `PATH` lines): the `http` crate's (what it refuses never reaches
+/// keyward) and the WHATWG URL parser's, as the `url` crate implements it (browsers, Node and
+/// many upstreams read URLs so). Whatever keyward accepts, `url` reads as the same host, port
+/// and path segments (fully decoded), with no dot segment, `;` or empty segment left for
+/// an upstream to resolve; and the canonical form, read again, is itself. A route that names
+/// per-method permissions serves only those methods, `HEAD` as `GET`.
+#[cfg(feature = "fuzzing")]
+pub fn front_door(data: &[u8]) {
+    use crate::canonical::CanonicalRequest;
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let mut lines = text.splitn(3, '\n');
+    let (Some(method), Some(host), Some(path)) = (lines.next(), lines.next(), lines.next()) else {
+        return;
+    };
+    let Ok(request) =
+        http::Request::builder().method(method).uri(path).header("host", host).body(())
+    else {
+        return;
+    };
+    check_methods(request.method());
+    let (uri, headers) = (request.uri(), request.headers());
+    if uri.authority().is_some() || uri.path_and_query().is_none() {
+        return;
+    }
+    let Ok(canonical) = CanonicalRequest::read(uri, headers, "http") else { return };
+    let canonical_host = canonical.host().and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let canonical_path = canonical.path(uri).to_owned();
+    let url = url::Url::parse(&format!("http://{host}{}", uri.path()))
+        .unwrap_or_else(|error| panic!("keyward accepted {host:?} {path:?}; url refuses: {error}"));
+    // The host: the same name, or the same address.
+    let url_host = url.host_str().unwrap_or_default();
+    let name = canonical.host_name().unwrap_or_default();
+    let same_address = |a: &str, b: &str| {
+        let address = |s: &str| s.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok();
+        address(a).is_some() && address(a) == address(b)
+    };
+    assert!(
+        url_host.trim_end_matches('.') == name || same_address(url_host, name),
+        "host {host:?}: keyward {name:?}, url {url_host:?}"
+    );
+    assert_eq!(
+        canonical_host.rsplit_once(':').filter(|_| !canonical_host.ends_with(']')).map(|(_, p)| p.to_owned()),
+        url.port().map(|port| port.to_string()),
+        "port of {host:?}"
+    );
+    // The path: the same segments, fully decoded; nothing left to resolve.
+    let decode = |p: &str| percent_encoding::percent_decode_str(p).collect::<Vec<u8>>();
+    assert_eq!(decode(&canonical_path), decode(url.path()), "path {path:?}: url {:?}", url.path());
+    let decoded = decode(&canonical_path);
+    for segment in decoded.split(|&b| b == b'/').skip(1) {
+        assert!(segment != b"." && segment != b"..", "{path:?}");
+        assert!(!segment.contains(&b';') && !segment.iter().any(u8::is_ascii_control), "{path:?}");
+    }
+    assert!(!canonical_path.contains("//"), "{path:?}");
+    // Canonical once is canonical.
+    let again = http::Request::builder()
+        .uri(canonical_path.as_str())
+        .header("host", canonical_host)
+        .body(())
+        .expect("a canonical request is a request");
+    let twice = CanonicalRequest::read(again.uri(), again.headers(), "http")
+        .expect("a canonical request is accepted again");
+    assert_eq!(twice.path(again.uri()), canonical_path);
+    assert_eq!(twice.host().and_then(|h| h.to_str().ok()), Some(canonical_host));
+}
+
+/// Per-method permissions name the methods served: `HEAD` as `GET`, nothing else.
+#[cfg(feature = "fuzzing")]
+fn check_methods(method: &http::Method) {
+    use http::Method;
+    static ROUTES: std::sync::OnceLock<crate::Routes> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut config = crate::RouteConfig {
+            prefix: "/o".into(),
+            upstream: "http://127.0.0.1:9".into(),
+            ..Default::default()
+        };
+        config.method_permissions.insert("GET".into(), vec!["fuzz:read".into()]);
+        config.method_permissions.insert("POST".into(), vec!["fuzz:write".into()]);
+        crate::Routes::check(vec![config]).expect("a valid route")
+    });
+    let route = routes.get(0).expect("one route");
+    let served = [Method::GET, Method::HEAD, Method::POST].contains(method);
+    assert_eq!(route.serves_method(method), served, "{method}");
+    if *method == Method::HEAD {
+        assert_eq!(route.required(method), route.required(&Method::GET));
     }
 }

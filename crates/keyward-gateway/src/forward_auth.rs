@@ -1,26 +1,28 @@
 //! Forward-auth: a proxy asks keyward about a request before forwarding it, and keyward
 //! answers with the gateway's decision: `200` with the caller's identity as headers, or the
 //! refusal (401, 403...) in keyward's error shape. One endpoint family, `/auth/check` and
-//! every path below it, any method.
+//! every path below it, any method; off until a setting names the proxy that asks
+//! ([`ForwardAuthProxy`]), because only that proxy's headers may say which request to check:
 //!
-//! Where the original request is read from:
+//! | proxy | method | URI | host, scheme | no body |
+//! |---|---|---|---|---|
+//! | nginx `auth_request` | `X-Original-Method` | `X-Original-URI` | `X-Forwarded-Host`, `-Proto` | `X-Original-Content-Length: 0` |
+//! | Caddy, Traefik | `X-Forwarded-Method` | `X-Forwarded-Uri` | `X-Forwarded-Host`, `-Proto` | (never stated) |
+//! | Envoy `ext_authz` (HTTP) | the request's | the path below `/auth/check`, and the query | `Host`, `X-Forwarded-Proto` | `x-envoy-auth-partial-body` |
 //!
-//! | proxy | method | URI | host, scheme |
-//! |---|---|---|---|
-//! | nginx `auth_request` | `X-Original-Method` | `X-Original-URI` | `X-Forwarded-Host`, `-Proto` |
-//! | Caddy, Traefik | `X-Forwarded-Method` | `X-Forwarded-Uri` | `X-Forwarded-Host`, `-Proto` |
-//! | Envoy `ext_authz` (HTTP) | the request's | the path below `/auth/check`, and the query | `Host` |
-//!
-//! The names are configurable. A client can add any of these headers to its request, and some
-//! proxies pass a client's headers on, so every source present must agree: a request whose
-//! `X-Original-URI` and `X-Forwarded-Uri` differ is refused (code 37), never decided on the one
-//! the client chose.
+//! A client can add any header to its request, and proxies pass a client's headers on, so a
+//! check that carries what the proxy would not send is refused (400, code 48), never decided:
+//! an identity header in any spelling (`x_keyward_principal`), a rewritten target that is not
+//! the proxy's own (`X-Original-URL`, another proxy's `X-Forwarded-Uri`), a forwarding header
+//! spelled with `_`, another proxy's body statement. A method override is refused (47) unless
+//! the route names it. A path no route names is refused (403, code 46) unless
+//! [`Unrouted::AnyCredential`] says any valid credential passes there.
 //!
 //! A scheme that signs the body needs the body. When the proxy forwards it (Envoy
 //! `with_request_body`, Traefik `forwardBody`; say so with [`BodyForwarding::Forwarded`]), it is
 //! verified; when the proxy does not, the request passes only if the proxy states that the
-//! original had no body (`X-Original-Content-Length: 0`); otherwise it is refused with code 26,
-//! never accepted unchecked. Envoy's `x-envoy-auth-partial-body: true` (a body cut at
+//! original had no body (nginx: `X-Original-Content-Length: 0`); otherwise it is refused with
+//! code 26, never accepted unchecked. Envoy's `x-envoy-auth-partial-body: true` (a body cut at
 //! `max_request_bytes`) is refused the same way.
 
 use axum::body::Body;
@@ -29,12 +31,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Allowance, BodyWithheld, Principal, authenticate};
+use keyward_auth::{Allowance, AuthorizedMethod, BodyWithheld, Principal, authenticate};
 
-use crate::headers;
-use crate::path::matching_path;
+use crate::canonical::{CanonicalRequest, same_header_name};
+use crate::headers::{self, Owned};
+use crate::proxy::{ForeignOverride, authorized_method, method_not_allowed};
 use crate::route::{Access, QueryCredentials};
-use crate::{Gateway, permitted};
+use crate::{Gateway, door_refusal, permitted};
 
 /// The path forward-auth answers on (and below).
 pub const CHECK_PATH: &str = "/auth/check";
@@ -42,63 +45,115 @@ pub const CHECK_PATH: &str = "/auth/check";
 /// Envoy's marker on a check request that carries the body.
 const ENVOY_PARTIAL_BODY: &str = "x-envoy-auth-partial-body";
 
+/// nginx's statement (in the guide's configuration) that the original request had no body.
+const ORIGINAL_CONTENT_LENGTH: &str = "x-original-content-length";
+
 /// Envoy's list of headers to remove from the original request, in an allowing answer.
 const ENVOY_HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
 
-/// Whether the proxies that ask forward request bodies.
+/// The proxy that asks forward-auth. Its headers, and only its, say which request to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardAuthProxy {
+    /// nginx `auth_request`, configured as `docs/gateway.md` says.
+    Nginx,
+    /// Caddy `forward_auth`.
+    Caddy,
+    /// Traefik `ForwardAuth`.
+    Traefik,
+    /// Envoy `ext_authz`, over HTTP (`/auth/check` and below) or gRPC.
+    Envoy,
+}
+
+impl ForwardAuthProxy {
+    /// Every proxy, by name.
+    pub const ALL: [ForwardAuthProxy; 4] =
+        [ForwardAuthProxy::Nginx, ForwardAuthProxy::Caddy, ForwardAuthProxy::Traefik, ForwardAuthProxy::Envoy];
+
+    /// The proxy called `name` (`nginx`, `caddy`, `traefik`, `envoy`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|proxy| proxy.as_str() == name)
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardAuthProxy::Nginx => "nginx",
+            ForwardAuthProxy::Caddy => "caddy",
+            ForwardAuthProxy::Traefik => "traefik",
+            ForwardAuthProxy::Envoy => "envoy",
+        }
+    }
+
+    /// The headers that carry the original method and URI; `None` for Envoy, whose check is
+    /// the original's method, and whose path below `/auth/check` is the original's.
+    fn target_headers(self) -> Option<(HeaderName, HeaderName)> {
+        match self {
+            ForwardAuthProxy::Nginx => Some((
+                HeaderName::from_static("x-original-method"),
+                HeaderName::from_static("x-original-uri"),
+            )),
+            ForwardAuthProxy::Caddy | ForwardAuthProxy::Traefik => Some((
+                HeaderName::from_static("x-forwarded-method"),
+                HeaderName::from_static("x-forwarded-uri"),
+            )),
+            ForwardAuthProxy::Envoy => None,
+        }
+    }
+
+    /// The header that carries the original host; `None`: the check's own `Host`.
+    fn host_header(self) -> Option<HeaderName> {
+        match self {
+            ForwardAuthProxy::Envoy => None,
+            _ => Some(HeaderName::from_static("x-forwarded-host")),
+        }
+    }
+}
+
+/// Whether the proxy that asks forwards request bodies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BodyForwarding {
-    /// They do not (nginx, Caddy; the default): a body-signing scheme passes only when the
+    /// It does not (nginx, Caddy; the default): a body-signing scheme passes only when the
     /// original request had no body, as the proxy states.
     #[default]
     NotForwarded,
-    /// They do (Envoy `with_request_body`, Traefik `forwardBody`): the check request's body
+    /// It does (Envoy `with_request_body`, Traefik `forwardBody`): the check request's body
     /// is the original's.
     Forwarded,
 }
 
-/// Where forward-auth reads the original request from.
-#[derive(Clone, Debug)]
-pub struct ForwardAuthSettings {
-    /// Headers that carry the original method; all present must agree.
-    pub method_headers: Vec<HeaderName>,
-    /// Headers that carry the original URI (path and query); all present must agree.
-    pub uri_headers: Vec<HeaderName>,
-    /// The header that carries the original host [default: `x-forwarded-host`, else `Host`].
-    pub host_header: HeaderName,
-    /// The header that carries the original URI scheme.
-    pub proto_header: HeaderName,
-    /// The header in which a proxy that does not forward bodies states the original's length.
-    pub length_header: HeaderName,
-    /// Whether the proxies forward bodies.
-    pub bodies: BodyForwarding,
+/// What forward-auth decides for a path no route names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unrouted {
+    /// Refused, 403 (code 46): what nobody configured is not let through (the default).
+    #[default]
+    Refused,
+    /// Any valid credential passes, whatever it holds.
+    AnyCredential,
 }
 
-impl Default for ForwardAuthSettings {
-    fn default() -> Self {
-        ForwardAuthSettings {
-            method_headers: vec![
-                HeaderName::from_static("x-original-method"),
-                HeaderName::from_static("x-forwarded-method"),
-            ],
-            uri_headers: vec![
-                HeaderName::from_static("x-original-uri"),
-                HeaderName::from_static("x-forwarded-uri"),
-            ],
-            host_header: HeaderName::from_static("x-forwarded-host"),
-            proto_header: HeaderName::from_static("x-forwarded-proto"),
-            length_header: HeaderName::from_static("x-original-content-length"),
-            bodies: BodyForwarding::NotForwarded,
-        }
-    }
+/// Forward-auth's settings.
+#[derive(Clone, Debug, Default)]
+pub struct ForwardAuthSettings {
+    /// The proxy that asks; `None`: forward-auth is off (the default).
+    pub proxy: Option<ForwardAuthProxy>,
+    /// Whether it forwards bodies.
+    pub bodies: BodyForwarding,
+    /// What a path no route names gets.
+    pub unrouted: Unrouted,
 }
 
 impl Gateway {
     /// Answers a forward-auth request (`/auth/check...`): 200 with the identity headers when
     /// the original request may pass, its refusal otherwise.
     pub async fn check(&self, request: Request<Body>) -> Response {
-        let decision = match original_request(&self.0.settings.forward_auth, request) {
-            Ok(original) => self.decide(original).await,
+        let settings = &self.0.settings.forward_auth;
+        let Some(proxy) = settings.proxy else {
+            return refuse(ApiError::new(ErrorCode::NotFound).with_message(
+                "Forward-auth is off: start keyward with --forward-auth nginx, caddy, traefik or envoy",
+            ));
+        };
+        let decision = match original_request(proxy, settings.bodies, request) {
+            Ok(original) => self.decide(original, proxy).await,
             Err(error) => Err(error),
         };
         match decision {
@@ -113,16 +168,41 @@ impl Gateway {
         }
     }
 
-    /// The decision on an original request, or its refusal. Shared with the gRPC service.
-    pub(crate) async fn decide(&self, original: Request<Body>) -> Result<Decided, ApiError> {
+    /// The decision on an original request `proxy` asks about, or its refusal. Shared with
+    /// the gRPC service.
+    pub(crate) async fn decide(
+        &self,
+        mut original: Request<Body>,
+        proxy: ForwardAuthProxy,
+    ) -> Result<Decided, ApiError> {
         let table = self.table();
-        let host = crate::proxy::request_host(&original).map(str::to_ascii_lowercase);
-        let path = matching_path(original.uri().path()).map_err(|error| {
-            ApiError::new(ErrorCode::InvalidPath)
-                .with_detail(serde_json::json!({ "explanation": error.to_string() }))
-        })?;
-        let position = table.routes.position(host.as_deref(), &path, original.method());
+        refuse_foreign_headers(original.headers(), self.0.settings.identity.prefix(), proxy)?;
+        let scheme = original.uri().scheme_str().unwrap_or(self.uri_scheme()).to_owned();
+        let canonical = CanonicalRequest::read(original.uri(), original.headers(), &scheme)
+            .map_err(door_refusal)?;
+        let (host, path) = (canonical.host_name(), canonical.path(original.uri()));
+        let position = table.routes.position(host, path, original.method());
         let route = position.and_then(|i| table.routes.get(i));
+        if route.is_none() {
+            if let Some(route) = table.routes.for_path(host, path) {
+                return Err(method_not_allowed(route));
+            }
+            if self.0.settings.forward_auth.unrouted == Unrouted::Refused {
+                return Err(ApiError::new(ErrorCode::Unrouted).with_detail(serde_json::json!({
+                    "method": original.method().as_str(),
+                    "host": host,
+                    "path": path,
+                })));
+            }
+        }
+        let method = authorized_method(
+            route,
+            original.method(),
+            original.headers(),
+            original.uri().query(),
+            ForeignOverride::Refused,
+        )?;
+        drop(canonical);
         let query = route.map_or(QueryCredentials::Strip, |route| route.query_credentials);
         if route.is_some_and(|route| route.access == Access::Public) {
             return Ok(Decided { principal: None, query, allowance: None });
@@ -131,6 +211,9 @@ impl Gateway {
             Some(i) => &table.served[i].auth,
             None => &self.0.unrouted,
         };
+        if method != original.method() {
+            original.extensions_mut().insert(AuthorizedMethod(method.clone()));
+        }
         let mut original =
             authenticate(auth, original, self.now_ms()).await.map_err(|refusal| {
                 refusal.log();
@@ -141,7 +224,7 @@ impl Gateway {
             .remove::<Principal>()
             .expect("the pipeline sets the principal");
         if let Some(route) = route {
-            permitted(&principal, route.required(original.method()), original.method())?;
+            permitted(&principal, route.required(&method), &method)?;
         }
         let allowance = original.extensions_mut().remove::<Allowance>();
         Ok(Decided { principal: Some(principal), query, allowance })
@@ -161,47 +244,109 @@ impl Gateway {
     }
 }
 
-/// The original request a forward-auth request describes: its method, target, host and
-/// headers, and its body when the proxy forwarded it.
+/// Refuses a check carrying a header the proxy would not send: one keyward owns (identity,
+/// rewritten targets; the proxy's own were read and removed already), a forwarding header
+/// spelled with `_`, or a body statement the proxy does not make.
+fn refuse_foreign_headers(
+    headers: &HeaderMap,
+    identity_prefix: &str,
+    proxy: ForwardAuthProxy,
+) -> Result<(), ApiError> {
+    for name in headers.keys() {
+        let name = name.as_str();
+        let foreign = match headers::owned(name, identity_prefix) {
+            Some(Owned::Identity | Owned::RewrittenTarget) => true,
+            Some(Owned::Forwarding | Owned::Credential | Owned::MethodOverride) => {
+                name.contains('_')
+            }
+            None => {
+                (same_header_name(name, ORIGINAL_CONTENT_LENGTH) && proxy != ForwardAuthProxy::Nginx)
+                    || (same_header_name(name, ENVOY_PARTIAL_BODY)
+                        && proxy != ForwardAuthProxy::Envoy)
+            }
+        };
+        if foreign {
+            return Err(ApiError::new(ErrorCode::ForgedHeader).with_detail(serde_json::json!({
+                "header": name,
+                "explanation": format!(
+                    "{name} is not sent by {}: a client may not set it",
+                    proxy.as_str()
+                ),
+            })));
+        }
+    }
+    Ok(())
+}
+
+/// The original request `proxy`'s check describes: its method, target, host and headers, and
+/// its body when the proxy forwarded it. The proxy's own headers are read and removed.
 pub(crate) fn original_request(
-    settings: &ForwardAuthSettings,
+    proxy: ForwardAuthProxy,
+    bodies: BodyForwarding,
     request: Request<Body>,
 ) -> Result<Request<Body>, ApiError> {
     let (parts, body) = request.into_parts();
-    let below = parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
-    let from_path = below.map(|path| match parts.uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.to_owned(),
-    });
-    let target = agreed(&parts.headers, &settings.uri_headers, from_path.as_deref(), "URI")?
-        .ok_or_else(|| missing("URI", &settings.uri_headers))?;
+    let mut headers = parts.headers;
+    let (method, target) = match proxy.target_headers() {
+        Some((method_header, uri_header)) => {
+            let target = take(&mut headers, &uri_header)?
+                .ok_or_else(|| missing("URI", &uri_header))?;
+            let method = take(&mut headers, &method_header)?
+                .ok_or_else(|| missing("method", &method_header))?;
+            (method, target)
+        }
+        None => {
+            let below = parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
+            let path = below.ok_or_else(|| {
+                invalid(&format!("Envoy asks on {CHECK_PATH}/<the original path>: set path_prefix"))
+            })?;
+            let target = match parts.uri.query() {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_owned(),
+            };
+            (parts.method.as_str().to_owned(), target)
+        }
+    };
     // A request line carries no fragment; one here would be dropped by URI parsing, and the
     // check would decide on a shorter target than the proxy forwards.
     if target.contains('#') {
         return Err(invalid("the original URI has a '#': a request target has no fragment"));
     }
-    let own_method = from_path.as_ref().map(|_| parts.method.as_str());
-    let method = agreed(&parts.headers, &settings.method_headers, own_method, "method")?
-        .ok_or_else(|| missing("method", &settings.method_headers))?;
-    let host = single(&parts.headers, &settings.host_header)?
-        .or_else(|| parts.headers.get(header::HOST).cloned());
-    let proto = single(&parts.headers, &settings.proto_header)?;
-    let partial =
-        parts.headers.get(ENVOY_PARTIAL_BODY).map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    let stated_empty =
-        parts.headers.get(&settings.length_header).is_some_and(|v| v.as_bytes() == b"0");
-    let body = match (partial, settings.bodies) {
-        (Some(true), _) => OriginalBody::Withheld,
-        (Some(false), _) | (None, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
-        (None, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
-        (None, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
-    };
-    let mut headers = parts.headers;
-    for name in settings.method_headers.iter().chain(&settings.uri_headers) {
-        headers.remove(name);
+    let host = match proxy.host_header() {
+        Some(name) => single(&headers, &name)?,
+        None => None,
     }
+    .or_else(|| headers.get(header::HOST).cloned());
+    let proto = single(&headers, &HeaderName::from_static("x-forwarded-proto"))?;
+    let stated_empty = match proxy {
+        ForwardAuthProxy::Nginx => {
+            take(&mut headers, &HeaderName::from_static(ORIGINAL_CONTENT_LENGTH))?.as_deref()
+                == Some("0")
+        }
+        _ => false,
+    };
+    let partial = match proxy {
+        ForwardAuthProxy::Envoy => take(&mut headers, &HeaderName::from_static(ENVOY_PARTIAL_BODY))?
+            .map(|value| value.eq_ignore_ascii_case("true")),
+        _ => None,
+    };
+    let body = match (partial, bodies) {
+        (Some(true), _) => OriginalBody::Withheld,
+        (_, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
+        (_, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
+        (_, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
+    };
     let proto = proto.as_ref().and_then(|p| p.to_str().ok());
     original(&method, &target, host, proto, headers, body)
+}
+
+/// The header's one value, removed from `headers`: an error when it is repeated or not
+/// visible ASCII.
+fn take(headers: &mut HeaderMap, name: &HeaderName) -> Result<Option<String>, ApiError> {
+    let Some(value) = single(headers, name)? else { return Ok(None) };
+    headers.remove(name);
+    let value = value.to_str().map_err(|_| invalid(&format!("{name} is not visible ASCII")))?;
+    Ok(Some(value.to_owned()))
 }
 
 /// A request forward-auth lets pass.
@@ -245,6 +390,7 @@ pub(crate) fn original(
         return Err(invalid("the original URI must start with /"));
     }
     headers::remove_hop_by_hop(&mut headers);
+    let has_host = host.is_some();
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
@@ -262,9 +408,8 @@ pub(crate) fn original(
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     let mut uri = http::uri::Builder::new().path_and_query(target);
-    if let Some(proto) = proto.filter(|p| matches!(*p, "http" | "https")) {
-        let authority =
-            headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    if let Some(proto) = proto.filter(|p| matches!(*p, "http" | "https") && has_host) {
+        let authority = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         uri = uri.scheme(proto).authority(authority);
     }
     let uri = uri.build().map_err(|_| invalid("the original host or URI is not valid"))?;
@@ -301,30 +446,6 @@ pub const ERROR_HEADER: &str = "x-keyward-error";
 const CREDENTIALS_TO_REMOVE: &str = "authorization,x-logtrust-sign,x-logtrust-timestamp,x-logtrust-apikey,\
 x-logtrust-domain-apikey,x-logtrust-reseller-apikey,signature,signature-input,x-csrf-token";
 
-/// The one value all sources give (`headers` named in `names`, and `extra`), `None` when none
-/// does, or an error when two disagree or a header is repeated.
-fn agreed(
-    headers: &HeaderMap,
-    names: &[HeaderName],
-    extra: Option<&str>,
-    what: &str,
-) -> Result<Option<String>, ApiError> {
-    let mut found: Option<String> = extra.map(str::to_owned);
-    for name in names {
-        let Some(value) = single(headers, name)? else { continue };
-        let value = value.to_str().map_err(|_| invalid(&format!("{name} is not visible ASCII")))?;
-        match &found {
-            Some(earlier) if earlier != value => {
-                return Err(invalid(&format!(
-                    "the original {what} is given twice, differently ({name} disagrees)"
-                )));
-            }
-            _ => found = Some(value.to_owned()),
-        }
-    }
-    Ok(found)
-}
-
 /// The header's one value; an error when it is repeated.
 fn single(headers: &HeaderMap, name: &HeaderName) -> Result<Option<HeaderValue>, ApiError> {
     let mut values = headers.get_all(name).iter();
@@ -335,12 +456,8 @@ fn single(headers: &HeaderMap, name: &HeaderName) -> Result<Option<HeaderValue>,
     }
 }
 
-fn missing(what: &str, names: &[HeaderName]) -> ApiError {
-    let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
-    invalid(&format!(
-        "the original {what} is missing: send it in {} (or ask on {CHECK_PATH}/<path>, as Envoy does)",
-        names.join(" or ")
-    ))
+fn missing(what: &str, name: &HeaderName) -> ApiError {
+    invalid(&format!("the original {what} is missing: the proxy sends it in {name}"))
 }
 
 fn invalid(explanation: &str) -> ApiError {

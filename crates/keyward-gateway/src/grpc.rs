@@ -22,7 +22,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use keyward_auth::error::{ApiError, ErrorCode};
 use keyward_sig::Scheme;
 
-use crate::forward_auth::{Decided, OriginalBody, original};
+use crate::forward_auth::{Decided, ForwardAuthProxy, OriginalBody, original};
 use crate::route::QueryCredentials;
 use crate::{BodyForwarding, Gateway};
 
@@ -50,11 +50,16 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let gateway = &self.0;
-        let decided =
-            match original_of(gateway.0.settings.forward_auth.bodies, request.into_inner()) {
-                Ok(original) => gateway.decide(original).await,
+        let settings = &gateway.0.settings.forward_auth;
+        let decided = match settings.proxy {
+            Some(ForwardAuthProxy::Envoy) => match original_of(settings.bodies, request.into_inner()) {
+                Ok(original) => gateway.decide(original, ForwardAuthProxy::Envoy).await,
                 Err(error) => Err(error),
-            };
+            },
+            _ => Err(ApiError::new(ErrorCode::NotFound).with_message(
+                "gRPC ext_authz is Envoy's: start keyward with --forward-auth envoy",
+            )),
+        };
         Ok(tonic::Response::new(match decided {
             Ok(decision) => allowed(gateway, decision),
             Err(error) => denied(error),
@@ -95,14 +100,15 @@ pub(crate) fn original_of(
     let partial =
         headers.get(ENVOY_PARTIAL_BODY).map(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
     let body = if !http.raw_body.is_empty() { http.raw_body } else { http.body.into_bytes() };
+    // The body fields and the size are Envoy's; the marker is a header, which a client can
+    // send itself when Envoy does not buffer bodies: it only ever withholds.
     let body = match partial {
         Some(true) => OriginalBody::Withheld,
         _ if !body.is_empty() => OriginalBody::Forwarded(Body::from(body)),
         // Envoy says the size: 0 is no body; -1 is unknown.
         _ if http.size == 0 => OriginalBody::Empty,
-        Some(false) => OriginalBody::Empty,
-        None if bodies == BodyForwarding::Forwarded => OriginalBody::Empty,
-        None => OriginalBody::Withheld,
+        _ if bodies == BodyForwarding::Forwarded => OriginalBody::Empty,
+        _ => OriginalBody::Withheld,
     };
     let host = HeaderValue::try_from(http.host).ok().filter(|h| !h.is_empty());
     let scheme = Some(http.scheme.as_str()).filter(|s| !s.is_empty());

@@ -15,6 +15,11 @@
 //! | `x-keyward-scheme` | `bearer`, `query-hmac`, `header-hmac` or `http-signature` |
 //!
 //! The request id stays in `x-request-id`.
+//!
+//! Headers are matched by name as upstreams read them, not as HTTP spells them: WSGI, PHP,
+//! Rack and every CGI-style server map `x_keyward_principal` and `X-Keyward-Principal` to the
+//! same `HTTP_X_KEYWARD_PRINCIPAL`, so a header keyward owns is removed whatever its case and
+//! whichever of `_` and `-` separates its words ([`Owned`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,7 +31,10 @@ use keyward_sig::query_hmac::raw_params;
 use keyward_store::Permissions;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-/// The headers a scheme's credentials travel in, removed on the way up.
+use crate::canonical::{OverrideName, same_header_name, starts_like};
+
+/// The headers a scheme's credentials travel in, removed on the way up (any other
+/// `x-logtrust-` header too).
 pub const CREDENTIAL_HEADERS: [&str; 9] = [
     "authorization",
     "x-logtrust-sign",
@@ -52,6 +60,93 @@ fn is_hop_by_hop(name: &str) -> bool {
             | "trailer"
             | "upgrade"
     )
+}
+
+/// The kinds of request header keyward owns: no client may set them for the upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owned {
+    /// An identity header: any name that starts with the identity prefix.
+    Identity,
+    /// Who forwarded the request for whom: `Forwarded`, `X-Forwarded-*`, `X-Real-IP`,
+    /// `X-Client-IP`, `True-Client-IP`. Kept (exactly spelled) only from a trusted proxy.
+    Forwarding,
+    /// A method override: `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`.
+    MethodOverride,
+    /// A rewritten target, which some frameworks serve instead of the request's own
+    /// (Symfony and Zend read `X-Original-URL` and `X-Rewrite-URL`), or a forward-auth proxy
+    /// names the original request with ([`REWRITTEN_TARGETS`]).
+    RewrittenTarget,
+    /// A scheme's credentials ([`CREDENTIAL_HEADERS`], and every `x-logtrust-` header).
+    Credential,
+}
+
+impl Owned {
+    /// A stable name for errors and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owned::Identity => "identity",
+            Owned::Forwarding => "forwarding",
+            Owned::MethodOverride => "method-override",
+            Owned::RewrittenTarget => "rewritten-target",
+            Owned::Credential => "credential",
+        }
+    }
+}
+
+/// Which kind of owned header `name` is to an upstream, if any; `identity_prefix` is the
+/// identity headers' prefix. Compared as [`same_header_name`]: any case, `_` for `-`.
+pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
+    let is = |names: &[&str]| names.iter().any(|known| same_header_name(name, known));
+    if starts_like(name, identity_prefix) {
+        return Some(Owned::Identity);
+    }
+    match name.as_bytes().first()?.to_ascii_lowercase() {
+        b'x' if is(&REWRITTEN_TARGETS) => Some(Owned::RewrittenTarget),
+        b'x' if starts_like(name, "x-forwarded-") || is(&["x-real-ip", "x-client-ip"]) => {
+            Some(Owned::Forwarding)
+        }
+        b'x' if is(&OverrideName::HEADERS) => Some(Owned::MethodOverride),
+        b'x' if starts_like(name, "x-logtrust-") || is(&["x-csrf-token"]) => {
+            Some(Owned::Credential)
+        }
+        b'f' if is(&["forwarded"]) => Some(Owned::Forwarding),
+        b't' if is(&["true-client-ip"]) => Some(Owned::Forwarding),
+        b'a' | b's' if is(&CREDENTIAL_HEADERS) => Some(Owned::Credential),
+        _ => None,
+    }
+}
+
+/// Headers that name another target than the request's own: the frameworks' and the
+/// forward-auth proxies'.
+pub const REWRITTEN_TARGETS: [&str; 7] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-method",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+    "x-envoy-original-path",
+];
+
+/// What the gateway keeps of a client's headers on the way up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    /// The credentials: consumed (removed) or untouched (a public route).
+    pub credentials: Credentials,
+    /// The forwarding headers: from a trusted proxy (kept when spelled exactly) or not.
+    pub forwarding: Forwarding,
+    /// The method override the route's upstream honours, kept; every other is removed.
+    pub method_override: Option<OverrideName>,
+}
+
+/// Whether the peer that sent a request is a trusted proxy, whose forwarding headers count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forwarding {
+    /// A `--trusted-proxy`: its `X-Forwarded-For` and `Forwarded` are appended to, its
+    /// `X-Forwarded-Proto` and `-Host` kept.
+    Trusted,
+    /// Anyone else: every forwarding header is keyward's alone.
+    Untrusted,
 }
 
 /// What is escaped in header values built from names people chose.
@@ -128,14 +223,30 @@ impl IdentityHeaders {
         })
     }
 
+    /// The prefix, lower-case.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Readies a request's headers for the upstream, in one pass over them: removes the
-    /// hop-by-hop headers (and those `Connection` names), every header that starts with the
-    /// prefix (only keyward sets them), the credentials when keyward consumed them, and
-    /// keyward's console cookies from `Cookie`.
-    pub fn strip_request(&self, headers: &mut HeaderMap, credentials: Credentials) {
-        let consumed = credentials == Credentials::Consumed;
-        remove_where(headers, |name| {
-            name.starts_with(&self.prefix) || (consumed && CREDENTIAL_HEADERS.contains(&name))
+    /// hop-by-hop headers (and those `Connection` names), and every header keyward owns
+    /// ([`owned`], in any spelling) but what `kept` keeps: identity headers, method overrides
+    /// but the route's, rewritten targets, forwarding headers (but a trusted proxy's, spelled
+    /// exactly), the credentials when keyward consumed them; and keyward's console cookies
+    /// from `Cookie`.
+    pub fn strip_request(&self, headers: &mut HeaderMap, kept: Kept) {
+        remove_where(headers, |name| match owned(name, &self.prefix) {
+            None => false,
+            Some(Owned::Identity | Owned::RewrittenTarget) => true,
+            Some(Owned::MethodOverride) => {
+                kept.method_override.is_none_or(|allowed| allowed.as_str() != name)
+            }
+            Some(Owned::Forwarding) => {
+                kept.forwarding == Forwarding::Untrusted || name.contains('_')
+            }
+            Some(Owned::Credential) => {
+                kept.credentials == Credentials::Consumed || name.contains('_')
+            }
         });
         remove_console_cookies(headers);
     }
@@ -239,15 +350,39 @@ fn remove_where(headers: &mut HeaderMap, also: impl Fn(&str) -> bool) {
     }
 }
 
-/// Whether the request asks to upgrade its connection (`Connection: upgrade` and `Upgrade`).
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+/// What a request asks of its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Nothing.
+    None,
+    /// A WebSocket handshake (`Upgrade: websocket`): passed where a route allows it, refused
+    /// elsewhere.
+    WebSocket,
+    /// Another protocol (`h2c`, as Java's `HttpClient` offers on every request): an offer a
+    /// server may ignore (RFC 9110 section 7.8), so it is dropped and the request served.
+    Offer,
+}
+
+/// Whether the request asks to upgrade its connection (`Connection: upgrade` and `Upgrade`),
+/// and to what.
+pub fn upgrade(headers: &HeaderMap) -> Upgrade {
+    let Some(protocols) = headers.get(header::UPGRADE) else { return Upgrade::None };
+    let asked = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let websocket = protocols
+        .to_str()
+        .unwrap_or_default()
+        .split(',')
+        .any(|protocol| protocol.trim().eq_ignore_ascii_case("websocket"));
+    match (asked, websocket) {
+        (false, _) => Upgrade::None,
+        (true, true) => Upgrade::WebSocket,
+        (true, false) => Upgrade::Offer,
+    }
 }
 
 /// Removes keyward's console cookies from `Cookie`, keeping the others.
@@ -303,8 +438,10 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Adds `X-Forwarded-For` (appended to what a proxy before keyward sent), `-Proto`, `-Host` and
-/// `Forwarded` (RFC 7239). `proto` is `http` or `https`; `host` is the `Host` the client sent.
+/// Adds `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239). `proto` is `http` or
+/// `https`; `host` is the request's canonical host. What a trusted proxy sent before keyward
+/// (the headers are stripped of everyone else's) is appended to (`X-Forwarded-For`,
+/// `Forwarded`) or kept (`-Proto`, `-Host`).
 pub fn add_forwarding(
     headers: &mut HeaderMap,
     client: Option<IpAddr>,
@@ -322,7 +459,9 @@ pub fn add_forwarding(
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
     text.clear();
     if let Some(client) = client {
         text.push_str("for=");
@@ -348,7 +487,7 @@ pub fn add_forwarding(
     if let Ok(value) = HeaderValue::try_from(&text) {
         headers.append(header::FORWARDED, value);
     }
-    if let Some(host) = host {
+    if let Some(host) = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST)) {
         headers.insert(X_FORWARDED_HOST, host);
     }
 }
@@ -407,10 +546,66 @@ mod tests {
         ] {
             headers.append(name, HeaderValue::from_static(value));
         }
-        IdentityHeaders::default().strip_request(&mut headers, Credentials::Consumed);
+        IdentityHeaders::default().strip_request(&mut headers, kept(Credentials::Consumed));
         let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["accept", "cookie"]);
         assert_eq!(headers["cookie"], "theme=dark");
+    }
+
+    fn kept(credentials: Credentials) -> Kept {
+        Kept { credentials, forwarding: Forwarding::Untrusted, method_override: None }
+    }
+
+    #[test]
+    fn owned_headers_are_known_in_every_spelling() {
+        let prefix = "x-keyward-";
+        for (name, kind) in [
+            ("x_keyward_principal", Owned::Identity),
+            ("x-keyward_permissions", Owned::Identity),
+            ("x_forwarded_for", Owned::Forwarding),
+            ("x-forwarded-host", Owned::Forwarding),
+            ("forwarded", Owned::Forwarding),
+            ("x_real_ip", Owned::Forwarding),
+            ("true-client-ip", Owned::Forwarding),
+            ("x_http_method_override", Owned::MethodOverride),
+            ("x-http-method", Owned::MethodOverride),
+            ("x-original-url", Owned::RewrittenTarget),
+            ("x_rewrite_url", Owned::RewrittenTarget),
+            ("x_logtrust_sign", Owned::Credential),
+            ("authorization", Owned::Credential),
+            ("signature_input", Owned::Credential),
+        ] {
+            assert_eq!(owned(name, prefix), Some(kind), "{name}");
+        }
+        for name in ["accept", "x-keyward", "x-forwarded", "forwarded-for", "signatures", "x-request-id"] {
+            assert_eq!(owned(name, prefix), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_trusted_proxys_forwarding_headers_are_kept_and_no_one_elses() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x_forwarded_for", "1.2.3.4"),
+            ("x-forwarded-proto", "https"),
+            ("x-http-method-override", "DELETE"),
+            ("x-method-override", "PUT"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        let mut trusted = headers.clone();
+        let route = Kept {
+            forwarding: Forwarding::Trusted,
+            method_override: Some(OverrideName::Header("x-http-method-override")),
+            ..kept(Credentials::Untouched)
+        };
+        IdentityHeaders::default().strip_request(&mut trusted, route);
+        let mut left: Vec<&str> = trusted.keys().map(HeaderName::as_str).collect();
+        left.sort();
+        assert_eq!(left, ["x-forwarded-for", "x-forwarded-proto", "x-http-method-override"]);
+        IdentityHeaders::default().strip_request(&mut headers, kept(Credentials::Untouched));
+        assert!(headers.is_empty(), "{headers:?}");
     }
 
     #[test]
@@ -440,8 +635,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("X-Keyward-Principal", HeaderValue::from_static("user:1"));
         headers.insert("x-keyward-anything", HeaderValue::from_static("1"));
+        headers.insert("x_keyward_permissions", HeaderValue::from_static("*"));
         headers.insert("x-other", HeaderValue::from_static("1"));
-        ids.strip_request(&mut headers, Credentials::Untouched);
+        ids.strip_request(&mut headers, kept(Credentials::Untouched));
         assert_eq!(headers.len(), 1);
         assert!(IdentityHeaders::new("bad prefix ").is_err());
     }

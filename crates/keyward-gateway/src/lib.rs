@@ -9,8 +9,10 @@
 //!   keyward about each request, and keyward answers with the same decision and identity.
 //!
 //! ```text
-//! request ─▶ route (host, normalised path, method) ─▶ pipeline (scheme, key, body if signed,
-//!   verify, replay) ─▶ permissions of the route and method
+//! request ─▶ canonical form (path, host; refused where an upstream could read it otherwise)
+//!   ─▶ route (host, path, method; HEAD as GET) ─▶ method overrides (the route's, or none)
+//!   ─▶ pipeline (scheme, key, body if signed, verify, replay) ─▶ permissions of the route
+//!   and method
 //!   ─▶ proxy: strip credentials, forged identity, hop-by-hop; add identity, X-Forwarded-*
 //!      ─▶ pooled HTTP/1.1 or h2 client, connect and response timeouts ─▶ streamed answer
 //!   ─▶ forward-auth: 200 with identity headers, or the refusal in keyward's error shape
@@ -19,6 +21,7 @@
 //! Routes are checked before they are served ([`route`]) and can be replaced while serving
 //! ([`Gateway::reload`]): requests in flight finish on the routes they started with.
 
+pub mod canonical;
 pub mod forward_auth;
 pub mod grpc;
 pub mod headers;
@@ -29,12 +32,13 @@ pub mod route;
 #[doc(hidden)]
 pub mod __fuzzing;
 
-pub use forward_auth::{BodyForwarding, ForwardAuthSettings};
+pub use forward_auth::{BodyForwarding, ForwardAuthProxy, ForwardAuthSettings, Unrouted};
 pub use headers::IdentityHeaders;
 pub use route::{Route, RouteConfig, RouteError, Routes};
 
 use std::sync::{Arc, RwLock};
 
+use canonical::{CanonicalRequest, DoorError};
 use http::Method;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -124,11 +128,18 @@ impl Gateway {
         self.table().routes.len()
     }
 
-    /// Whether the route serving `host` and `path` signs every response (`sign_responses`).
-    pub fn signs_responses(&self, host: Option<&str>, path: &str, method: &http::Method) -> bool {
+    /// Whether the route serving a request signs every response (`sign_responses`), read in
+    /// the request's canonical form, as the route is chosen.
+    pub fn signs_responses(&self, method: &Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
         let table = self.table();
-        table.signs_responses
-            && table.routes.find(host, path, method).is_some_and(|route| route.sign_responses)
+        if !table.signs_responses {
+            return false;
+        }
+        let Ok(canonical) = CanonicalRequest::read(uri, headers, self.uri_scheme()) else {
+            return false;
+        };
+        let (host, path) = (canonical.host_name(), canonical.path(uri));
+        table.routes.find(host, path, method).is_some_and(|route| route.sign_responses)
     }
 
     /// The routes' names (prefix, after the host for a route that has one), as key policies
@@ -144,6 +155,20 @@ impl Gateway {
     fn now_ms(&self) -> i64 {
         (self.0.clock)()
     }
+
+    /// The URI scheme clients reach keyward with, for default ports.
+    fn uri_scheme(&self) -> &'static str {
+        self.0.settings.auth.uri_scheme
+    }
+}
+
+/// The refusal of a request whose path or host an upstream could read otherwise.
+pub(crate) fn door_refusal(error: DoorError) -> ApiError {
+    let (code, explanation, reason) = match error {
+        DoorError::Path(error) => (ErrorCode::InvalidPath, error.to_string(), error.reason()),
+        DoorError::Host(error) => (ErrorCode::InvalidHost, error.to_string(), "invalid-host"),
+    };
+    ApiError::new(code).with_detail(serde_json::json!({ "explanation": explanation, "reason": reason }))
 }
 
 impl Table {

@@ -14,19 +14,38 @@ use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
-use http::{Request, StatusCode, Uri, Version};
-use http_body_util::{LengthLimitError, Limited};
+use http::{Method, Request, StatusCode, Uri, Version};
+use http_body_util::combinators::MapErr;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Allowance, Principal, authenticate};
+use keyward_auth::{Allowance, AuthorizedMethod, Principal, authenticate};
 use keyward_sig::Scheme;
 
-use crate::headers::{self, Credentials, is_upgrade};
-use crate::path::matching_path;
+use crate::canonical::{CanonicalRequest, OverrideName, method_overrides};
+use crate::headers::{self, Credentials, Forwarding, Kept, Upgrade};
 use crate::route::{Access, QueryCredentials, Route, Upgrades};
-use crate::{Decision, Gateway, Served, permitted};
+use crate::{Decision, Gateway, Served, door_refusal, permitted};
 
-/// The body sent upstream: the client's, cut off at the route's limit.
-pub(crate) type UpstreamBody = Limited<Body>;
+/// The body sent upstream: the client's, its errors marked as the client's, cut off at the
+/// route's limit.
+pub(crate) type UpstreamBody = Limited<MapErr<Body, fn(axum::Error) -> ClientBodyError>>;
+
+/// The client's body failed (a malformed chunk, a connection broken off, a read timeout):
+/// the request is answered 400 (or 408), never 502.
+#[derive(Debug)]
+pub(crate) struct ClientBodyError(axum::Error);
+
+impl std::fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body could not be read: {}", self.0)
+    }
+}
+
+impl std::error::Error for ClientBodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// What an authenticated request's answer carries, whatever it is: the scheme (for metrics)
 /// and the rate limits' headers.
@@ -48,31 +67,90 @@ impl Tags {
 /// The request id header, kept on the way up and named in errors.
 const REQUEST_ID: &str = "x-request-id";
 
+/// Whether a method override the route does not honour is removed (the gateway, which
+/// forwards the request) or refused (forward-auth, which cannot change what the proxy sends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ForeignOverride {
+    Removed,
+    Refused,
+}
+
+/// The method a request is authorized as on `route`: its own, or the one the override the
+/// route honours names. A `_method` parameter the route does not honour is refused (it cannot
+/// be removed from a signed query), as is any override under [`ForeignOverride::Refused`].
+pub(crate) fn authorized_method(
+    route: Option<&Route>,
+    method: &Method,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    foreign: ForeignOverride,
+) -> Result<Method, ApiError> {
+    let overrides = method_overrides(headers, query);
+    let honoured = route.and_then(|route| route.method_override);
+    let mut authorized: Option<Method> = None;
+    for found in overrides {
+        if Some(found.name) != honoured {
+            if found.name == OverrideName::Query || foreign == ForeignOverride::Refused {
+                return Err(override_refused(found.name.as_str(), "this route does not honour it"));
+            }
+            continue;
+        }
+        let Some(named) = found.method else {
+            return Err(override_refused(found.name.as_str(), "it names no method"));
+        };
+        if authorized.as_ref().is_some_and(|earlier| *earlier != named) {
+            return Err(override_refused(found.name.as_str(), "it names two methods"));
+        }
+        authorized = Some(named);
+    }
+    let authorized = authorized.unwrap_or_else(|| method.clone());
+    if let Some(route) = route.filter(|route| !route.serves_method(&authorized)) {
+        return Err(method_not_allowed(route));
+    }
+    Ok(authorized)
+}
+
+fn override_refused(name: &str, why: &str) -> ApiError {
+    ApiError::new(ErrorCode::MethodOverride).with_detail(serde_json::json!({
+        "override": name,
+        "explanation": format!("{name} is not accepted: {why} (a route's method_override names the one its upstream honours)"),
+    }))
+}
+
+/// 405 with the methods the route serves.
+pub(crate) fn method_not_allowed(route: &Route) -> ApiError {
+    let error = ApiError::new(ErrorCode::MethodNotAllowed);
+    match route.allowed_methods() {
+        Some(methods) => {
+            let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+            error.with_detail(serde_json::json!({ "allowed": names }))
+        }
+        None => error,
+    }
+}
+
 impl Gateway {
     /// Serves a request no keyward route took: forwards it along its gateway route, or answers
-    /// 404 (no route), 405 (no route for this method) or the refusal, in keyward's error shape.
+    /// 404 (no route), 405 (no route for this method), 400 (a path or host an upstream could
+    /// read differently) or the refusal, in keyward's error shape.
     pub async fn proxy(&self, request: Request<Body>) -> Response {
         let table = self.table();
-        let host = request_host(&request).map(str::to_ascii_lowercase);
-        let path = match matching_path(request.uri().path()) {
-            Ok(path) => path.into_owned(),
-            Err(error) => {
-                return ApiError::new(ErrorCode::InvalidPath)
-                    .with_detail(serde_json::json!({ "explanation": error.to_string() }))
-                    .into_response();
-            }
-        };
-        let Some(index) = table.routes.position(host.as_deref(), &path, request.method()) else {
-            let code = if table.routes.any_for_path(host.as_deref(), &path) {
-                ErrorCode::MethodNotAllowed
-            } else {
-                ErrorCode::NotFound
+        let canonical =
+            match CanonicalRequest::read(request.uri(), request.headers(), self.uri_scheme()) {
+                Ok(canonical) => canonical,
+                Err(error) => return door_refusal(error).into_response(),
             };
-            return ApiError::new(code).into_response();
+        let (host, path) = (canonical.host_name(), canonical.path(request.uri()));
+        let Some(index) = table.routes.position(host, path, request.method()) else {
+            let error = match table.routes.for_path(host, path) {
+                Some(route) => method_not_allowed(route),
+                None => ApiError::new(ErrorCode::NotFound),
+            };
+            return error.into_response();
         };
         let (route, served) =
             (&table.routes.get(index).expect("position is in range"), &table.served[index]);
-        match self.forward(route, served, request).await {
+        match self.forward(route, served, canonical, request).await {
             Ok(response) | Err(response) => response,
         }
     }
@@ -81,16 +159,31 @@ impl Gateway {
         &self,
         route: &Route,
         served: &Served,
+        canonical: CanonicalRequest,
         mut request: Request<Body>,
     ) -> Result<Response, Response> {
-        if is_upgrade(request.headers()) && route.upgrades == Upgrades::Refused {
+        let upgrade = headers::upgrade(request.headers());
+        if upgrade == Upgrade::WebSocket && route.upgrades == Upgrades::Refused {
             return Err(ApiError::new(ErrorCode::UpgradeNotAllowed)
-                .with_message("Connection upgrades are not allowed on this route (websocket = true allows them)")
+                .with_message(
+                    "WebSocket upgrades are not allowed on this route (websocket = true allows them)",
+                )
                 .into_response());
         }
+        let method = authorized_method(
+            Some(route),
+            request.method(),
+            request.headers(),
+            request.uri().query(),
+            ForeignOverride::Removed,
+        )
+        .map_err(IntoResponse::into_response)?;
         let (decision, tags) = match route.access {
             Access::Public => (Decision::Public, None),
             Access::Protected => {
+                if method != request.method() {
+                    request.extensions_mut().insert(AuthorizedMethod(method.clone()));
+                }
                 request = authenticate(&served.auth, request, self.now_ms()).await.map_err(
                     |refusal| {
                         refusal.log();
@@ -103,15 +196,13 @@ impl Gateway {
                     .expect("the pipeline sets the principal");
                 let allowance = request.extensions_mut().remove::<Allowance>();
                 let tags = Tags { scheme: principal.scheme, allowance };
-                if let Err(error) =
-                    permitted(&principal, route.required(request.method()), request.method())
-                {
+                if let Err(error) = permitted(&principal, route.required(&method), &method) {
                     return Err(tags.on(error.into_response()));
                 }
                 (Decision::Granted(Box::new(principal)), Some(tags))
             }
         };
-        let sent = self.send(route, served, request, &decision).await;
+        let sent = self.send(route, served, canonical, request, &decision, upgrade).await;
         match tags {
             Some(tags) => {
                 sent.map(|response| tags.on(response)).map_err(|response| tags.on(response))
@@ -125,10 +216,11 @@ impl Gateway {
         &self,
         route: &Route,
         served: &Served,
+        canonical: CanonicalRequest,
         mut request: Request<Body>,
         decision: &Decision,
+        upgrade: Upgrade,
     ) -> Result<Response, Response> {
-        let upgrade = is_upgrade(request.headers());
         let limit = served.auth.body_limit;
         let declared = request
             .headers()
@@ -138,9 +230,10 @@ impl Gateway {
             return Err(too_large(limit));
         }
         let request_id = request.headers().get(REQUEST_ID).cloned();
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let websocket = upgrade == Upgrade::WebSocket;
+        let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
         let upstream = self
-            .upstream_request(route, request, decision, limit)
+            .upstream_request(route, canonical, request, decision, limit, websocket)
             .map_err(IntoResponse::into_response)?;
         let started = std::time::Instant::now();
         let sent =
@@ -152,9 +245,12 @@ impl Gateway {
                 response
             }
             Ok(Err(error)) => {
+                if let Some(answer) = client_failure(&error, limit) {
+                    return Err(answer);
+                }
                 let kind = if error.is_connect() { "connect" } else { "broken" };
                 meters.upstream_failed(&route.prefix, kind);
-                return Err(upstream_failure(route, &error, request_id.as_ref(), limit));
+                return Err(upstream_failure(route, &error, request_id.as_ref()));
             }
             Err(_) => {
                 meters.upstream_failed(&route.prefix, "timeout");
@@ -181,27 +277,28 @@ impl Gateway {
         Ok(Response::from_parts(parts, Body::new(body)))
     }
 
-    /// The request as the upstream gets it: its URI, and headers without credentials or forged
-    /// identity, with the caller's identity and the forwarding headers.
+    /// The request as the upstream gets it: its URI (the canonical path), and headers without
+    /// credentials, forged identity or anything else keyward owns, with the caller's identity
+    /// and the forwarding headers.
     fn upstream_request(
         &self,
         route: &Route,
+        canonical: CanonicalRequest,
         request: Request<Body>,
         decision: &Decision,
         limit: usize,
+        websocket: bool,
     ) -> Result<Request<UpstreamBody>, ApiError> {
         let (mut parts, body) = request.into_parts();
-        let host = match parts.headers.get(header::HOST) {
-            Some(host) => Some(host.clone()),
-            None => parts.uri.authority().and_then(|a| HeaderValue::try_from(a.as_str()).ok()),
-        };
         let scheme = match decision {
             Decision::Granted(principal) => Some(principal.scheme),
             Decision::Public => None,
         };
         let strip_query =
             scheme == Some(Scheme::QueryHmac) && route.query_credentials == QueryCredentials::Strip;
-        let target = match (route.passes_path_as_is(), strip_query, parts.uri.path_and_query()) {
+        let path = canonical.path(&parts.uri);
+        let as_sent = route.passes_path_as_is() && path == parts.uri.path();
+        let target = match (as_sent, strip_query, parts.uri.path_and_query()) {
             // Most routes: the target as received, shared, not copied.
             (true, false, Some(target)) => target.clone(),
             _ => {
@@ -209,7 +306,7 @@ impl Gateway {
                     Some(query) if strip_query => headers::query_without_credentials(query),
                     query => query.map(str::to_owned),
                 };
-                let mut target = route.upstream_path(parts.uri.path());
+                let mut target = route.upstream_path(path);
                 if let Some(query) = query {
                     target.push('?');
                     target.push_str(&query);
@@ -223,48 +320,34 @@ impl Gateway {
         uri.authority = Some(upstream.authority.clone());
         uri.path_and_query = Some(target);
         parts.uri = Uri::from_parts(uri).map_err(|_| ApiError::new(ErrorCode::InvalidPath))?;
-        let upgrade = is_upgrade(&parts.headers)
-            .then(|| parts.headers.get(header::UPGRADE).cloned())
-            .flatten();
         let forwarded_proto = self.0.settings.auth.uri_scheme;
-        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let forwarding = match peer {
+            Some(peer) if self.0.settings.auth.trusted_proxies.trusts(peer) => Forwarding::Trusted,
+            _ => Forwarding::Untrusted,
+        };
         let headers = &mut parts.headers;
         let identity = &self.0.settings.identity;
         let credentials = match decision {
             Decision::Granted(_) => Credentials::Consumed,
             Decision::Public => Credentials::Untouched,
         };
-        identity.strip_request(headers, credentials);
+        let kept = Kept { credentials, forwarding, method_override: route.method_override };
+        identity.strip_request(headers, kept);
         headers.remove(header::HOST);
         headers.remove(header::EXPECT);
         if let Decision::Granted(principal) = decision {
             identity.add(headers, principal);
         }
-        headers::add_forwarding(headers, client, forwarded_proto, host);
-        if let Some(protocol) = upgrade {
+        headers::add_forwarding(headers, peer, forwarded_proto, canonical.host().cloned());
+        if websocket {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            headers.insert(header::UPGRADE, protocol);
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         parts.version = if route.http2 { Version::HTTP_2 } else { Version::HTTP_11 };
+        let body: MapErr<Body, fn(axum::Error) -> ClientBodyError> = body.map_err(ClientBodyError);
         Ok(Request::from_parts(parts, Limited::new(body, limit)))
     }
-}
-
-/// The host a request was sent to, without its port: `Host`, or the URI's authority (HTTP/2).
-pub(crate) fn request_host<B>(request: &Request<B>) -> Option<&str> {
-    request_host_of(request.uri(), request.headers())
-}
-
-fn request_host_of<'a>(uri: &'a Uri, headers: &'a http::HeaderMap) -> Option<&'a str> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))?;
-    // `[::1]:8080`, `example.com:8080`, `example.com`.
-    Some(match host.rfind(':') {
-        Some(colon) if !host[colon..].contains(']') => &host[..colon],
-        _ => host,
-    })
 }
 
 /// Copies bytes both ways between an upgraded client connection and the upstream's.
@@ -289,19 +372,31 @@ fn too_large(limit: usize) -> Response {
         .into_response()
 }
 
+/// An exchange that failed because of the client's body, as the client sees it: too large
+/// (413), too slow (408) or unreadable (400).
+fn client_failure(error: &hyper_util::client::legacy::Error, limit: usize) -> Option<Response> {
+    if caused_by::<LengthLimitError>(error) {
+        return Some(too_large(limit));
+    }
+    if keyward_auth::error::is_timeout(error) {
+        return Some(keyward_auth::error::body_timeout().into_response());
+    }
+    caused_by::<ClientBodyError>(error).then(|| {
+        ApiError::new(ErrorCode::InvalidBody)
+            .with_message("Request body could not be read")
+            .with_detail(serde_json::json!({
+                "explanation": "the body is not framed as its headers say (a malformed chunk, or a connection broken off)"
+            }))
+            .into_response()
+    })
+}
+
 /// A failed exchange with the upstream, as the client sees it.
 fn upstream_failure(
     route: &Route,
     error: &hyper_util::client::legacy::Error,
     request_id: Option<&HeaderValue>,
-    limit: usize,
 ) -> Response {
-    if caused_by::<LengthLimitError>(error) {
-        return too_large(limit);
-    }
-    if keyward_auth::error::is_timeout(error) {
-        return keyward_auth::error::body_timeout().into_response();
-    }
     let timed_out = has_cause(error, |e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)

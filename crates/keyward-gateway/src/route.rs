@@ -28,6 +28,8 @@ use keyward_sig::Scheme;
 use keyward_store::{Permissions, RateLimit};
 use serde::Deserialize;
 
+use crate::canonical::OverrideName;
+
 /// A route as written in the configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -41,7 +43,8 @@ pub struct RouteConfig {
     /// Only for requests to this host (the `Host` header, without port), when given.
     #[serde(default)]
     pub host: Option<String>,
-    /// Only these methods, when given (others get 405).
+    /// Only these methods, when given (others get 405) [default: the methods
+    /// `method_permissions` names, when it names any; else every method]. `GET` serves `HEAD`.
     #[serde(default)]
     pub methods: Option<Vec<String>>,
     /// The schemes accepted [default: all four].
@@ -50,9 +53,16 @@ pub struct RouteConfig {
     /// Permissions every request needs.
     #[serde(default)]
     pub permissions: Vec<String>,
-    /// Permissions a method needs, besides `permissions`.
+    /// Permissions a method needs, besides `permissions`. Without `methods`, the route serves
+    /// only the methods named here; `HEAD` needs what `GET` needs.
     #[serde(default)]
     pub method_permissions: BTreeMap<String, Vec<String>>,
+    /// The method override the upstream honours, if any: `X-HTTP-Method-Override`,
+    /// `X-HTTP-Method`, `X-Method-Override` or `_method` (the query parameter). keyward then
+    /// authorizes the method it names; without it, the headers are removed and `_method` is
+    /// refused [default: none].
+    #[serde(default)]
+    pub method_override: Option<String>,
     /// No credentials needed (none are checked, identity headers are still stripped).
     #[serde(default)]
     pub public: bool,
@@ -187,6 +197,8 @@ pub struct Route {
     pub permissions: Permissions,
     /// Permissions by method, besides.
     pub method_permissions: Vec<(Method, Permissions)>,
+    /// The method override the upstream honours.
+    pub method_override: Option<OverrideName>,
     /// Query credentials on the way up.
     pub query_credentials: QueryCredentials,
     /// The prefix on the way up.
@@ -239,7 +251,7 @@ impl Route {
             return Err(fail("the upstream URL must not carry a query".into()));
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
-        let methods = config
+        let methods: Option<Vec<Method>> = config
             .methods
             .map(|methods| methods.iter().map(|m| method(m).map_err(&fail)).collect())
             .transpose()?;
@@ -262,11 +274,41 @@ impl Route {
             Permissions::parse(names).map_err(|name| fail(format!("unknown permission {name:?}")))
         };
         let permissions = declared(&config.permissions)?;
-        let method_permissions = config
+        let method_permissions: Vec<(Method, Permissions)> = config
             .method_permissions
             .iter()
             .map(|(name, names)| Ok((method(name).map_err(&fail)?, declared(names)?)))
             .collect::<Result<_, RouteError>>()?;
+        // Per-method permissions name the methods served: one they do not name is refused,
+        // unless `methods` says which others are served.
+        let methods = match methods {
+            Some(methods) => {
+                if let Some((unserved, _)) = method_permissions
+                    .iter()
+                    .find(|(m, _)| !methods.contains(m) && !(m == Method::HEAD && methods.contains(&Method::GET)))
+                {
+                    return Err(fail(format!(
+                        "method_permissions names {unserved}, which methods does not list"
+                    )));
+                }
+                Some(methods)
+            }
+            None if method_permissions.is_empty() => None,
+            None => Some(method_permissions.iter().map(|(m, _)| m.clone()).collect()),
+        };
+        let method_override = config
+            .method_override
+            .as_deref()
+            .map(|name| {
+                OverrideName::parse(name).ok_or_else(|| {
+                    fail(format!(
+                        "method_override {name:?} is none of X-HTTP-Method-Override, \
+                         X-HTTP-Method, X-Method-Override, _method"
+                    ))
+                })
+            })
+            .transpose()?;
+        let host = config.host.as_deref().map(|host| canonical_host_name(host).map_err(&fail)).transpose()?;
         let access = if config.public { Access::Public } else { Access::Protected };
         if access == Access::Public
             && (!config.permissions.is_empty() || !config.method_permissions.is_empty())
@@ -309,13 +351,14 @@ impl Route {
         Ok(Route {
             rate_limit,
             prefix: config.prefix,
-            host: config.host.map(|host| host.to_ascii_lowercase()),
+            host,
             methods,
             upstream: Upstream { scheme, authority, base_path },
             schemes,
             access,
             permissions,
             method_permissions,
+            method_override,
             query_credentials: if config.keep_query_credentials {
                 QueryCredentials::Keep
             } else {
@@ -357,16 +400,24 @@ impl Route {
         }
     }
 
-    /// Whether the route serves `method`.
+    /// Whether the route serves `method` (`HEAD` where it serves `GET`).
     pub fn serves_method(&self, method: &Method) -> bool {
-        self.methods.as_ref().is_none_or(|methods| methods.contains(method))
+        self.methods.as_ref().is_none_or(|methods| {
+            methods.contains(method) || (method == Method::HEAD && methods.contains(&Method::GET))
+        })
     }
 
-    /// The permissions a request with `method` needs.
+    /// The methods the route serves, for `Allow`: `None` for every method.
+    pub fn allowed_methods(&self) -> Option<&[Method]> {
+        self.methods.as_deref()
+    }
+
+    /// The permissions a request with `method` needs (`HEAD` needs what `GET` needs).
     pub fn required(&self, method: &Method) -> Permissions {
+        let head = method == Method::HEAD;
         self.method_permissions
             .iter()
-            .filter(|(m, _)| m == method)
+            .filter(|(m, _)| m == method || (head && m == Method::GET))
             .fold(self.permissions, |all, (_, more)| all.union(*more))
     }
 
@@ -403,6 +454,20 @@ fn prefixes_overlap(a: &str, b: &str) -> bool {
     a.is_empty() || b.is_empty() || path_under(&a, &b) || path_under(&b, &a)
 }
 
+/// A route's `host`, as requests' hosts are compared with it: lower case, without a trailing
+/// dot, a name with non-ASCII letters in its ASCII form (IDNA: `bücher.example` is
+/// `xn--bcher-kva.example`).
+fn canonical_host_name(host: &str) -> Result<String, String> {
+    let bad = || format!("host {host:?} is not a host name (without a port)");
+    let trimmed = host.strip_suffix('.').unwrap_or(host);
+    let ascii = idna::domain_to_ascii(trimmed).map_err(|_| bad())?;
+    let value = http::HeaderValue::from_str(&ascii).map_err(|_| bad())?;
+    match crate::canonical::CanonicalHost::parse(&value, 0) {
+        Ok(parsed) if parsed.name() == ascii => Ok(ascii),
+        _ => Err(bad()),
+    }
+}
+
 fn method(name: &str) -> Result<Method, String> {
     let method = Method::from_bytes(name.as_bytes())
         .map_err(|_| format!("{name:?} is not an HTTP method"))?;
@@ -425,7 +490,9 @@ impl Routes {
             for b in &routes[i + 1..] {
                 let hosts = a.host.is_none() || b.host.is_none() || a.host == b.host;
                 let methods = match (&a.methods, &b.methods) {
-                    (Some(x), Some(y)) => x.iter().any(|m| y.contains(m)),
+                    (Some(x), Some(y)) => {
+                        x.iter().any(|m| b.serves_method(m)) || y.iter().any(|m| a.serves_method(m))
+                    }
                     _ => true,
                 };
                 if hosts && methods && prefixes_overlap(&a.prefix, &b.prefix) {
@@ -464,9 +531,9 @@ impl Routes {
         self.0.len()
     }
 
-    /// Whether some route serves `path` (for another method, perhaps).
-    pub fn any_for_path(&self, host: Option<&str>, path: &str) -> bool {
-        self.0.iter().any(|r| r.serves_host(host) && r.serves_path(path))
+    /// A route that serves `path` (for another method, perhaps).
+    pub fn for_path(&self, host: Option<&str>, path: &str) -> Option<&Route> {
+        self.0.iter().find(|r| r.serves_host(host) && r.serves_path(path))
     }
 
     /// The routes.
@@ -535,7 +602,7 @@ mod tests {
         let routes = Routes::check(vec![get, post]).unwrap();
         assert!(routes.find(None, "/o/1", &Method::POST).is_some());
         assert!(routes.find(None, "/o/1", &Method::DELETE).is_none());
-        assert!(routes.any_for_path(None, "/o/1"));
+        assert!(routes.for_path(None, "/o/1").is_some());
     }
 
     #[test]

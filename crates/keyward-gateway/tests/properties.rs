@@ -17,6 +17,7 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
             keyward_gateway::__fuzzing::forward_auth(&data);
             keyward_gateway::__fuzzing::ext_authz(&data);
             keyward_gateway::__fuzzing::forwarded_for(&data);
+            keyward_gateway::__fuzzing::front_door(&data);
             Ok(())
         })
         .unwrap();
@@ -26,8 +27,17 @@ proptest! {
     #![proptest_config(Config { cases: 2000, ..Config::default() })]
 
     #[test]
-    fn paths_built_from_segments_and_escapes_hold(path in "(/(\\.|\\.\\.|%2[eEfF]|%5[cC]|%6[fF]|[a-z]{1,3}|%[0-9a-fA-F]{2})){0,6}/?") {
+    fn paths_built_from_segments_and_escapes_hold(path in "(/(\\.|\\.\\.|%2[eEfF]|%5[cC]|%6[fF]|%3[bB]|;|[a-z]{1,3}|%[0-9a-fA-F]{2})){0,6}/?") {
         keyward_gateway::__fuzzing::path(path.as_bytes());
+    }
+
+    #[test]
+    fn the_front_door_reads_requests_as_the_url_crate_does(
+        method in "(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|get|FOO)",
+        host in "([a-zA-Z0-9_-]{1,6}|xn--[a-z0-9-]{1,8}|0x[0-9a-f]{1,3}|[0-9]{1,4})(\\.([a-zA-Z0-9_-]{1,6}|[0-9]{1,3}|0x[0-9]{1,2})){0,3}\\.?(:[0-9]{1,5})?|\\[(::1|0:0::1|::ffff:1\\.2\\.3\\.4|::A)\\](:[0-9]{1,3})?",
+        path in "(/(\\.|\\.\\.|%2[eE]|%6[fF]|;|%3[bB]|%41|%7[eE]|[a-z~!$&'()*+,=:@-]{1,4}|%[0-9a-fA-F]{2}|%C3%A9)){0,6}/?",
+    ) {
+        keyward_gateway::__fuzzing::front_door(format!("{method}\n{host}\n{path}").as_bytes());
     }
 
     #[test]

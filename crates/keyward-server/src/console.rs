@@ -1,12 +1,16 @@
 //! The admin console at `/console/`: its assets (embedded, nothing fetched from elsewhere), and
 //! its sessions.
 //!
-//! A person signs in with a user name and password; the session is an access token in an
-//! HttpOnly, SameSite=Strict cookie (Secure when clients reach the server over https). The
-//! auth layer accepts that cookie in place of a bearer token, and for POST, PUT, PATCH and
-//! DELETE it also requires the `X-CSRF-Token` header to repeat the `kw_csrf` cookie (the
-//! double-submit pattern): a page from another site can neither read the cookie nor set the
-//! header. API keys cannot sign in: the console is for people.
+//! A person signs in with a user name and password; the session is a token in an HttpOnly,
+//! SameSite=Strict cookie (Secure when clients reach the server over https) scoped to
+//! `/console/`: a browser sends it to no other path of the host, on any port, so it never
+//! reaches an API that keyward (or a proxy asking keyward) stands in front of. The console
+//! calls the administration API below its own path (`/console/api/admin/...`), the only routes
+//! that take the cookie; its token is stored under a digest of its own, so it is no bearer
+//! token either. For POST, PUT, PATCH and DELETE the auth layer also requires the
+//! `X-CSRF-Token` header to repeat the `kw_csrf` cookie (the double-submit pattern): a page
+//! from another site can neither read the cookie nor set the header. API keys cannot sign in:
+//! the console is for people.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +18,6 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, S
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use keyward_store::TokenOwner;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -25,6 +28,10 @@ use crate::extract::{ApiJson, ClientAddress};
 use crate::routes::session::{Door, end_session, log_in};
 
 pub use keyward_auth::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
+/// The console's path: its cookies are scoped to it, so a browser never sends them to an API
+/// on the same host (on any port), and the console calls the API below it.
+pub const CONSOLE_PATH: &str = "/console/";
+
 /// How long a console session lasts.
 const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 
@@ -83,7 +90,7 @@ fn session_cookies(state: &AppState, token: &str, csrf: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let build = |name: &'static str, value: String, http_only: bool| {
         Cookie::build((name, value))
-            .path("/")
+            .path(CONSOLE_PATH)
             .http_only(http_only)
             .secure(secure)
             .same_site(SameSite::Strict)
@@ -134,10 +141,8 @@ pub async fn sign_in(
     let login =
         log_in(&state, Door::Console, &request_id, address, &form.username, &form.password).await?;
     let user = login.user.ok_or(ApiError::new(ErrorCode::InvalidLogin))?;
-    let (token, _) = state
-        .store
-        .issue_access_token(TokenOwner::User(user.id), user.domain_id, SESSION_TTL_MS)
-        .await?;
+    let (token, _) =
+        state.store.issue_console_session(user.id, user.domain_id, SESSION_TTL_MS).await?;
     let csrf = keyward_sig::mac::to_hex(&random_bytes());
     let headers = session_cookies(&state, &token.0, &csrf);
     Ok((headers, Json(session_json(&user.username, &user.permissions))))
@@ -185,8 +190,9 @@ pub async fn sign_out(
 ) -> Result<Response, ApiError> {
     end_session(&state, &principal, &request_id, address, "console.sign_out").await?;
     let mut headers = HeaderMap::new();
-    for name in [SESSION_COOKIE, CSRF_COOKIE] {
-        let mut expired = Cookie::build((name, "")).path("/").same_site(SameSite::Strict).build();
+    // Cookies of earlier versions were scoped to `/`: those go too.
+    for (name, path) in [SESSION_COOKIE, CSRF_COOKIE].into_iter().flat_map(|n| [(n, CONSOLE_PATH), (n, "/")]) {
+        let mut expired = Cookie::build((name, "")).path(path).same_site(SameSite::Strict).build();
         expired.make_removal();
         set_cookie(&mut headers, expired);
     }

@@ -106,6 +106,13 @@ pub struct Settings {
     pub response_key: Option<Arc<response_signing::ResponseKey>>,
 }
 
+/// Whether a route group takes the console's session cookie (only the console's own routes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConsoleSessions {
+    Accepted,
+    Refused,
+}
+
 /// The schemes each route group accepts. A refused scheme is answered with code 18 and the
 /// accepted list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,7 +225,7 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         None => (replay, limiter),
     };
     let trusted_proxies = TrustedProxies::new(settings.trusted_proxies.clone());
-    let group = |route: &str, schemes: &[Scheme]| AuthSettings {
+    let group = |route: &str, schemes: &[Scheme], sessions: ConsoleSessions| AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),
         replay: replay.clone(),
@@ -227,20 +234,27 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         body_limit: settings.body_limit,
         uri_scheme: settings.uri_scheme,
         schemes: schemes.to_vec(),
-        console_sessions: true,
+        console_sessions: sessions == ConsoleSessions::Accepted,
         route: route.into(),
         trusted_proxies: trusted_proxies.clone(),
         expiry_warning_ms: settings.key_expiry_warning_ms,
     };
-    let guarded =
-        |route: &str, schemes: &[Scheme]| AuthLayer::new(group(route, schemes), clock.clone());
-    let gateway = gateway(&settings, group("forward-auth", &[]), clock.clone());
+    let guarded = |route: &str, schemes: &[Scheme]| {
+        AuthLayer::new(group(route, schemes, ConsoleSessions::Refused), clock.clone())
+    };
+    let console = AuthLayer::new(
+        group("admin", &settings.schemes.admin, ConsoleSessions::Accepted),
+        clock.clone(),
+    );
+    let gateway =
+        gateway(&settings, group("forward-auth", &[], ConsoleSessions::Refused), clock.clone());
     let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
     let mut routes = routes::public()
         .merge(routes::forward_auth(&gateway))
         .merge(routes::api().route_layer(guarded("api", &settings.schemes.api)))
         .merge(routes::admin().route_layer(guarded("admin", &settings.schemes.admin)))
+        .merge(routes::console().route_layer(console))
         .merge(
             routes::provisioning()
                 .route_layer(guarded("provisioning", &settings.schemes.provisioning)),

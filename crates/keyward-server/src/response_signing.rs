@@ -5,8 +5,8 @@
 //!
 //! A signature covers `@status`, `content-digest` (computed here over the body as sent),
 //! `content-type` when there is one, whatever else the client asked for that the response has,
-//! and the request it answers: `"@method";req` and `"@request-target";req`, and the request's
-//! credential: its RFC 9421 signature (`"signature";req;key="sig1"`), or its `Authorization`
+//! and the request it answers: `"@method";req`, `"@authority";req` and
+//! `"@request-target";req`, and the request's credential: its RFC 9421 signature (`"signature";req;key="sig1"`), or its `Authorization`
 //! or `x-logtrust-sign` header, so a signed answer cannot be passed off as the answer to
 //! another request, nor to the same request made with other credentials. A `nonce` or `tag` the client sent in
 //! `Accept-Signature` is echoed as a signature parameter.
@@ -124,10 +124,8 @@ fn request_signature_label(headers: &HeaderMap) -> Option<String> {
 /// Signs the response when the client asked, or the gateway route says so.
 pub async fn sign(State(signing): State<Signing>, request: Request, next: Next) -> Response {
     let asked = asked(request.headers(), &signing.key);
-    let by_route = asked.is_none() && {
-        let host = request.headers().get("host").and_then(|h| h.to_str().ok());
-        signing.gateway.signs_responses(host, request.uri().path(), request.method())
-    };
+    let by_route = asked.is_none()
+        && signing.gateway.signs_responses(request.method(), request.uri(), request.headers());
     if asked.is_none() && !by_route {
         return next.run(request).await;
     }
@@ -135,7 +133,15 @@ pub async fn sign(State(signing): State<Signing>, request: Request, next: Next) 
         .unwrap_or_else(|| AcceptSignature { label: DEFAULT_LABEL.into(), ..Default::default() });
     let method = request.method().clone();
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
-    let request_headers = request.headers().clone();
+    let mut request_headers = request.headers().clone();
+    // HTTP/2 carries the authority in the URI; the signature base reads it from `Host`.
+    if let Some(authority) = request.uri().authority() {
+        if !request_headers.contains_key(axum::http::header::HOST) {
+            if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+                request_headers.insert(axum::http::header::HOST, value);
+            }
+        }
+    }
     let response = next.run(request).await;
     signed(response, &signing, &asked, &method, &target, &request_headers).await
 }
@@ -177,6 +183,10 @@ async fn signed(
         required.push("\"content-type\"".into());
     }
     required.push("\"@method\";req".into());
+    // The host it was sent to: an answer from one virtual host never passes for another's.
+    if request_headers.contains_key(axum::http::header::HOST) {
+        required.push("\"@authority\";req".into());
+    }
     required.push("\"@request-target\";req".into());
     // The request's credential: its RFC 9421 signature, or the header that carries a bearer
     // token or a header-hmac signature (a query-hmac signature is in the target), so an answer

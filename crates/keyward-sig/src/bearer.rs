@@ -68,6 +68,11 @@ pub(crate) fn parse(
 }
 
 impl Presented {
+    /// A console session's token, from its cookie.
+    pub(crate) fn console_session(token: &str) -> Self {
+        Presented { digest: TokenDigest::of_console_session(token) }
+    }
+
     /// The digest the token is stored and looked up by.
     pub(crate) fn digest(&self) -> &TokenDigest {
         &self.digest

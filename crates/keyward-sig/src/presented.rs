@@ -99,6 +99,17 @@ impl<'r> Presented<'r> {
         Ok(Presented { request: *request, options: *options, form })
     }
 
+    /// A console session (its cookie's `token`), presented as a bearer token stored under the
+    /// session's own digest (`TokenDigest::of_console_session`).
+    pub(crate) fn console_session(
+        request: &RequestView<'r>,
+        token: &str,
+        options: &VerifyOptions,
+    ) -> Self {
+        let form = Form::Bearer(bearer::Presented::console_session(token));
+        Presented { request: *request, options: *options, form }
+    }
+
     /// The scheme.
     pub fn scheme(&self) -> Scheme {
         match self.form {

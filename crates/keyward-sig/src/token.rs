@@ -121,6 +121,16 @@ impl TokenDigest {
         TokenDigest(Sha256::digest(token.as_bytes()).into())
     }
 
+    /// The digest a console session's token is stored under: another than its
+    /// [`TokenDigest::of`], so the session cookie's value is no bearer token (sent as one, it
+    /// is unknown), and a bearer token is no session.
+    pub fn of_console_session(token: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"keyward console session\0");
+        hasher.update(token.as_bytes());
+        TokenDigest(hasher.finalize().into())
+    }
+
     /// The digest's bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -178,6 +178,12 @@ impl Verifier {
         Presented::parse(request, &fields, scheme, &self.options)
     }
 
+    /// A console session's `token` (from its cookie) on `request`: bearer credentials, looked
+    /// up under the session's digest, never a bearer token's.
+    pub fn console_session<'r>(&self, request: &RequestView<'r>, token: &str) -> Presented<'r> {
+        Presented::console_session(request, token, &self.options)
+    }
+
     /// Verifies `request` (with its body) at time `now_ms` (epoch milliseconds), asking `lookup`
     /// for keys: [`Verifier::parse`], then [`Presented::verify`].
     pub fn verify<L: CredentialLookup>(

@@ -28,6 +28,29 @@ impl Store {
         domain_id: i64,
         ttl_ms: i64,
     ) -> Result<(Secret, i64), StoreError> {
+        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of).await
+    }
+
+    /// Issues a console session for `user_id` of `domain_id`, valid for `ttl_ms`: a token
+    /// stored under its session digest ([`TokenDigest::of_console_session`]), so it is
+    /// accepted only from the console's cookie, never as a bearer token.
+    pub async fn issue_console_session(
+        &self,
+        user_id: i64,
+        domain_id: i64,
+        ttl_ms: i64,
+    ) -> Result<(Secret, i64), StoreError> {
+        let owner = TokenOwner::User(user_id);
+        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of_console_session).await
+    }
+
+    async fn issue_token(
+        &self,
+        owner: TokenOwner,
+        domain_id: i64,
+        ttl_ms: i64,
+        digest: fn(&str) -> TokenDigest,
+    ) -> Result<(Secret, i64), StoreError> {
         let token = CredentialKind::AccessToken.mint(&random_30());
         let now = self.now_ms();
         let expires = now.saturating_add(ttl_ms);
@@ -39,7 +62,7 @@ impl Store {
             "INSERT INTO access_tokens (digest, user_id, api_key_id, domain_id, created_at_ms, expires_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(TokenDigest::of(&token).to_hex())
+        .bind(digest(&token).to_hex())
         .bind(user_id)
         .bind(key_id)
         .bind(domain_id)

@@ -562,7 +562,7 @@
 
   function loadUserNames() {
     if (!has('users:manage')) return Promise.resolve(userNames);
-    return api('GET', '/api/admin/users').then(function (answer) {
+    return api('GET', '/console/api/admin/users').then(function (answer) {
       (answer.data || []).forEach(function (u) { userNames[u.id] = u.username; });
       return userNames;
     }, function () { return userNames; });
@@ -594,7 +594,7 @@
     var title = 'API Keys';
     if (!has('keys:manage')) return denied(generation, title, 'keys:manage');
     loading(generation, title);
-    Promise.all([api('GET', '/api/admin/keys'), loadUserNames()]).then(function (results) {
+    Promise.all([api('GET', '/console/api/admin/keys'), loadUserNames()]).then(function (results) {
       var keys = results[0].data || [];
       var rows = keys.map(function (key) {
         return {
@@ -800,7 +800,7 @@
       };
       var button = form.querySelector('button[type=submit]');
       button.disabled = true;
-      api('PATCH', '/api/admin/keys/' + key.id, { data: data }).then(function (answer) {
+      api('PATCH', '/console/api/admin/keys/' + key.id, { data: data }).then(function (answer) {
         notify('Policy of “' + answer.data.name + '” saved: expires ' + expiryText(answer.data.expires_at_ms) + '.');
         rerenderKey(key.id);
       }, function (error) {
@@ -875,7 +875,7 @@
           data.public_key = publicKey;
           if (form.elements.algorithm.value) data.algorithm = form.elements.algorithm.value;
         }
-        return api('POST', '/api/admin/keys', { data: data }).then(function (answer) { return answer.data; });
+        return api('POST', '/console/api/admin/keys', { data: data }).then(function (answer) { return answer.data; });
       }
     }).then(function (key) {
       if (!key) return;
@@ -894,7 +894,7 @@
     if (!has('keys:manage')) return denied(generation, title, 'keys:manage');
     if (!/^\d+$/.test(id)) return renderNotFound(generation);
     if (!keepFocus) loading(generation, title);
-    Promise.all([api('GET', '/api/admin/keys/' + id), loadUserNames()]).then(function (results) {
+    Promise.all([api('GET', '/console/api/admin/keys/' + id), loadUserNames()]).then(function (results) {
       showKey(generation, results[0].data, keepFocus);
     }, function (error) {
       if (generation !== state.generation) return;
@@ -928,7 +928,7 @@
       clearError();
       var name = renameForm.elements.name.value.trim();
       if (!name) { showError('Enter a name.'); renameForm.elements.name.focus(); return; }
-      api('PATCH', '/api/admin/keys/' + key.id, { data: { name: name } }).then(function (answer) {
+      api('PATCH', '/console/api/admin/keys/' + key.id, { data: { name: name } }).then(function (answer) {
         notify('Renamed to “' + answer.data.name + '”.');
         rerenderKey(key.id);
       }, fail);
@@ -952,7 +952,7 @@
       }
       var button = limitsForm.querySelector('button[type=submit]');
       button.disabled = true;
-      api('PATCH', '/api/admin/keys/' + key.id, { data: limits }).then(function (answer) {
+      api('PATCH', '/console/api/admin/keys/' + key.id, { data: limits }).then(function (answer) {
         notify('Limits of “' + answer.data.name + '” saved: rate limit ' + rateLimitText(answer.data.rate_limit) +
           ', credits ' + creditsText(answer.data.credits) + '.');
         rerenderKey(key.id);
@@ -994,7 +994,7 @@
             clearError();
             var button = event.currentTarget;
             button.disabled = true;
-            api('POST', '/api/admin/keys/' + key.id + '/reveal').then(function (answer) {
+            api('POST', '/console/api/admin/keys/' + key.id + '/reveal').then(function (answer) {
               state.fresh = { id: key.id, secret: answer.data.secret, revealed: true };
               notify('Secret revealed.');
               rerenderKey(key.id);
@@ -1068,7 +1068,7 @@
     confirmDialog('Regenerate token?',
       'A new token replaces the current one. The old token stops working at once: every application using it is refused until it uses the new token. The secret does not change.',
       'Regenerate token',
-      function () { return api('POST', '/api/admin/keys/' + key.id + '/regenerate-token'); },
+      function () { return api('POST', '/console/api/admin/keys/' + key.id + '/regenerate-token'); },
       'regenerate-dialog'
     ).then(function (answer) {
       if (!answer) return;
@@ -1097,7 +1097,7 @@
       ],
       onConfirm: function (form) {
         var seconds = Number(form.elements.overlap.value);
-        return api('POST', '/api/admin/keys/' + key.id + '/rotate-secret', { data: { overlap_seconds: seconds } })
+        return api('POST', '/console/api/admin/keys/' + key.id + '/rotate-secret', { data: { overlap_seconds: seconds } })
           .then(function (answer) { return answer.data; });
       }
     }).then(function (rotated) {
@@ -1113,7 +1113,7 @@
     confirmDialog('Revoke “' + key.name + '”?',
       'The key is refused from the next request on, for good. Applications using it stop working. This cannot be undone.',
       'Revoke key',
-      function () { return api('DELETE', '/api/admin/keys/' + key.id); },
+      function () { return api('DELETE', '/console/api/admin/keys/' + key.id); },
       'revoke-dialog'
     ).then(function (answer) {
       if (!answer) return;
@@ -1130,7 +1130,7 @@
     var title = 'Users';
     if (!has('users:manage')) return denied(generation, title, 'users:manage');
     if (!keepFocus) loading(generation, title);
-    api('GET', '/api/admin/users').then(function (answer) {
+    api('GET', '/console/api/admin/users').then(function (answer) {
       var users = answer.data || [];
       users.forEach(function (u) { userNames[u.id] = u.username; });
       var rows = users.map(function (user) {
@@ -1196,7 +1196,7 @@
       var password = form.elements.password.value;
       if (!username) { showError('Enter a user name.'); form.elements.username.focus(); return; }
       if (password.length < 12) { showError('The password needs at least 12 characters.'); form.elements.password.focus(); return; }
-      api('POST', '/api/admin/users', {
+      api('POST', '/console/api/admin/users', {
         data: { username: username, password: password, permissions: checkedPermissions(form) }
       }).then(function (answer) {
         notify('User “' + answer.data.username + '” created.');
@@ -1210,7 +1210,7 @@
   function setUserState(user, newState) {
     clearError();
     var change = function () {
-      return api('PATCH', '/api/admin/users/' + user.id, { data: { state: newState } });
+      return api('PATCH', '/console/api/admin/users/' + user.id, { data: { state: newState } });
     };
     var done = function (answer) {
       if (!answer) return;
@@ -1239,7 +1239,7 @@
       ],
       onConfirm: function (form) {
         var permissions = checkedPermissions(form).concat(notHeld);
-        return api('PATCH', '/api/admin/users/' + user.id, { data: { permissions: permissions } });
+        return api('PATCH', '/console/api/admin/users/' + user.id, { data: { permissions: permissions } });
       }
     }).then(function (answer) {
       if (!answer) return;
@@ -1260,7 +1260,7 @@
     if (userId && !/^\d+$/.test(userId)) userId = '';
     var params = buildQuery({ application: application, userId: userId, page: page, pageSize: AUDIT_PAGE_SIZE });
     loading(generation, title);
-    api('GET', '/api/admin/audit' + params).then(function (answer) {
+    api('GET', '/console/api/admin/audit' + params).then(function (answer) {
       var records = answer.data || [];
       var paging = answer.paging || { page: page, pageSize: AUDIT_PAGE_SIZE, total: records.length };
       var total = paging.total || 0;

@@ -34,7 +34,16 @@ pub fn api() -> Router<AppState> {
             get(activities::show).put(activities::update).delete(activities::delete),
         )
         .route("/api/activities/{id}/history", get(activities::history))
+}
+
+/// The console's own routes, which its session cookie (scoped to `/console/`) reaches: its
+/// session, and the administration routes below it (`/console/api/admin/...`, the same
+/// handlers as `/api/admin/...`). The caller adds the layer that authenticates them, which
+/// takes the session cookie.
+pub fn console() -> Router<AppState> {
+    Router::new()
         .route("/console/session", get(crate::console::current).delete(crate::console::sign_out))
+        .nest("/console", admin())
 }
 
 /// The administration routes (`/api/admin`): they create, rotate, reveal and revoke

@@ -85,6 +85,11 @@ impl SignatureBase {
         &self.0
     }
 
+    /// The bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
     /// Builds the base for `params` over `message`:
     ///
     /// ```text

@@ -269,31 +269,35 @@ impl Presented<'_> {
         if let Some(digest) = &self.digest {
             check_content_digest(digest, body)?;
         }
-        check_signature(Message::Request(request), &self.params, key, &self.signature)?;
+        let base = check_signature(Message::Request(request), &self.params, key, &self.signature)?;
         let created_ms = self.created.saturating_mul(1000);
         Ok(match self.params.nonce() {
             Some(nonce) => ReplayId::from_nonce(self.keyid(), nonce, created_ms, options.window),
-            None => ReplayId::from_signature(self.replay_tag(), created_ms, options.window),
+            None => ReplayId::from_signature(self.replay_tag(key, &base), created_ms, options.window),
         })
     }
 
-    /// 32 bytes that identify the signature: an HMAC tag itself, a digest of any other.
-    fn replay_tag(&self) -> [u8; 32] {
-        match <[u8; 32]>::try_from(self.signature.as_slice()) {
-            Ok(tag) => tag,
-            Err(_) => Sha256::digest(&self.signature).into(),
+    /// 32 bytes that identify what was signed, never bytes an attacker can vary: an HMAC tag
+    /// (one per base and secret), or for a public key the digest of the signature base itself.
+    /// A public-key signature is not unique to its base: an ECDSA signature `(r, s)` verifies
+    /// as `(r, n - s)` too, and RSA-PSS signs anew with every salt, so a replay memory keyed
+    /// on the signature's bytes would take a replay with `n - s` for a new request.
+    fn replay_tag(&self, key: &KeyMaterial, base: &SignatureBase) -> [u8; 32] {
+        match (key.public_key(), <[u8; 32]>::try_from(self.signature.as_slice())) {
+            (None, Ok(tag)) => tag,
+            _ => Sha256::digest(base.as_bytes()).into(),
         }
     }
 }
 
 /// Builds the signature base of `params` over `message` and checks `signature` against it with
-/// `key` (its public key, or each of its secrets in constant time).
+/// `key` (its public key, or each of its secrets in constant time): the base it verified.
 pub(crate) fn check_signature(
     message: Message<'_, '_>,
     params: &SignatureParams<'_>,
     key: &KeyMaterial,
     signature: &[u8],
-) -> Result<(), VerifyError> {
+) -> Result<SignatureBase, VerifyError> {
     let base = SignatureBase::build(message, params).map_err(|error| match error {
         ComponentError::Unsupported(component) => {
             VerifyError::UnsupportedComponent { component: shorten(component.as_bytes()) }
@@ -310,8 +314,8 @@ pub(crate) fn check_signature(
         }
     };
     match matches {
-        true => Ok(()),
-        false => Err(VerifyError::SignatureMismatch { signed: base.as_bytes().to_vec() }),
+        true => Ok(base),
+        false => Err(VerifyError::SignatureMismatch { signed: base.into_bytes() }),
     }
 }
 
