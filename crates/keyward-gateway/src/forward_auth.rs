@@ -148,9 +148,12 @@ impl Gateway {
     pub async fn check(&self, request: Request<Body>) -> Response {
         let settings = &self.0.settings.forward_auth;
         let Some(proxy) = settings.proxy else {
-            return refuse(ApiError::new(ErrorCode::NotFound).with_message(
-                "Forward-auth is off: start keyward with --forward-auth nginx, caddy, traefik or envoy",
-            ));
+            return refuse(
+                ApiError::new(ErrorCode::NotFound).with_message(
+                    "Forward-auth is off: start keyward with --forward-auth nginx, caddy, traefik or envoy",
+                ),
+                None,
+            );
         };
         let decision = match original_request(proxy, settings.bodies, request) {
             Ok(original) => self.decide(original, proxy).await,
@@ -164,7 +167,7 @@ impl Gateway {
                 }
                 response
             }
-            Err(error) => refuse(error),
+            Err(error) => refuse(error, Some(proxy)),
         }
     }
 
@@ -427,7 +430,11 @@ pub(crate) fn original(
 
 /// The refusal, with its JSON body also in `x-keyward-error` (when it fits in 2 KiB): nginx
 /// does not pass an `auth_request` answer's body on, but can answer with this header.
-fn refuse(error: ApiError) -> Response {
+///
+/// nginx's `auth_request` takes only 2xx, 401 and 403 (any other status becomes 500): for
+/// nginx, another refusal (400, 405, 429, 503...) is answered 403 with its own status in
+/// `x-keyward-status`, which the guide's configuration answers the client with.
+fn refuse(error: ApiError, proxy: Option<ForwardAuthProxy>) -> Response {
     let body = error.body().to_string();
     let mut response = error.into_response();
     if let Ok(value) = HeaderValue::try_from(body)
@@ -436,11 +443,21 @@ fn refuse(error: ApiError) -> Response {
     {
         response.headers_mut().insert(ERROR_HEADER, value);
     }
+    let status = response.status();
+    if proxy == Some(ForwardAuthProxy::Nginx)
+        && !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    {
+        response.headers_mut().insert(STATUS_HEADER, HeaderValue::from(status.as_u16()));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
     response
 }
 
 /// The header a refusal repeats its body in.
 pub const ERROR_HEADER: &str = "x-keyward-error";
+
+/// The header a refusal to nginx carries its status in (nginx takes only 401 and 403).
+pub const STATUS_HEADER: &str = "x-keyward-status";
 
 /// [`crate::headers::CREDENTIAL_HEADERS`], comma-separated, for Envoy.
 const CREDENTIALS_TO_REMOVE: &str = "authorization,x-logtrust-sign,x-logtrust-timestamp,x-logtrust-apikey,\

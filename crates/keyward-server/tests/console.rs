@@ -1,5 +1,5 @@
-//! The console's sessions over a real server: cookie flags, CSRF on every change, security
-//! headers, and no sign-in for API keys.
+//! The console's sessions over a real server: cookie flags and scope, CSRF on every change,
+//! security headers, no sign-in for API keys, and a session that is good for the console only.
 
 #![allow(clippy::unwrap_used)]
 
@@ -54,6 +54,11 @@ async fn console_sessions_are_cookies_and_every_change_needs_the_csrf_token() {
         "{csrf_header}"
     );
     assert!(!session_header.contains("Secure"), "plain http here; Secure behind TLS");
+    // Scoped to the console: a browser sends neither cookie to any other path of the host, on
+    // any port, so an API behind keyward (or behind a proxy asking keyward) never sees them.
+    for header in [&session_header, &csrf_header] {
+        assert!(header.contains("Path=/console/"), "{header}");
+    }
     let cookies = format!("kw_session={session}; kw_csrf={csrf}");
 
     let me: Value = server
@@ -70,7 +75,7 @@ async fn console_sessions_are_cookies_and_every_change_needs_the_csrf_token() {
     let key = json!({"data": {"name": "From the console", "permissions": ["activities:read"]}});
     let forged = server
         .client
-        .post(server.url("/api/admin/keys"))
+        .post(server.url("/console/api/admin/keys"))
         .header("cookie", &cookies)
         .json(&key)
         .send()
@@ -80,7 +85,7 @@ async fn console_sessions_are_cookies_and_every_change_needs_the_csrf_token() {
     assert_eq!(forged.json::<Value>().await.unwrap()["error"]["code"], 23);
     let wrong = server
         .client
-        .post(server.url("/api/admin/keys"))
+        .post(server.url("/console/api/admin/keys"))
         .header("cookie", &cookies)
         .header("x-csrf-token", "0".repeat(64))
         .json(&key)
@@ -90,7 +95,7 @@ async fn console_sessions_are_cookies_and_every_change_needs_the_csrf_token() {
     assert_eq!(wrong.status(), 403);
     let created = server
         .client
-        .post(server.url("/api/admin/keys"))
+        .post(server.url("/console/api/admin/keys"))
         .header("cookie", &cookies)
         .header("x-csrf-token", &csrf)
         .json(&key)
@@ -99,6 +104,33 @@ async fn console_sessions_are_cookies_and_every_change_needs_the_csrf_token() {
         .unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
+
+    // The session is good for the console only: the cookie on the API's own paths is no
+    // credential, and its value is no bearer token (issue 18: used as one, it listed keys).
+    let elsewhere = server
+        .client
+        .get(server.url("/api/admin/keys"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 401);
+    assert_eq!(elsewhere.json::<Value>().await.unwrap()["error"]["code"], 10);
+    let (status, body) = server.bearer(&session, "GET", "/api/admin/keys", None).await;
+    assert_eq!((status, &body["error"]["code"]), (401, &json!(13)), "{body}");
+    let (status, body) = server.bearer(&session, "GET", "/console/api/admin/keys", None).await;
+    assert_eq!((status, &body["error"]["code"]), (401, &json!(13)), "{body}");
+    let listed: Value = server
+        .client
+        .get(server.url("/console/api/admin/keys"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["data"].as_array().unwrap().iter().any(|k| k["id"] == created["data"]["id"]));
 
     // API keys cannot sign in to the console.
     let as_key =

@@ -13,7 +13,7 @@ use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
-use keyward_server::gateway::{RouteConfig, Routes};
+use keyward_server::gateway::{ForwardAuthProxy, ForwardAuthSettings, RouteConfig, Routes};
 use serde_json::Value;
 
 const HOST: &str = "api.example.test";
@@ -24,9 +24,15 @@ async fn server() -> TestServer {
         upstream: "http://127.0.0.1:9".into(),
         ..Default::default()
     };
+    // GET needs no permission beyond a credential: the route says it serves GET too.
+    orders.methods = Some(vec!["GET".into(), "POST".into()]);
     orders.method_permissions.insert("POST".into(), vec!["orders:write".into()]);
     let settings = keyward_server::Settings {
         routes: Routes::check(vec![orders]).unwrap(),
+        forward_auth: ForwardAuthSettings {
+            proxy: Some(ForwardAuthProxy::Envoy),
+            ..ForwardAuthSettings::default()
+        },
         ..common::settings()
     };
     TestServer::start_with(Backend::Sqlite, "ext_authz", settings).await.unwrap()
@@ -108,12 +114,17 @@ async fn envoy_checks_over_grpc_get_the_gateways_decision() {
     let bearer = Prepared {
         method: "GET".into(),
         url: url("/orders/1"),
-        headers: vec![
-            ("authorization".into(), format!("Bearer {}", server.admin_token)),
-            ("x-keyward-key-id".into(), "7".into()),
-        ],
+        headers: vec![("authorization".into(), format!("Bearer {}", server.admin_token))],
         body: None,
     };
+    // A client's own identity header, in any spelling, is refused: Envoy passes it on.
+    for forged in ["x-keyward-key-id", "x_keyward_key_id"] {
+        let mut request = bearer.again();
+        request.headers.push((forged.into(), "7".into()));
+        let answer = ask(&server, check_request(&request, false, 0)).await;
+        assert_eq!(grpc_code(&answer), tonic::Code::InvalidArgument as i32, "{forged}");
+        assert_eq!(denial(&answer).1["error"]["code"], 48);
+    }
     let answer = ask(&server, check_request(&bearer, false, 0)).await;
     assert_eq!(grpc_code(&answer), 0, "{answer:?}");
     let (set, removed, query) = ok_headers(&answer);
@@ -167,5 +178,20 @@ async fn envoy_checks_over_grpc_get_the_gateways_decision() {
     let answer = ask(&server, CheckRequest::default()).await;
     assert_eq!(grpc_code(&answer), tonic::Code::InvalidArgument as i32);
     assert_eq!(denial(&answer).1["error"]["code"], 37);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_checks_are_envoys_only() {
+    let server = TestServer::start(Backend::Sqlite, "ext_authz_off").await.unwrap();
+    let get = Prepared {
+        method: "GET".into(),
+        url: format!("http://{HOST}/orders/1"),
+        headers: vec![("authorization".into(), format!("Bearer {}", server.admin_token))],
+        body: None,
+    };
+    let answer = ask(&server, check_request(&get, false, 0)).await;
+    let (status, json) = denial(&answer);
+    assert_eq!((status, &json["error"]["code"]), (404, &Value::from(40)), "{json}");
     server.stop().await;
 }

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{Backend, Prepared, Scheme, TestServer, sign};
-use keyward_server::gateway::{RouteConfig, Routes};
+use keyward_server::gateway::{ForwardAuthProxy, ForwardAuthSettings, RouteConfig, Routes};
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
 
@@ -19,6 +19,8 @@ struct Proxy {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// Whether it serves only its own address's host (Caddy's site).
+    serves_one_host: bool,
 }
 
 impl Drop for Proxy {
@@ -62,14 +64,26 @@ fn installed(program: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// keyward with `/orders` (GET orders:read, POST orders:write) in front of `upstream`.
-async fn keyward(upstream: &EchoUpstream) -> TestServer {
-    let mut orders =
-        RouteConfig { prefix: "/orders".into(), upstream: upstream.url(), ..Default::default() };
+/// keyward answering `proxy`'s checks for `/orders` (GET orders:read, POST orders:write), a
+/// public `/status/` and `/admin` on host `priv.example` (admin:access), the API at `upstream`.
+async fn keyward(upstream: &EchoUpstream, proxy: ForwardAuthProxy) -> TestServer {
+    let route = |prefix: &str| RouteConfig {
+        prefix: prefix.into(),
+        upstream: upstream.url(),
+        ..Default::default()
+    };
+    let mut orders = route("/orders");
     orders.method_permissions.insert("GET".into(), vec!["orders:read".into()]);
     orders.method_permissions.insert("POST".into(), vec!["orders:write".into()]);
+    let status = RouteConfig { public: true, ..route("/status/") };
+    let admin = RouteConfig {
+        host: Some("priv.example".into()),
+        permissions: vec!["admin:access".into()],
+        ..route("/admin")
+    };
     let settings = keyward_server::Settings {
-        routes: Routes::check(vec![orders]).unwrap(),
+        routes: Routes::check(vec![orders, status, admin]).unwrap(),
+        forward_auth: ForwardAuthSettings { proxy: Some(proxy), ..ForwardAuthSettings::default() },
         ..common::settings()
     };
     TestServer::start_with(Backend::Sqlite, "proxies", settings).await.unwrap()
@@ -107,7 +121,7 @@ async fn nginx(keyward: &TestServer, upstream: &EchoUpstream) -> Option<Proxy> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let proxy = Proxy { child, port, dir };
+    let proxy = Proxy { child, port, dir, serves_one_host: false };
     assert!(listening(port).await, "nginx did not start: {}", proxy.log("error.log"));
     Some(proxy)
 }
@@ -132,7 +146,7 @@ async fn caddy(keyward: &TestServer, upstream: &EchoUpstream) -> Option<Proxy> {
         .stderr(log)
         .spawn()
         .unwrap();
-    let proxy = Proxy { child, port, dir };
+    let proxy = Proxy { child, port, dir, serves_one_host: true };
     assert!(listening(port).await, "caddy did not start: {}", proxy.log("caddy.log"));
     Some(proxy)
 }
@@ -152,7 +166,7 @@ fn echoed_header<'v>(echo: &'v Value, name: &str) -> Option<&'v str> {
 }
 
 /// What both proxies must do: each scheme they can carry passes with keyward's identity and
-/// without credentials; refusals keep keyward's JSON; forged identity never arrives.
+/// without credentials; refusals keep keyward's status and JSON.
 async fn proxied_requests_are_decided_by_keyward(
     proxy: &Proxy,
     server: &TestServer,
@@ -171,10 +185,7 @@ async fn proxied_requests_are_decided_by_keyward(
         schemes.extend([Scheme::HeaderHmac, Scheme::HttpSignature]);
     }
     for scheme in schemes {
-        let mut request =
-            sign(scheme, &token, &secret, "GET", &proxy.url("/orders/7?page=2"), None);
-        request.headers.push(("x-keyward-domain".into(), "99".into()));
-        request.headers.push(("x-keyward-reseller".into(), "5".into()));
+        let request = sign(scheme, &token, &secret, "GET", &proxy.url("/orders/7?page=2"), None);
         let (status, echo) = through(server, request).await;
         assert_eq!(status, 200, "{scheme:?}: {echo}");
         assert_eq!(
@@ -183,11 +194,7 @@ async fn proxied_requests_are_decided_by_keyward(
             "{scheme:?}"
         );
         assert_eq!(echoed_header(&echo, "x-keyward-permissions"), Some("orders:read"));
-        assert_eq!(
-            echoed_header(&echo, "x-keyward-domain"),
-            Some("1"),
-            "a forged domain is overwritten"
-        );
+        assert_eq!(echoed_header(&echo, "x-keyward-domain"), Some("1"));
         assert!(
             echoed_header(&echo, "x-keyward-reseller").unwrap_or_default().is_empty(),
             "{echo}"
@@ -227,12 +234,116 @@ async fn proxied_requests_are_decided_by_keyward(
     assert_eq!((status, &body["error"]["code"]), (401, &json!(26)), "{body}");
 }
 
+/// The upstream's echo of what reached it, if the request did; the status the client got.
+async fn reached(server: &TestServer, request: Prepared) -> (u16, Option<Value>) {
+    let (status, body) = through(server, request).await;
+    let echoed = body.get("target").is_some().then_some(body);
+    (status, echoed)
+}
+
+/// Issue 18's attacks from outside, through the guide's configuration of `proxy`: none reaches
+/// the upstream as something keyward did not decide, and each is answered with keyward's
+/// status (never nginx's 500).
+async fn front_door_attacks_fail(proxy: &Proxy, server: &TestServer) {
+    let (_, reader, reader_secret) =
+        server.create_key(&server.admin_token, "Reader", &["orders:read"]).await;
+    let (_, writer, writer_secret) =
+        server.create_key(&server.admin_token, "Writer", &["orders:write"]).await;
+    let read = |method: &str, target: &str| {
+        sign(Scheme::QueryHmac, &reader, &reader_secret, method, &proxy.url(target), None)
+    };
+    let refused = |(status, echo): (u16, Option<Value>), want: u16, what: &str| {
+        assert_eq!(status, want, "{what}: {echo:?}");
+        assert!(echo.is_none(), "{what} reached the upstream: {echo:?}");
+    };
+    // 2. Identity headers in other spellings, on a public route, without credentials.
+    let mut forged = Prepared {
+        method: "GET".into(),
+        url: proxy.url("/status/x"),
+        headers: vec![],
+        body: None,
+    };
+    for (name, value) in [
+        ("x_keyward_principal", "user:1"),
+        ("x_keyward_permissions", "*"),
+        ("X-KEYWARD-RESELLER", "3"),
+    ] {
+        forged.headers = vec![(name.into(), value.into())];
+        let (status, echo) = reached(server, forged.again()).await;
+        // nginx drops `_` headers itself; keyward refuses what reaches the check.
+        if let Some(echo) = &echo {
+            assert_eq!(status, 200);
+            let headers = echo["headers"].as_array().unwrap();
+            assert!(
+                headers.iter().all(|pair| {
+                    let name = pair[0].as_str().unwrap().replace('_', "-").to_ascii_lowercase();
+                    !name.starts_with("x-keyward-") || pair[1].as_str().unwrap().is_empty()
+                }),
+                "{name} reached the upstream: {echo}"
+            );
+        } else {
+            assert_eq!(status, 400, "{name}");
+        }
+    }
+    // 3. A client's body statements: the signature over an empty body, a body sent along.
+    let body = r#"{"amount":1000000,"to":"attacker"}"#;
+    for (name, value) in [("x-envoy-auth-partial-body", "false"), ("x-original-content-length", "0")]
+    {
+        let mut request = sign(Scheme::HeaderHmac, &writer, &writer_secret, "POST", &proxy.url("/orders"), None);
+        request.headers.push((name.into(), value.into()));
+        request.body = Some(body.into());
+        let (status, echo) = reached(server, request).await;
+        assert!(echo.is_none() && status >= 400, "{name}: {status} {echo:?}");
+    }
+    // 4. Paths and hosts no route names, or an upstream reads otherwise.
+    for target in ["//admin/x", "/admin;x/y", "/status/..;/admin/x", "/status/%2e%2e;/admin/x"] {
+        refused(reached(server, read("GET", target)).await, 400, target);
+    }
+    refused(reached(server, read("GET", "/elsewhere")).await, 403, "an unrouted path");
+    for host in ["priv.example", "PRIV.EXAMPLE", "priv.example."] {
+        let mut request = read("GET", "/admin/users");
+        request.headers.push(("host".into(), host.into()));
+        let (status, echo) = reached(server, request).await;
+        assert!(echo.is_none(), "{host} reached the upstream: {echo:?}");
+        // nginx's one server serves every host, and keyward refuses; Caddy's site serves its
+        // own address only, and answers another host with nothing.
+        assert!(status == 403 || (status == 200 && proxy.serves_one_host), "{host}: {status}");
+    }
+    // 5. Methods a route with per-method permissions does not name.
+    for method in ["PUT", "DELETE"] {
+        refused(reached(server, read(method, "/orders/1")).await, 405, method);
+    }
+    // 6. HEAD needs GET's permission.
+    let head = sign(Scheme::QueryHmac, &writer, &writer_secret, "HEAD", &proxy.url("/orders/1"), None);
+    let (status, _) = through(server, head).await;
+    assert_eq!(status, 403, "HEAD with a write-only key");
+    // 7. Method overrides.
+    for (name, value) in [("X-HTTP-Method-Override", "DELETE"), ("X-HTTP-Method", "DELETE"), ("X-Method-Override", "DELETE")] {
+        let mut request = read("GET", "/orders/1");
+        request.headers.push((name.into(), value.into()));
+        refused(reached(server, request).await, 400, name);
+    }
+    // 10. The console's cookies never reach the API.
+    let mut request = read("GET", "/orders/2");
+    request.headers.push(("cookie".into(), "theme=dark; kw_session=kwat_stolen; kw_csrf=abc".into()));
+    let (status, echo) = reached(server, request).await;
+    assert_eq!(status, 200);
+    let echo = echo.unwrap();
+    let cookie = echoed_header(&echo, "cookie").unwrap_or_default();
+    assert!(
+        !cookie.contains("kwat_stolen") && !cookie.contains("abc"),
+        "the console's cookies reached the API: {cookie:?}"
+    );
+    assert!(cookie.contains("theme=dark"), "{cookie:?}");
+}
+
 #[tokio::test]
 async fn nginx_auth_request_with_keyward_deciding() {
     let upstream = EchoUpstream::start().await.unwrap();
-    let server = keyward(&upstream).await;
+    let server = keyward(&upstream, ForwardAuthProxy::Nginx).await;
     let Some(nginx) = nginx(&server, &upstream).await else { return };
     proxied_requests_are_decided_by_keyward(&nginx, &server, true).await;
+    front_door_attacks_fail(&nginx, &server).await;
     // A client's own X-Forwarded-Uri does not make keyward check another request.
     let mut smuggled =
         sign(Scheme::QueryHmac, "kwk_nothing", "x", "DELETE", &nginx.url("/orders/1"), None);
@@ -245,9 +356,10 @@ async fn nginx_auth_request_with_keyward_deciding() {
 #[tokio::test]
 async fn caddy_forward_auth_with_keyward_deciding() {
     let upstream = EchoUpstream::start().await.unwrap();
-    let server = keyward(&upstream).await;
+    let server = keyward(&upstream, ForwardAuthProxy::Caddy).await;
     let Some(caddy) = caddy(&server, &upstream).await else { return };
     proxied_requests_are_decided_by_keyward(&caddy, &server, false).await;
+    front_door_attacks_fail(&caddy, &server).await;
     // Caddy cannot say whether a request has a body: header-hmac is refused with code 26.
     let (_, token, secret) = server.create_key(&server.admin_token, "Devo", &["orders:read"]).await;
     let get = sign(Scheme::HeaderHmac, &token, &secret, "GET", &caddy.url("/orders/1"), None);
@@ -259,7 +371,7 @@ async fn caddy_forward_auth_with_keyward_deciding() {
     smuggled.headers.push(("x-original-uri".into(), "/orders/1".into()));
     smuggled.headers.push(("x-original-method".into(), "GET".into()));
     let (status, body) = through(&server, smuggled).await;
-    assert_eq!((status, &body["error"]["code"]), (400, &json!(37)), "{body}");
+    assert_eq!((status, &body["error"]["code"]), (400, &json!(48)), "{body}");
     drop(caddy);
     server.stop().await;
 }

@@ -65,8 +65,13 @@ fn verify(
     key: &KeyMaterial,
 ) -> Result<VerifiedResponse, keyward_sig::VerifyError> {
     let target = request.url.splitn(4, '/').nth(3).map(|rest| format!("/{rest}")).unwrap();
-    let request_pairs: Vec<(&str, &[u8])> =
+    // The Host the HTTP client sent, unless the request names its own.
+    let host = request.url.split('/').nth(2).unwrap();
+    let mut request_pairs: Vec<(&str, &[u8])> =
         request.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    if !request.headers.iter().any(|(n, _)| n == "host") {
+        request_pairs.push(("host", host.as_bytes()));
+    }
     let sent = RequestView::new(&request.method, &target, &request_pairs, b"");
     let answer = ResponseView::with_header_map(status, headers, body);
     verify_response(&answer, Some(&sent), Some(label), key)
@@ -117,6 +122,7 @@ async fn an_answer_asked_for_is_signed_and_bound_to_its_request() {
         "\"content-digest\"",
         "\"content-type\"",
         "\"@method\";req",
+        "\"@authority\";req",
         "\"@request-target\";req",
         "\"signature\";req;key=\"sig1\"",
     ] {
@@ -225,8 +231,43 @@ async fn a_route_that_signs_responses_signs_the_upstreams_answers_unasked() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let verified = verify(&orders, status, &headers, &body, "kw", &key).unwrap();
     assert!(verified.covers("\"@request-target\";req"), "{:?}", verified.components);
+    assert!(verified.covers("\"@authority\";req"), "{:?}", verified.components);
     let echoed: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(echoed["target"], "/orders/5?full=1");
+    // The answer to the same request sent to another host does not pass for this one's
+    // (issue 18, finding 12: an answer for pub.example verified as priv.example's).
+    let elsewhere = Prepared {
+        headers: vec![
+            ("authorization".into(), format!("Bearer {}", server.admin_token)),
+            ("host".into(), "priv.example".into()),
+        ],
+        ..bearer("/orders/5?full=1")
+    };
+    let (status, headers, body) = send_raw(&server, &elsewhere).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(verify(&elsewhere, status, &headers, &body, "kw", &key).is_ok());
+    let public = Prepared {
+        headers: vec![
+            ("authorization".into(), format!("Bearer {}", server.admin_token)),
+            ("host".into(), "pub.example".into()),
+        ],
+        ..bearer("/orders/5?full=1")
+    };
+    assert_eq!(
+        verify(&public, status, &headers, &body, "kw", &key).unwrap_err().code(),
+        "signature-mismatch"
+    );
+    // The route is found in the request's canonical form: an encoded prefix and a Host with
+    // a port are signed too (finding 12).
+    for (path, host) in [("/%6Frders/6", None), ("/orders/7", Some("api.example:8443"))] {
+        let mut request = bearer(path);
+        if let Some(host) = host {
+            request.headers.push(("host".into(), host.into()));
+        }
+        let (status, headers, body) = send_raw(&server, &request).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(verify(&request, status, &headers, &body, "kw", &key).is_ok(), "{path} {host:?}");
+    }
     let (_, headers, _) = send_raw(&server, &bearer("/plain/5")).await;
     assert!(headers.get("signature").is_none(), "a route without sign_responses");
     let (status, headers, _) = exchange(&server.client, bearer("/orders/5")).await;
