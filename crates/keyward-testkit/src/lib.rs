@@ -4,6 +4,7 @@
 //! cannot drift apart. Not published; used only by tests and benchmarks.
 
 pub mod env;
+pub mod malleate;
 pub mod upstream;
 
 use std::collections::HashMap;

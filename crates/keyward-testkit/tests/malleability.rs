@@ -89,30 +89,13 @@ fn an_ecdsa_signature_and_its_n_minus_s_twin_are_one_replay() {
         let private = PrivateKey::generate(algorithm).unwrap();
         let keys = keys(public(&private));
         let (digest, input, _, raw) = signed_post(&private);
-        let twin = negated_s(algorithm, &raw);
+        let twin = keyward_testkit::malleate::ecdsa_twin(algorithm, &raw).unwrap();
         assert_ne!(raw, twin, "{algorithm:?}");
         // Both verify: clients in other languages (OpenSSL, Java, Go) sign with high S half the
         // time, so high S is accepted; the replay identity is what was signed.
         let first = replay_id(&keys, &digest, "sig1", &input, &raw).unwrap();
         let second = replay_id(&keys, &digest, "sig1", &input, &twin).unwrap();
         assert_eq!(first, second, "{algorithm:?}");
-    }
-}
-
-/// `(r, n - s)` for a fixed-size `r || s` signature.
-fn negated_s(algorithm: Algorithm, raw: &[u8]) -> Vec<u8> {
-    match algorithm {
-        Algorithm::EcdsaP256Sha256 => {
-            let signature = p256::ecdsa::Signature::from_slice(raw).unwrap();
-            let (r, s) = signature.split_scalars();
-            p256::ecdsa::Signature::from_scalars(r, -s).unwrap().to_vec()
-        }
-        Algorithm::EcdsaP384Sha384 => {
-            let signature = p384::ecdsa::Signature::from_slice(raw).unwrap();
-            let (r, s) = signature.split_scalars();
-            p384::ecdsa::Signature::from_scalars(r, -s).unwrap().to_vec()
-        }
-        other => panic!("{other:?} is not ECDSA"),
     }
 }
 
