@@ -6,62 +6,25 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
+use common::process::{Process, free_port, installed, listening};
 use common::{Backend, Prepared, Scheme, TestServer, sign};
 use keyward_server::gateway::{ForwardAuthProxy, ForwardAuthSettings, RouteConfig, Routes};
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
 
-/// A proxy process, stopped when dropped.
+/// A proxy process.
 struct Proxy {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+    process: Process,
     /// Whether it serves only its own address's host (Caddy's site).
     serves_one_host: bool,
 }
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Proxy {
     fn url(&self, target: &str) -> String {
-        format!("http://127.0.0.1:{}{target}", self.port)
+        self.process.url(target)
     }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
-    }
-}
-
-/// A free port, from the ephemeral range.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Waits until something listens on `port` (10 s at most).
-async fn listening(port: u16) -> bool {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-fn installed(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }
 
 /// keyward answering `proxy`'s checks for `/orders` (GET orders:read, POST orders:write), a
@@ -121,8 +84,9 @@ async fn nginx(keyward: &TestServer, upstream: &EchoUpstream) -> Option<Proxy> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let proxy = Proxy { child, port, dir, serves_one_host: false };
-    assert!(listening(port).await, "nginx did not start: {}", proxy.log("error.log"));
+    let process = Process { child, port, dir };
+    assert!(listening(port, 10).await, "nginx did not start: {}", process.log("error.log"));
+    let proxy = Proxy { process, serves_one_host: false };
     Some(proxy)
 }
 
@@ -146,8 +110,9 @@ async fn caddy(keyward: &TestServer, upstream: &EchoUpstream) -> Option<Proxy> {
         .stderr(log)
         .spawn()
         .unwrap();
-    let proxy = Proxy { child, port, dir, serves_one_host: true };
-    assert!(listening(port).await, "caddy did not start: {}", proxy.log("caddy.log"));
+    let process = Process { child, port, dir };
+    assert!(listening(port, 10).await, "caddy did not start: {}", process.log("caddy.log"));
+    let proxy = Proxy { process, serves_one_host: true };
     Some(proxy)
 }
 
