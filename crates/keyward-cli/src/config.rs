@@ -553,7 +553,10 @@ fn forward_auth(
     if bodies == BodyForwarding::Forwarded
         && matches!(proxy, Some(ForwardAuthProxy::Nginx | ForwardAuthProxy::Caddy))
     {
-        bail!("forward-auth body: {} does not forward request bodies", proxy.map_or("", |p| p.as_str()));
+        bail!(
+            "forward-auth body: {} does not forward request bodies",
+            proxy.map_or("", |p| p.as_str())
+        );
     }
     let unrouted = match unrouted_flag.or(file.unrouted).as_deref() {
         None | Some("refuse") => Unrouted::Refused,

@@ -94,7 +94,7 @@ pub fn forward_auth(data: &[u8]) {
                 let below = request.uri().path().strip_prefix("/auth/check").unwrap_or_default();
                 assert!(target.starts_with(below), "{target:?} is not below /auth/check");
             }
-            _ => assert_eq!(named, [target.clone()], "{proxy:?} decided on another target"),
+            _ => assert_eq!(named, std::slice::from_ref(&target), "{proxy:?} decided elsewhere"),
         }
     }
 }
@@ -198,7 +198,10 @@ pub fn front_door(data: &[u8]) {
         "host {host:?}: keyward {name:?}, url {url_host:?}"
     );
     assert_eq!(
-        canonical_host.rsplit_once(':').filter(|_| !canonical_host.ends_with(']')).map(|(_, p)| p.to_owned()),
+        canonical_host
+            .rsplit_once(':')
+            .filter(|_| !canonical_host.ends_with(']'))
+            .map(|(_, p)| p.to_owned()),
         url.port().map(|port| port.to_string()),
         "port of {host:?}"
     );

@@ -148,8 +148,7 @@ impl CanonicalHost {
             "" => None,
             port => {
                 let digits = port.strip_prefix(':').ok_or(HostError::Malformed)?;
-                if !(1..=5).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit())
-                {
+                if !(1..=5).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(HostError::Malformed);
                 }
                 match digits.parse::<u16>() {
@@ -207,8 +206,12 @@ fn checked_name(name: &str) -> Result<&str, HostError> {
     if (last.bytes().all(|b| b.is_ascii_digit()) || hex) && trimmed.parse::<Ipv4Addr>().is_err() {
         return Err(HostError::Malformed);
     }
-    let idna = trimmed.split('.').any(|label| label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
-    if idna && idna::domain_to_ascii(trimmed).map_or(true, |ascii| !ascii.eq_ignore_ascii_case(trimmed)) {
+    let idna = trimmed
+        .split('.')
+        .any(|label| label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
+    if idna
+        && idna::domain_to_ascii(trimmed).map_or(true, |ascii| !ascii.eq_ignore_ascii_case(trimmed))
+    {
         return Err(HostError::Malformed);
     }
     Ok(trimmed)
@@ -230,7 +233,8 @@ fn request_host(
     let from_uri = match uri.authority() {
         Some(authority) if authority.as_str().contains('@') => return Err(HostError::Malformed),
         Some(authority) => {
-            let value = HeaderValue::from_str(authority.as_str()).map_err(|_| HostError::Malformed)?;
+            let value =
+                HeaderValue::from_str(authority.as_str()).map_err(|_| HostError::Malformed)?;
             Some(CanonicalHost::parse(&value, default_port)?)
         }
         None => None,
@@ -324,8 +328,7 @@ pub fn same_header_name(name: &str, canonical: &str) -> bool {
 /// Whether `name` starts with `prefix` as [`same_header_name`] compares them.
 pub fn starts_like(name: &str, prefix: &str) -> bool {
     let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
-    name.len() >= prefix.len()
-        && name.bytes().zip(prefix.bytes()).all(|(a, b)| fold(a) == fold(b))
+    name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| fold(a) == fold(b))
 }
 
 /// Whether `name` is spelled as no proxy sets a header: with an `_`, which nginx drops by
@@ -356,9 +359,28 @@ mod tests {
         assert_eq!(host("[::ABCD]").unwrap(), "[::abcd]");
         assert_eq!(host("xn--bcher-kva.example").unwrap(), "xn--bcher-kva.example");
         for bad in [
-            "", ".", "a..b", ".a", "a.example..", "user@a", "a:b", "a:", "a:0", "a:65536",
-            "a:080808", "a%2eb", "[::1", "[zz]", "a b", "a:80:80", "0x7f.1", "010.0.0.1",
-            "1.2.3", "example.123", "xn--a.example", "[::1]x",
+            "",
+            ".",
+            "a..b",
+            ".a",
+            "a.example..",
+            "user@a",
+            "a:b",
+            "a:",
+            "a:0",
+            "a:65536",
+            "a:080808",
+            "a%2eb",
+            "[::1",
+            "[zz]",
+            "a b",
+            "a:80:80",
+            "0x7f.1",
+            "010.0.0.1",
+            "1.2.3",
+            "example.123",
+            "xn--a.example",
+            "[::1]x",
         ] {
             assert_eq!(host(bad), Err(HostError::Malformed), "{bad:?}");
         }
@@ -395,7 +417,10 @@ mod tests {
         let header = |name| found.iter().find(|o| o.name == OverrideName::Header(name)).unwrap();
         assert_eq!(header("x-http-method-override").method, Some(Method::DELETE));
         assert_eq!(header("x-method-override").method, Some(Method::PUT));
-        assert_eq!(found[2], MethodOverride { name: OverrideName::Query, method: Some(Method::DELETE) });
+        assert_eq!(
+            found[2],
+            MethodOverride { name: OverrideName::Query, method: Some(Method::DELETE) }
+        );
         assert!(method_overrides(&HeaderMap::new(), Some("method=x&_methods=y")).is_empty());
     }
 }

@@ -66,8 +66,12 @@ pub enum ForwardAuthProxy {
 
 impl ForwardAuthProxy {
     /// Every proxy, by name.
-    pub const ALL: [ForwardAuthProxy; 4] =
-        [ForwardAuthProxy::Nginx, ForwardAuthProxy::Caddy, ForwardAuthProxy::Traefik, ForwardAuthProxy::Envoy];
+    pub const ALL: [ForwardAuthProxy; 4] = [
+        ForwardAuthProxy::Nginx,
+        ForwardAuthProxy::Caddy,
+        ForwardAuthProxy::Traefik,
+        ForwardAuthProxy::Envoy,
+    ];
 
     /// The proxy called `name` (`nginx`, `caddy`, `traefik`, `envoy`).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -263,7 +267,8 @@ fn refuse_foreign_headers(
                 name.contains('_')
             }
             None => {
-                (same_header_name(name, ORIGINAL_CONTENT_LENGTH) && proxy != ForwardAuthProxy::Nginx)
+                (same_header_name(name, ORIGINAL_CONTENT_LENGTH)
+                    && proxy != ForwardAuthProxy::Nginx)
                     || (same_header_name(name, ENVOY_PARTIAL_BODY)
                         && proxy != ForwardAuthProxy::Envoy)
             }
@@ -292,14 +297,15 @@ pub(crate) fn original_request(
     let mut headers = parts.headers;
     let (method, target) = match proxy.target_headers() {
         Some((method_header, uri_header)) => {
-            let target = take(&mut headers, &uri_header)?
-                .ok_or_else(|| missing("URI", &uri_header))?;
+            let target =
+                take(&mut headers, &uri_header)?.ok_or_else(|| missing("URI", &uri_header))?;
             let method = take(&mut headers, &method_header)?
                 .ok_or_else(|| missing("method", &method_header))?;
             (method, target)
         }
         None => {
-            let below = parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
+            let below =
+                parts.uri.path().strip_prefix(CHECK_PATH).filter(|rest| rest.starts_with('/'));
             let path = below.ok_or_else(|| {
                 invalid(&format!("Envoy asks on {CHECK_PATH}/<the original path>: set path_prefix"))
             })?;
@@ -329,8 +335,10 @@ pub(crate) fn original_request(
         _ => false,
     };
     let partial = match proxy {
-        ForwardAuthProxy::Envoy => take(&mut headers, &HeaderName::from_static(ENVOY_PARTIAL_BODY))?
-            .map(|value| value.eq_ignore_ascii_case("true")),
+        ForwardAuthProxy::Envoy => {
+            take(&mut headers, &HeaderName::from_static(ENVOY_PARTIAL_BODY))?
+                .map(|value| value.eq_ignore_ascii_case("true"))
+        }
         _ => None,
     };
     let body = match (partial, bodies) {

@@ -52,10 +52,12 @@ impl Authorization for ExtAuthz {
         let gateway = &self.0;
         let settings = &gateway.0.settings.forward_auth;
         let decided = match settings.proxy {
-            Some(ForwardAuthProxy::Envoy) => match original_of(settings.bodies, request.into_inner()) {
-                Ok(original) => gateway.decide(original, ForwardAuthProxy::Envoy).await,
-                Err(error) => Err(error),
-            },
+            Some(ForwardAuthProxy::Envoy) => {
+                match original_of(settings.bodies, request.into_inner()) {
+                    Ok(original) => gateway.decide(original, ForwardAuthProxy::Envoy).await,
+                    Err(error) => Err(error),
+                }
+            }
             _ => Err(ApiError::new(ErrorCode::NotFound).with_message(
                 "gRPC ext_authz is Envoy's: start keyward with --forward-auth envoy",
             )),

@@ -577,7 +577,9 @@ mod tests {
         ] {
             assert_eq!(owned(name, prefix), Some(kind), "{name}");
         }
-        for name in ["accept", "x-keyward", "x-forwarded", "forwarded-for", "signatures", "x-request-id"] {
+        for name in
+            ["accept", "x-keyward", "x-forwarded", "forwarded-for", "signatures", "x-request-id"]
+        {
             assert_eq!(owned(name, prefix), None, "{name}");
         }
     }

@@ -130,7 +130,12 @@ impl Gateway {
 
     /// Whether the route serving a request signs every response (`sign_responses`), read in
     /// the request's canonical form, as the route is chosen.
-    pub fn signs_responses(&self, method: &Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+    pub fn signs_responses(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> bool {
         let table = self.table();
         if !table.signs_responses {
             return false;
@@ -168,7 +173,8 @@ pub(crate) fn door_refusal(error: DoorError) -> ApiError {
         DoorError::Path(error) => (ErrorCode::InvalidPath, error.to_string(), error.reason()),
         DoorError::Host(error) => (ErrorCode::InvalidHost, error.to_string(), "invalid-host"),
     };
-    ApiError::new(code).with_detail(serde_json::json!({ "explanation": explanation, "reason": reason }))
+    ApiError::new(code)
+        .with_detail(serde_json::json!({ "explanation": explanation, "reason": reason }))
 }
 
 impl Table {

@@ -283,9 +283,8 @@ impl Route {
         // unless `methods` says which others are served.
         let methods = match methods {
             Some(methods) => {
-                if let Some((unserved, _)) = method_permissions
-                    .iter()
-                    .find(|(m, _)| !methods.contains(m) && !(m == Method::HEAD && methods.contains(&Method::GET)))
+                if let Some((unserved, _)) =
+                    method_permissions.iter().find(|(m, _)| !listed(&methods, m))
                 {
                     return Err(fail(format!(
                         "method_permissions names {unserved}, which methods does not list"
@@ -308,7 +307,11 @@ impl Route {
                 })
             })
             .transpose()?;
-        let host = config.host.as_deref().map(|host| canonical_host_name(host).map_err(&fail)).transpose()?;
+        let host = config
+            .host
+            .as_deref()
+            .map(|host| canonical_host_name(host).map_err(&fail))
+            .transpose()?;
         let access = if config.public { Access::Public } else { Access::Protected };
         if access == Access::Public
             && (!config.permissions.is_empty() || !config.method_permissions.is_empty())
@@ -402,9 +405,7 @@ impl Route {
 
     /// Whether the route serves `method` (`HEAD` where it serves `GET`).
     pub fn serves_method(&self, method: &Method) -> bool {
-        self.methods.as_ref().is_none_or(|methods| {
-            methods.contains(method) || (method == Method::HEAD && methods.contains(&Method::GET))
-        })
+        self.methods.as_ref().is_none_or(|methods| listed(methods, method))
     }
 
     /// The methods the route serves, for `Allow`: `None` for every method.
@@ -452,6 +453,11 @@ fn prefixes_overlap(a: &str, b: &str) -> bool {
     let trimmed = |p: &'_ str| p.trim_end_matches('/').to_owned();
     let (a, b) = (trimmed(a), trimmed(b));
     a.is_empty() || b.is_empty() || path_under(&a, &b) || path_under(&b, &a)
+}
+
+/// Whether `methods` serve `method`: `HEAD` where `GET` is.
+fn listed(methods: &[Method], method: &Method) -> bool {
+    methods.contains(method) || (method == Method::HEAD && methods.contains(&Method::GET))
 }
 
 /// A route's `host`, as requests' hosts are compared with it: lower case, without a trailing

@@ -191,7 +191,9 @@ pub async fn sign_out(
     end_session(&state, &principal, &request_id, address, "console.sign_out").await?;
     let mut headers = HeaderMap::new();
     // Cookies of earlier versions were scoped to `/`: those go too.
-    for (name, path) in [SESSION_COOKIE, CSRF_COOKIE].into_iter().flat_map(|n| [(n, CONSOLE_PATH), (n, "/")]) {
+    for (name, path) in
+        [SESSION_COOKIE, CSRF_COOKIE].into_iter().flat_map(|n| [(n, CONSOLE_PATH), (n, "/")])
+    {
         let mut expired = Cookie::build((name, "")).path(path).same_site(SameSite::Strict).build();
         expired.make_removal();
         set_cookie(&mut headers, expired);

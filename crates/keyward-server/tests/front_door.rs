@@ -11,10 +11,10 @@ mod common;
 use base64::Engine;
 use common::{Backend, Prepared, Scheme, TestServer, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
+use keyward_sig::RequestView;
 use keyward_sig::private_key::PrivateKey;
 use keyward_sig::public_key::Algorithm;
 use keyward_sig::rfc9421::{self, DigestAlgorithm, SignatureParams};
-use keyward_sig::RequestView;
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
 
@@ -83,7 +83,8 @@ async fn key(server: &TestServer, name: &str, permissions: &[&str]) -> (String, 
 async fn finding_1_an_ecdsa_signature_with_n_minus_s_is_the_same_replay() {
     let upstream = EchoUpstream::start().await.unwrap();
     let server = gateway(&upstream).await;
-    let (target, _, _) = server.create_key(&server.admin_token, "Target", &["activities:read"]).await;
+    let (target, _, _) =
+        server.create_key(&server.admin_token, "Target", &["activities:read"]).await;
     for algorithm in [Algorithm::EcdsaP256Sha256, Algorithm::EcdsaP384Sha384] {
         let private = PrivateKey::generate(algorithm).unwrap();
         let body = json!({ "data": { "name": "Signer", "permissions": ["keys:manage", "activities:read"],
@@ -100,11 +101,14 @@ async fn finding_1_an_ecdsa_signature_with_n_minus_s_is_the_same_replay() {
         let headers = [("host", host.as_bytes()), ("content-digest", digest.as_bytes())];
         let view = RequestView::new("POST", &path, &headers, body.as_bytes());
         let now = common::signing_ms() / 1000;
-        let params =
-            SignatureParams::new(&["@method", "@authority", "@path", "content-digest"], now, &keyid)
-                .unwrap()
-                .with_algorithm(Some(algorithm.name()))
-                .unwrap();
+        let params = SignatureParams::new(
+            &["@method", "@authority", "@path", "content-digest"],
+            now,
+            &keyid,
+        )
+        .unwrap()
+        .with_algorithm(Some(algorithm.name()))
+        .unwrap();
         let signed = rfc9421::sign(&view, "sig1", &params, &private).unwrap();
         let send = |signature: String| Prepared {
             method: "POST".into(),
@@ -129,7 +133,11 @@ async fn finding_1_an_ecdsa_signature_with_n_minus_s_is_the_same_replay() {
         assert_ne!(twin, raw);
         let twin = format!("sig1=:{}:", base64::engine::general_purpose::STANDARD.encode(twin));
         let (status, answer) = common::send(&server.client, send(twin)).await;
-        assert_eq!((status, code(&answer)), (401, 15), "{algorithm:?}: a second new secret: {answer}");
+        assert_eq!(
+            (status, code(&answer)),
+            (401, 15),
+            "{algorithm:?}: a second new secret: {answer}"
+        );
     }
     server.stop().await;
 }
@@ -219,14 +227,17 @@ async fn finding_5_6_and_7_methods_are_what_the_route_names() {
     let writer = key(&server, "Writer", &["orders:write"]).await;
     // 5. Methods the per-method permissions do not name.
     for method in ["PUT", "DELETE", "PATCH"] {
-        let (status, body) = common::send(&server.client, get(&server, &reader, method, "/orders/1")).await;
+        let (status, body) =
+            common::send(&server.client, get(&server, &reader, method, "/orders/1")).await;
         assert_eq!((status, code(&body)), (405, 42), "{method}: {body}");
         assert_eq!(body["error"]["detail"]["allowed"], json!(["GET", "POST"]));
     }
     // 6. HEAD needs GET's permission.
-    let (status, _) = common::send(&server.client, get(&server, &writer, "HEAD", "/orders/1")).await;
+    let (status, _) =
+        common::send(&server.client, get(&server, &writer, "HEAD", "/orders/1")).await;
     assert_eq!(status, 403);
-    let (status, _) = common::send(&server.client, get(&server, &reader, "HEAD", "/orders/1")).await;
+    let (status, _) =
+        common::send(&server.client, get(&server, &reader, "HEAD", "/orders/1")).await;
     assert_eq!(status, 200);
     // 7. Override headers are removed on a route that does not name one; `_method` refused.
     let mut request = get(&server, &reader, "GET", "/orders/1");
@@ -307,11 +318,13 @@ async fn finding_12_strip_prefix_forwarding_headers_and_broken_bodies() {
     let server = gateway(&upstream).await;
     let reader = key(&server, "Reader", &["orders:read"]).await;
     // An encoded prefix is stripped as the route matched it.
-    let (status, echo) = common::send(&server.client, get(&server, &reader, "GET", "/%73trip/a/b")).await;
+    let (status, echo) =
+        common::send(&server.client, get(&server, &reader, "GET", "/%73trip/a/b")).await;
     assert_eq!(status, 200, "{echo}");
     assert_eq!(echo["target"], "/base/a/b", "{echo}");
     // The canonical path is what the upstream gets.
-    let (status, echo) = common::send(&server.client, get(&server, &reader, "GET", "/%6Frders/%41")).await;
+    let (status, echo) =
+        common::send(&server.client, get(&server, &reader, "GET", "/%6Frders/%41")).await;
     assert_eq!(status, 200, "{echo}");
     assert_eq!(echo["target"], "/orders/A", "{echo}");
     // HTTP/1.0 without Host: no X-Forwarded-Host from the client; its Forwarded is dropped.

@@ -222,12 +222,8 @@ async fn front_door_attacks_fail(proxy: &Proxy, server: &TestServer) {
         assert!(echo.is_none(), "{what} reached the upstream: {echo:?}");
     };
     // 2. Identity headers in other spellings, on a public route, without credentials.
-    let mut forged = Prepared {
-        method: "GET".into(),
-        url: proxy.url("/status/x"),
-        headers: vec![],
-        body: None,
-    };
+    let mut forged =
+        Prepared { method: "GET".into(), url: proxy.url("/status/x"), headers: vec![], body: None };
     for (name, value) in [
         ("x_keyward_principal", "user:1"),
         ("x_keyward_permissions", "*"),
@@ -252,9 +248,11 @@ async fn front_door_attacks_fail(proxy: &Proxy, server: &TestServer) {
     }
     // 3. A client's body statements: the signature over an empty body, a body sent along.
     let body = r#"{"amount":1000000,"to":"attacker"}"#;
-    for (name, value) in [("x-envoy-auth-partial-body", "false"), ("x-original-content-length", "0")]
+    for (name, value) in
+        [("x-envoy-auth-partial-body", "false"), ("x-original-content-length", "0")]
     {
-        let mut request = sign(Scheme::HeaderHmac, &writer, &writer_secret, "POST", &proxy.url("/orders"), None);
+        let mut request =
+            sign(Scheme::HeaderHmac, &writer, &writer_secret, "POST", &proxy.url("/orders"), None);
         request.headers.push((name.into(), value.into()));
         request.body = Some(body.into());
         let (status, echo) = reached(server, request).await;
@@ -279,18 +277,25 @@ async fn front_door_attacks_fail(proxy: &Proxy, server: &TestServer) {
         refused(reached(server, read(method, "/orders/1")).await, 405, method);
     }
     // 6. HEAD needs GET's permission.
-    let head = sign(Scheme::QueryHmac, &writer, &writer_secret, "HEAD", &proxy.url("/orders/1"), None);
+    let head =
+        sign(Scheme::QueryHmac, &writer, &writer_secret, "HEAD", &proxy.url("/orders/1"), None);
     let (status, _) = through(server, head).await;
     assert_eq!(status, 403, "HEAD with a write-only key");
     // 7. Method overrides.
-    for (name, value) in [("X-HTTP-Method-Override", "DELETE"), ("X-HTTP-Method", "DELETE"), ("X-Method-Override", "DELETE")] {
+    for (name, value) in [
+        ("X-HTTP-Method-Override", "DELETE"),
+        ("X-HTTP-Method", "DELETE"),
+        ("X-Method-Override", "DELETE"),
+    ] {
         let mut request = read("GET", "/orders/1");
         request.headers.push((name.into(), value.into()));
         refused(reached(server, request).await, 400, name);
     }
     // 10. The console's cookies never reach the API.
     let mut request = read("GET", "/orders/2");
-    request.headers.push(("cookie".into(), "theme=dark; kw_session=kwat_stolen; kw_csrf=abc".into()));
+    request
+        .headers
+        .push(("cookie".into(), "theme=dark; kw_session=kwat_stolen; kw_csrf=abc".into()));
     let (status, echo) = reached(server, request).await;
     assert_eq!(status, 200);
     let echo = echo.unwrap();

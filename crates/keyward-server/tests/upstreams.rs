@@ -192,7 +192,11 @@ async fn upstream_serves_what_keyward_authorized(upstream: Process) {
             with(as_writer("POST", "/orders/3"), &[("X-HTTP-Method-Override", "DELETE")]),
             Outcome::Served { method: "POST", path: "/orders/3", principal: writer_is.clone() },
         ),
-        ("a _method parameter", as_writer("POST", "/orders/3?_method=DELETE"), Outcome::Refused(400)),
+        (
+            "a _method parameter",
+            as_writer("POST", "/orders/3?_method=DELETE"),
+            Outcome::Refused(400),
+        ),
         ("a method no route names", as_reader("DELETE", "/orders/4"), Outcome::Refused(405)),
         (
             "the console's cookie",

@@ -153,8 +153,7 @@ fn header_hmac_in_upper_case_hex_is_the_same_replay() {
                 _ => (name.as_str(), value.clone()),
             })
             .collect();
-        let headers: Vec<(&str, &[u8])> =
-            headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
         let request = RequestView::new("POST", TARGET, &headers, BODY);
         *Verifier::new(VerifyOptions::default())
             .verify(&request, NOW, &keys)

@@ -273,7 +273,9 @@ impl Presented<'_> {
         let created_ms = self.created.saturating_mul(1000);
         Ok(match self.params.nonce() {
             Some(nonce) => ReplayId::from_nonce(self.keyid(), nonce, created_ms, options.window),
-            None => ReplayId::from_signature(self.replay_tag(key, &base), created_ms, options.window),
+            None => {
+                ReplayId::from_signature(self.replay_tag(key, &base), created_ms, options.window)
+            }
         })
     }
 
