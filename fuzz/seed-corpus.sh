@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 vectors=../vectors
 targets="query_string signature_fields content_digest timestamp verify_request gateway_path
-gateway_query forward_auth ext_authz component_params forwarded_for"
+gateway_query forward_auth ext_authz component_params forwarded_for front_door"
 for target in $targets; do
     mkdir -p "corpus/$target"
 done
@@ -27,6 +27,10 @@ for dir in "$vectors"/*/*/; do
     method=$(head -n 1 "$request" | cut -d' ' -f1)
     printf 'GET /auth/check\nx-original-method: %s\nx-original-uri: %s\n' "$method" "$target" \
         > "corpus/forward_auth/$name"
+    # front_door: the method, the host and the path, a line each.
+    host=$(header "$request" host)
+    printf '%s\n%s\n%s' "$method" "${host:-api.example.com}" "$(head -n 1 "$request" | cut -d' ' -f2 | sed 's/?.*//')" \
+        > "corpus/front_door/$name"
     # signature_fields: Signature-Input NUL Signature.
     input=$(header "$request" signature-input)
     if [ -n "$input" ]; then
@@ -50,6 +54,13 @@ for dir in "$vectors"/*/*/; do
     stamp=$(header "$request" x-logtrust-timestamp)
     [ -n "$stamp" ] || stamp=$(head -n 1 "$request" | grep -o 'ms=[^& ]*' | head -n 1 | cut -c4- || true)
     [ -n "$stamp" ] && printf '%s' "$stamp" > "corpus/timestamp/$name"
+done
+# front_door: the spellings issue 18's attacks used.
+i=0
+for case in "GET\npriv.example.\n//admin/x" "HEAD\nPRIV.example:80\n/public/..;/admin/x" \
+    "PUT\n0x7f.1\n/public/%2e%2e;/admin" "DELETE\n[::ffff:1.2.3.4]:8080\n/%6Frders/%41" \
+    "POST\nxn--bcher-kva.example\n/a;jsessionid=1/b"; do
+    printf "$case" > "corpus/front_door/attack-$i"; i=$((i + 1))
 done
 for target in $targets; do
     echo "$target: $(ls "corpus/$target" | wc -l) seeds"
