@@ -236,6 +236,13 @@ await step('1. sign in as admin with the keyboard; the API Keys page opens', asy
   assert.ok(csrf && !csrf.httpOnly, 'kw_csrf is set and readable');
   const readable = await page.evaluate(() => document.cookie);
   assert.ok(!readable.includes('kw_session='), 'the page cannot read kw_session');
+  // Scoped to the console: the browser sends the session to no other path of the host (an API
+  // behind keyward never sees it), and the API's own paths take no session.
+  assert.equal(session.path, '/console/', 'kw_session is scoped to /console/');
+  assert.equal(csrf.path, '/console/', 'kw_csrf is scoped to /console/');
+  const outside = await pageFetch('GET', '/api/admin/keys');
+  assert.equal(outside.status, 401, outside.text);
+  assert.equal(outside.json.error.code, 10, 'no credentials reach /api/admin from the console');
   await shot('02-keys');
 });
 
@@ -357,9 +364,9 @@ await step('6. create user "viewer" with keys:manage only, on the Users page', a
   const existing = page.locator(`[data-testid="user-row"][data-username="${VIEWER}"]`);
   if (await existing.count()) {
     // A run before this one created the user: give it this run's password and permissions.
-    const users = await pageFetch('GET', '/api/admin/users');
+    const users = await pageFetch('GET', '/console/api/admin/users');
     const user = users.json.data.find((u) => u.username === VIEWER);
-    const changed = await pageFetch('PATCH', `/api/admin/users/${user.id}`,
+    const changed = await pageFetch('PATCH', `/console/api/admin/users/${user.id}`,
       { data: { password: VIEWER_PASSWORD, permissions: ['keys:manage'], state: 'active' } });
     assert.equal(changed.status, 200, changed.text);
     return 'the user existed; reset through the API';
@@ -398,7 +405,7 @@ await step('6. as viewer (no keys:reveal): no Reveal button and no secret on a k
   assert.ok(!body.includes(viewerKeySecret), 'the secret is nowhere on the page');
   await shot('07-viewer-key-details');
   // The server agrees: reveal is refused with code 20 even when asked directly.
-  const reveal = await pageFetch('POST', `/api/admin/keys/${viewerKeyId}/reveal`);
+  const reveal = await pageFetch('POST', `/console/api/admin/keys/${viewerKeyId}/reveal`);
   assert.equal(reveal.status, 403, reveal.text);
   assert.equal(reveal.json.error.code, 20);
 });
@@ -417,12 +424,12 @@ await step('6. as viewer, New API Key offers only the permissions the viewer hol
 
 await step('7. a POST without X-CSRF-Token, with the session cookie, is refused: 403, code 23', async () => {
   await signIn('admin', ADMIN_PASSWORD);
-  const forged = await pageFetch('POST', '/api/admin/keys',
+  const forged = await pageFetch('POST', '/console/api/admin/keys',
     { data: { name: 'forged by fetch', permissions: ['activities:read'] } }, { csrf: false });
   assert.equal(forged.status, 403, forged.text);
   assert.equal(forged.json && forged.json.error && forged.json.error.code, 23, forged.text);
   const wrong = await page.evaluate(async () => {
-    const response = await fetch('/api/admin/keys', {
+    const response = await fetch('/console/api/admin/keys', {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': 'kwat_not-the-cookie' },
@@ -433,23 +440,23 @@ await step('7. a POST without X-CSRF-Token, with the session cookie, is refused:
   assert.equal(wrong.status, 403, 'a wrong X-CSRF-Token is refused too');
   assert.equal(wrong.json.error.code, 23);
   // The control: the same request with the header is accepted, so the header is what mattered.
-  const genuine = await pageFetch('POST', '/api/admin/keys', { data: { name: 'CSRF control', permissions: [] } });
+  const genuine = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'CSRF control', permissions: [] } });
   assert.equal(genuine.status, 201, genuine.text);
-  await pageFetch('DELETE', `/api/admin/keys/${genuine.json.data.id}`);
-  const keys = await pageFetch('GET', '/api/admin/keys');
+  await pageFetch('DELETE', `/console/api/admin/keys/${genuine.json.data.id}`);
+  const keys = await pageFetch('GET', '/console/api/admin/keys');
   assert.ok(!keys.json.data.some((k) => k.name === 'forged by fetch'), 'no forged key exists');
   return `"${forged.json.error.message}"`;
 });
 
-await step('7. a classic HTML form POST (text/plain, JSON-shaped) to /api/admin/keys is refused: 403, code 23', async () => {
+await step('7. a classic HTML form POST (text/plain, JSON-shaped) to /console/api/admin/keys is refused: 403, code 23', async () => {
   await page.goto(`${BASE}/console/#/keys`);
   await page.getByTestId('new-key').waitFor();
   const [response] = await Promise.all([
-    page.waitForResponse((r) => r.url() === `${BASE}/api/admin/keys` && r.request().method() === 'POST'),
+    page.waitForResponse((r) => r.url() === `${BASE}/console/api/admin/keys` && r.request().method() === 'POST'),
     page.evaluate(() => {
       const form = document.createElement('form');
       form.method = 'POST';
-      form.action = '/api/admin/keys';
+      form.action = '/console/api/admin/keys';
       form.enctype = 'text/plain';
       const input = document.createElement('input');
       input.type = 'hidden';
@@ -465,7 +472,7 @@ await step('7. a classic HTML form POST (text/plain, JSON-shaped) to /api/admin/
   const body = await response.json();
   assert.equal(body.error.code, 23);
   await page.goto(`${BASE}/console/#/keys`);
-  const keys = await pageFetch('GET', '/api/admin/keys');
+  const keys = await pageFetch('GET', '/console/api/admin/keys');
   assert.ok(!keys.json.data.some((k) => k.name === 'forged by form'), 'no forged key exists');
 });
 
@@ -563,7 +570,7 @@ await step('9. a key\'s page shows no rate limit and unlimited credits; the Limi
 });
 
 await step('9. the API agrees: the key\'s JSON has the rate limit and credits set in the console', async () => {
-  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${viewerKeyId}`);
   assert.equal(key.status, 200, key.text);
   assert.deepEqual(key.json.data.rate_limit, { requests: 5, window_seconds: 60 }, key.text);
   assert.deepEqual(key.json.data.credits, { remaining: 100, refill: { amount: 100, interval_seconds: 3600 } }, key.text);
@@ -589,7 +596,7 @@ await step('9. a rate limit of 0 requests is refused: the error is shown, nothin
   const focused = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('data-testid'));
   assert.equal(focused, 'limit-requests', 'the requests field has focus');
   assert.equal(await text('key-rate-limit'), '5 / 60 s', 'the page still shows the saved limit');
-  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${viewerKeyId}`);
   assert.deepEqual(key.json.data.rate_limit, { requests: 5, window_seconds: 60 }, 'the key is unchanged');
   await shot('12-key-limits-error');
   return `"${message}"`;
@@ -603,7 +610,7 @@ await step('9. emptying the fields removes the rate limit and the credits', asyn
   await page.getByTestId('key-rate-limit').filter({ hasText: 'none' }).waitFor();
   await page.getByTestId('key-credits').filter({ hasText: 'unlimited' }).waitFor();
   assert.equal(await text('error'), '', 'the earlier error is gone');
-  const key = await pageFetch('GET', `/api/admin/keys/${viewerKeyId}`);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${viewerKeyId}`);
   assert.equal(key.json.data.rate_limit, null, key.text);
   assert.equal(key.json.data.credits, null, key.text);
 });
@@ -622,10 +629,10 @@ await step('9. New API Key can set limits: 10 requests per 60 s (the default win
   const limitedId = await keyIdFromUrl();
   await page.getByTestId('key-rate-limit').filter({ hasText: '10 / 60 s' }).waitFor();
   assert.equal(await text('key-credits'), '50 left, refilled to 50 every 60 s');
-  const key = await pageFetch('GET', `/api/admin/keys/${limitedId}`);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${limitedId}`);
   assert.deepEqual(key.json.data.rate_limit, { requests: 10, window_seconds: 60 }, key.text);
   assert.deepEqual(key.json.data.credits, { remaining: 50, refill: { amount: 50, interval_seconds: 60 } }, key.text);
-  await pageFetch('DELETE', `/api/admin/keys/${limitedId}`);
+  await pageFetch('DELETE', `/console/api/admin/keys/${limitedId}`);
 });
 
 await step('10. New API Key with a pasted public key: no secret shown, and requests signed with its private key pass', async () => {
@@ -653,7 +660,7 @@ await step('10. New API Key with a pasted public key: no secret shown, and reque
   const refused = await signedWithPrivateKey(stranger, 'ecdsa-p256-sha256', token, '/api/activities');
   assert.equal(refused.status, 401, refused.text);
   assert.equal(refused.json.error.code, 12, refused.text);
-  await pageFetch('DELETE', `/api/admin/keys/${id}`);
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
 });
 
 await step('11. New API Key with a public key read from a file (keyward keygen\'s), for the CLI to sign with', async () => {
@@ -675,7 +682,7 @@ await step('11. New API Key with a public key read from a file (keyward keygen\'
 });
 
 await step('12. the Policy form sets an expiry, a network and a route scope; the API agrees, and a POST outside the scope is refused (45)', async () => {
-  const created = await pageFetch('POST', '/api/admin/keys', { data: { name: 'Policy test', permissions: ['activities:read', 'activities:write'] } });
+  const created = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Policy test', permissions: ['activities:read', 'activities:write'] } });
   assert.equal(created.status, 201, created.text);
   const { id, token, secret } = created.json.data;
   await page.goto(`${BASE}/console/#/keys/${id}`);
@@ -689,7 +696,7 @@ await step('12. the Policy form sets an expiry, a network and a route scope; the
   await form.getByTestId('save-policy').click();
   await page.getByTestId('notice').filter({ hasText: 'Policy of' }).waitFor();
   await shot('16-key-policy');
-  const key = await pageFetch('GET', `/api/admin/keys/${id}`);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${id}`);
   assert.deepEqual(key.json.data.allowed_networks, ['127.0.0.1/32', '::1/128'], key.text);
   assert.deepEqual(key.json.data.allowed_routes, [{ route: 'api', methods: ['GET'] }], key.text);
   assert.ok(Math.abs(key.json.data.expires_at_ms - new Date(local).getTime()) < 1000, key.text);
@@ -700,9 +707,9 @@ await step('12. the Policy form sets an expiry, a network and a route scope; the
   await form.getByTestId('policy-routes').fill('/nowhere');
   await form.getByTestId('save-policy').click();
   await page.getByTestId('error').filter({ hasText: 'unknown route' }).waitFor();
-  const again = await pageFetch('GET', `/api/admin/keys/${id}`);
+  const again = await pageFetch('GET', `/console/api/admin/keys/${id}`);
   assert.deepEqual(again.json.data.allowed_routes, [{ route: 'api', methods: ['GET'] }], again.text);
-  await pageFetch('DELETE', `/api/admin/keys/${id}`);
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
 });
 
 await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
