@@ -71,6 +71,15 @@ fn bad_configuration_is_refused_with_a_clear_message() {
         ),
         (vec!["--schemes", "bearer,carrier-pigeon"], "unknown scheme"),
         (vec!["--clock-skew-seconds", "0"], "clock skew must be 1 to 3600 seconds"),
+        (
+            vec!["--forward-auth", "haproxy"],
+            "forward-auth: \"haproxy\" is none of nginx, caddy, traefik, envoy",
+        ),
+        (
+            vec!["--forward-auth", "nginx", "--forward-auth-body", "forwarded"],
+            "nginx does not forward request bodies",
+        ),
+        (vec!["--forward-auth-unrouted", "allow"], "must be refuse or any-credential"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
             .args(["serve", "--data-dir"])
@@ -104,6 +113,17 @@ fn bad_configuration_is_refused_with_a_clear_message() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("unknown field"), "{stderr}");
+    // The header names forward-auth once read from the file: only the named proxy's now.
+    std::fs::write(&config, "[forward_auth]\nproxy = \"nginx\"\nuri_headers = [\"x-uri\"]\n")
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("unknown field `uri_headers`, expected one of `proxy`"), "{stderr}");
 }
 
 #[test]
@@ -118,6 +138,8 @@ fn help_explains_the_flags() {
         "--config",
         "KEYWARD_DATA_DIR",
         "KEYWARD_ADMIN_PASSWORD",
+        "--forward-auth <PROXY>",
+        "--forward-auth-unrouted",
     ] {
         assert!(help.contains(flag), "--help mentions {flag}:\n{help}");
     }

@@ -27,9 +27,9 @@
 //! assert_eq!(CanonicalRequest::read(twice.uri(), twice.headers(), "http").unwrap_err().host(), Some(HostError::Repeated));
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri};
 
 use crate::path::{PathError, canonical_path};
@@ -131,90 +131,136 @@ impl CanonicalHost {
         self.value.to_str().map_or("", |text| &text[..self.name_len])
     }
 
-    /// `value` made canonical, without `default_port`.
+    /// `value` made canonical, without `default_port`. A name is labels of letters, digits,
+    /// `-` and `_`, with one trailing dot at most (removed); where URL parsers (WHATWG, as
+    /// browsers, Node and the `url` crate read hosts) would read it as something else, it is
+    /// refused: a name ending in a number must be a dotted IPv4 address as written (`0x7f.1`
+    /// and `010.0.0.1` are 127.0.0.1 and 8.0.0.1 to them), and an IDNA label (`xn--`) must be
+    /// valid punycode.
     pub fn parse(value: &HeaderValue, default_port: u16) -> Result<Self, HostError> {
+        let bytes = value.as_bytes();
+        if bytes.first() == Some(&b'[') {
+            return Self::parse_ipv6(value, default_port);
+        }
+        // One pass over the name: its characters, its labels, whether it needs a copy, and
+        // whether its last label is a number (URL parsers then read the name as an IPv4
+        // address: it must be written as one, four decimal octets).
+        let (mut upper, mut idna, mut label_start, mut i) = (false, false, 0, 0);
+        let (mut labels, mut octets, mut octet) = (0u32, 0u32, Some(0u32));
+        while let Some(&byte) = bytes.get(i).filter(|&&b| b != b':') {
+            match byte {
+                b'.' if i == label_start => return Err(HostError::Malformed),
+                b'.' => {
+                    labels += 1;
+                    octets += u32::from(octet.is_some_and(|n| n <= 255));
+                    (label_start, octet) = (i + 1, Some(0));
+                }
+                b'0'..=b'9' => {
+                    // A leading zero is octal to URL parsers: not an octet.
+                    let leading_zero = i > label_start && octet == Some(0);
+                    octet = octet
+                        .filter(|_| !leading_zero)
+                        .map(|n| n.saturating_mul(10).saturating_add(u32::from(byte - b'0')));
+                }
+                b'a'..=b'z' | b'-' | b'_' => octet = None,
+                b'A'..=b'Z' => (upper, octet) = (true, None),
+                _ => return Err(HostError::Malformed),
+            }
+            if i == label_start
+                && bytes.get(i..i + 4).is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+            {
+                idna = true;
+            }
+            i += 1;
+        }
+        let trailing_dot = i > 0 && bytes[i - 1] == b'.';
+        let name_len = if trailing_dot { i - 1 } else { i };
+        if name_len == 0 {
+            return Err(HostError::Malformed);
+        }
+        if !trailing_dot {
+            labels += 1;
+            octets += u32::from(octet.is_some_and(|n| n <= 255));
+        }
+        // The text is ASCII: every byte was checked above, or is the port's.
         let text = value.to_str().map_err(|_| HostError::Malformed)?;
-        let mut ipv6 = None;
-        let (name, port_text) = match text.strip_prefix('[') {
-            Some(rest) => {
-                let (address, _) = rest.split_once(']').ok_or(HostError::Malformed)?;
-                let parsed: Ipv6Addr = address.parse().map_err(|_| HostError::Malformed)?;
-                ipv6 = Some(parsed);
-                text.split_at(address.len() + 2)
-            }
-            None => text.split_at(text.find(':').unwrap_or(text.len())),
-        };
-        let port = match port_text {
-            "" => None,
-            port => {
-                let digits = port.strip_prefix(':').ok_or(HostError::Malformed)?;
-                if !(1..=5).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(HostError::Malformed);
-                }
-                match digits.parse::<u16>() {
-                    Ok(0) | Err(_) => return Err(HostError::Malformed),
-                    Ok(port) => Some((port, digits.starts_with('0'))),
-                }
-            }
-        };
-        let ipv6 = ipv6.map(|address| format!("[{address}]"));
-        let trimmed = match &ipv6 {
-            Some(address) => address.as_str(),
-            None => checked_name(name)?,
-        };
-        let port = port.filter(|(port, _)| *port != default_port);
-        // Most hosts are canonical as sent: the header value is shared, not copied.
-        let as_sent = trimmed.len() == name.len()
-            && trimmed.eq_ignore_ascii_case(name)
-            && !name.bytes().any(|b| b.is_ascii_uppercase())
-            && match port {
-                Some((_, leading_zero)) => !leading_zero,
-                None => port_text.is_empty(),
-            };
+        let name = &text[..name_len];
+        let last =
+            &name[name.as_bytes().iter().rposition(|&b| b == b'.').map_or(0, |dot| dot + 1)..];
+        let hex = last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+            && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        let numeric = hex || last.bytes().all(|b| b.is_ascii_digit());
+        if numeric && (labels != 4 || octets != 4) {
+            return Err(HostError::Malformed);
+        }
+        if idna
+            && idna::domain_to_ascii(name).map_or(true, |ascii| !ascii.eq_ignore_ascii_case(name))
+        {
+            return Err(HostError::Malformed);
+        }
+        let port = port(&text[i..], default_port)?;
+        let as_sent = !upper && !trailing_dot && port.is_none_or(|(_, rewritten)| !rewritten);
+        Self::build(value, name, port.and_then(|(port, _)| port), as_sent)
+    }
+
+    /// A bracketed IPv6 address, written as `Ipv6Addr` prints it (`[0:0::1]` is `[::1]`).
+    fn parse_ipv6(value: &HeaderValue, default_port: u16) -> Result<Self, HostError> {
+        let text = value.to_str().map_err(|_| HostError::Malformed)?;
+        let (address, _) = text[1..].split_once(']').ok_or(HostError::Malformed)?;
+        let parsed: Ipv6Addr = address.parse().map_err(|_| HostError::Malformed)?;
+        let name = format!("[{parsed}]");
+        let port = port(&text[address.len() + 2..], default_port)?;
+        let as_sent = name.len() == address.len() + 2
+            && name[1..].starts_with(address)
+            && port.is_none_or(|(_, rewritten)| !rewritten);
+        Self::build(value, &name, port.and_then(|(port, _)| port), as_sent)
+    }
+
+    /// The host from its parts; `value` itself, shared, when it is canonical as sent.
+    fn build(
+        value: &HeaderValue,
+        name: &str,
+        port: Option<u16>,
+        as_sent: bool,
+    ) -> Result<Self, HostError> {
         let value = match as_sent {
             true => value.clone(),
             false => {
-                let mut out = trimmed.to_ascii_lowercase();
-                if let Some((port, _)) = port {
+                let mut out = name.to_ascii_lowercase();
+                if let Some(port) = port {
                     out.push(':');
                     out.push_str(itoa::Buffer::new().format(port));
                 }
                 HeaderValue::try_from(out).map_err(|_| HostError::Malformed)?
             }
         };
-        Ok(CanonicalHost { value, name_len: trimmed.len() })
+        Ok(CanonicalHost { value, name_len: name.len() })
     }
 }
 
-/// A host name as keyward reads it, without its one trailing dot: labels of letters, digits,
-/// `-` and `_`; where URL parsers (WHATWG, as browsers, Node and the `url` crate read hosts)
-/// would read it as something else, refused: a name ending in a number must be a dotted IPv4
-/// address as written (`0x7f.1` and `010.0.0.1` are 127.0.0.1 and 8.0.0.1 to them), and an
-/// IDNA label (`xn--`) must be valid punycode.
-fn checked_name(name: &str) -> Result<&str, HostError> {
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if !trimmed.split('.').all(label_ok) {
+/// A host's port part (`""` or `:digits`): `None` without one; else the port, `None` when it
+/// is the default, and whether the canonical form writes it otherwise (dropped, or with a
+/// leading zero).
+fn port(text: &str, default_port: u16) -> Result<Option<(Option<u16>, bool)>, HostError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let digits = text.strip_prefix(':').ok_or(HostError::Malformed)?.as_bytes();
+    if !(1..=5).contains(&digits.len()) {
         return Err(HostError::Malformed);
     }
-    let last = trimmed.rsplit('.').next().unwrap_or_default();
-    let hex = last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
-        && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if (last.bytes().all(|b| b.is_ascii_digit()) || hex) && trimmed.parse::<Ipv4Addr>().is_err() {
-        return Err(HostError::Malformed);
+    let mut port: u32 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return Err(HostError::Malformed);
+        }
+        port = port * 10 + u32::from(digit - b'0');
     }
-    let idna = trimmed
-        .split('.')
-        .any(|label| label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
-    if idna
-        && idna::domain_to_ascii(trimmed).map_or(true, |ascii| !ascii.eq_ignore_ascii_case(trimmed))
-    {
-        return Err(HostError::Malformed);
+    match u16::try_from(port) {
+        Ok(0) | Err(_) => Err(HostError::Malformed),
+        Ok(port) if port == default_port => Ok(Some((None, true))),
+        Ok(port) => Ok(Some((Some(port), digits[0] == b'0'))),
     }
-    Ok(trimmed)
 }
 
 /// The request's canonical host: `Host`, which must agree with the URI's authority when both
@@ -293,8 +339,14 @@ pub struct MethodOverride {
 pub fn method_overrides(headers: &HeaderMap, query: Option<&str>) -> Vec<MethodOverride> {
     let mut found = Vec::new();
     for (name, value) in headers {
+        // The lengths of `OverrideName::HEADERS`: most names are told apart by it.
+        if !matches!(name.as_str().len(), 13 | 17 | 22) {
+            continue;
+        }
+        let mut buffer = [0u8; crate::headers::NAME_BUFFER];
+        let read = crate::headers::as_read(name.as_str(), &mut buffer);
         if let Some(known) =
-            OverrideName::HEADERS.iter().find(|known| same_header_name(name.as_str(), known))
+            OverrideName::HEADERS.iter().find(|known| read == Some(known.as_bytes()))
         {
             // Upstreams upper-case the value (Express, Laravel, Symfony).
             let method = value
@@ -305,7 +357,7 @@ pub fn method_overrides(headers: &HeaderMap, query: Option<&str>) -> Vec<MethodO
         }
     }
     // `_method`, or any spelling of it with escapes.
-    if let Some(query) = query.filter(|query| query.contains(['_', '%'])) {
+    if let Some(query) = query.filter(|query| query.contains("_method") || query.contains('%')) {
         for param in keyward_sig::query_hmac::raw_params(query) {
             if param.decoded_key().eq(b"_method".iter().copied()) {
                 let value: Vec<u8> = param.decoded_value().collect();
@@ -317,24 +369,6 @@ pub fn method_overrides(headers: &HeaderMap, query: Option<&str>) -> Vec<MethodO
         }
     }
     found
-}
-
-/// Whether two header names are one to an upstream that maps them to CGI variables
-/// (`HTTP_X_KEYWARD_PRINCIPAL`): equal ignoring case, with `_` and `-` alike.
-pub fn same_header_name(name: &str, canonical: &str) -> bool {
-    name.len() == canonical.len() && starts_like(name, canonical)
-}
-
-/// Whether `name` starts with `prefix` as [`same_header_name`] compares them.
-pub fn starts_like(name: &str, prefix: &str) -> bool {
-    let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
-    name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| fold(a) == fold(b))
-}
-
-/// Whether `name` is spelled as no proxy sets a header: with an `_`, which nginx drops by
-/// default and WSGI, PHP and Rack read as `-`.
-pub fn has_underscore(name: &HeaderName) -> bool {
-    name.as_str().contains('_')
 }
 
 #[cfg(test)]

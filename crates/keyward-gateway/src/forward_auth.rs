@@ -33,8 +33,8 @@ use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
 use keyward_auth::{Allowance, AuthorizedMethod, BodyWithheld, Principal, authenticate};
 
-use crate::canonical::{CanonicalRequest, same_header_name};
-use crate::headers::{self, Owned};
+use crate::canonical::CanonicalRequest;
+use crate::headers::{self, Owned, reads_as};
 use crate::proxy::{ForeignOverride, authorized_method, method_not_allowed};
 use crate::route::{Access, QueryCredentials};
 use crate::{Gateway, door_refusal, permitted};
@@ -267,10 +267,8 @@ fn refuse_foreign_headers(
                 name.contains('_')
             }
             None => {
-                (same_header_name(name, ORIGINAL_CONTENT_LENGTH)
-                    && proxy != ForwardAuthProxy::Nginx)
-                    || (same_header_name(name, ENVOY_PARTIAL_BODY)
-                        && proxy != ForwardAuthProxy::Envoy)
+                (reads_as(name, ORIGINAL_CONTENT_LENGTH) && proxy != ForwardAuthProxy::Nginx)
+                    || (reads_as(name, ENVOY_PARTIAL_BODY) && proxy != ForwardAuthProxy::Envoy)
             }
         };
         if foreign {

@@ -30,8 +30,9 @@ use keyward_auth::{Identity, Principal};
 use keyward_sig::query_hmac::raw_params;
 use keyward_store::Permissions;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use smallvec::SmallVec;
 
-use crate::canonical::{OverrideName, same_header_name, starts_like};
+use crate::canonical::OverrideName;
 
 /// The headers a scheme's credentials travel in, removed on the way up (any other
 /// `x-logtrust-` header too).
@@ -93,27 +94,81 @@ impl Owned {
     }
 }
 
-/// Which kind of owned header `name` is to an upstream, if any; `identity_prefix` is the
-/// identity headers' prefix. Compared as [`same_header_name`]: any case, `_` for `-`.
+/// Which kind of owned header `name` (a [`HeaderName`]'s text, lower case) is to an upstream,
+/// if any; `identity_prefix` is the identity headers' prefix. Compared as [`as_read`]: `_` for
+/// `-`.
 pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
-    let is = |names: &[&str]| names.iter().any(|known| same_header_name(name, known));
-    if starts_like(name, identity_prefix) {
+    // Most headers are none of keyward's: told apart by their first letter.
+    let first = *name.as_bytes().first()?;
+    let identity = identity_prefix.as_bytes().first() == Some(&first);
+    if !identity && !matches!(first, b'x' | b'f' | b't' | b'a' | b's') {
+        return None;
+    }
+    let mut buffer = [0u8; NAME_BUFFER];
+    let Some(name) = as_read(name, &mut buffer) else {
+        // Longer than any name keyward owns but an identity header's.
+        return starts_like(name, identity_prefix).then_some(Owned::Identity);
+    };
+    if identity && name.starts_with(identity_prefix.as_bytes()) {
         return Some(Owned::Identity);
     }
-    match name.as_bytes().first()?.to_ascii_lowercase() {
-        b'x' if is(&REWRITTEN_TARGETS) => Some(Owned::RewrittenTarget),
-        b'x' if starts_like(name, "x-forwarded-") || is(&["x-real-ip", "x-client-ip"]) => {
-            Some(Owned::Forwarding)
-        }
-        b'x' if is(&OverrideName::HEADERS) => Some(Owned::MethodOverride),
-        b'x' if starts_like(name, "x-logtrust-") || is(&["x-csrf-token"]) => {
-            Some(Owned::Credential)
-        }
-        b'f' if is(&["forwarded"]) => Some(Owned::Forwarding),
-        b't' if is(&["true-client-ip"]) => Some(Owned::Forwarding),
-        b'a' | b's' if is(&CREDENTIAL_HEADERS) => Some(Owned::Credential),
-        _ => None,
+    let kind = match first {
+        b'x' if name.starts_with(b"x-logtrust-") => Owned::Credential,
+        b'x' if name.starts_with(b"x-forwarded-") => match name {
+            b"x-forwarded-uri" | b"x-forwarded-method" => Owned::RewrittenTarget,
+            _ => Owned::Forwarding,
+        },
+        b'x' => match name {
+            b"x-real-ip" | b"x-client-ip" => Owned::Forwarding,
+            b"x-original-url"
+            | b"x-rewrite-url"
+            | b"x-original-uri"
+            | b"x-original-method"
+            | b"x-envoy-original-path" => Owned::RewrittenTarget,
+            b"x-http-method-override" | b"x-http-method" | b"x-method-override" => {
+                Owned::MethodOverride
+            }
+            b"x-csrf-token" => Owned::Credential,
+            _ => return None,
+        },
+        b'a' if name == b"authorization" => Owned::Credential,
+        b's' if name == b"signature" || name == b"signature-input" => Owned::Credential,
+        b'f' if name == b"forwarded" => Owned::Forwarding,
+        b't' if name == b"true-client-ip" => Owned::Forwarding,
+        _ => return None,
+    };
+    Some(kind)
+}
+
+/// The longest header name [`as_read`] rewrites.
+pub const NAME_BUFFER: usize = 64;
+
+/// A header name (a [`HeaderName`]'s text, lower case) as upstreams read it: WSGI, PHP, Rack
+/// and every CGI-style server map `_` and `-` alike (`x_keyward_principal` and
+/// `X-Keyward-Principal` are both `HTTP_X_KEYWARD_PRINCIPAL`). Borrowed unless the name has an
+/// `_`; `None` for a name with an `_` longer than the buffer.
+pub fn as_read<'a>(name: &'a str, buffer: &'a mut [u8; NAME_BUFFER]) -> Option<&'a [u8]> {
+    let bytes = name.as_bytes();
+    if !bytes.contains(&b'_') {
+        return Some(bytes);
     }
+    let buffer = buffer.get_mut(..bytes.len())?;
+    for (out, byte) in buffer.iter_mut().zip(bytes) {
+        *out = if *byte == b'_' { b'-' } else { byte.to_ascii_lowercase() };
+    }
+    Some(buffer)
+}
+
+/// Whether `name` is `canonical` (lower case, with `-`) as upstreams read it.
+pub fn reads_as(name: &str, canonical: &str) -> bool {
+    let mut buffer = [0u8; NAME_BUFFER];
+    as_read(name, &mut buffer) == Some(canonical.as_bytes())
+}
+
+/// Whether `name` starts with `prefix` as upstreams read them, for names of any length.
+fn starts_like(name: &str, prefix: &str) -> bool {
+    let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
+    name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| fold(a) == fold(b))
 }
 
 /// Headers that name another target than the request's own: the frameworks' and the
@@ -163,33 +218,58 @@ pub struct IdentityHeaders {
     reseller: HeaderName,
     permissions: HeaderName,
     scheme: HeaderName,
-    permission_names: PermissionNames,
+    /// The `permissions` header's value for each set of permissions seen: a set's names never
+    /// change (declared permissions are only ever added).
+    permission_names: Arc<Memo<Permissions, Option<HeaderValue>>>,
+    /// Each caller's other identity header values.
+    callers: Arc<Memo<Caller, CallerValues>>,
 }
 
-/// The `permissions` header's value for each set of permissions seen, made once: a set's names
-/// never change (declared permissions are only ever added).
-#[derive(Clone, Debug, Default)]
-struct PermissionNames(Arc<RwLock<HashMap<Permissions, HeaderValue>>>);
+/// Header values made once and shared, not on every request: a caller's identity headers are
+/// the same on each of its requests. Bounded: past [`Memo::CAPACITY`] entries the memory starts
+/// again.
+#[derive(Debug)]
+struct Memo<K, V>(RwLock<HashMap<K, V>>);
 
-impl PermissionNames {
-    /// At most this many sets are remembered; past it the memory starts again.
-    const CAPACITY: usize = 1024;
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo(RwLock::new(HashMap::new()))
+    }
+}
 
-    fn value(&self, permissions: Permissions) -> Option<HeaderValue> {
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    const CAPACITY: usize = 4096;
+
+    /// The value under `key` if `current` says it is still right, else the one `make` makes.
+    fn get(&self, key: K, current: impl Fn(&V) -> bool, make: impl FnOnce() -> V) -> V {
         let known = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(value) = known.get(&permissions) {
-            return Some(value.clone());
+        if let Some(value) = known.get(&key).filter(|value| current(value)) {
+            return value.clone();
         }
         drop(known);
-        let names: Vec<&str> = permissions.iter().collect();
-        let value = HeaderValue::try_from(names.join(",")).ok()?;
+        let value = make();
         let mut known = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if known.len() >= Self::CAPACITY {
             known.clear();
         }
-        known.insert(permissions, value.clone());
-        Some(value)
+        known.insert(key, value.clone());
+        value
     }
+}
+
+/// Who a caller is, as its identity headers say it: kind (a key or not), id, domain, reseller.
+/// The application's name, which can change, is checked on use.
+type Caller = (bool, i64, Option<i64>, Option<i64>);
+
+/// A caller's identity header values, with the application name they were made from.
+#[derive(Clone, Debug)]
+struct CallerValues {
+    name: Option<Arc<str>>,
+    principal: Option<HeaderValue>,
+    key_id: Option<HeaderValue>,
+    application: Option<HeaderValue>,
+    domain: Option<HeaderValue>,
+    reseller: Option<HeaderValue>,
 }
 
 impl Default for IdentityHeaders {
@@ -210,6 +290,11 @@ impl IdentityHeaders {
         if prefix.len() < 2 {
             return Err(format!("the identity header prefix {prefix:?} is too short"));
         }
+        if prefix.contains('_') {
+            return Err(format!(
+                "the identity header prefix {prefix:?} has an `_`: upstreams read it as `-`, use `-`"
+            ));
+        }
         Ok(IdentityHeaders {
             principal: name("principal")?,
             key_id: name("key-id")?,
@@ -218,7 +303,8 @@ impl IdentityHeaders {
             reseller: name("reseller")?,
             permissions: name("permissions")?,
             scheme: name("scheme")?,
-            permission_names: PermissionNames::default(),
+            permission_names: Arc::default(),
+            callers: Arc::default(),
             prefix,
         })
     }
@@ -229,14 +315,14 @@ impl IdentityHeaders {
     }
 
     /// Readies a request's headers for the upstream, in one pass over them: removes the
-    /// hop-by-hop headers (and those `Connection` names), and every header keyward owns
-    /// ([`owned`], in any spelling) but what `kept` keeps: identity headers, method overrides
-    /// but the route's, rewritten targets, forwarding headers (but a trusted proxy's, spelled
-    /// exactly), the credentials when keyward consumed them; and keyward's console cookies
-    /// from `Cookie`.
+    /// hop-by-hop headers (and those `Connection` names), `Host` (the upstream's is set) and
+    /// `Expect` (answered here), and every header keyward owns ([`owned`], in any spelling) but
+    /// what `kept` keeps: identity headers, method overrides but the route's, rewritten
+    /// targets, forwarding headers (but a trusted proxy's, spelled exactly), the credentials
+    /// when keyward consumed them; and keyward's console cookies from `Cookie`.
     pub fn strip_request(&self, headers: &mut HeaderMap, kept: Kept) {
         remove_where(headers, |name| match owned(name, &self.prefix) {
-            None => false,
+            None => name == "host" || name == "expect",
             Some(Owned::Identity | Owned::RewrittenTarget) => true,
             Some(Owned::MethodOverride) => {
                 kept.method_override.is_none_or(|allowed| allowed.as_str() != name)
@@ -274,41 +360,68 @@ impl IdentityHeaders {
         &self,
         principal: Option<&Principal>,
     ) -> [(&HeaderName, Option<HeaderValue>); 7] {
-        let number = |n: Option<i64>| n.map(HeaderValue::from);
-        let key = principal.and_then(|p| match &p.identity {
-            Identity::Key { id, name, .. } => Some((*id, name.as_str())),
-            Identity::User { .. } => None,
-        });
-        let application = key.and_then(|(_, name)| {
-            let plain = name.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'%');
-            match plain {
-                true => HeaderValue::from_str(name).ok(),
-                false => {
-                    HeaderValue::try_from(utf8_percent_encode(name, NON_ASCII_TEXT).to_string())
-                        .ok()
-                }
-            }
-        });
-        let who = principal.and_then(|p| {
-            let (kind, id) = match &p.identity {
-                Identity::User { id, .. } => ("user:", id),
-                Identity::Key { id, .. } => ("key:", id),
-            };
-            let mut text = String::with_capacity(24);
-            text.push_str(kind);
-            text.push_str(itoa::Buffer::new().format(*id));
-            HeaderValue::try_from(text).ok()
-        });
-        let permissions = principal.and_then(|p| self.permission_names.value(p.permissions));
+        let Some(principal) = principal else {
+            return [
+                (&self.principal, None),
+                (&self.key_id, None),
+                (&self.application, None),
+                (&self.domain, None),
+                (&self.reseller, None),
+                (&self.permissions, None),
+                (&self.scheme, None),
+            ];
+        };
+        let (id, name) = match &principal.identity {
+            Identity::Key { id, name, .. } => (*id, Some(name.as_str())),
+            Identity::User { id, .. } => (*id, None),
+        };
+        let caller = (name.is_some(), id, principal.domain_id, principal.reseller_id);
+        let values = self.callers.get(
+            caller,
+            |values| values.name.as_deref() == name,
+            || caller_values(caller, name),
+        );
+        let permissions = self.permission_names.get(
+            principal.permissions,
+            |_| true,
+            || {
+                let names: Vec<&str> = principal.permissions.iter().collect();
+                HeaderValue::try_from(names.join(",")).ok()
+            },
+        );
         [
-            (&self.principal, who),
-            (&self.key_id, number(key.map(|(id, _)| id))),
-            (&self.application, application),
-            (&self.domain, number(principal.and_then(|p| p.domain_id))),
-            (&self.reseller, number(principal.and_then(|p| p.reseller_id))),
+            (&self.principal, values.principal),
+            (&self.key_id, values.key_id),
+            (&self.application, values.application),
+            (&self.domain, values.domain),
+            (&self.reseller, values.reseller),
             (&self.permissions, permissions),
-            (&self.scheme, principal.map(|p| HeaderValue::from_static(p.scheme.as_str()))),
+            (&self.scheme, Some(HeaderValue::from_static(principal.scheme.as_str()))),
         ]
+    }
+}
+
+/// The identity header values of `caller`, a key named `name` or a user.
+fn caller_values((is_key, id, domain, reseller): Caller, name: Option<&str>) -> CallerValues {
+    let application = name.and_then(|name| {
+        let plain = name.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'%');
+        match plain {
+            true => HeaderValue::from_str(name).ok(),
+            false => {
+                HeaderValue::try_from(utf8_percent_encode(name, NON_ASCII_TEXT).to_string()).ok()
+            }
+        }
+    });
+    let mut who = String::with_capacity(24);
+    who.push_str(if is_key { "key:" } else { "user:" });
+    who.push_str(itoa::Buffer::new().format(id));
+    CallerValues {
+        name: name.map(Arc::from),
+        principal: HeaderValue::try_from(who).ok(),
+        key_id: is_key.then(|| HeaderValue::from(id)),
+        application,
+        domain: domain.map(HeaderValue::from),
+        reseller: reseller.map(HeaderValue::from),
     }
 }
 
@@ -329,7 +442,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// Removes the hop-by-hop headers, those `Connection` names and those `also` picks, in one pass
 /// over the names (nothing is allocated when nothing is removed).
 fn remove_where(headers: &mut HeaderMap, also: impl Fn(&str) -> bool) {
-    let mut doomed: Vec<HeaderName> = Vec::new();
+    let mut doomed: SmallVec<[HeaderName; 8]> = SmallVec::new();
     for name in headers.keys() {
         if is_hop_by_hop(name.as_str()) || also(name.as_str()) {
             doomed.push(name.clone());
@@ -447,10 +560,13 @@ pub fn add_forwarding(
     client: Option<IpAddr>,
     proto: &'static str,
     host: Option<HeaderValue>,
+    forwarding: Forwarding,
 ) {
+    let trusted = forwarding == Forwarding::Trusted;
     let mut text = String::with_capacity(64);
     if let Some(client) = client {
-        if let Some(earlier) = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        let earlier = trusted.then(|| headers.get(&X_FORWARDED_FOR)).flatten();
+        if let Some(earlier) = earlier.and_then(|v| v.to_str().ok()) {
             text.push_str(earlier);
             text.push_str(", ");
         }
@@ -459,7 +575,7 @@ pub fn add_forwarding(
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
+    if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
     text.clear();
@@ -487,7 +603,7 @@ pub fn add_forwarding(
     if let Ok(value) = HeaderValue::try_from(&text) {
         headers.append(header::FORWARDED, value);
     }
-    if let Some(host) = host.filter(|_| !headers.contains_key(&X_FORWARDED_HOST)) {
+    if let Some(host) = host.filter(|_| !trusted || !headers.contains_key(&X_FORWARDED_HOST)) {
         headers.insert(X_FORWARDED_HOST, host);
     }
 }
@@ -582,6 +698,20 @@ mod tests {
         {
             assert_eq!(owned(name, prefix), None, "{name}");
         }
+        // Each list keyward keeps is classified as it says.
+        for name in REWRITTEN_TARGETS {
+            assert_eq!(owned(name, prefix), Some(Owned::RewrittenTarget), "{name}");
+        }
+        for name in CREDENTIAL_HEADERS {
+            assert_eq!(owned(name, prefix), Some(Owned::Credential), "{name}");
+        }
+        for name in OverrideName::HEADERS {
+            assert_eq!(owned(name, prefix), Some(Owned::MethodOverride), "{name}");
+            assert_eq!(owned(&name.replace('-', "_"), prefix), Some(Owned::MethodOverride));
+        }
+        let long = format!("x_keyward_{}", "a".repeat(100));
+        assert_eq!(owned(&long, prefix), Some(Owned::Identity));
+        assert!(IdentityHeaders::new("x_app_").is_err());
     }
 
     #[test]
@@ -620,13 +750,15 @@ mod tests {
             client,
             "https",
             Some(HeaderValue::from_static("api.example:8443")),
+            Forwarding::Trusted,
         );
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 10.0.200.7");
         assert_eq!(headers["x-forwarded-proto"], "https");
         assert_eq!(headers["x-forwarded-host"], "api.example:8443");
         assert_eq!(headers["forwarded"], "for=10.0.200.7;proto=https;host=\"api.example:8443\"");
         let mut headers = HeaderMap::new();
-        add_forwarding(&mut headers, Some("2001:db8::1".parse().unwrap()), "http", None);
+        let v6 = Some("2001:db8::1".parse().unwrap());
+        add_forwarding(&mut headers, v6, "http", None, Forwarding::Untrusted);
         assert_eq!(headers["x-forwarded-for"], "2001:db8::1");
         assert_eq!(headers["forwarded"], "for=\"[2001:db8::1]\";proto=http");
     }

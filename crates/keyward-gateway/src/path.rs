@@ -77,25 +77,37 @@ impl PathError {
 /// assert_eq!(canonical_path("//admin/x"), Err(PathError::EmptySegment));
 /// ```
 pub fn canonical_path(path: &str) -> Result<Cow<'_, str>, PathError> {
-    if !path.starts_with('/') {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
         return Err(PathError::NotAbsolute);
     }
-    if path.contains('\\') {
-        return Err(PathError::EncodedSeparator);
+    let mut escaped = false;
+    for byte in bytes {
+        match byte {
+            b'\\' => return Err(PathError::EncodedSeparator),
+            b';' => return Err(PathError::PathParameter),
+            b'%' => escaped = true,
+            _ => {}
+        }
     }
-    if path.contains(';') {
-        return Err(PathError::PathParameter);
-    }
-    let decoded =
-        if path.contains('%') { Cow::Owned(decode_unreserved(path)?) } else { Cow::Borrowed(path) };
-    if decoded.split('/').any(|segment| segment == "." || segment == "..") {
-        return Err(PathError::DotSegment);
-    }
-    // Only the last segment may be empty (`/orders/`).
-    if decoded.contains("//") {
-        return Err(PathError::EmptySegment);
-    }
+    let decoded = if escaped { Cow::Owned(decode_unreserved(path)?) } else { Cow::Borrowed(path) };
+    check_segments(decoded.as_bytes())?;
     Ok(decoded)
+}
+
+/// Refuses `.` and `..` segments, and empty segments but the last (`/orders/` is a path,
+/// `//admin` and `/a//b` are not). `path` starts with `/`.
+fn check_segments(path: &[u8]) -> Result<(), PathError> {
+    let mut start = 1;
+    for end in (1..path.len()).filter(|&i| path[i] == b'/').chain([path.len()]) {
+        match &path[start..end] {
+            b"." | b".." => return Err(PathError::DotSegment),
+            b"" if end < path.len() => return Err(PathError::EmptySegment),
+            _ => {}
+        }
+        start = end + 1;
+    }
+    Ok(())
 }
 
 /// Decodes `%XX` where it stands for an unreserved character; keeps other escapes as sent

@@ -150,7 +150,7 @@ impl Gateway {
         };
         let (route, served) =
             (&table.routes.get(index).expect("position is in range"), &table.served[index]);
-        match self.forward(route, served, canonical, request).await {
+        match self.forward(route, served, &canonical, request).await {
             Ok(response) | Err(response) => response,
         }
     }
@@ -159,7 +159,7 @@ impl Gateway {
         &self,
         route: &Route,
         served: &Served,
-        canonical: CanonicalRequest,
+        canonical: &CanonicalRequest,
         mut request: Request<Body>,
     ) -> Result<Response, Response> {
         let upgrade = headers::upgrade(request.headers());
@@ -216,7 +216,7 @@ impl Gateway {
         &self,
         route: &Route,
         served: &Served,
-        canonical: CanonicalRequest,
+        canonical: &CanonicalRequest,
         mut request: Request<Body>,
         decision: &Decision,
         upgrade: Upgrade,
@@ -283,7 +283,7 @@ impl Gateway {
     fn upstream_request(
         &self,
         route: &Route,
-        canonical: CanonicalRequest,
+        canonical: &CanonicalRequest,
         request: Request<Body>,
         decision: &Decision,
         limit: usize,
@@ -334,12 +334,11 @@ impl Gateway {
         };
         let kept = Kept { credentials, forwarding, method_override: route.method_override };
         identity.strip_request(headers, kept);
-        headers.remove(header::HOST);
-        headers.remove(header::EXPECT);
         if let Decision::Granted(principal) = decision {
             identity.add(headers, principal);
         }
-        headers::add_forwarding(headers, peer, forwarded_proto, canonical.host().cloned());
+        let host = canonical.host().cloned();
+        headers::add_forwarding(headers, peer, forwarded_proto, host, forwarding);
         if websocket {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
