@@ -229,7 +229,7 @@ await step('1. sign in as admin with the keyboard; the API Keys page opens', asy
   await page.getByRole('heading', { level: 1, name: 'API Keys' }).waitFor();
   await page.getByTestId('new-key').waitFor({ state: 'visible' });
   assert.equal(await page.getByTestId('error').textContent(), '', 'no error shown');
-  const cookies = await page.context().cookies(BASE);
+  const cookies = await page.context().cookies(`${BASE}/console/`);
   const session = cookies.find((c) => c.name === 'kw_session');
   const csrf = cookies.find((c) => c.name === 'kw_csrf');
   assert.ok(session && session.httpOnly, 'kw_session is set and HttpOnly');
@@ -386,7 +386,7 @@ await step('6. sign out; the session is gone', async () => {
   await signOut();
   const session = await pageFetch('GET', '/console/session');
   assert.equal(session.status, 401, 'GET /console/session after signing out');
-  const cookies = await page.context().cookies(BASE);
+  const cookies = await page.context().cookies(`${BASE}/console/`);
   assert.ok(!cookies.some((c) => c.name === 'kw_session' && c.value), 'kw_session cleared');
 });
 
@@ -498,7 +498,7 @@ await step('7. a classic HTML form POST to /console/session (login CSRF) does no
       }, { password: ADMIN_PASSWORD }),
     ]);
     assert.ok(response.status() >= 400, `refused, status ${response.status()}`);
-    const cookies = await context.cookies(BASE);
+    const cookies = await context.cookies(`${BASE}/console/`);
     assert.ok(!cookies.some((c) => c.name === 'kw_session'), 'no session cookie was set');
     let code = '';
     try { code = (await response.json()).error.code; } catch { /* not JSON */ }
