@@ -60,7 +60,7 @@ i=0
 for case in "GET\npriv.example.\n//admin/x" "HEAD\nPRIV.example:80\n/public/..;/admin/x" \
     "PUT\n0x7f.1\n/public/%2e%2e;/admin" "DELETE\n[::ffff:1.2.3.4]:8080\n/%6Frders/%41" \
     "POST\nxn--bcher-kva.example\n/a;jsessionid=1/b"; do
-    printf "$case" > "corpus/front_door/attack-$i"; i=$((i + 1))
+    printf '%b' "$case" > "corpus/front_door/attack-$i"; i=$((i + 1))
 done
 for target in $targets; do
     echo "$target: $(ls "corpus/$target" | wc -l) seeds"
