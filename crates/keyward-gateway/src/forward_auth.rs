@@ -184,8 +184,12 @@ impl Gateway {
     ) -> Result<Decided, ApiError> {
         let table = self.table();
         refuse_foreign_headers(original.headers(), self.0.settings.identity.prefix(), proxy)?;
-        let scheme = original.uri().scheme_str().unwrap_or(self.uri_scheme()).to_owned();
-        let canonical = CanonicalRequest::read(original.uri(), original.headers(), &scheme)
+        let scheme = match original.uri().scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => "https",
+            Some(_) => "http",
+            None => self.uri_scheme(),
+        };
+        let canonical = CanonicalRequest::read(original.uri(), original.headers(), scheme)
             .map_err(door_refusal)?;
         let (host, path) = (canonical.host_name(), canonical.path(original.uri()));
         let position = table.routes.position(host, path, original.method());
