@@ -1,6 +1,7 @@
-//! What the gateway does to a request's headers and query on the way up: the credentials it
-//! consumed are removed, any header that looks like its own identity headers is removed (no
-//! client can forge them), the caller's identity is added, and the usual forwarding headers.
+//! What the gateway does to a request's headers and query on the way up: every header keyward
+//! owns is removed (the credentials it consumed, identity headers no client may forge,
+//! forwarding headers but a trusted proxy's, method overrides but the route's, rewritten
+//! targets), the caller's identity is added, and keyward's own forwarding headers.
 //!
 //! Identity headers, with the default prefix `x-keyward-`:
 //!
@@ -48,11 +49,13 @@ pub const CREDENTIAL_HEADERS: [&str; 9] = [
     "x-csrf-token",
 ];
 
-/// Hop-by-hop headers (RFC 9110 section 7.6.1), never forwarded.
+/// Hop-by-hop headers (RFC 9110 section 7.6.1), never forwarded; and `HTTP2-Settings`, which
+/// belongs to an h2c upgrade offer (RFC 7540 section 3.2.1) that keyward drops.
 fn is_hop_by_hop(name: &str) -> bool {
     matches!(
         name,
         "connection"
+            | "http2-settings"
             | "keep-alive"
             | "proxy-connection"
             | "proxy-authenticate"

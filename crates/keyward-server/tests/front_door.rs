@@ -301,6 +301,17 @@ async fn finding_9_and_11_only_websocket_upgrades_pass_and_h2c_offers_are_droppe
     .await;
     assert_eq!(status, 200, "the h2c offer is served as HTTP/1.1: {echo}");
     assert_eq!(echoed(&echo, "upgrade"), None);
+    // An offer whose Connection does not name HTTP2-Settings: that header goes all the same.
+    let (status, echo) = raw(
+        &server,
+        "GET /public/x HTTP/1.1\r\nhost: a.example\r\nconnection: upgrade\r\nupgrade: h2c\r\n\
+         http2-settings: AAMAAABk\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{echo}");
+    for name in ["upgrade", "http2-settings", "connection"] {
+        assert_eq!(echoed(&echo, name), None, "{name} reached the upstream");
+    }
     // A WebSocket handshake on a route without websocket = true is refused.
     let (status, body) = raw(
         &server,
