@@ -23,6 +23,18 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
         .unwrap();
 }
 
+/// Envoy's gRPC check with a path of `#\x07`, which URI parsing read as an empty path: the
+/// decision was asked about a request whose path did not start with `/` (found by the
+/// ext_authz fuzz target; the HTTP check already refused fragments).
+#[test]
+fn an_envoy_check_whose_path_is_a_fragment_is_refused() {
+    let check = [
+        10, 12, 34, 10, 18, 8, 90, 4, 10, 2, 33, 107, 10, 0, 10, 12, 34, 10, 18, 8, 18, 2, 53, 42,
+        34, 2, 35, 7,
+    ];
+    keyward_gateway::__fuzzing::ext_authz(&check);
+}
+
 proptest! {
     #![proptest_config(Config { cases: 2000, ..Config::default() })]
 
