@@ -120,6 +120,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let shutdown = shutdown_signal()?;
         let limits = config.settings.limits;
         let routes = config.settings.routes.len();
+        let forward_auth = config.settings.forward_auth.clone();
         let clock = keyward_store::system_clock();
         let mut settings = config.settings;
         let response_key = response_key(&config.data_dir, config.response_key_file.as_deref())?;
@@ -154,6 +155,16 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         reload_routes_on_hangup(app.gateway, config.routes)?;
         if routes > 0 {
             say!("gateway: {routes} route(s); SIGHUP reloads them");
+        }
+        if let Some(proxy) = forward_auth.proxy {
+            let unrouted = match forward_auth.unrouted {
+                keyward_server::gateway::Unrouted::Refused => "refused",
+                keyward_server::gateway::Unrouted::AnyCredential => "any valid credential",
+            };
+            say!(
+                "forward-auth for {} at /auth/check; paths no route names: {unrouted}",
+                proxy.as_str()
+            );
         }
         if let Some(address) = config.metrics_listen {
             let listener = TcpListener::bind(address)
