@@ -8,11 +8,15 @@
 //!   `activities:read` (which the key and the admin hold).
 //! - `sign SCHEME URL TOKEN SECRET`: prints a GET request signed in SCHEME as wrk arguments:
 //!   the URL on the first line, then one header per line.
+//! - `floor ADDR UPSTREAM`: the stack's floor, a minimal proxy on keyward's own stack (a hyper 1
+//!   server, HTTP/1.1 and HTTP/2 as keyward serves them, and hyper-util's pooled client, as
+//!   keyward's gateway uses it), forwarding every request to UPSTREAM as it came. Prints the
+//!   same JSON line's `url`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyward_server::auth::{Identity, Principal};
-use keyward_server::gateway::{RouteConfig, Routes};
+use keyward_server::gateway::{ForwardAuthProxy, ForwardAuthSettings, RouteConfig, Routes};
 use keyward_server::{Settings, app, app_unauthenticated};
 use keyward_sig::query_hmac::ParameterOrder;
 use keyward_sig::rfc9421::{self, SignatureParams};
@@ -20,6 +24,10 @@ use keyward_sig::{
     KeyKind, KeyMaterial, RequestView, Scheme, TokenFormat, VerifyOptions, header_hmac, query_hmac,
 };
 use keyward_store::{Actor, KeyOwner, MasterKey, NewApiKey, Permissions, Store, TokenOwner};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PASSWORD: &str = "load-benchmark-password";
 
@@ -29,10 +37,11 @@ fn main() {
         ["serve", mode @ ("on" | "off"), listen] => serve(*mode == "on", listen, None),
         ["serve", "on", listen, upstream] => serve(true, listen, Some(upstream)),
         ["sign", scheme, url, token, secret] => sign(scheme, url, token, secret),
+        ["floor", listen, upstream] => floor(listen, upstream),
         _ => {
             eprintln!(
                 "usage: keyward-loadbench serve on|off ADDR | serve on ADDR UPSTREAM \
-                 | sign SCHEME URL TOKEN SECRET"
+                 | sign SCHEME URL TOKEN SECRET | floor ADDR UPSTREAM"
             );
             std::process::exit(2);
         }
@@ -41,6 +50,8 @@ fn main() {
 
 #[tokio::main]
 async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
+    // The log `keyward serve` writes by default (text, info): what it costs is measured too.
+    keyward_server::log::init(&keyward_server::log::LogSettings::default());
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
     let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.expect("the store opens");
@@ -69,6 +80,11 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     let settings = Settings {
         verify: VerifyOptions { token_format: TokenFormat::Keyward, ..VerifyOptions::default() },
         routes: gateway_routes(upstream),
+        // nginx's auth_request asks, as in docs/gateway.md (bench/gateway.sh).
+        forward_auth: ForwardAuthSettings {
+            proxy: Some(ForwardAuthProxy::Nginx),
+            ..ForwardAuthSettings::default()
+        },
         ..Settings::default()
     };
     let router = if authenticated {
@@ -104,6 +120,42 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     )
     .await
     .expect("serves");
+}
+
+/// The minimal proxy: each request's target, on `upstream`, through one pooled client.
+#[tokio::main]
+async fn floor(listen: &str, upstream: &str) {
+    use hyper::body::Incoming;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let authority: hyper::http::uri::Authority =
+        upstream.trim_start_matches("http://").trim_end_matches('/').parse().expect("host:port");
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build(connector);
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("the address is free");
+    let address = listener.local_addr().expect("bound");
+    println!("{}", serde_json::json!({ "url": format!("http://{address}") }));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let (client, authority) = (client.clone(), authority.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let (mut parts, body) = request.into_parts();
+                let mut uri = hyper::http::uri::Parts::default();
+                uri.scheme = Some(hyper::http::uri::Scheme::HTTP);
+                uri.authority = Some(authority.clone());
+                uri.path_and_query = parts.uri.path_and_query().cloned();
+                parts.uri = hyper::Uri::from_parts(uri).expect("a URI");
+                parts.version = hyper::Version::HTTP_11;
+                client.request(hyper::Request::from_parts(parts, body))
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }
 
 /// `/public/` and `/orders/` to `upstream`, when given.

@@ -94,7 +94,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// The request id (set by the request-id layer), for the audit trail and error reports.
+/// The request id (`x-request-id`, which keyward sets on every request it serves), for the
+/// audit trail and error reports.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
@@ -102,11 +103,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let id = parts
-            .extensions
-            .get::<tower_http::request_id::RequestId>()
-            .and_then(|id| id.header_value().to_str().ok())
-            .unwrap_or("unknown");
+        let id =
+            parts.headers.get("x-request-id").and_then(|id| id.to_str().ok()).unwrap_or("unknown");
         Ok(RequestId(id.to_owned()))
     }
 }

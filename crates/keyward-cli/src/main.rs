@@ -184,7 +184,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             store.backend().name(),
             redact(&config.database_url)
         );
-        keyward_server::serve(listener, app.router, limits, shutdown).await?;
+        keyward_server::serve(listener, app.app, limits, shutdown).await?;
         if let Err(error) = app.uses.flush().await {
             say!("could not record keys' last use: {error}");
         }

@@ -1,6 +1,7 @@
 //! `keyward serve --log-format json`: every line on stderr is one JSON object with the node's
-//! name; what happens while a request is served carries its request id; the generated
-//! administrator password goes to a private file, never into the log.
+//! name; what happens while a request is served carries its request id, in text as in JSON,
+//! and never its query; the generated administrator password goes to a private file, never
+//! into the log.
 
 #![allow(clippy::unwrap_used)]
 
@@ -63,6 +64,56 @@ fn json_logs_carry_the_node_and_the_request_id_and_never_the_generated_password(
         .find(|o| o["target"] == "keyward::auth" && o["fields"]["granted"] == false)
         .unwrap_or_else(|| panic!("no refusal logged: {lines:?}"));
     assert_eq!(refusal["span"]["request_id"], "log-test-17", "{refusal}");
+    assert_eq!(refusal["span"]["method"], "GET", "{refusal}");
+    assert_eq!(refusal["span"]["path"], "/api/me", "{refusal}");
     // A made-up token fails its checksum before any lookup.
     assert_eq!(refusal["fields"]["reason"], "malformed-field", "{refusal}");
+}
+
+#[test]
+fn text_logs_name_the_request_and_never_its_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(&dir.path().join("data"), &[("KEYWARD_LOG", "info")]);
+    let address = served.address.clone();
+    let forged = "Bearer kwtok_0000000000000000000000000000000000000000";
+    let (status, _) = http(
+        &address,
+        &format!(
+            "GET /api/me?signature=query-secret HTTP/1.1\r\nHost: {address}\r\n\
+             Authorization: {forged}\r\nx-request-id: text-log-9\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 401);
+    // A request with no id of its own gets one, which its log lines carry.
+    let (status, _) = http(
+        &address,
+        &format!(
+            "GET /api/me HTTP/1.1\r\nHost: {address}\r\nAuthorization: {forged}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 401);
+    let lines = terminate(served);
+    let refusals: Vec<&String> =
+        lines.iter().filter(|line| line.contains("keyward::auth")).collect();
+    assert_eq!(refusals.len(), 2, "{lines:?}");
+    assert!(
+        refusals[0]
+            .contains("request{method=GET path=/api/me request_id=text-log-9}: keyward::auth:"),
+        "{}",
+        refusals[0]
+    );
+    let generated = refusals[1]
+        .split("request_id=")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_else(|| panic!("no request id: {}", refusals[1]));
+    assert!(
+        generated.len() == 32 && generated.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{generated}"
+    );
+    for line in &lines {
+        assert!(!line.contains("query-secret"), "the query reached the log: {line}");
+        assert!(!line.contains("kwtok_0000"), "a credential reached the log: {line}");
+    }
 }

@@ -65,7 +65,7 @@ impl Tags {
 }
 
 /// The request id header, kept on the way up and named in errors.
-const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// Whether a method override the route does not honour is removed (the gateway, which
 /// forwards the request) or refused (forward-auth, which cannot change what the proxy sends).
@@ -229,7 +229,7 @@ impl Gateway {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(too_large(limit));
         }
-        let request_id = request.headers().get(REQUEST_ID).cloned();
+        let request_id = request.headers().get(&REQUEST_ID).cloned();
         let websocket = upgrade == Upgrade::WebSocket;
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
         let upstream = self
@@ -334,6 +334,10 @@ impl Gateway {
         };
         let kept = Kept { credentials, forwarding, method_override: route.method_override };
         identity.strip_request(headers, kept);
+        if !route.http2 {
+            // HTTP/2 carries the authority in the URI.
+            headers.insert(header::HOST, route.upstream.host.clone());
+        }
         if let Decision::Granted(principal) = decision {
             identity.add(headers, principal);
         }

@@ -22,8 +22,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http::Method;
 use http::uri::{Authority, Scheme as UriScheme};
+use http::{HeaderValue, Method};
 use keyward_sig::Scheme;
 use keyward_store::{Permissions, RateLimit};
 use serde::Deserialize;
@@ -176,6 +176,9 @@ pub struct Upstream {
     pub authority: Authority,
     /// A base path the request's path is appended to (empty for none).
     pub base_path: String,
+    /// The `Host` the upstream gets: its host, and its port unless it is the scheme's default
+    /// (as an HTTP client would send it; made once, not per request).
+    pub host: HeaderValue,
 }
 
 /// A checked route.
@@ -219,9 +222,36 @@ pub struct Route {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// The `Host` header for an upstream at `authority`: without user information, and without
+/// the scheme's default port.
+fn upstream_host(scheme: &UriScheme, authority: &Authority) -> HeaderValue {
+    let default_port = if *scheme == UriScheme::HTTPS { 443 } else { 80 };
+    let text = match authority.port_u16().filter(|port| *port != default_port) {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_owned(),
+    };
+    HeaderValue::try_from(text).expect("a parsed authority is a header value")
+}
+
 /// Paths keyward serves itself; no route may take them.
-const RESERVED: [&str; 7] =
-    ["/api", "/probio", "/console", "/auth", "/healthz", "/readyz", "/metrics"];
+const RESERVED: [&str; 9] = [
+    "/api",
+    "/probio",
+    "/console",
+    "/auth",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/.well-known/keyward",
+    "/envoy.service.auth.v3.Authorization",
+];
+
+/// Whether keyward serves `path` (as received) itself: its API, console, forward-auth, health
+/// checks, metrics and published keys. No route takes such a path, so a request for any other
+/// goes to the gateway without a look at keyward's own routes.
+pub fn served_by_keyward(path: &str) -> bool {
+    RESERVED.iter().any(|reserved| path_under(path, reserved))
+}
 
 impl Route {
     fn check(config: RouteConfig) -> Result<Self, RouteError> {
@@ -356,7 +386,12 @@ impl Route {
             prefix: config.prefix,
             host,
             methods,
-            upstream: Upstream { scheme, authority, base_path },
+            upstream: Upstream {
+                host: upstream_host(&scheme, &authority),
+                scheme,
+                authority,
+                base_path,
+            },
             schemes,
             access,
             permissions,
@@ -583,6 +618,21 @@ mod tests {
         assert!(refused(vec![config("orders")]).contains("starting with /"));
         assert!(refused(vec![config("/api/x")]).contains("keyward serves /api itself"));
         assert!(refused(vec![config("/")]).contains("keyward serves"));
+        assert!(
+            refused(vec![config("/.well-known/")]).contains("keyward serves /.well-known/keyward")
+        );
+        assert!(
+            refused(vec![config("/envoy.service.auth.v3.Authorization/")])
+                .contains("keyward serves /envoy.service.auth.v3.Authorization itself")
+        );
+        // Every route that passes the check is for paths keyward leaves to the gateway.
+        for path in ["/api", "/api/me", "/console/", "/auth/check", "/healthz", "/metrics"] {
+            assert!(served_by_keyward(path), "{path}");
+        }
+        for path in ["/apix", "/API/me", "/%61pi/me", "/orders/1", "/.well-known/acme/x", "/"] {
+            assert!(!served_by_keyward(path), "{path}");
+        }
+        assert!(served_by_keyward("/.well-known/keyward/response-keys"));
         assert!(refused(vec![config("/o/"), config("/o/x/")]).contains("overlaps route \"/o/x/\""));
         let mut public = config("/p/");
         public.public = true;

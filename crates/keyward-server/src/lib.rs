@@ -2,14 +2,16 @@
 //! (re-exported as [`auth`], with its [`authz`] rule and [`error`] shape): the handlers for
 //! sessions, activities, API keys, users, the audit log and provisioning (`/probio`), the admin
 //! console ([`console`]), the API reference ([`openapi`]) and health checks; and the limits
-//! that come before any work ([`limits`], [`serve`], [`throttle`]). [`app`] builds the router;
-//! [`serve()`] serves it.
+//! that come before any work ([`limits`], [`serve`], [`throttle`]). [`app`] builds the
+//! [`App`]; [`serve()`] serves it; [`log`] writes what happens, with the request it happens in.
 //!
 //! ```text
-//! connection cap, header timeout (serve) ─▶ request id ─▶ trace (method + path only)
-//!   ─▶ request limit, timeouts ─▶ catch panic ─▶ router
-//!   ─▶ AuthLayer (per route group: api, admin, provisioning) ─▶ handler ─▶ authorize
-//!   ─▶ Store (change + audit, one transaction; tells the credential cache what changed)
+//! connection cap, header timeout (serve) ─▶ App (front: request id, log context, metrics,
+//!   response signing, request limit, timeouts, panic safety)
+//!   ─▶ keyward's own paths: router ─▶ AuthLayer (per route group: api, admin, provisioning)
+//!      ─▶ handler ─▶ authorize ─▶ Store (change + audit, one transaction; tells the
+//!      credential cache what changed)
+//!   ─▶ every other path: the gateway (keyward-gateway)
 //! ```
 //!
 //! It does not terminate TLS (run it behind a proxy for that) and keeps its caches, replay
@@ -17,7 +19,9 @@
 
 pub mod console;
 pub mod extract;
+mod front;
 pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod request_id;
@@ -26,6 +30,7 @@ mod routes;
 mod serve;
 pub mod throttle;
 
+pub use front::App;
 pub use keyward_auth as auth;
 pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
@@ -38,23 +43,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
-use axum::response::IntoResponse;
 use keyward_gateway::{ForwardAuthSettings, Gateway, GatewaySettings, IdentityHeaders, Routes};
 use keyward_sig::{Scheme, Verifier, VerifyOptions};
 use keyward_store::{Clock, Store};
-use tower::Layer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::auth::{
     AuthLayer, AuthSettings, CacheSettings, CredentialCache, RateLimiter, ReplayGuard, ReplayMode,
     TrustedProxies,
 };
-use crate::error::{ApiError, ErrorCode};
 use crate::throttle::{LoginThrottle, ThrottleSettings};
 
 /// The request id header: accepted from clients when present, generated otherwise, and sent
@@ -189,22 +185,22 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The application: routes, the auth layer, request ids, tracing and panic safety.
-pub fn app(store: Store, settings: Settings) -> Router {
+/// The application: routes, the auth layer, request ids, metrics, limits and panic safety.
+pub fn app(store: Store, settings: Settings) -> App {
     let clock: Clock = keyward_store::system_clock();
     app_with_clock(store, settings, clock)
 }
 
 /// [`app`] with a given clock (tests pin time with it).
-pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> Router {
-    application(store, settings, clock).router
+pub fn app_with_clock(store: Store, settings: Settings, clock: Clock) -> App {
+    application(store, settings, clock).app
 }
 
 /// The application and a handle on its gateway, to reload the routes while serving.
 #[derive(Debug)]
 pub struct Application {
-    /// The router to serve.
-    pub router: Router,
+    /// The service to serve.
+    pub app: App,
     /// The gateway it forwards to.
     pub gateway: Gateway,
     /// Keys' last uses noted and not yet written: flush after serving, so none is lost.
@@ -270,15 +266,15 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
-    let router = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
-    Application { router, gateway, uses, metrics }
+    let app = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
+    Application { app, gateway, uses, metrics }
 }
 
 /// The very same application with authentication switched off: every protected route sees
 /// `principal`. Only for the load benchmark's baseline, behind the `bench-unauthenticated`
 /// feature, which no release build enables.
 #[cfg(feature = "bench-unauthenticated")]
-pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Principal) -> Router {
+pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Principal) -> App {
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let throttle = LoginThrottle::new(settings.login);
     let routes = routes::public()
@@ -313,39 +309,17 @@ fn gateway(settings: &Settings, auth: AuthSettings, clock: Clock) -> Gateway {
     Gateway::new(shared, settings.routes.clone(), clock)
 }
 
-/// The layers every variant shares: state, body limit, panic safety, request limits and
-/// timeouts, response signing (when a response key is set), tracing, request ids (see
-/// [`limits`] for the order).
+/// The service every variant shares: keyward's routes with their state (a keyward path no
+/// route takes goes to the gateway's 404, another method to 405), behind the front's steps
+/// (see [`front`]).
 fn finish(
     routes: Router<AppState>,
     state: AppState,
     metrics: Arc<metrics::Metrics>,
     signing: Option<response_signing::Signing>,
-) -> Router {
+) -> App {
     let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
-    let request_id = HeaderName::from_static(REQUEST_ID);
-    let routes = routes::answer_unknown(routes)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorCode::Internal).into_response()))
-        .layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
-    // Around the whole router, once (cheaper per request than around each route).
-    let mut router =
-        Router::new().fallback_service(limits::RequestLimitLayer::new(&limits).layer(routes));
-    if let Some(signing) = signing {
-        // Signs every answer a client asks to have signed, refusals and overload included.
-        router =
-            router.layer(axum::middleware::from_fn_with_state(signing, response_signing::sign));
-    }
-    router
-        // Counts every answer, overload and timeouts included.
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::record))
-        // Logs method and path only: the query may hold query-hmac credentials.
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id = id)
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RequestIds::new()))
-        .layer(tower::util::MapRequestLayer::new(limits::cap_request_id))
+    let gateway = state.gateway.clone();
+    let router = routes::answer_unknown(routes).with_state(state);
+    App::new(front::Parts { router, gateway, body_limit, limits, metrics, signing })
 }

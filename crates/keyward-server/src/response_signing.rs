@@ -19,7 +19,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyward_gateway::Gateway;
 use keyward_sig::private_key::PrivateKey;
@@ -121,13 +120,21 @@ fn request_signature_label(headers: &HeaderMap) -> Option<String> {
     headers.get("signature").map(|_| label.to_owned())
 }
 
-/// Signs the response when the client asked, or the gateway route says so.
-pub async fn sign(State(signing): State<Signing>, request: Request, next: Next) -> Response {
+/// The answer `next` makes to `request`, signed when the client asked, or the gateway route
+/// says so.
+pub async fn sign<F>(
+    signing: &Signing,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
     let asked = asked(request.headers(), &signing.key);
     let by_route = asked.is_none()
         && signing.gateway.signs_responses(request.method(), request.uri(), request.headers());
     if asked.is_none() && !by_route {
-        return next.run(request).await;
+        return next(request).await;
     }
     let asked = asked
         .unwrap_or_else(|| AcceptSignature { label: DEFAULT_LABEL.into(), ..Default::default() });
@@ -142,8 +149,8 @@ pub async fn sign(State(signing): State<Signing>, request: Request, next: Next) 
             }
         }
     }
-    let response = next.run(request).await;
-    signed(response, &signing, &asked, &method, &target, &request_headers).await
+    let response = next(request).await;
+    signed(response, signing, &asked, &method, &target, &request_headers).await
 }
 
 async fn signed(

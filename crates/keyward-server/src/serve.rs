@@ -1,8 +1,8 @@
-//! Serves an app on a TCP listener, with the connection-level [`Limits`]: at most
+//! Serves an [`App`] on a TCP listener, with the connection-level [`Limits`]: at most
 //! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed),
 //! and a header-read timeout (a client that sent part of a request and stalled is answered 408;
-//! an idle keep-alive connection is closed). Every request carries the client's address as
-//! [`ConnectInfo`]; HTTP/1.1 and HTTP/2 are served; shutdown is graceful (the listener closes,
+//! an idle keep-alive connection is closed). Every request carries the client's address (as
+//! `ConnectInfo`); HTTP/1.1 and HTTP/2 are served; shutdown is graceful (the listener closes,
 //! requests in flight finish).
 //!
 //! # Example
@@ -24,19 +24,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
-use axum::http::Request;
 use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
 
+use crate::App;
 use crate::limits::Limits;
 
 /// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
@@ -66,7 +63,7 @@ fn header_timeout() -> Vec<u8> {
 /// finish their requests.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: App,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -100,18 +97,15 @@ pub async fn serve(
             let Ok((stream, spare)) = with_spare_handle(stream) else { return };
             let state = Arc::new(Heard::default());
             let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
-            let service = app.map_request(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
+            let service =
+                service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
             let mut builder = Builder::new(TokioExecutor::new());
             builder
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout);
             builder.http2().timer(TokioTimer::new());
-            let connection =
-                builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+            let connection = builder.serve_connection_with_upgrades(io, service);
             // hyper's header timeout starts once the protocol is known, which takes a first
             // byte: a connection that sends none is closed after the same time.
             let silent = async {

@@ -505,7 +505,7 @@ async fn h2c_upstreams_are_pooled_and_routes_reload_while_serving() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let limits = keyward_server::Limits::default();
     let task =
-        tokio::spawn(keyward_server::serve(listener, app.router, limits, std::future::pending()));
+        tokio::spawn(keyward_server::serve(listener, app.app, limits, std::future::pending()));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..3 {
         let echoed: Value =
