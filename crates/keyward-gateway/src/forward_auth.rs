@@ -48,6 +48,16 @@ const ENVOY_PARTIAL_BODY: &str = "x-envoy-auth-partial-body";
 /// nginx's statement (in the guide's configuration) that the original request had no body.
 const ORIGINAL_CONTENT_LENGTH: &str = "x-original-content-length";
 
+// The headers read per check, as constants (made at compile time, not per request).
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const ORIGINAL_CONTENT_LENGTH_HEADER: HeaderName = HeaderName::from_static(ORIGINAL_CONTENT_LENGTH);
+const ENVOY_PARTIAL_BODY_HEADER: HeaderName = HeaderName::from_static(ENVOY_PARTIAL_BODY);
+
 /// Envoy's list of headers to remove from the original request, in an allowing answer.
 const ENVOY_HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
 
@@ -92,14 +102,10 @@ impl ForwardAuthProxy {
     /// the original's method, and whose path below `/auth/check` is the original's.
     fn target_headers(self) -> Option<(HeaderName, HeaderName)> {
         match self {
-            ForwardAuthProxy::Nginx => Some((
-                HeaderName::from_static("x-original-method"),
-                HeaderName::from_static("x-original-uri"),
-            )),
-            ForwardAuthProxy::Caddy | ForwardAuthProxy::Traefik => Some((
-                HeaderName::from_static("x-forwarded-method"),
-                HeaderName::from_static("x-forwarded-uri"),
-            )),
+            ForwardAuthProxy::Nginx => Some((X_ORIGINAL_METHOD, X_ORIGINAL_URI)),
+            ForwardAuthProxy::Caddy | ForwardAuthProxy::Traefik => {
+                Some((X_FORWARDED_METHOD, X_FORWARDED_URI))
+            }
             ForwardAuthProxy::Envoy => None,
         }
     }
@@ -108,7 +114,7 @@ impl ForwardAuthProxy {
     fn host_header(self) -> Option<HeaderName> {
         match self {
             ForwardAuthProxy::Envoy => None,
-            _ => Some(HeaderName::from_static("x-forwarded-host")),
+            _ => Some(X_FORWARDED_HOST),
         }
     }
 }
@@ -248,8 +254,9 @@ impl Gateway {
         let headers = response.headers_mut();
         self.0.settings.identity.answer(headers, principal);
         if principal.is_some() {
-            let remove = HeaderValue::from_static(CREDENTIALS_TO_REMOVE);
-            headers.insert(ENVOY_HEADERS_TO_REMOVE, remove);
+            const NAME: HeaderName = HeaderName::from_static(ENVOY_HEADERS_TO_REMOVE);
+            const REMOVE: HeaderValue = HeaderValue::from_static(CREDENTIALS_TO_REMOVE);
+            headers.insert(NAME, REMOVE);
         }
         response
     }
@@ -323,19 +330,16 @@ pub(crate) fn original_request(
         None => None,
     }
     .or_else(|| headers.get(header::HOST).cloned());
-    let proto = single(&headers, &HeaderName::from_static("x-forwarded-proto"))?;
+    let proto = single(&headers, &X_FORWARDED_PROTO)?;
     let stated_empty = match proxy {
         ForwardAuthProxy::Nginx => {
-            take(&mut headers, &HeaderName::from_static(ORIGINAL_CONTENT_LENGTH))?.as_deref()
-                == Some("0")
+            take(&mut headers, &ORIGINAL_CONTENT_LENGTH_HEADER)?.as_deref() == Some("0")
         }
         _ => false,
     };
     let partial = match proxy {
-        ForwardAuthProxy::Envoy => {
-            take(&mut headers, &HeaderName::from_static(ENVOY_PARTIAL_BODY))?
-                .map(|value| value.eq_ignore_ascii_case("true"))
-        }
+        ForwardAuthProxy::Envoy => take(&mut headers, &ENVOY_PARTIAL_BODY_HEADER)?
+            .map(|value| value.eq_ignore_ascii_case("true")),
         _ => None,
     };
     let body = match (partial, bodies) {

@@ -353,7 +353,9 @@ impl IdentityHeaders {
     /// caller (or all, with no caller) are present and empty, so a proxy that copies them
     /// overwrites whatever a client sent under those names.
     pub fn answer(&self, headers: &mut HeaderMap, principal: Option<&Principal>) {
-        for (name, value) in self.values(principal) {
+        let values = self.values(principal);
+        headers.reserve(values.len());
+        for (name, value) in values {
             headers.insert(name.clone(), value.unwrap_or(HeaderValue::from_static("")));
         }
     }

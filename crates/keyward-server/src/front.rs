@@ -147,7 +147,10 @@ impl Front {
         let answer = AssertUnwindSafe(self.dispatch(request)).catch_unwind();
         match tokio::time::timeout(self.limits.request_timeout, answer).await {
             Ok(Ok(response)) => response,
-            Ok(Err(_panic)) => ApiError::new(ErrorCode::Internal).into_response(),
+            Ok(Err(_panic)) => {
+                tracing::error!("the request's handler panicked; answered 500");
+                ApiError::new(ErrorCode::Internal).into_response()
+            }
             Err(_elapsed) => ApiError::new(ErrorCode::RequestTimeout).into_response(),
         }
     }
