@@ -9,10 +9,14 @@
 #   bench/instructions.sh                  # this tree
 #   AGAINST=97d6ea4 bench/instructions.sh  # beside an earlier commit
 #   REQUESTS=2000 bench/instructions.sh    # more requests per count (default 1000)
+#   PROFILE=DIR bench/instructions.sh      # also keeps each count's callgrind profile in DIR
+#                                          # (for callgrind_annotate --inclusive=yes)
 #   GATEWAY=1 bench/instructions.sh        # the gateway: the stack's floor (a minimal hyper
 #                                          # proxy), a public route and a protected one in each
 #                                          # scheme, to a small local upstream; /healthz and
 #                                          # forward-auth's /auth/check
+#   CASES="floor bearer" GATEWAY=1 ...     # only those rows (floor, none, a scheme, healthz,
+#                                          # check-SCHEME); the public route is always counted
 #
 # Needs valgrind and python3. Under valgrind, SHA-256 runs without the CPU's SHA extensions, so
 # HMACs weigh more than on real hardware; compare builds, not schemes.
@@ -73,7 +77,7 @@ count() { # count BINARY on|off SCHEME PATH
     start "$mode" "$name" "$1" valgrind -q --log-file="$WORK/$name.log" --tool=callgrind \
         --callgrind-out-file="$WORK/$name.out"
     local pid=${PIDS[-1]} token scheme=${3#check-}
-    if [ "$3" = none ] || [ "$3" = floor ]; then
+    if [ "$3" = none ] || [ "$3" = floor ] || [ "$3" = healthz ]; then
         echo "$(field "$name" url)$4" > "$WORK/$name.req"
     else
         token=$(field "$name" token); [ "$scheme" = bearer ] && token=$(field "$name" bearer)
@@ -90,6 +94,9 @@ count() { # count BINARY on|off SCHEME PATH
     python3 "$WORK/client.py" "$REQUESTS" "$WORK/$name.req"
     callgrind_control -d "$pid" > /dev/null 2>&1
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    if [ -n "${PROFILE:-}" ]; then
+        mkdir -p "$PROFILE"; cp "$WORK/$name.out.1" "$PROFILE/$(basename "$1")-$mode-$3${4//\//_}.callgrind"
+    fi
     python3 "$WORK/per_request.py" "$WORK/$name.out.1" "$REQUESTS"
 }
 
@@ -115,6 +122,7 @@ PY
     printf '| server | GET | scheme | instructions per request | / public route | allocations per request |\n|---|---|---|---|---|---|\n'
     read -r public public_allocs < <(count "$BIN" on none /public/x)
     row() { # row SERVER PATH SCHEME
+        case " ${CASES:-$3} " in *" $3 "*) ;; *) return ;; esac
         local on allocs; read -r on allocs < <(count "$BIN" on "$3" "$2")
         awk -v w="$1" -v path="$2" -v s="$3" -v on="$on" -v a="$allocs" -v p="$public" \
             'BEGIN { printf "| %s | %s | %s | %.0f | %.3f | %.1f |\n", w, path, s, on, on / p, a }'
@@ -122,7 +130,7 @@ PY
     row "floor (hyper + hyper-util)" /public/x floor
     awk -v on="$public" -v a="$public_allocs" 'BEGIN { printf "| keyward | /public/x | none | %.0f | 1.000 | %.1f |\n", on, a }'
     for scheme in bearer query-hmac header-hmac http-signature; do row keyward /orders/x "$scheme"; done
-    row keyward /healthz none
+    row keyward /healthz healthz
     for scheme in bearer query-hmac header-hmac; do row keyward /orders/x "check-$scheme"; done
     exit 0
 fi

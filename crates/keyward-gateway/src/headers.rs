@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
+use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use keyward_auth::{Identity, Principal};
 use keyward_sig::query_hmac::raw_params;
@@ -318,14 +319,15 @@ impl IdentityHeaders {
     }
 
     /// Readies a request's headers for the upstream, in one pass over them: removes the
-    /// hop-by-hop headers (and those `Connection` names), `Host` (the upstream's is set) and
-    /// `Expect` (answered here), and every header keyward owns ([`owned`], in any spelling) but
+    /// hop-by-hop headers (and those `Connection` names) and `Expect` (answered here; `Host`
+    /// is left for the caller to replace with the upstream's), and every header keyward owns ([`owned`], in any spelling) but
     /// what `kept` keeps: identity headers, method overrides but the route's, rewritten
     /// targets, forwarding headers (but a trusted proxy's, spelled exactly), the credentials
     /// when keyward consumed them; and keyward's console cookies from `Cookie`.
     pub fn strip_request(&self, headers: &mut HeaderMap, kept: Kept) {
         remove_where(headers, |name| match owned(name, &self.prefix) {
-            None => name == "host" || name == "expect",
+            // `Host` stays for the caller to replace with the upstream's, in place.
+            None => name == "expect",
             Some(Owned::Identity | Owned::RewrittenTarget) => true,
             Some(Owned::MethodOverride) => {
                 kept.method_override.is_none_or(|allowed| allowed.as_str() != name)
@@ -568,44 +570,44 @@ pub fn add_forwarding(
     forwarding: Forwarding,
 ) {
     let trusted = forwarding == Forwarding::Trusted;
-    let mut text = String::with_capacity(64);
+    // Both values are written into one buffer and split off it: one allocation, no copy.
+    let mut text = BytesMut::with_capacity(96);
     if let Some(client) = client {
         let earlier = trusted.then(|| headers.get(&X_FORWARDED_FOR)).flatten();
-        if let Some(earlier) = earlier.and_then(|v| v.to_str().ok()) {
-            text.push_str(earlier);
-            text.push_str(", ");
+        if let Some(earlier) = earlier.filter(|v| v.to_str().is_ok()) {
+            text.extend_from_slice(earlier.as_bytes());
+            text.extend_from_slice(b", ");
         }
         push_ip(&mut text, client);
-        if let Ok(value) = HeaderValue::try_from(&text) {
+        if let Ok(value) = HeaderValue::from_maybe_shared(text.split().freeze()) {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
     if !trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
-    text.clear();
     if let Some(client) = client {
-        text.push_str("for=");
+        text.extend_from_slice(b"for=");
         match client {
             IpAddr::V4(_) => push_ip(&mut text, client),
             IpAddr::V6(_) => {
-                text.push_str("\"[");
+                text.extend_from_slice(b"\"[");
                 push_ip(&mut text, client);
-                text.push_str("]\"");
+                text.extend_from_slice(b"]\"");
             }
         }
-        text.push(';');
+        text.extend_from_slice(b";");
     }
-    text.push_str("proto=");
-    text.push_str(proto);
+    text.extend_from_slice(b"proto=");
+    text.extend_from_slice(proto.as_bytes());
     let quotable =
         |h: &&HeaderValue| h.as_bytes().iter().all(|c| c.is_ascii_graphic() && *c != b'"');
     if let Some(host) = host.as_ref().filter(quotable) {
-        text.push_str(";host=\"");
-        text.push_str(host.to_str().unwrap_or_default());
-        text.push('"');
+        text.extend_from_slice(b";host=\"");
+        text.extend_from_slice(host.as_bytes());
+        text.extend_from_slice(b"\"");
     }
-    if let Ok(value) = HeaderValue::try_from(&text) {
+    if let Ok(value) = HeaderValue::from_maybe_shared(text.freeze()) {
         headers.append(header::FORWARDED, value);
     }
     if let Some(host) = host.filter(|_| !trusted || !headers.contains_key(&X_FORWARDED_HOST)) {
@@ -613,23 +615,29 @@ pub fn add_forwarding(
     }
 }
 
-/// Writes an address (IPv4 digit by digit: the formatter's padding machinery costs more than
-/// the rest of the header).
-fn push_ip(out: &mut String, ip: IpAddr) {
+/// Writes an address (IPv4 digit by digit into a stack buffer, copied in once: the
+/// formatter's padding machinery costs more than the rest of the header).
+fn push_ip(out: &mut BytesMut, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            let (mut text, mut len) = ([0u8; 15], 0);
             for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
+                let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                let skip = if octet >= 100 {
+                    0
+                } else if octet >= 10 {
+                    1
+                } else {
+                    2
+                };
+                let dot = usize::from(i > 0);
+                text[len] = b'.';
+                for (slot, digit) in text[len + dot..].iter_mut().zip(&digits[skip..]) {
+                    *slot = b'0' + digit;
                 }
-                if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
-                }
-                if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
-                }
-                out.push(char::from(b'0' + octet % 10));
+                len += dot + 3 - skip;
             }
+            out.extend_from_slice(&text[..len]);
         }
         IpAddr::V6(v6) => {
             use std::fmt::Write;
@@ -743,6 +751,16 @@ mod tests {
         assert_eq!(left, ["x-forwarded-for", "x-forwarded-proto", "x-http-method-override"]);
         IdentityHeaders::default().strip_request(&mut headers, kept(Credentials::Untouched));
         assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    #[test]
+    fn addresses_are_written_as_they_print() {
+        for octets in [[0, 0, 0, 0], [255, 255, 255, 255], [1, 20, 100, 9], [10, 99, 100, 101]] {
+            let ip = IpAddr::from(octets);
+            let mut out = BytesMut::new();
+            push_ip(&mut out, ip);
+            assert_eq!(&out[..], ip.to_string().as_bytes());
+        }
     }
 
     #[test]

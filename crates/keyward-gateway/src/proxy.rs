@@ -64,6 +64,16 @@ impl Tags {
     }
 }
 
+/// A request on its way upstream: its route, what serves the route, the request's canonical
+/// form and the connection's peer.
+#[derive(Clone, Copy)]
+struct Leg<'a> {
+    route: &'a Route,
+    served: &'a Served,
+    canonical: &'a CanonicalRequest,
+    peer: Option<SocketAddr>,
+}
+
 /// The request id header, kept on the way up and named in errors.
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
@@ -132,8 +142,9 @@ pub(crate) fn method_not_allowed(route: &Route) -> ApiError {
 impl Gateway {
     /// Serves a request no keyward route took: forwards it along its gateway route, or answers
     /// 404 (no route), 405 (no route for this method), 400 (a path or host an upstream could
-    /// read differently) or the refusal, in keyward's error shape.
-    pub async fn proxy(&self, request: Request<Body>) -> Response {
+    /// read differently) or the refusal, in keyward's error shape. `peer` is the connection's
+    /// (`None` when unknown: no forwarding header then names the client).
+    pub async fn proxy(&self, peer: Option<SocketAddr>, request: Request<Body>) -> Response {
         let table = self.table();
         let canonical =
             match CanonicalRequest::read(request.uri(), request.headers(), self.uri_scheme()) {
@@ -150,18 +161,18 @@ impl Gateway {
         };
         let (route, served) =
             (&table.routes.get(index).expect("position is in range"), &table.served[index]);
-        match self.forward(route, served, &canonical, request).await {
+        let leg = Leg { route, served, canonical: &canonical, peer };
+        match self.forward(&leg, request).await {
             Ok(response) | Err(response) => response,
         }
     }
 
     async fn forward(
         &self,
-        route: &Route,
-        served: &Served,
-        canonical: &CanonicalRequest,
+        leg: &Leg<'_>,
         mut request: Request<Body>,
     ) -> Result<Response, Response> {
+        let Leg { route, served, peer, .. } = *leg;
         let upgrade = headers::upgrade(request.headers());
         if upgrade == Upgrade::WebSocket && route.upgrades == Upgrades::Refused {
             return Err(ApiError::new(ErrorCode::UpgradeNotAllowed)
@@ -184,6 +195,10 @@ impl Gateway {
                 if method != request.method() {
                     request.extensions_mut().insert(AuthorizedMethod(method.clone()));
                 }
+                // Key policies read the client's address from here.
+                if let Some(peer) = peer {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                }
                 request = authenticate(&served.auth, request, self.now_ms()).await.map_err(
                     |refusal| {
                         refusal.log();
@@ -202,7 +217,7 @@ impl Gateway {
                 (Decision::Granted(Box::new(principal)), Some(tags))
             }
         };
-        let sent = self.send(route, served, canonical, request, &decision, upgrade).await;
+        let sent = self.send(leg, request, &decision, upgrade).await;
         match tags {
             Some(tags) => {
                 sent.map(|response| tags.on(response)).map_err(|response| tags.on(response))
@@ -214,13 +229,12 @@ impl Gateway {
     /// Sends an authorized request upstream, and its answer back.
     async fn send(
         &self,
-        route: &Route,
-        served: &Served,
-        canonical: &CanonicalRequest,
+        leg: &Leg<'_>,
         mut request: Request<Body>,
         decision: &Decision,
         upgrade: Upgrade,
     ) -> Result<Response, Response> {
+        let Leg { route, served, .. } = *leg;
         let limit = served.auth.body_limit;
         let declared = request
             .headers()
@@ -233,7 +247,7 @@ impl Gateway {
         let websocket = upgrade == Upgrade::WebSocket;
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
         let upstream = self
-            .upstream_request(route, canonical, request, decision, limit, websocket)
+            .upstream_request(leg, request, decision, limit, websocket)
             .map_err(IntoResponse::into_response)?;
         let started = std::time::Instant::now();
         let sent =
@@ -282,13 +296,14 @@ impl Gateway {
     /// and the forwarding headers.
     fn upstream_request(
         &self,
-        route: &Route,
-        canonical: &CanonicalRequest,
+        leg: &Leg<'_>,
         request: Request<Body>,
         decision: &Decision,
         limit: usize,
         websocket: bool,
     ) -> Result<Request<UpstreamBody>, ApiError> {
+        let Leg { route, canonical, .. } = *leg;
+        let peer = leg.peer.map(|peer| peer.ip());
         let (mut parts, body) = request.into_parts();
         let scheme = match decision {
             Decision::Granted(principal) => Some(principal.scheme),
@@ -321,7 +336,6 @@ impl Gateway {
         uri.path_and_query = Some(target);
         parts.uri = Uri::from_parts(uri).map_err(|_| ApiError::new(ErrorCode::InvalidPath))?;
         let forwarded_proto = self.0.settings.auth.uri_scheme;
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         let forwarding = match peer {
             Some(peer) if self.0.settings.auth.trusted_proxies.trusts(peer) => Forwarding::Trusted,
             _ => Forwarding::Untrusted,
@@ -334,8 +348,10 @@ impl Gateway {
         };
         let kept = Kept { credentials, forwarding, method_override: route.method_override };
         identity.strip_request(headers, kept);
-        if !route.http2 {
+        if route.http2 {
             // HTTP/2 carries the authority in the URI.
+            headers.remove(header::HOST);
+        } else {
             headers.insert(header::HOST, route.upstream.host.clone());
         }
         if let Decision::Granted(principal) = decision {

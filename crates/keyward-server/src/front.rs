@@ -30,12 +30,11 @@ use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use keyward_gateway::Gateway;
-use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::limits::Limits;
+use crate::limits::{Limits, RequestCap};
 use crate::log::RequestContext;
 use crate::metrics::Metrics;
 use crate::request_id::{self, RequestIds};
@@ -53,7 +52,7 @@ struct Front {
     gateway: Gateway,
     body_limit: DefaultBodyLimit,
     limits: Limits,
-    requests: Semaphore,
+    requests: RequestCap,
     ids: RequestIds,
     metrics: Arc<Metrics>,
     signing: Option<Signing>,
@@ -81,7 +80,7 @@ impl App {
             router: parts.router,
             gateway: parts.gateway,
             body_limit: DefaultBodyLimit::max(parts.body_limit),
-            requests: Semaphore::new(parts.limits.max_requests),
+            requests: RequestCap::new(parts.limits.max_requests),
             limits: parts.limits,
             ids: RequestIds::new(),
             metrics: parts.metrics,
@@ -112,39 +111,43 @@ impl Front {
     {
         let started = Instant::now();
         let timeout = self.limits.body_read_timeout;
-        let mut request = request.map(|body| Body::new(TimeoutBody::new(timeout, body)));
+        // A request without a body keeps saying so (an upstream gets no body, not an empty
+        // chunked one), and no read timer is set for it.
+        let mut request = request.map(|body| match body.is_end_stream() {
+            true => Body::empty(),
+            false => Body::new(TimeoutBody::new(timeout, body)),
+        });
         let request_id = self.ids.for_request(request.headers_mut());
-        request.extensions_mut().insert(ConnectInfo(peer));
         let group = metrics::group(request.uri().path());
         let context = RequestContext {
             request_id: request_id.clone(),
             method: request.method().clone(),
             uri: request.uri().clone(),
         };
-        let mut response = log::within(context, self.signed(request)).await;
+        let mut response = log::within(context, self.signed(peer, request)).await;
         self.metrics.observe(group, &response, started);
-        if !response.headers().contains_key(&request_id::HEADER) {
-            response.headers_mut().insert(request_id::HEADER, request_id);
-        }
+        response.headers_mut().entry(request_id::HEADER).or_insert(request_id);
         response
     }
 
     /// The answer, signed when the client asks or the route says so (refusals and overload
     /// included).
-    async fn signed(&self, request: Request<Body>) -> Response {
+    async fn signed(&self, peer: SocketAddr, request: Request<Body>) -> Response {
         match &self.signing {
-            Some(signing) => response_signing::sign(signing, request, |r| self.limited(r)).await,
-            None => self.limited(request).await,
+            Some(signing) => {
+                response_signing::sign(signing, request, |r| self.limited(peer, r)).await
+            }
+            None => self.limited(peer, request).await,
         }
     }
 
     /// The answer within the request cap and timeout, a panic answered 500.
-    async fn limited(&self, request: Request<Body>) -> Response {
-        let Ok(_permit) = self.requests.try_acquire() else {
+    async fn limited(&self, peer: SocketAddr, request: Request<Body>) -> Response {
+        let Some(_admitted) = self.requests.admit() else {
             tracing::warn!("request refused: the server is at its limit of requests");
             return ApiError::new(ErrorCode::Overloaded).with_retry_after(1).into_response();
         };
-        let answer = AssertUnwindSafe(self.dispatch(request)).catch_unwind();
+        let answer = AssertUnwindSafe(self.dispatch(peer, request)).catch_unwind();
         match tokio::time::timeout(self.limits.request_timeout, answer).await {
             Ok(Ok(response)) => response,
             Ok(Err(_panic)) => {
@@ -156,10 +159,11 @@ impl Front {
     }
 
     /// keyward's router for its own paths, the gateway for every other.
-    async fn dispatch(&self, mut request: Request<Body>) -> Response {
+    async fn dispatch(&self, peer: SocketAddr, mut request: Request<Body>) -> Response {
         if !keyward_gateway::route::served_by_keyward(request.uri().path()) {
-            return self.gateway.proxy(request).await;
+            return self.gateway.proxy(Some(peer), request).await;
         }
+        request.extensions_mut().insert(ConnectInfo(peer));
         self.body_limit.apply(&mut request);
         match self.router.clone().oneshot(request).await {
             Ok(response) => response,

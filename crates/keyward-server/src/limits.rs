@@ -10,6 +10,7 @@
 //! [`crate::App`] applies the request-level ones to every request, in one place; the order
 //! is in [`crate::front`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The limits, all configurable; the defaults suit one node on a small machine.
@@ -37,5 +38,55 @@ impl Default for Limits {
             max_connections: 4096,
             max_requests: 1024,
         }
+    }
+}
+
+/// The requests being served, held to [`Limits::max_requests`]: one atomic add on the way in
+/// and one on the way out (a semaphore's release takes a lock).
+#[derive(Debug)]
+pub(crate) struct RequestCap {
+    in_flight: AtomicUsize,
+    max: usize,
+}
+
+impl RequestCap {
+    pub(crate) fn new(max: usize) -> Self {
+        RequestCap { in_flight: AtomicUsize::new(0), max }
+    }
+
+    /// Admits one more request, or `None` at the cap; the request counts until the guard drops.
+    pub(crate) fn admit(&self) -> Option<Admitted<'_>> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Admitted(&self.in_flight))
+    }
+}
+
+/// One admitted request, counted until dropped.
+pub(crate) struct Admitted<'a>(&'a AtomicUsize);
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_admits_up_to_its_limit_and_frees_on_drop() {
+        let cap = RequestCap::new(2);
+        let first = cap.admit().expect("one");
+        let second = cap.admit().expect("two");
+        assert!(cap.admit().is_none(), "a third is over the cap");
+        drop(first);
+        let third = cap.admit().expect("a freed place");
+        assert!(cap.admit().is_none());
+        drop((second, third));
+        assert_eq!(cap.in_flight.load(Ordering::Acquire), 0);
     }
 }

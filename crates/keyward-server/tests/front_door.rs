@@ -357,6 +357,14 @@ async fn finding_12_strip_prefix_forwarding_headers_and_broken_bodies() {
     .await;
     assert_eq!(echoed(&echo, "x-forwarded-host"), Some("a.example"));
     assert_eq!(echoed(&echo, "forwarded"), Some("for=127.0.0.1;proto=http;host=\"a.example\""));
+    // A request without a body reaches the upstream without one, whatever its method: not as
+    // an empty chunked body (which some upstreams refuse on a DELETE).
+    let (status, echo) =
+        raw(&server, "DELETE /public/x HTTP/1.1\r\nhost: a.example\r\nconnection: close\r\n\r\n")
+            .await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(echo["method"], "DELETE", "{echo}");
+    assert_eq!(echoed(&echo, "transfer-encoding"), None, "{echo}");
     // A malformed chunked body is the client's fault: 400, never 502.
     for chunk in ["ZZ\r\nabc\r\n0\r\n\r\n", "FFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n"] {
         let (status, body) = raw(

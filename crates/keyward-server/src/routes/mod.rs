@@ -9,9 +9,11 @@ pub(crate) mod probio;
 pub(crate) mod session;
 pub(crate) mod users;
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{any, delete, get, post};
@@ -124,7 +126,8 @@ pub fn answer_unknown(routes: Router<AppState>) -> Router<AppState> {
 }
 
 async fn proxy(State(state): State<AppState>, request: Request) -> Response {
-    state.gateway.proxy(request).await
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    state.gateway.proxy(peer, request).await
 }
 
 /// `GET /healthz`: the process answers.
