@@ -12,9 +12,7 @@ use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
-use crate::Principal;
 use crate::pipeline::{AuthSettings, authenticate};
-use crate::rate_limit::Allowance;
 
 /// Verifies every request; see the crate docs.
 #[derive(Clone)]
@@ -67,30 +65,14 @@ where
         let now_ms = (self.clock)();
         Box::pin(async move {
             // The answer carries the scheme, for metrics, and the rate limits' headers.
-            let started = std::time::Instant::now();
-            let decided = authenticate(&settings, request, now_ms).await;
-            let scheme = match &decided {
-                Ok(request) => request.extensions().get::<Principal>().map(|p| p.scheme),
-                Err(refusal) => refusal.scheme,
-            };
-            let meters = settings.cache.meters();
-            meters.verified(scheme, started.elapsed().as_secs_f64());
-            match decided {
-                Ok(mut request) => {
-                    let allowance = request.extensions_mut().remove::<Allowance>();
+            match authenticate(&settings, request, now_ms).await {
+                Ok((mut request, admitted)) => {
+                    request.extensions_mut().insert(admitted.principal);
                     let mut response = inner.oneshot(request).await?;
-                    if let Some(scheme) = scheme {
-                        response.extensions_mut().insert(scheme);
-                    }
-                    if let Some(allowance) = allowance {
-                        allowance.write_headers(response.headers_mut());
-                    }
+                    admitted.tags.on(&mut response);
                     Ok(response)
                 }
-                Err(refusal) => {
-                    refusal.log();
-                    Ok(refusal.into_response())
-                }
+                Err(refusal) => Ok(refusal.into_response()),
             }
         })
     }

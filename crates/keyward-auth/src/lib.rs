@@ -39,7 +39,9 @@ mod usage;
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
 pub use layer::{AuthLayer, AuthService};
 pub use metrics::Meters;
-pub use pipeline::{AuthSettings, AuthorizedMethod, BodyWithheld, Refusal, authenticate};
+pub use pipeline::{
+    Admitted, AnswerTags, AuthSettings, AuthorizedMethod, BodyWithheld, Refusal, authenticate,
+};
 pub use policy::TrustedProxies;
 pub use principal::{Identity, Principal, RequestId};
 pub use rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};

@@ -10,12 +10,13 @@
 //! 6 replay      ── first use, or the same request when the mode allows it
 //! 7 limits      ── every rate limit that applies (key, user, route), then a credit if the
 //!                  key has a quota
-//! 8 principal   ── into the request's extensions, with the rate limits' [`Allowance`]
+//! 8 admitted    ── the [`Principal`], and the [`AnswerTags`] its answer carries
 //! ```
 //!
 //! Each step either hands the next what it learned or refuses with a stable reason; the chain
-//! fails closed (a request that claims no credentials is refused). A refusal is logged once,
-//! by the layer, on the `keyward::auth` target.
+//! fails closed (a request that claims no credentials is refused). Every caller (the API's
+//! [`AuthLayer`](crate::AuthLayer), the gateway, forward-auth) ends in the same exit: the
+//! verification timed by scheme, a refusal logged once on the `keyward::auth` target.
 
 use axum::body::Body;
 use axum::http::{Request, header};
@@ -78,6 +79,45 @@ pub struct BodyWithheld;
 #[derive(Clone, Debug)]
 pub struct AuthorizedMethod(pub axum::http::Method);
 
+/// A request the pipeline let through: who is calling, and what its answer must carry.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Who is calling.
+    pub principal: Principal,
+    /// What the answer carries, whatever it is.
+    pub tags: AnswerTags,
+}
+
+/// What the answer to an authenticated request carries, whatever the answer: the scheme (for
+/// the request metrics) and the rate limits' headers.
+#[derive(Clone, Debug, Default)]
+pub struct AnswerTags {
+    /// The scheme, when one was recognised.
+    pub scheme: Option<Scheme>,
+    /// The rate limits and credits the request counted against.
+    pub allowance: Option<Allowance>,
+}
+
+impl AnswerTags {
+    /// Tags `response`.
+    pub fn on(&self, response: &mut axum::response::Response) {
+        tag(response, self.scheme, self.allowance.as_ref());
+    }
+}
+
+fn tag(
+    response: &mut axum::response::Response,
+    scheme: Option<Scheme>,
+    allowance: Option<&Allowance>,
+) {
+    if let Some(allowance) = allowance {
+        allowance.write_headers(response.headers_mut());
+    }
+    if let Some(scheme) = scheme {
+        response.extensions_mut().insert(scheme);
+    }
+}
+
 /// Why a request was not authenticated: the answer, and what the log says about it.
 #[derive(Debug)]
 pub struct Refusal {
@@ -107,12 +147,7 @@ impl Refusal {
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
         let mut response = self.error.into_response();
-        if let Some(allowance) = &self.allowance {
-            allowance.write_headers(response.headers_mut());
-        }
-        if let Some(scheme) = self.scheme {
-            response.extensions_mut().insert(scheme);
-        }
+        tag(&mut response, self.scheme, self.allowance.as_deref());
         response
     }
 
@@ -122,7 +157,7 @@ impl Refusal {
     }
 
     /// Logs the refusal: once per refused request, never a secret.
-    pub fn log(&self) {
+    fn log(&self) {
         tracing::info!(
             target: "keyward::auth",
             granted = false,
@@ -133,14 +168,37 @@ impl Refusal {
     }
 }
 
-/// Authenticates `request` at `now_ms`: the request with its [`Principal`] in its extensions
-/// (and its body, read if the scheme signs it), or the refusal.
+/// Authenticates `request` at `now_ms`: the request (its body read if the scheme signs it) and
+/// who is calling, or the refusal; either way timed by scheme and a refusal logged, once.
 pub async fn authenticate(
     settings: &AuthSettings,
     request: Request<Body>,
     now_ms: i64,
-) -> Result<Request<Body>, Refusal> {
-    let (mut parts, body) = request.into_parts();
+) -> Result<(Request<Body>, Admitted), Refusal> {
+    let started = std::time::Instant::now();
+    let decided = phases(settings, request, now_ms).await;
+    let scheme = match &decided {
+        Ok((_, admitted)) => Some(admitted.principal.scheme),
+        Err(refusal) => refusal.scheme,
+    };
+    settings.cache.meters().verified(scheme, started.elapsed().as_secs_f64());
+    match &decided {
+        Ok((_, admitted)) => {
+            let principal = &admitted.principal;
+            tracing::debug!(target: "keyward::auth", granted = true, scheme = %principal.scheme, identity = ?principal.identity);
+        }
+        Err(refusal) => refusal.log(),
+    }
+    decided
+}
+
+/// The phases, in order.
+async fn phases(
+    settings: &AuthSettings,
+    request: Request<Body>,
+    now_ms: i64,
+) -> Result<(Request<Body>, Admitted), Refusal> {
+    let (parts, body) = request.into_parts();
     let (method, target) =
         (&parts.method, parts.uri.path_and_query().map_or("/", |pq| pq.as_str()));
     let view = RequestView::with_header_map(method.as_str(), target, &parts.headers, b"")
@@ -331,12 +389,9 @@ pub async fn authenticate(
         cache.record_use(&key.0, now_ms);
     }
     let principal = principal(scheme, verified);
-    tracing::debug!(target: "keyward::auth", granted = true, scheme = %scheme, identity = ?principal.identity);
-    parts.extensions.insert(principal);
-    if !allowance.is_empty() {
-        parts.extensions.insert(allowance);
-    }
-    Ok(Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))))
+    let allowance = Some(allowance).filter(|allowance| !allowance.is_empty());
+    let admitted = Admitted { principal, tags: AnswerTags { scheme: Some(scheme), allowance } };
+    Ok((Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))), admitted))
 }
 
 /// The policy of the key a request speaks for: the key's, or that of the key an access token

@@ -11,6 +11,7 @@ use std::io::Write;
 
 use common::{get, http, serve, terminate};
 use keyward_testkit::env::python;
+use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "metrics-admin-password";
@@ -114,6 +115,69 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
     let changed = json!({"kind": "user"});
     assert_eq!(sample(&samples, "keyward_credential_cache_invalidations_total", changed), 1.0);
     terminate(served);
+}
+
+#[test]
+fn the_gateway_and_forward_auth_are_metered_as_the_api_is() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let upstream = runtime.block_on(EchoUpstream::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let route = format!("/orders/={}", upstream.url());
+    let served = serve(
+        dir.path(),
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", PASSWORD),
+            ("KEYWARD_METRICS_LISTEN", "127.0.0.1:0"),
+            ("KEYWARD_ROUTES", &route),
+            ("KEYWARD_FORWARD_AUTH", "nginx"),
+        ],
+    );
+    let line = served.printed.iter().find(|l| l.contains("metrics on http://")).unwrap().clone();
+    let metrics = line.split("http://").nth(1).unwrap().trim_end_matches("/metrics").to_owned();
+    let api = served.address.clone();
+    let token = login(&api, "admin", PASSWORD);
+    let bearer = |target: &str, more: &str| {
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n{more}\
+             Connection: close\r\n\r\n"
+        );
+        http(&api, &request).0
+    };
+    // Through the gateway, through forward-auth (as nginx asks), and refused by each.
+    for _ in 0..5 {
+        assert_eq!(bearer("/orders/1", ""), 200);
+    }
+    let asked = "X-Original-Method: GET\r\nX-Original-URI: /orders/1\r\n";
+    for _ in 0..3 {
+        assert_eq!(bearer("/auth/check", asked), 200);
+    }
+    assert_eq!(get(&api, "/orders/1").0, 401);
+    let unsigned =
+        format!("GET /auth/check HTTP/1.1\r\nHost: {api}\r\n{asked}Connection: close\r\n\r\n");
+    assert_eq!(http(&api, &unsigned).0, 401);
+
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {metrics}\r\nConnection: close\r\n\r\n");
+    let mut stream = std::net::TcpStream::connect(&metrics).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let (_, text) = response.split_once("\r\n\r\n").unwrap();
+    let Some(samples) = parsed(text) else { return };
+    let verified = |scheme: &str| {
+        let labels = json!({"scheme": scheme});
+        sample(&samples, "keyward_verification_duration_seconds_count", labels)
+    };
+    // Every request the pipeline decided is timed, wherever it came in.
+    assert_eq!((verified("bearer"), verified("none")), (8.0, 2.0), "{text}");
+    let requests = |group: &str, scheme: &str, outcome: &str, code: &str| {
+        let labels = json!({"group": group, "scheme": scheme, "outcome": outcome, "code": code});
+        sample(&samples, "keyward_requests_total", labels)
+    };
+    assert_eq!(requests("gateway", "bearer", "ok", "0"), 5.0, "{text}");
+    assert_eq!(requests("forward_auth", "bearer", "ok", "0"), 3.0, "{text}");
+    assert_eq!(requests("gateway", "none", "refused", "10"), 1.0, "{text}");
+    terminate(served);
+    drop(upstream);
 }
 
 /// Logs in as `user`; the access token.

@@ -31,7 +31,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Allowance, AuthorizedMethod, BodyWithheld, Principal, authenticate};
+use keyward_auth::{Admitted, AnswerTags, AuthorizedMethod, BodyWithheld, Principal, authenticate};
 
 use crate::canonical::CanonicalRequest;
 use crate::headers::{self, Owned, reads_as};
@@ -172,9 +172,7 @@ impl Gateway {
         match decision {
             Ok(decided) => {
                 let mut response = self.allow(decided.principal.as_ref());
-                if let Some(allowance) = &decided.allowance {
-                    allowance.write_headers(response.headers_mut());
-                }
+                decided.tags.on(&mut response);
                 response
             }
             Err(error) => refuse(error, Some(proxy)),
@@ -222,7 +220,7 @@ impl Gateway {
         drop(canonical);
         let query = route.map_or(QueryCredentials::Strip, |route| route.query_credentials);
         if route.is_some_and(|route| route.access == Access::Public) {
-            return Ok(Decided { principal: None, query, allowance: None });
+            return Ok(Decided { principal: None, query, tags: AnswerTags::default() });
         }
         let auth = match position {
             Some(i) => &table.served[i].auth,
@@ -231,20 +229,12 @@ impl Gateway {
         if method != original.method() {
             original.extensions_mut().insert(AuthorizedMethod(method.clone()));
         }
-        let mut original =
-            authenticate(auth, original, self.now_ms()).await.map_err(|refusal| {
-                refusal.log();
-                refusal.error
-            })?;
-        let principal = original
-            .extensions_mut()
-            .remove::<Principal>()
-            .expect("the pipeline sets the principal");
+        let (_, Admitted { principal, tags }) =
+            authenticate(auth, original, self.now_ms()).await.map_err(|refusal| refusal.error)?;
         if let Some(route) = route {
             permitted(&principal, route.required(&method), &method)?;
         }
-        let allowance = original.extensions_mut().remove::<Allowance>();
-        Ok(Decided { principal: Some(principal), query, allowance })
+        Ok(Decided { principal: Some(principal), query, tags })
     }
 
     /// The allowing answer: every identity header (empty on a public route), and for Envoy
@@ -367,8 +357,8 @@ pub(crate) struct Decided {
     pub(crate) principal: Option<Principal>,
     /// Whether query-hmac's credentials should leave the query (for proxies that can).
     pub(crate) query: QueryCredentials,
-    /// The rate limits and credits the request counted against, for the answer's headers.
-    pub(crate) allowance: Option<Allowance>,
+    /// The scheme and the rate limits' headers the answer carries.
+    pub(crate) tags: AnswerTags,
 }
 
 /// What keyward knows of the original request's body.

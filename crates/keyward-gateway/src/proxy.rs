@@ -18,7 +18,7 @@ use http::{Method, Request, StatusCode, Uri, Version};
 use http_body_util::combinators::MapErr;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Allowance, AuthorizedMethod, Principal, authenticate};
+use keyward_auth::{Admitted, AnswerTags, AuthorizedMethod, authenticate};
 use keyward_sig::Scheme;
 
 use crate::canonical::{CanonicalRequest, OverrideName, method_overrides};
@@ -47,21 +47,10 @@ impl std::error::Error for ClientBodyError {
     }
 }
 
-/// What an authenticated request's answer carries, whatever it is: the scheme (for metrics)
-/// and the rate limits' headers.
-struct Tags {
-    scheme: Scheme,
-    allowance: Option<Allowance>,
-}
-
-impl Tags {
-    fn on(&self, mut response: Response) -> Response {
-        response.extensions_mut().insert(self.scheme);
-        if let Some(allowance) = &self.allowance {
-            allowance.write_headers(response.headers_mut());
-        }
-        response
-    }
+/// `response`, tagged as an authenticated request's answer.
+fn tagged(mut response: Response, tags: &AnswerTags) -> Response {
+    tags.on(&mut response);
+    response
 }
 
 /// A request on its way upstream: its route, what serves the route, the request's canonical
@@ -199,29 +188,25 @@ impl Gateway {
                 if let Some(peer) = peer {
                     request.extensions_mut().insert(ConnectInfo(peer));
                 }
-                request = authenticate(&served.auth, request, self.now_ms()).await.map_err(
-                    |refusal| {
-                        refusal.log();
-                        refusal.into_response()
-                    },
-                )?;
-                let principal = request
-                    .extensions_mut()
-                    .remove::<Principal>()
-                    .expect("the pipeline sets the principal");
-                let allowance = request.extensions_mut().remove::<Allowance>();
-                let tags = Tags { scheme: principal.scheme, allowance };
+                let Admitted { principal, tags } =
+                    match authenticate(&served.auth, request, self.now_ms()).await {
+                        Ok((authenticated, admitted)) => {
+                            request = authenticated;
+                            admitted
+                        }
+                        Err(refusal) => return Err(refusal.into_response()),
+                    };
                 if let Err(error) = permitted(&principal, route.required(&method), &method) {
-                    return Err(tags.on(error.into_response()));
+                    return Err(tagged(error.into_response(), &tags));
                 }
                 (Decision::Granted(Box::new(principal)), Some(tags))
             }
         };
         let sent = self.send(leg, request, &decision, upgrade).await;
         match tags {
-            Some(tags) => {
-                sent.map(|response| tags.on(response)).map_err(|response| tags.on(response))
-            }
+            Some(tags) => sent
+                .map(|response| tagged(response, &tags))
+                .map_err(|response| tagged(response, &tags)),
             None => sent,
         }
     }
