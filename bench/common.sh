@@ -26,11 +26,12 @@ cargo build --release -q -p keyward-loadbench
 BIN=target/release/keyward-loadbench
 
 # Starts `BINARY serve on|off` on a free port and waits for NAME.json (url, keys);
-# floor: the minimal proxy to $UPSTREAM instead (its JSON has only the url).
+# floor: the minimal proxy to $UPSTREAM instead (its JSON has only the url). One worker
+# unless KEYWARD_WORKERS says otherwise.
 start() { # start on|off|floor NAME [BINARY] [launcher...]
     local mode=$1 name=$2 binary=${3:-$BIN}; shift 3 2>/dev/null || shift $#
     local command=(serve "$mode"); [ "$mode" = floor ] && command=(floor)
-    "$@" "$binary" "${command[@]}" 127.0.0.1:0 ${UPSTREAM:+"$UPSTREAM"} > "$WORK/$name.json" &
+    KEYWARD_WORKERS=${KEYWARD_WORKERS:-1} "$@" "$binary" "${command[@]}" 127.0.0.1:0 ${UPSTREAM:+"$UPSTREAM"} > "$WORK/$name.json" &
     PIDS+=($!)
     for _ in $(seq 1 300); do [ -s "$WORK/$name.json" ] && return; sleep 0.1; done
     echo "server $name did not start" >&2; exit 1

@@ -12,10 +12,10 @@
 #   bench/gateway.sh                      # 3 rounds of 10 s per case, 16 connections
 #   DURATION=5 ROUNDS=5 CONNECTIONS=64 bench/gateway.sh
 #   WORKERS=2 bench/gateway.sh            # nginx with 2 workers, keyward and the floor with 2
-#                                         # runtime threads
+#                                         # workers (--workers)
 #
 # With WORKERS=1 (the default) the proxies under test (nginx with one worker, keyward and the
-# floor with one runtime thread) run on core 1; wrk and the upstream on core 0. With more
+# floor with one worker) run on core 1; wrk and the upstream on core 0. With more
 # workers nothing is pinned. Each round runs every case back to back; the table gives each
 # case's median over the rounds, and each ratio the median of the rounds' own ratios.
 set -euo pipefail
@@ -66,11 +66,11 @@ UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT
 nginx_with proxy "upstream api { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
 server { listen 127.0.0.1:$PROXY_PORT; location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }" "${SERVER_CPU[@]}"
 
-# keyward and the floor, with as many runtime threads as nginx has workers.
+# keyward and the floor, with as many workers as nginx.
 KEYWARD_PORT=$(free_port)
-TOKIO_WORKER_THREADS=$WORKERS "${SERVER_CPU[@]}" "$BIN" serve on "127.0.0.1:$KEYWARD_PORT" "$UPSTREAM" > "$WORK/keyward.json" &
+KEYWARD_WORKERS=$WORKERS "${SERVER_CPU[@]}" "$BIN" serve on "127.0.0.1:$KEYWARD_PORT" "$UPSTREAM" > "$WORK/keyward.json" &
 PIDS+=($!)
-TOKIO_WORKER_THREADS=$WORKERS "${SERVER_CPU[@]}" "$BIN" floor 127.0.0.1:0 "$UPSTREAM" > "$WORK/floor.json" &
+KEYWARD_WORKERS=$WORKERS "${SERVER_CPU[@]}" "$BIN" floor 127.0.0.1:0 "$UPSTREAM" > "$WORK/floor.json" &
 PIDS+=($!)
 for name in keyward floor; do
     for _ in $(seq 1 300); do [ -s "$WORK/$name.json" ] && break; sleep 0.1; done

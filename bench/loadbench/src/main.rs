@@ -48,8 +48,29 @@ fn main() {
     }
 }
 
-#[tokio::main]
-async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
+/// The runtimes `keyward serve` runs on: `KEYWARD_WORKERS` workers (as many as CPUs by
+/// default) serving connections, and a single-threaded runtime accepting them.
+fn runtimes() -> (keyward_server::Workers, tokio::runtime::Runtime) {
+    let workers = std::env::var("KEYWARD_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().expect("a CPU count"));
+    let workers = keyward_server::Workers::start(workers).expect("the workers start");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    (workers, runtime.expect("a runtime"))
+}
+
+fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
+    let (workers, runtime) = runtimes();
+    runtime.block_on(serve_on(&workers, authenticated, listen, upstream));
+}
+
+async fn serve_on(
+    workers: &keyward_server::Workers,
+    authenticated: bool,
+    listen: &str,
+    upstream: Option<&str>,
+) {
     // The log `keyward serve` writes by default (text, info): what it costs is measured too.
     keyward_server::log::init(&keyward_server::log::LogSettings::default());
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -112,7 +133,8 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
             "password": PASSWORD,
         })
     );
-    keyward_server::serve(
+    keyward_server::serve_on(
+        workers,
         listener,
         router,
         keyward_server::Limits::default(),
@@ -122,9 +144,14 @@ async fn serve(authenticated: bool, listen: &str, upstream: Option<&str>) {
     .expect("serves");
 }
 
-/// The minimal proxy: each request's target, on `upstream`, through one pooled client.
-#[tokio::main]
-async fn floor(listen: &str, upstream: &str) {
+/// The minimal proxy: each request's target, on `upstream`, through one pooled client, on the
+/// same runtimes as keyward.
+fn floor(listen: &str, upstream: &str) {
+    let (workers, runtime) = runtimes();
+    runtime.block_on(floor_on(&workers, listen, upstream));
+}
+
+async fn floor_on(workers: &keyward_server::Workers, listen: &str, upstream: &str) {
     use hyper::body::Incoming;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -140,8 +167,10 @@ async fn floor(listen: &str, upstream: &str) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
+        let Ok(stream) = stream.into_std() else { continue };
         let (client, authority) = (client.clone(), authority.clone());
-        tokio::spawn(async move {
+        workers.spawn(async move {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { return };
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let (mut parts, body) = request.into_parts();
                 let mut uri = hyper::http::uri::Parts::default();

@@ -2,6 +2,7 @@
 //! file, then defaults; checked into typed values before anything starts.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use std::time::Duration;
@@ -105,6 +106,10 @@ pub struct ServeArgs {
     /// Password hashes computed at once, at most [default: half the CPUs].
     #[arg(long, env = "KEYWARD_PASSWORD_HASHING", value_name = "N")]
     password_hashing: Option<usize>,
+    /// Threads serving connections, each a single-threaded runtime of its own (as nginx's
+    /// worker processes) [default: the number of CPUs].
+    #[arg(long, env = "KEYWARD_WORKERS", value_name = "N")]
+    workers: Option<usize>,
     /// A gateway route, PREFIX=URL: forwards PREFIX... to the upstream, every scheme accepted,
     /// no permission needed beyond a valid credential. Repeatable; the file's [[route]] tables
     /// say more (schemes, permissions, public, body limit...).
@@ -231,6 +236,7 @@ struct FileConfig {
     login_failures_per_address: Option<u32>,
     login_throttle_seconds: Option<u64>,
     password_hashing: Option<usize>,
+    workers: Option<usize>,
     #[serde(default)]
     route: Vec<RouteConfig>,
     identity_header_prefix: Option<String>,
@@ -279,6 +285,8 @@ pub struct ServeConfig {
     pub redis: Option<(String, RedisFailure)>,
     /// The response-signing key's file, when given.
     pub response_key_file: Option<PathBuf>,
+    /// The threads serving connections.
+    pub workers: NonZeroUsize,
 }
 
 /// The gateway's routes: the `--route` flags and the file's `[[route]]` tables.
@@ -517,6 +525,11 @@ impl ServeArgs {
         if node.is_empty() || node.len() > 253 || node.chars().any(char::is_control) {
             bail!("node name must be 1 to 253 characters without control characters");
         }
+        let workers = match self.workers.or(file.workers) {
+            Some(workers) => NonZeroUsize::new(workers)
+                .ok_or_else(|| anyhow::anyhow!("workers must be at least 1"))?,
+            None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        };
         Ok(ServeConfig {
             listen: self.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir,
@@ -528,6 +541,7 @@ impl ServeArgs {
             metrics_listen: self.metrics_listen.or(file.metrics_listen),
             redis,
             response_key_file: self.response_key_file.or(file.response_key_file),
+            workers,
         })
     }
 }

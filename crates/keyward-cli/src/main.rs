@@ -88,7 +88,15 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
 fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     let config = args.resolve()?;
     log::init(&config.log);
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // The workers serve connections; this runtime accepts them and runs the rest. Both are
+    // dropped after the store is closed: a connection opened on a worker lives on its runtime.
+    let workers = keyward_server::Workers::start(config.workers)
+        .context("cannot start the worker threads")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let workers = &workers;
     runtime.block_on(async move {
         let store = open_store(&config.data_dir, &config.database_url, config.store).await?;
         let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
@@ -179,12 +187,13 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             });
             say!("metrics on http://{address}/metrics");
         }
+        say!("{} worker thread(s) serve connections", config.workers);
         say!(
             "listening on http://{address}, store: {} ({})",
             store.backend().name(),
             redact(&config.database_url)
         );
-        keyward_server::serve(listener, app.app, limits, shutdown).await?;
+        keyward_server::serve_on(workers, listener, app.app, limits, shutdown).await?;
         if let Err(error) = app.uses.flush().await {
             say!("could not record keys' last use: {error}");
         }

@@ -118,7 +118,7 @@ fn metrics_count_every_request_on_an_address_of_their_own() {
 }
 
 #[test]
-fn the_gateway_and_forward_auth_are_metered_as_the_api_is() {
+fn the_gateway_and_forward_auth_on_three_workers_are_metered_as_the_api_is() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let upstream = runtime.block_on(EchoUpstream::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -130,8 +130,11 @@ fn the_gateway_and_forward_auth_are_metered_as_the_api_is() {
             ("KEYWARD_METRICS_LISTEN", "127.0.0.1:0"),
             ("KEYWARD_ROUTES", &route),
             ("KEYWARD_FORWARD_AUTH", "nginx"),
+            // Each connection below is dealt to one of three workers in turn.
+            ("KEYWARD_WORKERS", "3"),
         ],
     );
+    assert!(served.printed.iter().any(|l| l.contains("3 worker thread(s) serve connections")));
     let line = served.printed.iter().find(|l| l.contains("metrics on http://")).unwrap().clone();
     let metrics = line.split("http://").nth(1).unwrap().trim_end_matches("/metrics").to_owned();
     let api = served.address.clone();

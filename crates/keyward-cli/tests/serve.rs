@@ -80,6 +80,7 @@ fn bad_configuration_is_refused_with_a_clear_message() {
             "nginx does not forward request bodies",
         ),
         (vec!["--forward-auth-unrouted", "allow"], "must be refuse or any-credential"),
+        (vec!["--workers", "0"], "workers must be at least 1"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
             .args(["serve", "--data-dir"])

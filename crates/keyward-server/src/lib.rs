@@ -29,6 +29,7 @@ pub mod response_signing;
 mod routes;
 mod serve;
 pub mod throttle;
+mod workers;
 
 pub use front::App;
 pub use keyward_auth as auth;
@@ -37,7 +38,8 @@ pub use keyward_gateway as gateway;
 pub use limits::Limits;
 pub use request_id::RequestIds;
 pub use routes::limits::{credits_json, rate_limit_json};
-pub use serve::serve;
+pub use serve::{serve, serve_on};
+pub use workers::Workers;
 
 use std::sync::Arc;
 use std::time::Duration;

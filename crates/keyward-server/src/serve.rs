@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,13 +29,14 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::App;
 use crate::limits::Limits;
+use crate::workers::Workers;
 
 /// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
 /// moments no service runs: a connection past the cap, a head that stalled.
@@ -60,11 +62,33 @@ fn header_timeout() -> Vec<u8> {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for open connections to
-/// finish their requests.
+/// finish their requests. Connections are served on the calling runtime; [`serve_on`] deals
+/// them to [`Workers`].
 pub async fn serve(
     listener: TcpListener,
     app: App,
     limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    accept(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve`], each connection served on one of `workers`, in turn.
+pub async fn serve_on(
+    workers: &Workers,
+    listener: TcpListener,
+    app: App,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    accept(listener, app, limits, Some(workers), shutdown).await
+}
+
+async fn accept(
+    listener: TcpListener,
+    app: App,
+    limits: Limits,
+    workers: Option<&Workers>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
@@ -89,52 +113,65 @@ pub async fn serve(
             tokio::spawn(refuse(stream));
             continue;
         };
-        let watcher = graceful.watcher();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            // A second handle on the socket answers a stalled head after hyper gives up on it.
-            let Ok((stream, spare)) = with_spare_handle(stream) else { return };
-            let state = Arc::new(Heard::default());
-            let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
-            let service =
-                service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            builder.http2().timer(TokioTimer::new());
-            let connection = builder.serve_connection_with_upgrades(io, service);
-            // hyper's header timeout starts once the protocol is known, which takes a first
-            // byte: a connection that sends none is closed after the same time.
-            let silent = async {
-                tokio::time::sleep(limits.header_read_timeout).await;
-                if state.anything.load(Ordering::Relaxed) {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                served = watcher.watch(connection) => {
-                    let timed_out = served.err().is_some_and(|error| {
-                        error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
-                    });
-                    if timed_out && state.request_started.load(Ordering::Relaxed) {
-                        answer_now(spare, &header_timeout());
-                    }
-                }
-                () = silent => {}
-            }
-        });
+        // Out of this runtime's hands: the worker's runtime takes the socket on.
+        let Ok(stream) = stream.into_std() else { continue };
+        let connection = serve_connection(stream, peer, app.clone(), limits, graceful.watcher());
+        let served = async move {
+            connection.await;
+            drop(permit);
+        };
+        match workers {
+            Some(workers) => workers.spawn(served),
+            None => drop(tokio::spawn(served)),
+        }
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
 }
 
-/// The stream, and a second handle on the same socket.
-fn with_spare_handle(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
-    let stream = stream.into_std()?;
+/// Serves one connection, on the runtime that polls it.
+async fn serve_connection(
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    app: App,
+    limits: Limits,
+    watcher: Watcher,
+) {
+    // A second handle on the socket answers a stalled head after hyper gives up on it.
+    let Ok((stream, spare)) = with_spare_handle(stream) else { return };
+    let state = Arc::new(Heard::default());
+    let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
+    let service = service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    // hyper's header timeout starts once the protocol is known, which takes a first byte: a
+    // connection that sends none is closed after the same time.
+    let silent = async {
+        tokio::time::sleep(limits.header_read_timeout).await;
+        if state.anything.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = watcher.watch(connection) => {
+            let timed_out = served.err().is_some_and(|error| {
+                error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+            });
+            if timed_out && state.request_started.load(Ordering::Relaxed) {
+                answer_now(spare, &header_timeout());
+            }
+        }
+        () = silent => {}
+    }
+}
+
+/// The stream, registered with the current runtime, and a second handle on the same socket.
+fn with_spare_handle(
+    stream: std::net::TcpStream,
+) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
     let spare = stream.try_clone()?;
     Ok((TcpStream::from_std(stream)?, spare))
 }
