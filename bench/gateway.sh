@@ -6,7 +6,8 @@
 #      the same small fast upstream (nginx answering "ok"): requests/s, p50, p99;
 #   2. keyward's protected route in each scheme beside its public route: what authentication
 #      costs;
-#   3. keyward's forward-auth answer (`/auth/check`, asked as nginx asks) beside `/healthz`;
+#   3. keyward's forward-auth answer (`/auth/check`, asked as nginx asks) and its own API
+#      (a signed `GET /api/me`) beside `/healthz`;
 #   4. nginx alone beside nginx + auth_request to keyward, with docs/gateway.md's configuration.
 #
 #   bench/gateway.sh                      # 3 rounds of 10 s per case, 16 connections
@@ -105,6 +106,7 @@ CASES="nginx-proxy floor-proxy keyward-public"
 for scheme in $SCHEMES; do CASES="$CASES keyward-$scheme"; done
 CASES="$CASES keyward-healthz"
 for scheme in $CHECKED; do CASES="$CASES check-$scheme"; done
+for scheme in $CHECKED; do CASES="$CASES api-$scheme"; done
 CASES="$CASES nginx-alone"
 for scheme in $SCHEMES; do CASES="$CASES auth_request-$scheme"; done
 
@@ -122,7 +124,10 @@ for round in $(seq 1 "$ROUNDS"); do
         sign "$scheme" "$KEYWARD/orders/x" > "$WORK/keyward-$scheme.req"
         sign "$scheme" "http://127.0.0.1:$AUTH_PORT/orders/x" > "$WORK/auth_request-$scheme.req"
     done
-    for scheme in $CHECKED; do check "$WORK/keyward-$scheme.req" > "$WORK/check-$scheme.req"; done
+    for scheme in $CHECKED; do
+        check "$WORK/keyward-$scheme.req" > "$WORK/check-$scheme.req"
+        sign "$scheme" "$KEYWARD/api/me" > "$WORK/api-$scheme.req"
+    done
     for case in $CASES; do
         read -r rps p50 p99 < <(run "$WORK/$case.req")
         echo "$round $case $rps $p50 $p99" >> "$WORK/results"
@@ -148,5 +153,6 @@ for scheme in $SCHEMES; do row "keyward gateway, $scheme / public route" "keywar
 for scheme in $SCHEMES; do row "keyward gateway, $scheme / nginx proxy_pass" "keyward-$scheme" nginx-proxy; done
 row "keyward /healthz (the base)" keyward-healthz keyward-healthz
 for scheme in $CHECKED; do row "keyward /auth/check, $scheme / /healthz" "check-$scheme" keyward-healthz; done
+for scheme in $CHECKED; do row "keyward GET /api/me, $scheme / /healthz" "api-$scheme" keyward-healthz; done
 row "nginx alone (the base)" nginx-alone nginx-alone
 for scheme in $SCHEMES; do row "nginx + auth_request, $scheme / nginx alone" "auth_request-$scheme" nginx-alone; done

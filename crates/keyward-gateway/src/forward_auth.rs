@@ -241,8 +241,8 @@ impl Gateway {
     /// the credentials to remove when keyward consumed them.
     fn allow(&self, principal: Option<&Principal>) -> Response {
         let mut response = StatusCode::OK.into_response();
+        *response.headers_mut() = self.0.settings.identity.answer(principal);
         let headers = response.headers_mut();
-        self.0.settings.identity.answer(headers, principal);
         if principal.is_some() {
             const NAME: HeaderName = HeaderName::from_static(ENVOY_HEADERS_TO_REMOVE);
             const REMOVE: HeaderValue = HeaderValue::from_static(CREDENTIALS_TO_REMOVE);

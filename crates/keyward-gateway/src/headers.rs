@@ -29,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use keyward_auth::{Identity, Principal};
+use keyward_sig::Scheme;
 use keyward_sig::query_hmac::raw_params;
 use keyward_store::Permissions;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -227,6 +228,18 @@ pub struct IdentityHeaders {
     permission_names: Arc<Memo<Permissions, Option<HeaderValue>>>,
     /// Each caller's other identity header values.
     callers: Arc<Memo<Caller, CallerValues>>,
+    /// Each forward-auth answer's identity headers, by caller, permissions and scheme.
+    answers: Arc<Memo<Option<Answered>, AnswerBlock>>,
+}
+
+/// Who a forward-auth answer is for: the caller, its permissions and the scheme it used.
+type Answered = (Caller, Permissions, Scheme);
+
+/// A forward-auth answer's identity headers, with the application name they were made from.
+#[derive(Clone, Debug)]
+struct AnswerBlock {
+    name: Option<Arc<str>>,
+    headers: HeaderMap,
 }
 
 /// Header values made once and shared, not on every request: a caller's identity headers are
@@ -309,6 +322,7 @@ impl IdentityHeaders {
             scheme: name("scheme")?,
             permission_names: Arc::default(),
             callers: Arc::default(),
+            answers: Arc::default(),
             prefix,
         })
     }
@@ -351,15 +365,27 @@ impl IdentityHeaders {
         }
     }
 
-    /// Sets every identity header for a forward-auth answer: those that do not apply to the
-    /// caller (or all, with no caller) are present and empty, so a proxy that copies them
-    /// overwrites whatever a client sent under those names.
-    pub fn answer(&self, headers: &mut HeaderMap, principal: Option<&Principal>) {
-        let values = self.values(principal);
-        headers.reserve(values.len());
-        for (name, value) in values {
-            headers.insert(name.clone(), value.unwrap_or(HeaderValue::from_static("")));
-        }
+    /// Every identity header of a forward-auth answer: those that do not apply to the caller
+    /// (or all, with no caller) are present and empty, so a proxy that copies them overwrites
+    /// whatever a client sent under those names. Made once per caller, set of permissions and
+    /// scheme, then copied: an answer hashes no header name.
+    pub fn answer(&self, principal: Option<&Principal>) -> HeaderMap {
+        let key =
+            principal.map(|principal| (caller(principal), principal.permissions, principal.scheme));
+        let name = principal.and_then(application_name);
+        let block = self.answers.get(
+            key,
+            |block| block.name.as_deref() == name,
+            || {
+                let values = self.values(principal);
+                let mut headers = HeaderMap::with_capacity(values.len() + 4);
+                for (header, value) in values {
+                    headers.insert(header.clone(), value.unwrap_or(HeaderValue::from_static("")));
+                }
+                AnswerBlock { name: name.map(Arc::from), headers }
+            },
+        );
+        block.headers
     }
 
     /// Each identity header and its value for `principal`, `None` where it does not apply.
@@ -378,11 +404,7 @@ impl IdentityHeaders {
                 (&self.scheme, None),
             ];
         };
-        let (id, name) = match &principal.identity {
-            Identity::Key { id, name, .. } => (*id, Some(name.as_str())),
-            Identity::User { id, .. } => (*id, None),
-        };
-        let caller = (name.is_some(), id, principal.domain_id, principal.reseller_id);
+        let (caller, name) = (caller(principal), application_name(principal));
         let values = self.callers.get(
             caller,
             |values| values.name.as_deref() == name,
@@ -405,6 +427,23 @@ impl IdentityHeaders {
             (&self.permissions, permissions),
             (&self.scheme, Some(HeaderValue::from_static(principal.scheme.as_str()))),
         ]
+    }
+}
+
+/// Who `principal` is, as its identity headers say.
+fn caller(principal: &Principal) -> Caller {
+    let (is_key, id) = match &principal.identity {
+        Identity::Key { id, .. } => (true, *id),
+        Identity::User { id, .. } => (false, *id),
+    };
+    (is_key, id, principal.domain_id, principal.reseller_id)
+}
+
+/// The name of the application a key stands for; `None` for a user.
+fn application_name(principal: &Principal) -> Option<&str> {
+    match &principal.identity {
+        Identity::Key { name, .. } => Some(name),
+        Identity::User { .. } => None,
     }
 }
 
@@ -751,6 +790,38 @@ mod tests {
         assert_eq!(left, ["x-forwarded-for", "x-forwarded-proto", "x-http-method-override"]);
         IdentityHeaders::default().strip_request(&mut headers, kept(Credentials::Untouched));
         assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    #[test]
+    fn a_forward_auth_answer_follows_a_renamed_key_and_changed_permissions() {
+        let ids = IdentityHeaders::default();
+        let mut principal = Principal {
+            scheme: Scheme::Bearer,
+            identity: Identity::Key {
+                id: 7,
+                name: "Billing".into(),
+                kind: keyward_sig::KeyKind::Domain,
+            },
+            domain_id: Some(3),
+            reseller_id: None,
+            permissions: Permissions::parse(&["activities:read"]).unwrap(),
+            access_token: None,
+        };
+        let answer = ids.answer(Some(&principal));
+        assert_eq!(answer["x-keyward-application"], "Billing");
+        assert_eq!(answer["x-keyward-permissions"], "activities:read");
+        assert_eq!(answer["x-keyward-reseller"], "", "present and empty");
+        assert_eq!(answer.len(), 7);
+        principal.identity =
+            Identity::Key { id: 7, name: "Invoices".into(), kind: keyward_sig::KeyKind::Domain };
+        principal.permissions = Permissions::parse(&["activities:read", "keys:manage"]).unwrap();
+        principal.scheme = Scheme::QueryHmac;
+        let answer = ids.answer(Some(&principal));
+        assert_eq!(answer["x-keyward-application"], "Invoices");
+        assert_eq!(answer["x-keyward-permissions"], "activities:read,keys:manage");
+        assert_eq!(answer["x-keyward-scheme"], "query-hmac");
+        let nobody = ids.answer(None);
+        assert!(nobody.values().all(|value| value.is_empty()) && nobody.len() == 7);
     }
 
     #[test]
