@@ -21,8 +21,9 @@ pub struct ApiError {
     pub detail: Option<Value>,
     /// A message replacing the code's default, when it says more.
     pub message: Option<String>,
-    /// Seconds after which trying again may succeed, sent as `Retry-After`.
-    pub retry_after: Option<u64>,
+    /// Seconds after which trying again may succeed, sent as `Retry-After` (32 bits: a
+    /// century is longer than any wait keyward names, and refusals stay small).
+    pub retry_after: Option<u32>,
 }
 
 /// The stable error codes. Never renumbered: clients match on them.
@@ -276,7 +277,7 @@ impl ApiError {
 
     /// The same error with `Retry-After: seconds`.
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
         self
     }
 

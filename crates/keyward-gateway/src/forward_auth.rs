@@ -31,13 +31,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body::Body as _;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Admitted, AnswerTags, AuthorizedMethod, BodyWithheld, Principal, authenticate};
+use keyward_auth::{Admitted, AnswerTags, BodyWithheld, Principal};
 
 use crate::canonical::CanonicalRequest;
 use crate::headers::{self, Owned, reads_as};
 use crate::proxy::{ForeignOverride, authorized_method, method_not_allowed};
 use crate::route::{Access, QueryCredentials};
-use crate::{Gateway, door_refusal, permitted};
+use crate::{Gateway, door_refusal};
 
 /// The path forward-auth answers on (and below).
 pub const CHECK_PATH: &str = "/auth/check";
@@ -183,7 +183,7 @@ impl Gateway {
     /// the gRPC service.
     pub(crate) async fn decide(
         &self,
-        mut original: Request<Body>,
+        original: Request<Body>,
         proxy: ForwardAuthProxy,
     ) -> Result<Decided, ApiError> {
         let table = self.table();
@@ -196,8 +196,8 @@ impl Gateway {
         let canonical = CanonicalRequest::read(original.uri(), original.headers(), scheme)
             .map_err(door_refusal)?;
         let (host, path) = (canonical.host_name(), canonical.path(original.uri()));
-        let position = table.routes.position(host, path, original.method());
-        let route = position.and_then(|i| table.routes.get(i));
+        let found = table.find(host, path, original.method());
+        let route = found.map(|(route, _)| route);
         if route.is_none() {
             if let Some(route) = table.routes.for_path(host, path) {
                 return Err(method_not_allowed(route));
@@ -222,18 +222,12 @@ impl Gateway {
         if route.is_some_and(|route| route.access == Access::Public) {
             return Ok(Decided { principal: None, query, tags: AnswerTags::default() });
         }
-        let auth = match position {
-            Some(i) => &table.served[i].auth,
+        let auth = match found {
+            Some((_, served)) => &served.auth,
             None => &self.0.unrouted,
         };
-        if method != original.method() {
-            original.extensions_mut().insert(AuthorizedMethod(method.clone()));
-        }
         let (_, Admitted { principal, tags }) =
-            authenticate(auth, original, self.now_ms()).await.map_err(|refusal| refusal.error)?;
-        if let Some(route) = route {
-            permitted(&principal, route.required(&method), &method)?;
-        }
+            self.admit(auth, route, &method, original).await.map_err(|refused| refused.error)?;
         Ok(Decided { principal: Some(principal), query, tags })
     }
 

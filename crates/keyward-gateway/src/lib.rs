@@ -44,7 +44,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{AuthSettings, Principal, RouteLimit};
+use keyward_auth::{
+    Admitted, AnswerTags, AuthSettings, AuthorizedMethod, Principal, Refusal, RouteLimit,
+    authenticate,
+};
 use keyward_sig::Scheme;
 use keyward_store::{Clock, Permissions};
 use prometheus_client::metrics::histogram::Histogram;
@@ -79,6 +82,14 @@ struct Table {
     served: Vec<Served>,
     /// Whether any route signs every answer: when none does, no request is looked up for it.
     signs_responses: bool,
+}
+
+impl Table {
+    /// The route for a request, with what serves it.
+    fn find(&self, host: Option<&str>, path: &str, method: &Method) -> Option<(&Route, &Served)> {
+        let index = self.routes.position(host, path, method)?;
+        self.routes.get(index).zip(self.served.get(index))
+    }
 }
 
 /// A route's share of the table.
@@ -161,6 +172,28 @@ impl Gateway {
         (self.0.clock)()
     }
 
+    /// A protected request's admission, the same for the gateway and forward-auth: authenticated
+    /// under `auth` (as `method`, when an override the route honours names another), then
+    /// permitted on `route` (any valid credential where no route applies).
+    async fn admit(
+        &self,
+        auth: &AuthSettings,
+        route: Option<&Route>,
+        method: &Method,
+        mut request: http::Request<axum::body::Body>,
+    ) -> Result<(http::Request<axum::body::Body>, Admitted), Refused> {
+        if method != request.method() {
+            request.extensions_mut().insert(AuthorizedMethod(method.clone()));
+        }
+        let (request, admitted) = authenticate(auth, request, self.now_ms()).await?;
+        if let Some(route) = route {
+            if let Err(error) = permitted(&admitted.principal, route.required(method), method) {
+                return Err(Refused { error, tags: admitted.tags });
+            }
+        }
+        Ok((request, admitted))
+    }
+
     /// The URI scheme clients reach keyward with, for default ports.
     fn uri_scheme(&self) -> &'static str {
         self.0.settings.auth.uri_scheme
@@ -210,6 +243,29 @@ fn upstream_client(route: &Route) -> Client<HttpConnector, proxy::UpstreamBody> 
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .http2_only(route.http2)
         .build(connector)
+}
+
+/// A protected request refused: the error, and what its answer carries (the scheme, once
+/// known, and the rate limits' headers).
+struct Refused {
+    error: ApiError,
+    tags: AnswerTags,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        let allowance = refusal.allowance.map(|allowance| *allowance);
+        Refused { error: refusal.error, tags: AnswerTags { scheme: refusal.scheme, allowance } }
+    }
+}
+
+impl Refused {
+    fn into_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut response = self.error.into_response();
+        self.tags.on(&mut response);
+        response
+    }
 }
 
 /// The permissions check after authentication: every permission the route and method need.

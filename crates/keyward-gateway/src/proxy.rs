@@ -18,13 +18,13 @@ use http::{Method, Request, StatusCode, Uri, Version};
 use http_body_util::combinators::MapErr;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keyward_auth::error::{ApiError, ErrorCode};
-use keyward_auth::{Admitted, AnswerTags, AuthorizedMethod, authenticate};
+use keyward_auth::{Admitted, AnswerTags};
 use keyward_sig::Scheme;
 
 use crate::canonical::{CanonicalRequest, OverrideName, method_overrides};
 use crate::headers::{self, Credentials, Forwarding, Kept, Upgrade};
 use crate::route::{Access, QueryCredentials, Route, Upgrades};
-use crate::{Decision, Gateway, Served, door_refusal, permitted};
+use crate::{Decision, Gateway, Refused, Served, door_refusal};
 
 /// The body sent upstream: the client's, its errors marked as the client's, cut off at the
 /// route's limit.
@@ -141,15 +141,13 @@ impl Gateway {
                 Err(error) => return door_refusal(error).into_response(),
             };
         let (host, path) = (canonical.host_name(), canonical.path(request.uri()));
-        let Some(index) = table.routes.position(host, path, request.method()) else {
+        let Some((route, served)) = table.find(host, path, request.method()) else {
             let error = match table.routes.for_path(host, path) {
                 Some(route) => method_not_allowed(route),
                 None => ApiError::new(ErrorCode::NotFound),
             };
             return error.into_response();
         };
-        let (route, served) =
-            (&table.routes.get(index).expect("position is in range"), &table.served[index]);
         let leg = Leg { route, served, canonical: &canonical, peer };
         match self.forward(&leg, request).await {
             Ok(response) | Err(response) => response,
@@ -181,24 +179,15 @@ impl Gateway {
         let (decision, tags) = match route.access {
             Access::Public => (Decision::Public, None),
             Access::Protected => {
-                if method != request.method() {
-                    request.extensions_mut().insert(AuthorizedMethod(method.clone()));
-                }
                 // Key policies read the client's address from here.
                 if let Some(peer) = peer {
                     request.extensions_mut().insert(ConnectInfo(peer));
                 }
-                let Admitted { principal, tags } =
-                    match authenticate(&served.auth, request, self.now_ms()).await {
-                        Ok((authenticated, admitted)) => {
-                            request = authenticated;
-                            admitted
-                        }
-                        Err(refusal) => return Err(refusal.into_response()),
-                    };
-                if let Err(error) = permitted(&principal, route.required(&method), &method) {
-                    return Err(tagged(error.into_response(), &tags));
-                }
+                let (authenticated, Admitted { principal, tags }) = self
+                    .admit(&served.auth, Some(route), &method, request)
+                    .await
+                    .map_err(Refused::into_response)?;
+                request = authenticated;
                 (Decision::Granted(Box::new(principal)), Some(tags))
             }
         };
