@@ -622,3 +622,42 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::{Args, Command};
+
+    use super::ServeArgs;
+
+    /// The README's table of `keyward serve` settings: every flag with its environment
+    /// variable, and nothing that clap does not declare.
+    #[test]
+    fn the_readme_lists_every_serve_flag_with_its_environment_variable() {
+        let readme = include_str!("../../../README.md");
+        let listed: BTreeSet<(String, String)> = readme
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.split('|').map(str::trim).skip(1);
+                let flag = cells.next()?.strip_prefix("`--")?.strip_suffix('`')?;
+                let env = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((flag.to_owned(), env.to_owned()))
+            })
+            .collect();
+        let serve = ServeArgs::augment_args(Command::new("serve"));
+        let declared: BTreeSet<(String, String)> = serve
+            .get_arguments()
+            .filter_map(|arg| {
+                let env = arg.get_env().and_then(|env| env.to_str()).unwrap_or("(none)");
+                Some((arg.get_long()?.to_owned(), env.to_owned()))
+            })
+            .collect();
+        let missing: Vec<_> = declared.difference(&listed).collect();
+        let stale: Vec<_> = listed.difference(&declared).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "not in the README: {missing:?}; in the README only: {stale:?}"
+        );
+    }
+}
