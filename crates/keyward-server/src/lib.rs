@@ -37,7 +37,7 @@ pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
 pub use limits::Limits;
 pub use request_id::RequestIds;
-pub use routes::limits::{credits_json, rate_limit_json};
+pub use routes::quotas::{credits_json, rate_limit_json};
 pub use serve::{serve, serve_on};
 pub use workers::Workers;
 

@@ -16,11 +16,11 @@ use keyward_store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::limits::{
+use super::policy::{PolicyChange, PolicyInput, RouteScopeInput, not_own_policy, policy_fields};
+use super::quotas::{
     CreditsInput, RateLimitInput, changed_key_limits, credits_json, new_key_limits, not_own_limits,
     present, rate_limit_json,
 };
-use super::policy::{PolicyChange, PolicyInput, RouteScopeInput, not_own_policy, policy_fields};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};

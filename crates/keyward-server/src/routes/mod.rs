@@ -3,9 +3,9 @@
 pub(crate) mod activities;
 pub(crate) mod audit;
 pub(crate) mod keys;
-pub(crate) mod limits;
 pub(crate) mod policy;
 pub(crate) mod probio;
+pub(crate) mod quotas;
 pub(crate) mod session;
 pub(crate) mod users;
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::keys::known;
-use super::limits::{RateLimitInput, not_own_limits, present, rate_limit_json, user_rate_limit};
+use super::quotas::{RateLimitInput, not_own_limits, present, rate_limit_json, user_rate_limit};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
