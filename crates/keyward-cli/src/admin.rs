@@ -212,8 +212,8 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
             let key = set_key_limits(store, &token, rate, (credits, refill, no_credits)).await?;
             let limits = json!({
                 "id": key.id,
-                "rate_limit": keyward_server::rate_limit_json(key.rate_limit),
-                "credits": keyward_server::credits_json(key.credits),
+                "rate_limit": keyward_server::views::RateLimitView::of(key.rate_limit),
+                "credits": keyward_server::views::CreditsView::of(key.credits),
             });
             match as_json {
                 true => println!("{limits}"),
@@ -246,7 +246,7 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
             let limit = value.as_deref().map(rate_limit).transpose()?;
             let user =
                 store.set_user_rate_limit(&operator(), user.domain_id, user.id, limit).await?;
-            let limits = json!({"id": user.id, "rate_limit": keyward_server::rate_limit_json(user.rate_limit)});
+            let limits = json!({"id": user.id, "rate_limit": keyward_server::views::RateLimitView::of(user.rate_limit)});
             match as_json {
                 true => println!("{limits}"),
                 false => println!("user {} ({}): {limits}", user.id, user.username),

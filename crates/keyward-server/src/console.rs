@@ -12,20 +12,19 @@
 //! from another site can neither read the cookie nor set the header. API keys cannot sign in:
 //! the console is for people.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ClientAddress};
 use crate::routes::session::{Door, end_session, log_in};
+use crate::views::{ConsoleSessionView, Data};
 
 pub use keyward_auth::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
 /// The console's path: its cookies are scoped to it, so a browser never sends them to an API
@@ -111,7 +110,10 @@ pub struct SignIn {
 
 /// The session's answer: who is signed in, what they hold, and the permissions they may grant
 /// (every permission this deployment knows, and `*`, for someone holding `*`).
-fn session_json(username: &str, permissions: &keyward_store::Permissions) -> serde_json::Value {
+fn session_view<'a>(
+    username: &'a str,
+    permissions: &'a keyward_store::Permissions,
+) -> axum::Json<Data<ConsoleSessionView<'a>>> {
     let grantable: Vec<&str> = if permissions.has(keyward_store::EVERY_PERMISSION) {
         std::iter::once(keyward_store::EVERY_PERMISSION)
             .chain(keyward_store::known_permissions())
@@ -119,7 +121,7 @@ fn session_json(username: &str, permissions: &keyward_store::Permissions) -> ser
     } else {
         permissions.iter().collect()
     };
-    json!({ "data": { "username": username, "permissions": permissions, "grantable": grantable } })
+    Data::of(ConsoleSessionView { username, permissions, grantable })
 }
 
 /// `POST /console/session`: signs a person in.
@@ -130,14 +132,14 @@ fn session_json(username: &str, permissions: &keyward_store::Permissions) -> ser
     summary = "Sign a person in to the console: sets the HttpOnly session cookie and the CSRF cookie. Throttled like a login; audited.",
     security(()),
     request_body = SignIn,
-    responses((status = 200, description = "{data: {username, permissions, grantable}}"), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failed sign-ins (25), with Retry-After", body = crate::openapi::ErrorBody)),
+    responses((status = 200, description = "Signed in", body = Data<ConsoleSessionView>), (status = 401, description = "Wrong name or password (21)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many failed sign-ins (25), with Retry-After", body = crate::openapi::ErrorBody)),
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
     ApiJson(form): ApiJson<SignIn>,
-) -> Result<(HeaderMap, Json<serde_json::Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let login =
         log_in(&state, Door::Console, &request_id, address, &form.username, &form.password).await?;
     let user = login.user.ok_or(ApiError::new(ErrorCode::InvalidLogin))?;
@@ -145,7 +147,7 @@ pub async fn sign_in(
         state.store.issue_console_session(user.id, user.domain_id, SESSION_TTL_MS).await?;
     let csrf = keyward_sig::mac::to_hex(&random_bytes());
     let headers = session_cookies(&state, &token.0, &csrf);
-    Ok((headers, Json(session_json(&user.username, &user.permissions))))
+    Ok((headers, session_view(&user.username, &user.permissions)).into_response())
 }
 
 fn random_bytes() -> [u8; 32] {
@@ -160,12 +162,12 @@ fn random_bytes() -> [u8; 32] {
     path = "/console/session",
     tag = "console",
     summary = "Who is signed in to the console.",
-    responses((status = 200, description = "{data: {username, permissions, grantable}}"), crate::openapi::AuthFailures),
+    responses((status = 200, description = "Signed in", body = Data<ConsoleSessionView>), crate::openapi::AuthFailures),
 )]
-pub async fn current(principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn current(principal: Principal) -> Result<Response, ApiError> {
     match &principal.identity {
         Identity::User { username, .. } if principal.access_token.is_some() => {
-            Ok(Json(session_json(username, &principal.permissions)))
+            Ok(session_view(username, &principal.permissions).into_response())
         }
         _ => {
             Err(ApiError::new(ErrorCode::NoCredentials)

@@ -203,8 +203,8 @@ impl Paging {
     }
 
     /// The paging block of a list response.
-    pub fn describe(self, total: i64) -> serde_json::Value {
-        json!({ "page": self.page, "pageSize": self.page_size, "total": total })
+    pub fn describe(self, total: i64) -> crate::views::PagingView {
+        crate::views::PagingView { page: self.page, page_size: self.page_size, total }
     }
 }
 

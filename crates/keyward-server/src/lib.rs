@@ -29,6 +29,7 @@ pub mod response_signing;
 mod routes;
 mod serve;
 pub mod throttle;
+pub mod views;
 mod workers;
 
 pub use front::App;
@@ -37,7 +38,6 @@ pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
 pub use limits::Limits;
 pub use request_id::RequestIds;
-pub use routes::quotas::{credits_json, rate_limit_json};
 pub use serve::{serve, serve_on};
 pub use workers::Workers;
 
@@ -248,23 +248,29 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         gateway(&settings, group("forward-auth", &[], ConsoleSessions::Refused), clock.clone());
     let redis_meters = settings.redis.as_ref().map(|redis| redis.meters());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), redis_meters));
-    let mut routes = routes::public()
-        .merge(routes::forward_auth(&gateway))
-        .merge(routes::api().route_layer(guarded("api", &settings.schemes.api)))
-        .merge(routes::admin().route_layer(guarded("admin", &settings.schemes.admin)))
-        .merge(routes::console().route_layer(console))
-        .merge(
-            routes::provisioning()
-                .route_layer(guarded("provisioning", &settings.schemes.provisioning)),
-        );
+    let guards = routes::Guards {
+        api: guarded("api", &settings.schemes.api),
+        admin: guarded("admin", &settings.schemes.admin),
+        console,
+        provisioning: guarded("provisioning", &settings.schemes.provisioning),
+    };
+    let mut surface = routes::surface(guards, &settings.schemes);
     if let Some(permission) = &settings.metrics_permission {
         let served = metrics::guarded_route(metrics.clone(), permission);
-        routes = routes.merge(served.route_layer(guarded("admin", &settings.schemes.admin)));
+        surface = surface.merge(
+            routes::Group::from(served).route_layer(guarded("admin", &settings.schemes.admin)),
+        );
     }
     let signing = settings.response_key.clone().map(|key| {
-        routes = std::mem::take(&mut routes).merge(response_signing::published_route(key.clone()));
+        surface =
+            std::mem::take(&mut surface).merge(response_signing::published_route(key.clone()));
         response_signing::Signing { key, gateway: gateway.clone(), clock: clock.clone() }
     });
+    let (routes, served) = surface.split_for_parts();
+    let reference = openapi::reference(served);
+    let routes = routes
+        .route("/api/openapi.json", openapi::document(&reference))
+        .merge(routes::forward_auth(&gateway));
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
     let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
@@ -280,7 +286,9 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     let cache = CredentialCache::new(store.clone(), settings.cache);
     let throttle = LoginThrottle::new(settings.login);
     let routes = routes::public()
-        .merge(routes::api().merge(routes::admin()).route_layer(axum::Extension(principal)));
+        .merge(routes::unguarded().route_layer(axum::Extension(principal)))
+        .split_for_parts()
+        .0;
     let auth = AuthSettings {
         verifier: Verifier::new(settings.verify),
         cache: cache.clone(),

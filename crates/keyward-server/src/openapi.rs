@@ -1,13 +1,12 @@
-//! The API reference: an OpenAPI 3.1 document generated from the handlers' annotations
-//! (`/api/openapi.json`), and a page that renders it with no asset from the internet
-//! (`/api/docs`).
+//! The API reference: an OpenAPI 3.1 document made from the routes the application serves
+//! (each handler's annotation, its group's schemes; see `routes`) and what they share here (the
+//! error shape, the four schemes, the tags), served at `/api/openapi.json`, and a page that
+//! renders it with no asset from the internet (`/api/docs`).
 
-use axum::Json;
-use axum::response::Html;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
-
-use crate::routes::{activities, audit, keys, probio, session, users};
 
 /// keyward's error shape: `{"error": {"code", "message", "detail"?}}` (see `docs/errors.md`).
 #[derive(ToSchema)]
@@ -45,7 +44,7 @@ pub enum AuthFailures {
     Forbidden(ErrorBody),
 }
 
-/// The document. Routes accept every scheme unless they say otherwise.
+/// What every document shares; [`reference`] adds the routes served.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -53,24 +52,9 @@ pub enum AuthFailures {
         description = include_str!("../../../docs/errors.md"),
         license(name = "Apache-2.0")
     ),
-    paths(
-        crate::routes::healthz, crate::routes::readyz,
-        session::login, session::logout, session::me, session::change_password,
-        activities::list, activities::create, activities::show, activities::update,
-        activities::delete, activities::history,
-        keys::create, keys::list, keys::show, keys::update, keys::regenerate_token,
-        keys::rotate_secret, keys::reveal, keys::revoke,
-        users::create, users::list, users::show, users::update,
-        audit::list,
-        probio::list_domains, probio::create_domain, probio::show_domain, probio::disable_domain,
-        probio::enable_domain, probio::create_administrator, probio::list_domain_keys,
-        probio::issue_domain_key, probio::update_domain_key, probio::revoke_domain_key,
-        crate::console::sign_in, crate::console::current, crate::console::sign_out,
-        crate::response_signing::published,
-    ),
     components(schemas(ErrorBody)),
     security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
-    modifiers(&Schemes, &AdminSchemes, &DomainProvisioning, &OperationIds),
+    modifiers(&Schemes),
     tags(
         (name = "session", description = "Access tokens and who-am-I"),
         (name = "activities", description = "The sample protected resource, DevResults style"),
@@ -124,70 +108,6 @@ impl Modify for Schemes {
     }
 }
 
-/// `/api/admin` accepts every scheme but query-hmac by default (`RouteSchemes`).
-struct AdminSchemes;
-
-impl Modify for AdminSchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let accepted: Vec<_> = ["bearer", "header-hmac", "http-signature"]
-            .into_iter()
-            .map(|scheme| {
-                utoipa::openapi::security::SecurityRequirement::new(scheme, Vec::<String>::new())
-            })
-            .collect();
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/admin") {
-                continue;
-            }
-            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
-                .into_iter()
-                .flatten()
-            {
-                operation.security = Some(accepted.clone());
-            }
-        }
-    }
-}
-
-/// The domain provisioning routes reuse the admin handlers: document them under their
-/// `/probio/domain` paths too, signed schemes only.
-struct DomainProvisioning;
-
-impl Modify for DomainProvisioning {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let signed_only = vec![
-            utoipa::openapi::security::SecurityRequirement::new(
-                "header-hmac",
-                Vec::<String>::new(),
-            ),
-            utoipa::openapi::security::SecurityRequirement::new(
-                "http-signature",
-                Vec::<String>::new(),
-            ),
-        ];
-        for (admin, provisioning) in [
-            ("/api/admin/users", "/probio/domain/users"),
-            ("/api/admin/users/{id}", "/probio/domain/users/{id}"),
-            ("/api/admin/keys", "/probio/domain/keys"),
-            ("/api/admin/keys/{id}", "/probio/domain/keys/{id}"),
-            ("/api/admin/keys/{id}/rotate-secret", "/probio/domain/keys/{id}/rotate-secret"),
-        ] {
-            let Some(item) = openapi.paths.paths.get(admin).cloned() else { continue };
-            let mut item = item;
-            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete]
-                .into_iter()
-                .flatten()
-            {
-                operation.tags = Some(vec!["provisioning".to_owned()]);
-                operation.operation_id =
-                    operation.operation_id.as_ref().map(|id| format!("provisioning_{id}"));
-                operation.security = Some(signed_only.clone());
-            }
-            openapi.paths.paths.insert(provisioning.to_owned(), item);
-        }
-    }
-}
-
 /// Operation ids after method and path (`get_api_admin_keys_id`): unique, unlike handler
 /// names, which repeat across modules.
 struct OperationIds;
@@ -216,9 +136,27 @@ impl Modify for OperationIds {
     }
 }
 
-/// `GET /api/openapi.json`.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The reference of the routes served (`served`: their paths, schemas and security).
+pub fn reference(served: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(served);
+    OperationIds.modify(&mut document);
+    document
+}
+
+/// `GET /api/openapi.json`: `document`, written once.
+pub fn document(
+    document: &utoipa::openapi::OpenApi,
+) -> axum::routing::MethodRouter<crate::AppState> {
+    let json = document.to_json().unwrap_or_else(|_| String::from("{}"));
+    let body = axum::body::Bytes::from(json);
+    axum::routing::get(move || {
+        let body = body.clone();
+        async move {
+            const JSON: HeaderValue = HeaderValue::from_static("application/json");
+            ([(header::CONTENT_TYPE, JSON)], body).into_response()
+        }
+    })
 }
 
 /// `GET /api/docs`: the reference, rendered in the browser from `/api/openapi.json` by a page

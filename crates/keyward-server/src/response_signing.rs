@@ -256,8 +256,12 @@ fn sfv_string(value: &str) -> Option<String> {
 pub const PUBLISHED_PATH: &str = "/.well-known/keyward/response-keys";
 
 /// The route of [`published`], for `key`.
-pub fn published_route<S: Clone + Send + Sync + 'static>(key: Arc<ResponseKey>) -> axum::Router<S> {
-    axum::Router::new().route(PUBLISHED_PATH, axum::routing::get(published)).with_state(key)
+pub fn published_route<S: Clone + Send + Sync + 'static>(
+    key: Arc<ResponseKey>,
+) -> utoipa_axum::router::OpenApiRouter<S> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(published))
+        .with_state(key)
 }
 
 /// `GET /.well-known/keyward/response-keys`: the public keys answers are signed with.

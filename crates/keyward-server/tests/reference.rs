@@ -101,6 +101,21 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         admin_security,
         &serde_json::json!([{"bearer": []}, {"header-hmac": []}, {"http-signature": []}])
     );
+    // Each group is documented with the schemes its layer accepts: provisioning, signed only,
+    // the domain's accounts as much as the reseller's domains.
+    let signed_only = serde_json::json!([{"header-hmac": []}, {"http-signature": []}]);
+    for (path, method) in [("/probio/domain/keys", "post"), ("/probio/domains", "get")] {
+        let operation = &document["paths"][path][method];
+        assert_eq!(operation["security"], signed_only, "{method} {path}");
+        assert_eq!(operation["tags"], serde_json::json!(["provisioning"]), "{method} {path}");
+    }
+    assert_eq!(document["paths"]["/api/me"]["get"]["security"].as_array().unwrap().len(), 4);
+    assert_eq!(document["paths"]["/healthz"]["get"]["security"], serde_json::json!([{}]));
+    let ids: Vec<&str> = served
+        .iter()
+        .map(|(path, method)| document["paths"][path][method]["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len(), "operation ids are unique");
     assert!(
         document["info"]["description"].as_str().unwrap().contains("Invalid signature validation"),
         "the error codes are in the reference"
@@ -128,6 +143,94 @@ async fn the_reference_page_loads_nothing_from_elsewhere() {
     assert!(page.contains("/api/openapi.json"));
     for attribute in ["src=\"http", "href=\"http", "src='http", "@import", "url(http"] {
         assert!(!page.contains(attribute), "the page fetches {attribute}...");
+    }
+    server.stop().await;
+}
+
+/// The schema `reference` points at (`$ref` followed), or the schema itself.
+fn resolved<'d>(document: &'d Value, schema: &'d Value) -> &'d Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            resolved(document, &document["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// Checks `answer` against `schema`: an object has every required property and none the schema
+/// does not name, an array's items match, recursively; `at` names the place for the message.
+fn conforms(document: &Value, schema: &Value, answer: &Value, at: &str) {
+    let schema = resolved(document, schema);
+    if let Some(options) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
+        let nullable = options.iter().any(|option| option["type"] == "null");
+        if answer.is_null() && nullable {
+            return;
+        }
+        let concrete: Vec<_> = options.iter().filter(|option| option["type"] != "null").collect();
+        if let [only] = concrete.as_slice() {
+            return conforms(document, only, answer, at);
+        }
+        return; // a choice between several shapes: their properties are checked where they are one
+    }
+    match answer {
+        Value::Object(fields) => {
+            let properties = schema["properties"].as_object();
+            let Some(properties) = properties else { return };
+            for (name, value) in fields {
+                let property = properties
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{at}.{name} is answered but not in the reference"));
+                conforms(document, property, value, &format!("{at}.{name}"));
+            }
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let name = required.as_str().unwrap();
+                assert!(fields.contains_key(name), "{at}.{name} is required but not answered");
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                conforms(document, &schema["items"], item, &format!("{at}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_answers_are_the_schemas_the_reference_shows() {
+    let server = TestServer::start(Backend::Sqlite, "schemas").await.unwrap();
+    let document: Value = server
+        .client
+        .get(server.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for name in ["KeyView", "UserView", "DomainView", "MeView", "Activity", "AuditRecord"] {
+        assert!(document["components"]["schemas"].get(name).is_some(), "no schema {name}");
+    }
+    let admin = server.admin_token.clone();
+    let key = serde_json::json!({"data": {"name": "schema", "permissions": ["activities:read"]}});
+    let activity = serde_json::json!({"data": {"name": "A"}});
+    let calls = [
+        ("POST", "/api/admin/keys", Some(key), "/api/admin/keys", "201"),
+        ("GET", "/api/admin/keys", None, "/api/admin/keys", "200"),
+        ("GET", "/api/admin/users", None, "/api/admin/users", "200"),
+        ("GET", "/api/me", None, "/api/me", "200"),
+        ("POST", "/api/activities", Some(activity), "/api/activities", "201"),
+        ("GET", "/api/activities", None, "/api/activities", "200"),
+        ("GET", "/api/admin/audit", None, "/api/admin/audit", "200"),
+    ];
+    for (method, path, body, documented, status) in calls {
+        let (answered, answer) = server.bearer(&admin, method, path, body).await;
+        assert_eq!(answered.to_string(), status, "{method} {path}: {answer}");
+        let operation = &document["paths"][documented][method.to_lowercase()];
+        let schema = &operation["responses"][status]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {path}: the reference shows no schema");
+        conforms(&document, schema, &answer, &format!("{method} {path}"));
     }
     server.stop().await;
 }

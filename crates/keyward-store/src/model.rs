@@ -265,6 +265,7 @@ pub struct Actor {
 
 /// One audit record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Id.
     pub id: i64,
@@ -309,6 +310,7 @@ pub struct AuditFilter {
 
 /// An activity: the sample protected resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Activity {
     /// Id.
     pub id: i64,
@@ -339,6 +341,7 @@ pub struct ActivityFields {
 
 /// One entry of an activity's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ActivityChange {
     /// The version this change produced.
     pub version: i64,

@@ -4,15 +4,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyward_store::{Activity, ActivityFields};
+use keyward_store::{Activity, ActivityChange, ActivityFields};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Paging, Payload, optional_text, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
+use crate::views::{Data, Listed};
 
 /// An activity as clients send it.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ impl ActivityInput {
     tag = "activities",
     summary = "A page of activities, as JSON or (with Accept: text/csv) CSV. Needs activities:read.",
     params(Paging),
-    responses((status = 200, description = "{data: [activity], paging}"), AuthFailures),
+    responses((status = 200, description = "A page of activities", body = Listed<Activity>), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -54,7 +54,8 @@ pub async fn list(
     if wants_csv(&headers) {
         return Ok(csv_response(&page.items));
     }
-    Ok(Json(json!({ "data": page.items, "paging": paging.describe(page.total) })).into_response())
+    let paging = paging.describe(page.total);
+    Ok(Json(Listed { data: page.items, paging }).into_response())
 }
 
 fn wants_csv(headers: &HeaderMap) -> bool {
@@ -107,20 +108,20 @@ fn csv_response(items: &[Activity]) -> Response {
     tag = "activities",
     summary = "Create an activity. Needs activities:write.",
     request_body = ActivityInput,
-    responses((status = 201, description = "{data: activity}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
+    responses((status = 201, description = "Created", body = Data<Activity>), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     Payload(input): Payload<ActivityInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<Activity>>), ApiError> {
     principal.require("activities:write")?;
     let fields = input.checked()?;
     let domain = principal.domain()?;
     let activity =
         state.store.create_activity(&principal.actor(&request_id), domain, &fields).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": activity }))))
+    Ok((StatusCode::CREATED, Data::of(activity)))
 }
 
 /// `GET /api/activities/{id}`.
@@ -130,16 +131,16 @@ pub async fn create(
     tag = "activities",
     summary = "One activity. Needs activities:read.",
     params(("id" = i64, Path, description = "Activity id")),
-    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "The activity", body = Data<Activity>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Activity>>, ApiError> {
     principal.require("activities:read")?;
     let activity = state.store.activity(principal.domain()?, id).await?;
-    Ok(Json(json!({ "data": activity })))
+    Ok(Data::of(activity))
 }
 
 /// `PUT /api/activities/{id}` with `{"data": {...}}`.
@@ -149,7 +150,7 @@ pub async fn show(
     tag = "activities",
     summary = "Replace an activity's fields. Needs activities:write.",
     params(("id" = i64, Path, description = "Activity id")), request_body = ActivityInput,
-    responses((status = 200, description = "{data: activity}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "The activity", body = Data<Activity>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -157,13 +158,13 @@ pub async fn update(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<ActivityInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Activity>>, ApiError> {
     principal.require("activities:write")?;
     let fields = input.checked()?;
     let domain = principal.domain()?;
     let activity =
         state.store.update_activity(&principal.actor(&request_id), domain, id, &fields).await?;
-    Ok(Json(json!({ "data": activity })))
+    Ok(Data::of(activity))
 }
 
 /// `DELETE /api/activities/{id}`.
@@ -194,16 +195,16 @@ pub async fn delete(
     tag = "activities",
     summary = "Every change, oldest first, with who made it and from which application.",
     params(("id" = i64, Path, description = "Activity id")),
-    responses((status = 200, description = "{data: [change]}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "Its changes", body = Data<Vec<ActivityChange>>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn history(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<ActivityChange>>>, ApiError> {
     principal.require("activities:read")?;
     let history = state.store.activity_history(principal.domain()?, id).await?;
-    Ok(Json(json!({ "data": history })))
+    Ok(Data::of(history))
 }
 
 #[cfg(test)]

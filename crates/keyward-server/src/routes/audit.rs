@@ -2,15 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use keyward_store::AuditFilter;
+use keyward_store::{AuditFilter, AuditRecord};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Paging};
 use crate::openapi::AuthFailures;
+use crate::views::Listed;
 
 /// The audit query.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -29,17 +29,17 @@ pub struct AuditQuery {
 /// `GET /api/admin/audit`.
 #[utoipa::path(
     get,
-    path = "/api/admin/audit",
+    path = "/audit",
     tag = "admin",
     summary = "The audit log, newest first, filtered. Needs audit:read.",
     params(AuditQuery),
-    responses((status = 200, description = "{data: [record], paging}"), AuthFailures),
+    responses((status = 200, description = "A page of records", body = Listed<AuditRecord>), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listed<AuditRecord>>, ApiError> {
     principal.require("audit:read")?;
     let paging = Paging::new(query.page, query.page_size);
     let (offset, limit) = paging.window()?;
@@ -51,5 +51,5 @@ pub async fn list(
         until_ms: query.until_ms,
     };
     let page = state.store.audit_records(principal.domain()?, &filter, offset, limit).await?;
-    Ok(Json(json!({ "data": page.items, "paging": paging.describe(page.total) })))
+    Ok(Json(Listed { data: page.items, paging: paging.describe(page.total) }))
 }

@@ -14,12 +14,11 @@ use keyward_store::{
     ApiKey, KeyLimits, KeyOwner, MAX_PERMISSIONS, NewApiKey, NewPublicKey, Permissions, Secret,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::policy::{PolicyChange, PolicyInput, RouteScopeInput, not_own_policy, policy_fields};
+use super::policy::{PolicyChange, PolicyInput, RouteScopeInput, not_own_policy};
 use super::quotas::{
-    CreditsInput, RateLimitInput, changed_key_limits, credits_json, new_key_limits, not_own_limits,
-    present, rate_limit_json,
+    CreditsInput, RateLimitInput, changed_key_limits, new_key_limits, not_own_limits, present,
 };
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
@@ -27,37 +26,7 @@ use crate::authz::{Action, Target, authorize};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload, RawBody, optional_payload, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
-
-pub(crate) fn key_json(key: &ApiKey) -> Value {
-    let mut value = json!({
-        "id": key.id,
-        "name": key.name,
-        "token": key.token,
-        "kind": key.kind.as_str(),
-        "algorithm": key.algorithm,
-        "public_key": key.public_key,
-        "permissions": key.permissions,
-        "created_by_user_id": key.created_by_user_id,
-        "created_by_key_id": key.created_by_key_id,
-        "root_user_id": key.root_user_id,
-        "created_at_ms": key.created_at_ms,
-        "last_used_at_ms": key.last_used_at_ms,
-        "previous_secret_until_ms": key.previous_secret_until_ms,
-        "state": key.state,
-        "rate_limit": rate_limit_json(key.rate_limit),
-        "credits": credits_json(key.credits),
-    });
-    policy_fields(&key.policy, &mut value);
-    value
-}
-
-fn with_secret(key: &ApiKey, secret: Option<&Secret>) -> Value {
-    let mut value = key_json(key);
-    if let Some(secret) = secret {
-        value["secret"] = json!(secret.0);
-    }
-    value
-}
+use crate::views::{Data, KeyView, RevealedView};
 
 /// The caller's domain's keys, when the caller may perform `action` on a key holding
 /// `permissions` there.
@@ -194,18 +163,18 @@ fn new_public_key(
 /// `POST /api/admin/keys`: answers 201 with the key, its token and its secret.
 #[utoipa::path(
     post,
-    path = "/api/admin/keys",
+    path = "/keys",
     tag = "keys",
     summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller holds.",
     request_body = NewKeyInput,
-    responses((status = 201, description = "{data: key with token and secret}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
+    responses((status = 201, description = "{data: key with token and secret}", body = Data<KeyView>), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewKeyInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<KeyView>>), ApiError> {
     let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
     let new = input.checked(owner, &state)?;
     own_keys(&principal, Action::ManageKeys, new.permissions)?;
@@ -215,44 +184,44 @@ pub async fn create(
 
 /// A new key's answer: 201 with the key, its token and its secret (shown this once; none for a
 /// public-key credential).
-pub(crate) fn created(key: &ApiKey, secret: Option<&Secret>) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(json!({ "data": with_secret(key, secret) })))
+pub(crate) fn created(key: &ApiKey, secret: Option<&Secret>) -> (StatusCode, Json<Data<KeyView>>) {
+    (StatusCode::CREATED, Data::of(KeyView::with_secret(key, secret)))
 }
 
 /// `GET /api/admin/keys`.
 #[utoipa::path(
     get,
-    path = "/api/admin/keys",
+    path = "/keys",
     tag = "keys",
     summary = "The domain's API keys. Needs keys:manage.",
-    responses((status = 200, description = "{data: [key]}"), AuthFailures),
+    responses((status = 200, description = "{data: [key]}", body = Data<Vec<KeyView>>), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<KeyView>>>, ApiError> {
     let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
     let keys = state.store.api_keys(owner).await?;
-    Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
+    Ok(Data::of(keys.iter().map(KeyView::of).collect()))
 }
 
 /// `GET /api/admin/keys/{id}`.
 #[utoipa::path(
     get,
-    path = "/api/admin/keys/{id}",
+    path = "/keys/{id}",
     tag = "keys",
     summary = "One API key. Needs keys:manage.",
     params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let owner = own_keys(&principal, Action::ManageKeys, Permissions::default())?;
     let key = state.store.api_key(owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }
 
 /// A change of name or limits: a field left out stays, `null` removes a limit.
@@ -331,11 +300,11 @@ impl KeyChangeInput {
 /// `PATCH /api/admin/keys/{id}` with `{"data": {"name": ..., "rate_limit": ..., "credits": ...}}`.
 #[utoipa::path(
     patch,
-    path = "/api/admin/keys/{id}",
+    path = "/keys/{id}",
     tag = "keys",
     summary = "Rename an API key or change its rate limit and credits (each audited). Needs keys:manage and every permission the key holds; a key cannot change its own limits.",
     params(("id" = i64, Path, description = "Key id")), request_body = KeyChangeInput,
-    responses((status = 200, description = "{data: key}"), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -343,30 +312,30 @@ pub async fn update(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<KeyChangeInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let key = input.apply(&state, &principal, &request_id, owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }
 
 /// `POST /api/admin/keys/{id}/regenerate-token`: the old token is refused from now on.
 #[utoipa::path(
     post,
-    path = "/api/admin/keys/{id}/regenerate-token",
+    path = "/keys/{id}/regenerate-token",
     tag = "keys",
     summary = "A new token; the old one, and the access tokens minted from the key, are refused at once. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "{data: key}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn regenerate_token(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let key = state.store.regenerate_token(&principal.actor(&request_id), owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }
 
 /// Optional rotation settings.
@@ -379,11 +348,11 @@ pub struct RotateInput {
 /// for the overlap (`overlap_seconds`, default from the configuration).
 #[utoipa::path(
     post,
-    path = "/api/admin/keys/{id}/rotate-secret",
+    path = "/keys/{id}/rotate-secret",
     tag = "keys",
     summary = "A new secret (shown only here); the previous one, and the access tokens minted from the key, verify until the overlap ends. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")), request_body(content = Option<RotateInput>, description = "Optional overlap"),
-    responses((status = 200, description = "{data: key with secret}"), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: key with secret}", body = Data<KeyView>), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -391,7 +360,7 @@ pub async fn rotate_secret(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let overlap = optional_payload::<RotateInput>(&body)?.and_then(|b| b.overlap_seconds);
     let overlap_ms = match overlap {
         Some(seconds) if !(0..=30 * 86_400).contains(&seconds) => {
@@ -406,45 +375,45 @@ pub async fn rotate_secret(
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let actor = principal.actor(&request_id);
     let (key, secret) = state.store.rotate_secret(&actor, owner, id, overlap_ms).await?;
-    Ok(Json(json!({ "data": with_secret(&key, Some(&secret)) })))
+    Ok(Data::of(KeyView::with_secret(&key, Some(&secret))))
 }
 
 /// `POST /api/admin/keys/{id}/reveal`: the secret, for `keys:reveal` (audited).
 #[utoipa::path(
     post,
-    path = "/api/admin/keys/{id}/reveal",
+    path = "/keys/{id}/reveal",
     tag = "keys",
     summary = "The key's secret. Needs keys:reveal and every permission the key holds; audited.",
     params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "{data: {id, secret}}"), AuthFailures),
+    responses((status = 200, description = "{data: {id, secret}}", body = Data<RevealedView>), AuthFailures),
 )]
 pub async fn reveal(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<RevealedView>>, ApiError> {
     let owner = own_key(&state, &principal, Action::RevealKey, id).await?;
     let secret = state.store.reveal_secret(&principal.actor(&request_id), owner, id).await?;
-    Ok(Json(json!({ "data": { "id": id, "secret": secret.0 } })))
+    Ok(Data::of(RevealedView { id, secret: secret.0 }))
 }
 
 /// `DELETE /api/admin/keys/{id}`: revokes the key; it is refused from the next request on.
 #[utoipa::path(
     delete,
-    path = "/api/admin/keys/{id}",
+    path = "/keys/{id}",
     tag = "keys",
     summary = "Revoke a key for good, and the access tokens minted from it. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "{data: key}"), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), AuthFailures),
 )]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
     let key = state.store.revoke_api_key(&principal.actor(&request_id), owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }

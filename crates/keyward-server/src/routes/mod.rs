@@ -1,4 +1,11 @@
-//! The HTTP surface: which handler answers which route, and which routes need credentials.
+//! The HTTP surface, each endpoint declared once: a handler's `#[utoipa::path]` names its
+//! method and path, and `routes!` mounts it from that declaration, so a route and its entry in
+//! the reference cannot disagree. Routes come in groups, one per auth layer ([`surface`]): the
+//! group's schemes guard its routes and are what the reference says they accept.
+//!
+//! A domain's keys and users ([`domain_accounts`]) are one set of handlers mounted twice: under
+//! `/api/admin` (administration, and the console below `/console`) and under `/probio/domain`
+//! (provisioning).
 
 pub(crate) mod activities;
 pub(crate) mod audit;
@@ -16,92 +23,151 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{any, delete, get, post};
-use serde_json::{Value, json};
+use axum::routing::{any, get};
+use keyward_sig::Scheme;
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::auth::AuthLayer;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ErrorBody;
+use crate::views::ReadyView;
+use crate::{AppState, RouteSchemes, console};
 use keyward_gateway::Gateway;
 
-/// The API routes that need credentials, but administration: sessions and activities. The
-/// caller adds the layer that authenticates them (with the `api` group's schemes).
-pub fn api() -> Router<AppState> {
-    Router::new()
-        .route("/api/logout", post(session::logout))
-        .route("/api/me", get(session::me))
-        .route("/api/me/password", post(session::change_password))
-        .route("/api/activities", get(activities::list).post(activities::create))
-        .route(
-            "/api/activities/{id}",
-            get(activities::show).put(activities::update).delete(activities::delete),
-        )
-        .route("/api/activities/{id}/history", get(activities::history))
+/// Routes with their reference.
+pub(crate) type Group = OpenApiRouter<AppState>;
+
+/// Where administration is mounted (and, below `/console`, the console's copy of it).
+const ADMIN: &str = "/api/admin";
+
+/// The layers that guard each group, built by the application from the settings.
+pub(crate) struct Guards {
+    /// Sessions and activities.
+    pub api: AuthLayer,
+    /// Administration.
+    pub admin: AuthLayer,
+    /// The console's own routes: administration's schemes and its session cookie.
+    pub console: AuthLayer,
+    /// Provisioning.
+    pub provisioning: AuthLayer,
 }
 
-/// The console's own routes, which its session cookie (scoped to `/console/`) reaches: its
-/// session, and the administration routes below it (`/console/api/admin/...`, the same
-/// handlers as `/api/admin/...`). The caller adds the layer that authenticates them, which
-/// takes the session cookie.
-pub fn console() -> Router<AppState> {
-    Router::new()
-        .route("/console/session", get(crate::console::current).delete(crate::console::sign_out))
-        .nest("/console", admin())
+/// keyward's own routes behind their guards, and their reference (paths, and each operation's
+/// accepted schemes as `schemes` configures them).
+pub(crate) fn surface(guards: Guards, schemes: &RouteSchemes) -> Group {
+    // The console's copy of administration is the same routes as `/api/admin`: documented once.
+    let console = console_session().merge(undocumented(admin_at(&format!("/console{ADMIN}"))));
+    public()
+        .merge(guarded(api(), guards.api, &schemes.api, None))
+        .merge(guarded(admin_at(ADMIN), guards.admin, &schemes.admin, None))
+        .merge(guarded(console, guards.console, &schemes.admin, None))
+        .merge(guarded(
+            provisioning(),
+            guards.provisioning,
+            &schemes.provisioning,
+            Some("provisioning"),
+        ))
 }
 
-/// The administration routes (`/api/admin`): they create, rotate, reveal and revoke
-/// credentials and manage users, so their group accepts fewer schemes by default. The caller
-/// adds the layer that authenticates them.
-pub fn admin() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/keys", get(keys::list).post(keys::create))
-        .route("/api/admin/keys/{id}", get(keys::show).patch(keys::update).delete(keys::revoke))
-        .route("/api/admin/keys/{id}/regenerate-token", post(keys::regenerate_token))
-        .route("/api/admin/keys/{id}/rotate-secret", post(keys::rotate_secret))
-        .route("/api/admin/keys/{id}/reveal", post(keys::reveal))
-        .route("/api/admin/users", get(users::list).post(users::create))
-        .route("/api/admin/users/{id}", get(users::show).patch(users::update))
-        .route("/api/admin/audit", get(audit::list))
+/// `routes` with no entry in the reference.
+fn undocumented(mut routes: Group) -> Group {
+    *routes.get_openapi_mut() = Default::default();
+    routes
 }
 
-/// The provisioning routes (`/probio`): signed schemes only, as their auth layer enforces.
-/// Reseller routes manage domains; domain routes reuse the admin handlers for the calling
-/// domain's users and keys.
-pub fn provisioning() -> Router<AppState> {
-    Router::new()
-        .route("/probio/domains", get(probio::list_domains).post(probio::create_domain))
-        .route("/probio/domains/{name}", get(probio::show_domain))
-        .route("/probio/domains/{name}/disable", post(probio::disable_domain))
-        .route("/probio/domains/{name}/enable", post(probio::enable_domain))
-        .route("/probio/domains/{name}/administrator", post(probio::create_administrator))
-        .route(
-            "/probio/domains/{name}/keys",
-            get(probio::list_domain_keys).post(probio::issue_domain_key),
-        )
-        .route(
-            "/probio/domains/{name}/keys/{id}",
-            delete(probio::revoke_domain_key).patch(probio::update_domain_key),
-        )
-        .route("/probio/domain/users", get(users::list).post(users::create))
-        .route("/probio/domain/users/{id}", get(users::show).patch(users::update))
-        .route("/probio/domain/keys", get(keys::list).post(keys::create))
-        .route("/probio/domain/keys/{id}", get(keys::show).patch(keys::update).delete(keys::revoke))
-        .route("/probio/domain/keys/{id}/rotate-secret", post(keys::rotate_secret))
+/// `routes` behind `layer`, documented as accepting `schemes` (and under `tag`, when given).
+fn guarded(routes: Group, layer: AuthLayer, schemes: &[Scheme], tag: Option<&str>) -> Group {
+    let mut routes = routes.route_layer(layer);
+    let accepted: Vec<_> = schemes
+        .iter()
+        .map(|scheme| SecurityRequirement::new(scheme.as_str(), Vec::<String>::new()))
+        .collect();
+    for item in routes.get_openapi_mut().paths.paths.values_mut() {
+        let operations =
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            operation.security = Some(accepted.clone());
+            if let Some(tag) = tag {
+                operation.tags = Some(vec![tag.to_owned()]);
+            }
+        }
+    }
+    routes
 }
 
-/// The routes anyone may call: health checks and login.
-pub fn public() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/login", post(session::login))
-        .route("/api/openapi.json", get(crate::openapi::document))
+/// The API routes that need credentials, but administration: sessions and activities.
+fn api() -> Group {
+    Group::new()
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(session::change_password))
+        .routes(routes!(activities::list, activities::create))
+        .routes(routes!(activities::show, activities::update, activities::delete))
+        .routes(routes!(activities::history))
+}
+
+/// A domain's API keys and users, as administration and domain provisioning both manage them.
+fn domain_accounts() -> Group {
+    Group::new()
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::show, keys::update, keys::revoke))
+        .routes(routes!(keys::rotate_secret))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update))
+}
+
+/// Administration, mounted at `prefix`: a domain's accounts, and what only its administrators
+/// do (new tokens, revealed secrets, the audit log). Its group accepts fewer schemes by
+/// default: these routes create, rotate, reveal and revoke credentials.
+fn admin_at(prefix: &str) -> Group {
+    let admin = domain_accounts()
+        .routes(routes!(keys::regenerate_token))
+        .routes(routes!(keys::reveal))
+        .routes(routes!(audit::list));
+    Group::new().nest(prefix, admin)
+}
+
+/// The console's session, which its cookie (scoped to `/console/`) reaches, as it reaches
+/// administration below `/console`.
+fn console_session() -> Group {
+    Group::new().routes(routes!(console::current, console::sign_out))
+}
+
+/// Provisioning (`/probio`), signed schemes only: a reseller's domains, and the calling
+/// domain's accounts (`/probio/domain`).
+fn provisioning() -> Group {
+    Group::new()
+        .routes(routes!(probio::list_domains, probio::create_domain))
+        .routes(routes!(probio::show_domain))
+        .routes(routes!(probio::disable_domain))
+        .routes(routes!(probio::enable_domain))
+        .routes(routes!(probio::create_administrator))
+        .routes(routes!(probio::list_domain_keys, probio::issue_domain_key))
+        .routes(routes!(probio::revoke_domain_key, probio::update_domain_key))
+        .nest("/probio/domain", domain_accounts())
+}
+
+/// The routes anyone may call: health checks, login, the console's page and sign-in, and the
+/// reference's page.
+pub(crate) fn public() -> Group {
+    Group::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(session::login))
+        .routes(routes!(console::sign_in))
         .route("/api/docs", get(crate::openapi::browser))
-        .route("/console/session", post(crate::console::sign_in))
         .route("/console", get(|| async { axum::response::Redirect::permanent("/console/") }))
-        .route("/console/", get(crate::console::index))
-        .route("/console/app.js", get(crate::console::script))
-        .route("/console/app.css", get(crate::console::style))
+        .route("/console/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
+}
+
+/// The same routes with no guard, for the load benchmark's baseline (authentication off).
+#[cfg(feature = "bench-unauthenticated")]
+pub(crate) fn unguarded() -> Group {
+    api().merge(admin_at(ADMIN))
 }
 
 /// Forward-auth (`/auth/check` and below, any method; Envoy's gRPC `ext_authz`): the proxy
@@ -152,14 +218,14 @@ pub(crate) async fn healthz() -> ([(HeaderName, HeaderValue); 1], &'static str) 
     security(()),
     tag = "health",
     summary = "The database answers too.",
-    responses((status = 200, description = "{status: ready, database}"), (status = 503, description = "Database unavailable (51)", body = ErrorBody)),
+    responses((status = 200, description = "Ready", body = ReadyView), (status = 503, description = "Database unavailable (51)", body = ErrorBody)),
 )]
-pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<ReadyView>, ApiError> {
     state.store.ping().await.map_err(|error| {
         tracing::warn!(error = ?error, "readiness check failed");
         ApiError::new(ErrorCode::Unavailable).with_message("Database unavailable")
     })?;
-    Ok(Json(json!({ "status": "ready", "database": state.store.backend().name() })))
+    Ok(Json(ReadyView { status: "ready", database: state.store.backend().name() }))
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -14,7 +14,7 @@
 use keyward_store::policy::{PolicyError, checked_expiry, checked_routes, parse_networks};
 use keyward_store::{KeyPolicy, RouteScope};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -135,11 +135,4 @@ pub(crate) fn not_own_policy(own: bool) -> Result<(), ApiError> {
             .with_message("A key cannot change its own policy"));
     }
     Ok(())
-}
-
-/// The policy's fields as a key's JSON shows them (null: no restriction).
-pub fn policy_fields(policy: &KeyPolicy, into: &mut Value) {
-    into["expires_at_ms"] = json!(policy.expires_at_ms);
-    into["allowed_networks"] = json!(policy.allowed_networks);
-    into["allowed_routes"] = json!(policy.allowed_routes);
 }

@@ -12,25 +12,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_store::{Domain, KeyOwner, Permissions, State as AccountState};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::keys::{KeyChangeInput, NewKeyInput, created, key_json};
-use super::users::{checked_credentials, user_json};
+use super::keys::{KeyChangeInput, NewKeyInput, created};
+use super::users::checked_credentials;
 use crate::AppState;
 use crate::auth::{Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, Payload};
 use crate::openapi::{AuthFailures, ErrorBody};
-
-fn domain_json(domain: &Domain) -> Value {
-    json!({
-        "id": domain.id,
-        "name": domain.name,
-        "state": domain.state,
-        "created_at_ms": domain.created_at_ms,
-    })
-}
+use crate::views::{Data, DomainView, KeyView, UserView};
 
 /// The caller's reseller, when the caller may provision its domains (code 17 for domain
 /// credentials).
@@ -91,15 +82,14 @@ fn checked_domain_name(name: &str) -> Result<String, ApiError> {
     path = "/probio/domains",
     tag = "provisioning",
     summary = "The reseller's domains. Reseller credentials.",
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [domain]}"), AuthFailures),
+    responses((status = 200, description = "{data: [domain]}", body = Data<Vec<DomainView>>), AuthFailures),
 )]
 pub async fn list_domains(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<DomainView>>>, ApiError> {
     let domains = state.store.domains_of(reseller_of(&principal)?).await?;
-    Ok(Json(json!({ "data": domains.iter().map(domain_json).collect::<Vec<_>>() })))
+    Ok(Data::of(domains.iter().map(DomainView::of).collect()))
 }
 
 /// A new domain.
@@ -115,20 +105,19 @@ pub struct NewDomainInput {
     tag = "provisioning",
     summary = "Create domain name@reseller. Reseller credentials.",
     request_body = NewDomainInput,
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: domain}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
+    responses((status = 201, description = "{data: domain}", body = Data<DomainView>), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create_domain(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewDomainInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<DomainView>>), ApiError> {
     let reseller = state.store.reseller(reseller_of(&principal)?).await?;
     let name = input.name.ok_or_else(|| ApiError::invalid_field("name", "name is required"))?;
     let name = checked_domain_name(&name)?;
     let domain = state.store.create_domain(&principal.actor(&request_id), &reseller, &name).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": domain_json(&domain) }))))
+    Ok((StatusCode::CREATED, Data::of(DomainView::of(&domain))))
 }
 
 /// `GET /probio/domains/{name}`.
@@ -138,16 +127,15 @@ pub async fn create_domain(
     tag = "provisioning",
     summary = "One of the reseller's domains.",
     params(("name" = String, Path, description = "Short or full domain name")),
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: domain}", body = Data<DomainView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show_domain(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<DomainView>>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
-    Ok(Json(json!({ "data": domain_json(&domain) })))
+    Ok(Data::of(DomainView::of(&domain)))
 }
 
 async fn set_state(
@@ -156,11 +144,11 @@ async fn set_state(
     request_id: &str,
     name: &str,
     to: AccountState,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<DomainView>>, ApiError> {
     let domain = own_domain(state, principal, name).await?;
     let actor = principal.actor(request_id);
     let domain = state.store.set_domain_state(&actor, domain.reseller_id, domain.id, to).await?;
-    Ok(Json(json!({ "data": domain_json(&domain) })))
+    Ok(Data::of(DomainView::of(&domain)))
 }
 
 /// `POST /probio/domains/{name}/disable`: refuses the domain's keys and tokens from the next
@@ -171,15 +159,14 @@ async fn set_state(
     tag = "provisioning",
     summary = "Disable a domain: its keys, tokens and logins are refused from the next request.",
     params(("name" = String, Path, description = "Short or full domain name")),
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: domain}", body = Data<DomainView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn disable_domain(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<DomainView>>, ApiError> {
     set_state(&state, &principal, &request_id, &name, AccountState::Disabled).await
 }
 
@@ -190,15 +177,14 @@ pub async fn disable_domain(
     tag = "provisioning",
     summary = "Re-enable a domain.",
     params(("name" = String, Path, description = "Short or full domain name")),
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: domain}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: domain}", body = Data<DomainView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn enable_domain(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<DomainView>>, ApiError> {
     set_state(&state, &principal, &request_id, &name, AccountState::Active).await
 }
 
@@ -216,8 +202,7 @@ pub struct AdministratorInput {
     tag = "provisioning",
     summary = "The domain's first administrator, with every permission.",
     params(("name" = String, Path, description = "Short or full domain name")), request_body = AdministratorInput,
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
+    responses((status = 201, description = "{data: user}", body = Data<UserView>), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create_administrator(
     State(state): State<AppState>,
@@ -225,7 +210,7 @@ pub async fn create_administrator(
     RequestId(request_id): RequestId,
     ApiPath(name): ApiPath<String>,
     Payload(input): Payload<AdministratorInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<UserView>>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     in_domain(&principal, Action::ManageUsers, &domain, Permissions::all())?;
     let (username, password) = checked_credentials(input.username, input.password)?;
@@ -234,7 +219,7 @@ pub async fn create_administrator(
         .store
         .create_user(&actor, domain.id, &username, &password, &Permissions::all())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "data": user_json(&user) }))))
+    Ok((StatusCode::CREATED, Data::of(UserView::of(&user))))
 }
 
 /// `GET /probio/domains/{name}/keys`.
@@ -244,18 +229,17 @@ pub async fn create_administrator(
     tag = "provisioning",
     summary = "The domain's API keys.",
     params(("name" = String, Path, description = "Short or full domain name")),
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: [key]}"), AuthFailures),
+    responses((status = 200, description = "{data: [key]}", body = Data<Vec<KeyView>>), AuthFailures),
 )]
 pub async fn list_domain_keys(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(name): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<KeyView>>>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     in_domain(&principal, Action::ManageKeys, &domain, Permissions::default())?;
     let keys = state.store.api_keys(KeyOwner::Domain(domain.id)).await?;
-    Ok(Json(json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() })))
+    Ok(Data::of(keys.iter().map(KeyView::of).collect()))
 }
 
 /// `POST /probio/domains/{name}/keys` with a name and permissions: a domain API key, its
@@ -266,8 +250,7 @@ pub async fn list_domain_keys(
     tag = "provisioning",
     summary = "Issue a domain API key (its secret shown only here).",
     params(("name" = String, Path, description = "Short or full domain name")), request_body = NewKeyInput,
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 201, description = "{data: key with token and secret}"), AuthFailures),
+    responses((status = 201, description = "{data: key with token and secret}", body = Data<KeyView>), AuthFailures),
 )]
 pub async fn issue_domain_key(
     State(state): State<AppState>,
@@ -275,7 +258,7 @@ pub async fn issue_domain_key(
     RequestId(request_id): RequestId,
     ApiPath(name): ApiPath<String>,
     Payload(input): Payload<NewKeyInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<KeyView>>), ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     // A reseller provisions its domains: any permission keyward knows may be granted.
     let new = input.checked(KeyOwner::Domain(domain.id), &state)?;
@@ -293,8 +276,7 @@ pub async fn issue_domain_key(
     summary = "Rename one of the domain's keys or change its rate limit and credits (each audited).",
     params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
     request_body = KeyChangeInput,
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update_domain_key(
     State(state): State<AppState>,
@@ -302,13 +284,13 @@ pub async fn update_domain_key(
     RequestId(request_id): RequestId,
     ApiPath((name, id)): ApiPath<(String, i64)>,
     Payload(input): Payload<KeyChangeInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     let owner = KeyOwner::Domain(domain.id);
     let key = state.store.api_key(owner, id).await?;
     in_domain(&principal, Action::ManageKeys, &domain, key.permissions)?;
     let key = input.apply(&state, &principal, &request_id, owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }
 
 /// `DELETE /probio/domains/{name}/keys/{id}`: revokes one of the domain's keys.
@@ -318,19 +300,18 @@ pub async fn update_domain_key(
     tag = "provisioning",
     summary = "Revoke one of the domain's keys.",
     params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
-    security(("header-hmac" = []), ("http-signature" = [])),
-    responses((status = 200, description = "{data: key}"), AuthFailures),
+    responses((status = 200, description = "{data: key}", body = Data<KeyView>), AuthFailures),
 )]
 pub async fn revoke_domain_key(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ApiPath((name, id)): ApiPath<(String, i64)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<KeyView>>, ApiError> {
     let domain = own_domain(&state, &principal, &name).await?;
     let owner = KeyOwner::Domain(domain.id);
     let key = state.store.api_key(owner, id).await?;
     in_domain(&principal, Action::ManageKeys, &domain, key.permissions)?;
     let key = state.store.revoke_api_key(&principal.actor(&request_id), owner, id).await?;
-    Ok(Json(json!({ "data": key_json(&key) })))
+    Ok(Data::of(KeyView::of(&key)))
 }

@@ -15,7 +15,6 @@ use keyward_store::limits::{
 };
 use keyward_store::{Credits, KeyLimits, RateLimit, Refill};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -159,23 +158,4 @@ pub(crate) fn not_own_limits(own: bool) -> Result<(), ApiError> {
             .with_message("A credential cannot change the limits it is itself held to"));
     }
     Ok(())
-}
-
-/// A rate limit as the API shows it: `{"requests": ..., "window_seconds": ...}` or null.
-pub fn rate_limit_json(limit: Option<RateLimit>) -> Value {
-    limit.map_or(
-        Value::Null,
-        |limit| json!({ "requests": limit.requests, "window_seconds": limit.window_ms / 1000 }),
-    )
-}
-
-/// Credits as the API shows them: `{"remaining": ..., "refill": {"amount": ...,
-/// "interval_seconds": ...} or null}` or null.
-pub fn credits_json(credits: Option<Credits>) -> Value {
-    credits.map_or(Value::Null, |credits| {
-        let refill = credits.refill.map_or(Value::Null, |refill| {
-            json!({ "amount": refill.amount, "interval_seconds": refill.interval_ms / 1000 })
-        });
-        json!({ "remaining": credits.remaining, "refill": refill })
-    })
 }

@@ -7,6 +7,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use keyward_sig::token::CredentialKind;
 use keyward_store::{Actor, AuditEvent, StoreError, TokenOwner, User, UserUpdate};
 use serde::Deserialize;
@@ -18,6 +19,9 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ClientAddress};
 use crate::openapi::{AuthFailures, ErrorBody};
 use crate::routes::users::checked_password;
+use crate::views::{
+    AccessTokenView, Data, LoggedOutView, MeView, PasswordChangedView, PrincipalView,
+};
 
 /// The DevResults login body; `username`/`password` are accepted too.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -178,14 +182,14 @@ fn audit_event(action: &'static str, actor: &Actor, detail: Value) -> AuditEvent
     tag = "session",
     summary = "Log in: a user name and password, or an API key token and secret, for an access token. Throttled per account and per address; audited.",
     request_body = LoginBody,
-    responses((status = 200, description = "An access token valid one year: {access_token, token_type: Bearer, expires_in, expires_at_ms}"), (status = 401, description = "Wrong name or password (21)", body = ErrorBody), (status = 422, description = "Invalid body (31)", body = ErrorBody), (status = 429, description = "Too many failed logins (25), with Retry-After", body = ErrorBody)),
+    responses((status = 200, description = "An access token valid one year", body = AccessTokenView), (status = 401, description = "Wrong name or password (21)", body = ErrorBody), (status = 422, description = "Invalid body (31)", body = ErrorBody), (status = 429, description = "Too many failed logins (25), with Retry-After", body = ErrorBody)),
 )]
 pub async fn login(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccessTokenView>, ApiError> {
     let login =
         log_in(&state, Door::Api, &request_id, address, &body.user_name, &body.password).await?;
     let now = state.store.now_ms();
@@ -195,12 +199,12 @@ pub async fn login(
     };
     let (token, expires_at_ms) =
         state.store.issue_access_token(login.owner, login.domain_id, ttl_ms).await?;
-    Ok(Json(json!({
-        "access_token": token.0,
-        "token_type": "Bearer",
-        "expires_in": ttl_ms / 1000,
-        "expires_at_ms": expires_at_ms,
-    })))
+    Ok(Json(AccessTokenView {
+        access_token: token.0,
+        token_type: "Bearer",
+        expires_in: ttl_ms / 1000,
+        expires_at_ms,
+    }))
 }
 
 /// `POST /api/logout`: revokes the bearer token it is called with.
@@ -209,20 +213,20 @@ pub async fn login(
     path = "/api/logout",
     tag = "session",
     summary = "Revoke the bearer token this is called with. Audited.",
-    responses((status = 200, description = "Revoked"), AuthFailures),
+    responses((status = 200, description = "Revoked", body = Data<LoggedOutView>), AuthFailures),
 )]
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<LoggedOutView>>, ApiError> {
     if principal.access_token.is_none() {
         return Err(ApiError::new(ErrorCode::SchemeNotAllowed)
             .with_message("Logout revokes the bearer token it is called with; call it with one"));
     }
     end_session(&state, &principal, &request_id, address, "session.logout").await?;
-    Ok(Json(json!({ "data": { "revoked": true } })))
+    Ok(Data::of(LoggedOutView { revoked: true }))
 }
 
 /// Revokes the caller's access token and audits it as `action`.
@@ -250,23 +254,23 @@ pub(crate) async fn end_session(
     path = "/api/me",
     tag = "session",
     summary = "Who is calling: principal, domain, permissions and scheme.",
-    responses((status = 200, description = "The principal"), AuthFailures),
+    responses((status = 200, description = "The principal", body = Data<MeView>), AuthFailures),
 )]
-pub async fn me(principal: Principal) -> Json<Value> {
-    let permissions: Vec<&str> = principal.permissions.iter().collect();
+pub async fn me(principal: Principal) -> Response {
     let identity = match &principal.identity {
-        Identity::User { id, username } => json!({ "type": "user", "id": id, "name": username }),
+        Identity::User { id, username } => PrincipalView::User { id: *id, name: username },
         Identity::Key { id, name, kind } => {
-            json!({ "type": "api_key", "id": id, "name": name, "kind": kind.as_str() })
+            PrincipalView::Key { id: *id, name, kind: kind.as_str() }
         }
     };
-    Json(json!({ "data": {
-        "principal": identity,
-        "domain_id": principal.domain_id,
-        "reseller_id": principal.reseller_id,
-        "permissions": permissions,
-        "scheme": principal.scheme.as_str(),
-    }}))
+    Data::of(MeView {
+        principal: identity,
+        domain_id: principal.domain_id,
+        reseller_id: principal.reseller_id,
+        permissions: &principal.permissions,
+        scheme: principal.scheme.as_str(),
+    })
+    .into_response()
 }
 
 /// A person's change of their own password.
@@ -285,7 +289,7 @@ pub struct PasswordChange {
     tag = "session",
     summary = "Change your own password (the current one is required). Revokes your other tokens and console sessions; throttled like a login; audited.",
     request_body = PasswordChange,
-    responses((status = 200, description = "Changed"), (status = 422, description = "Wrong current password, or a new one that breaks the rule (31)", body = ErrorBody), (status = 429, description = "Too many failed attempts (25)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "Changed", body = Data<PasswordChangedView>), (status = 422, description = "Wrong current password, or a new one that breaks the rule (31)", body = ErrorBody), (status = 429, description = "Too many failed attempts (25)", body = ErrorBody), AuthFailures),
 )]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -293,7 +297,7 @@ pub async fn change_password(
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
     ApiJson(change): ApiJson<PasswordChange>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<PasswordChangedView>>, ApiError> {
     let Identity::User { id, username } = &principal.identity else {
         return Err(ApiError::new(ErrorCode::WrongKeyKind)
             .with_message("API keys have no password: rotate the key's secret instead"));
@@ -312,5 +316,5 @@ pub async fn change_password(
     };
     let actor = principal.actor(&request_id);
     state.store.update_user(&actor, principal.domain()?, *id, update).await?;
-    Ok(Json(json!({ "data": { "changed": true } })))
+    Ok(Data::of(PasswordChangedView { changed: true }))
 }

@@ -7,29 +7,18 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_store::{Permissions, State as AccountState, User, UserUpdate};
+use keyward_store::{Permissions, State as AccountState, UserUpdate};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::keys::known;
-use super::quotas::{RateLimitInput, not_own_limits, present, rate_limit_json, user_rate_limit};
+use super::quotas::{RateLimitInput, not_own_limits, present, user_rate_limit};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::authz::{Action, Target, authorize};
 use crate::error::ApiError;
 use crate::extract::{ApiPath, Payload, required_text};
 use crate::openapi::{AuthFailures, ErrorBody};
-
-pub(crate) fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "permissions": user.permissions,
-        "state": user.state,
-        "created_at_ms": user.created_at_ms,
-        "rate_limit": rate_limit_json(user.rate_limit),
-    })
-}
+use crate::views::{Data, UserView};
 
 /// A new password, checked against keyward's one password rule.
 pub(crate) fn checked_password(password: &str) -> Result<String, ApiError> {
@@ -93,18 +82,18 @@ pub struct NewUserInput {
 /// `POST /api/admin/users`.
 #[utoipa::path(
     post,
-    path = "/api/admin/users",
+    path = "/users",
     tag = "users",
     summary = "Create a user. Needs users:manage; never more permissions than the caller holds.",
     request_body = NewUserInput,
-    responses((status = 201, description = "{data: user}"), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
+    responses((status = 201, description = "{data: user}", body = Data<UserView>), (status = 409, description = "Name taken (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     RequestId(request_id): RequestId,
     Payload(input): Payload<NewUserInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<UserView>>), ApiError> {
     own_users(&principal, Permissions::default())?;
     let (username, password) = checked_credentials(input.username, input.password)?;
     let permissions = known(&input.permissions)?;
@@ -116,41 +105,41 @@ pub async fn create(
     if rate_limit.is_some() {
         user = state.store.set_user_rate_limit(&actor, domain, user.id, rate_limit).await?;
     }
-    Ok((StatusCode::CREATED, Json(json!({ "data": user_json(&user) }))))
+    Ok((StatusCode::CREATED, Data::of(UserView::of(&user))))
 }
 
 /// `GET /api/admin/users`.
 #[utoipa::path(
     get,
-    path = "/api/admin/users",
+    path = "/users",
     tag = "users",
     summary = "The domain's users. Needs users:manage.",
-    responses((status = 200, description = "{data: [user]}"), AuthFailures),
+    responses((status = 200, description = "{data: [user]}", body = Data<Vec<UserView>>), AuthFailures),
 )]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<Vec<UserView>>>, ApiError> {
     let users = state.store.users(own_users(&principal, Permissions::default())?).await?;
-    Ok(Json(json!({ "data": users.iter().map(user_json).collect::<Vec<_>>() })))
+    Ok(Data::of(users.iter().map(UserView::of).collect()))
 }
 
 /// `GET /api/admin/users/{id}`.
 #[utoipa::path(
     get,
-    path = "/api/admin/users/{id}",
+    path = "/users/{id}",
     tag = "users",
     summary = "One user. Needs users:manage.",
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: user}", body = Data<UserView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<UserView>>, ApiError> {
     let user = state.store.user(own_users(&principal, Permissions::default())?, id).await?;
-    Ok(Json(json!({ "data": user_json(&user) })))
+    Ok(Data::of(UserView::of(&user)))
 }
 
 /// A user change.
@@ -169,11 +158,11 @@ pub struct UserChangeInput {
 /// caller must hold every permission the user holds and every one it is given.
 #[utoipa::path(
     patch,
-    path = "/api/admin/users/{id}",
+    path = "/users/{id}",
     tag = "users",
     summary = "Change a user's permissions, state, password (which revokes the user's other tokens and sessions) or rate limit (nobody changes their own). Needs users:manage and every permission the user holds or is given.",
     params(("id" = i64, Path, description = "User id")), request_body = UserChangeInput,
-    responses((status = 200, description = "{data: user}"), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
+    responses((status = 200, description = "{data: user}", body = Data<UserView>), (status = 404, description = "Not found (40)", body = ErrorBody), AuthFailures),
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -181,7 +170,7 @@ pub async fn update(
     RequestId(request_id): RequestId,
     ApiPath(id): ApiPath<i64>,
     Payload(input): Payload<UserChangeInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<UserView>>, ApiError> {
     let domain = own_users(&principal, Permissions::default())?;
     let permissions = input.permissions.as_deref().map(known).transpose()?;
     let user = state.store.user(domain, id).await?;
@@ -220,5 +209,5 @@ pub async fn update(
     if let Some(limit) = rate_limit {
         user = state.store.set_user_rate_limit(&actor, domain, id, limit).await?;
     }
-    Ok(Json(json!({ "data": user_json(&user) })))
+    Ok(Data::of(UserView::of(&user)))
 }
