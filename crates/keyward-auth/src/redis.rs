@@ -27,16 +27,12 @@ pub enum RedisFailure {
     FailOpen,
 }
 
-impl RedisFailure {
-    /// `fail-closed` or `fail-open`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "fail-closed" => Some(RedisFailure::FailClosed),
-            "fail-open" => Some(RedisFailure::FailOpen),
-            _ => None,
-        }
-    }
+keyward_sig::named_setting!(RedisFailure, "redis failure mode", {
+    "fail-closed" => RedisFailure::FailClosed,
+    "fail-open" => RedisFailure::FailOpen,
+});
 
+impl RedisFailure {
     /// The setting's name.
     pub fn name(self) -> &'static str {
         match self {

@@ -67,16 +67,26 @@ pub enum ReplayMode {
     All,
 }
 
-impl ReplayMode {
+impl std::str::FromStr for ReplayMode {
+    type Err = String;
+
     /// `unsafe` or `all`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "unsafe" => Some(ReplayMode::UnsafeMethods),
-            "all" => Some(ReplayMode::All),
-            _ => None,
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name.trim() {
+            "unsafe" => Ok(ReplayMode::UnsafeMethods),
+            "all" => Ok(ReplayMode::All),
+            "off" => Err("replay protection can no longer be switched off: a signature is always \
+                 bound to the request it was first used with; use unsafe (the default, which also \
+                 refuses repeats of POST, PUT, PATCH and DELETE) or all (which refuses every repeat)"
+                .to_owned()),
+            other => Err(format!("replay must be unsafe or all, not {other:?}")),
         }
     }
+}
 
+keyward_sig::deserialize_from_str!(ReplayMode);
+
+impl ReplayMode {
     fn refuses_repeat_of(self, method: &Method) -> bool {
         match self {
             ReplayMode::All => true,

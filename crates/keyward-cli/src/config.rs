@@ -1,14 +1,15 @@
 //! `keyward serve`'s configuration: flags, then environment variables, then an optional TOML
 //! file, then defaults; checked into typed values before anything starts.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Command};
 use keyward_server::auth::{RedisFailure, ReplayMode};
 use keyward_server::gateway::{
     BodyForwarding, ForwardAuthProxy, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
@@ -18,21 +19,29 @@ use keyward_server::throttle::ThrottleSettings;
 use keyward_server::{Limits, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
+use merge::Merge;
 use serde::Deserialize;
 
 use crate::log::{LogFormat, LogSettings, host_name};
 
-/// Flags of `keyward serve`. Each has an environment variable; a TOML file (`--config`) can
-/// set the same keys (in snake case); flags win over the environment, which wins over the file.
-#[derive(Args, Debug, Default)]
+/// `keyward serve`'s settings, each declared once: a field is a flag (with its environment
+/// variable) and the key of the same name in the TOML file (`--config`), typed (each type reads
+/// its own names, `FromStr` and `Deserialize` beside it). Flags win over the environment, which
+/// wins over the file (merged field by field); what none sets takes keyward's defaults
+/// (`Settings::default()` and the types' own).
+#[derive(Args, Debug, Default, Deserialize, Merge)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "KEYWARD_LISTEN", value_name = "ADDR")]
     listen: Option<SocketAddr>,
     #[command(flatten)]
+    #[serde(flatten)]
+    #[merge(strategy = merge::Merge::merge)]
     store: StoreArgs,
     /// TOML configuration file.
     #[arg(long, env = "KEYWARD_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     config: Option<PathBuf>,
     /// Accepted clock skew, in seconds, either way [default: 300].
     #[arg(long, env = "KEYWARD_CLOCK_SKEW_SECONDS", value_name = "SECONDS")]
@@ -41,29 +50,29 @@ pub struct ServeArgs {
     /// DELETE) or all (every method). A signature reused for another method or target is
     /// refused in both [default: unsafe].
     #[arg(long, env = "KEYWARD_REPLAY", value_name = "MODE")]
-    replay: Option<String>,
+    replay: Option<ReplayMode>,
     /// query-hmac blank-valued parameters: signed, or skipped (accepts a published sample's
     /// variant; lets anyone append blank parameters to a signed URL) [default: signed].
     #[arg(long, env = "KEYWARD_BLANK_VALUES", value_name = "MODE")]
-    blank_values: Option<String>,
+    blank_values: Option<BlankValues>,
     /// Which RFC 9421 signatures of a request must verify when it carries several: first (the
     /// others are not read), or all (each with the key its keyid names; the request acts as
     /// the first's key) [default: first].
     #[arg(long, env = "KEYWARD_SIGNATURES", value_name = "RULE")]
-    signatures: Option<String>,
+    signatures: Option<SignatureRule>,
     /// Schemes accepted anywhere, comma-separated: bearer, query-hmac, header-hmac,
     /// http-signature [default: all]. Each route group's list below is narrowed to these.
     #[arg(long, env = "KEYWARD_SCHEMES", value_name = "LIST", value_delimiter = ',')]
-    schemes: Option<Vec<String>>,
+    schemes: Option<Vec<Scheme>>,
     /// Schemes accepted on /api/activities, /api/me, /api/logout [default: all].
     #[arg(long, env = "KEYWARD_API_SCHEMES", value_name = "LIST", value_delimiter = ',')]
-    api_schemes: Option<Vec<String>>,
+    api_schemes: Option<Vec<Scheme>>,
     /// Schemes accepted on /api/admin [default: bearer,header-hmac,http-signature].
     #[arg(long, env = "KEYWARD_ADMIN_SCHEMES", value_name = "LIST", value_delimiter = ',')]
-    admin_schemes: Option<Vec<String>>,
+    admin_schemes: Option<Vec<Scheme>>,
     /// Schemes accepted on /probio [default: header-hmac,http-signature].
     #[arg(long, env = "KEYWARD_PROVISIONING_SCHEMES", value_name = "LIST", value_delimiter = ',')]
-    provisioning_schemes: Option<Vec<String>>,
+    provisioning_schemes: Option<Vec<Scheme>>,
     /// Largest request body, in bytes [default: 1048576].
     #[arg(long, env = "KEYWARD_BODY_LIMIT", value_name = "BYTES")]
     body_limit: Option<usize>,
@@ -76,7 +85,7 @@ pub struct ServeArgs {
     /// The URI scheme clients use to reach the server (https behind a TLS proxy), for RFC
     /// 9421's @scheme and @target-uri [default: http].
     #[arg(long, env = "KEYWARD_PUBLIC_SCHEME", value_name = "SCHEME")]
-    public_scheme: Option<String>,
+    public_scheme: Option<PublicScheme>,
     /// Seconds a client may take to send a request's headers [default: 10].
     #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS")]
     header_timeout_seconds: Option<u64>,
@@ -119,28 +128,26 @@ pub struct ServeArgs {
         value_name = "PREFIX=URL",
         value_delimiter = ','
     )]
+    #[serde(skip)]
+    #[merge(strategy = merge::vec::overwrite_empty)]
     routes: Vec<String>,
+    /// The file's `[[route]]` tables.
+    #[arg(skip)]
+    #[serde(default)]
+    #[merge(strategy = merge::vec::overwrite_empty)]
+    route: Vec<RouteConfig>,
     /// The prefix of the identity headers the gateway and forward-auth add (and remove from
     /// clients) [default: x-keyward-].
     #[arg(long, env = "KEYWARD_IDENTITY_HEADER_PREFIX", value_name = "PREFIX")]
     identity_header_prefix: Option<String>,
-    /// Serve forward-auth (/auth/check, and Envoy's gRPC ext_authz) to this proxy: nginx,
-    /// caddy, traefik or envoy. Only its headers say which request to check [default: off].
-    #[arg(long, env = "KEYWARD_FORWARD_AUTH", value_name = "PROXY")]
-    forward_auth: Option<String>,
-    /// Whether the proxy asking forward-auth forwards request bodies (Envoy
-    /// with_request_body, Traefik forwardBody): forwarded or not-forwarded. Schemes that
-    /// sign the body need them [default: not-forwarded].
-    #[arg(long, env = "KEYWARD_FORWARD_AUTH_BODY", value_name = "MODE")]
-    forward_auth_body: Option<String>,
-    /// What forward-auth answers for a path no route names: refuse (403, code 46), or
-    /// any-credential (any valid credential passes, whatever it holds) [default: refuse].
-    #[arg(long, env = "KEYWARD_FORWARD_AUTH_UNROUTED", value_name = "MODE")]
-    forward_auth_unrouted: Option<String>,
+    #[command(flatten)]
+    #[serde(default)]
+    #[merge(strategy = merge::Merge::merge)]
+    forward_auth: ForwardAuthOptions,
     /// The log on stderr: text, or json (one object per line, with the node's name and the
     /// request id) [default: text].
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_name = "FORMAT")]
-    log_format: Option<String>,
+    log_format: Option<LogFormat>,
     /// This node's name in the JSON log [default: the host name].
     #[arg(long, env = "KEYWARD_NODE_NAME", value_name = "NAME")]
     node_name: Option<String>,
@@ -161,6 +168,8 @@ pub struct ServeArgs {
         value_delimiter = ',',
         value_name = "CIDR"
     )]
+    #[serde(default)]
+    #[merge(strategy = merge::vec::overwrite_empty)]
     trusted_proxies: Vec<String>,
     /// The private key (PKCS#8 PEM) responses are signed with, when a client asks or a route
     /// says so; its public key is published at /.well-known/keyward/response-keys. Every node
@@ -179,11 +188,12 @@ pub struct ServeArgs {
     /// safe methods are decided by the node's own memory) or fail-open (every request is)
     /// [default: fail-closed].
     #[arg(long, env = "KEYWARD_REDIS_FAILURE", value_name = "MODE")]
-    redis_failure: Option<String>,
+    redis_failure: Option<RedisFailure>,
 }
 
 /// Where the store is: shared by `serve` and `admin`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Deserialize, Merge)]
+#[merge(strategy = merge::option::overwrite_none)]
 pub struct StoreArgs {
     /// Directory for the SQLite database and the master key [default: ./keyward-data].
     #[arg(long, env = "KEYWARD_DATA_DIR", value_name = "DIR")]
@@ -208,59 +218,62 @@ impl StoreArgs {
     }
 }
 
-/// The same keys, from the TOML file.
-#[derive(Debug, Default, Deserialize)]
+/// Forward-auth's settings: the flags `--forward-auth*`, the file's `[forward_auth]` table.
+#[derive(Args, Debug, Default, Deserialize, Merge)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    clock_skew_seconds: Option<u32>,
-    replay: Option<String>,
-    blank_values: Option<String>,
-    signatures: Option<String>,
-    schemes: Option<Vec<String>>,
-    api_schemes: Option<Vec<String>>,
-    admin_schemes: Option<Vec<String>>,
-    provisioning_schemes: Option<Vec<String>>,
-    body_limit: Option<usize>,
-    token_ttl_seconds: Option<i64>,
-    rotation_overlap_seconds: Option<i64>,
-    public_scheme: Option<String>,
-    header_timeout_seconds: Option<u64>,
-    body_timeout_seconds: Option<u64>,
-    request_timeout_seconds: Option<u64>,
-    max_connections: Option<usize>,
-    max_requests: Option<usize>,
-    login_failures_per_account: Option<u32>,
-    login_failures_per_address: Option<u32>,
-    login_throttle_seconds: Option<u64>,
-    password_hashing: Option<usize>,
-    workers: Option<usize>,
-    #[serde(default)]
-    route: Vec<RouteConfig>,
-    identity_header_prefix: Option<String>,
-    forward_auth: Option<ForwardAuthFile>,
-    log_format: Option<String>,
-    node_name: Option<String>,
-    metrics_listen: Option<SocketAddr>,
-    metrics_permission: Option<String>,
-    #[serde(default)]
-    trusted_proxies: Vec<String>,
-    key_expiry_warning_days: Option<i64>,
-    response_key_file: Option<PathBuf>,
-    redis_url: Option<String>,
-    redis_failure: Option<String>,
+#[merge(strategy = merge::option::overwrite_none)]
+struct ForwardAuthOptions {
+    /// Serve forward-auth (/auth/check, and Envoy's gRPC ext_authz) to this proxy: nginx,
+    /// caddy, traefik or envoy. Only its headers say which request to check [default: off].
+    #[arg(long = "forward-auth", env = "KEYWARD_FORWARD_AUTH", value_name = "PROXY")]
+    proxy: Option<Switch<ForwardAuthProxy>>,
+    /// Whether the proxy asking forward-auth forwards request bodies (Envoy
+    /// with_request_body, Traefik forwardBody): forwarded or not-forwarded. Schemes that
+    /// sign the body need them [default: not-forwarded].
+    #[arg(long = "forward-auth-body", env = "KEYWARD_FORWARD_AUTH_BODY", value_name = "MODE")]
+    body: Option<BodyForwarding>,
+    /// What forward-auth answers for a path no route names: refuse (403, code 46), or
+    /// any-credential (any valid credential passes, whatever it holds) [default: refuse].
+    #[arg(
+        long = "forward-auth-unrouted",
+        env = "KEYWARD_FORWARD_AUTH_UNROUTED",
+        value_name = "MODE"
+    )]
+    unrouted: Option<Unrouted>,
 }
 
-/// `[forward_auth]`: the proxy that asks, whether it forwards bodies, what unrouted paths get.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ForwardAuthFile {
-    proxy: Option<String>,
-    body: Option<String>,
-    unrouted: Option<String>,
+/// A setting that may be `off`.
+#[derive(Clone, Copy, Debug)]
+enum Switch<T> {
+    Off,
+    On(T),
 }
+
+impl<T: FromStr<Err = String>> FromStr for Switch<T> {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "off" => Ok(Switch::Off),
+            text => text.parse().map(Switch::On),
+        }
+    }
+}
+
+impl<'de, T: FromStr<Err = String>> Deserialize<'de> for Switch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The URI scheme clients reach keyward with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PublicScheme {
+    Http,
+    Https,
+}
+
+keyward_sig::named_setting!(PublicScheme, "public scheme", {"http" => PublicScheme::Http, "https" => PublicScheme::Https});
 
 /// The checked configuration.
 #[derive(Debug)]
@@ -324,109 +337,14 @@ impl RouteSources {
 
 impl ServeArgs {
     /// Merges flags, environment (already in the flags, through clap), file and defaults, and
-    /// checks every value.
-    pub fn resolve(self) -> anyhow::Result<ServeConfig> {
-        let file = match &self.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let (data_dir, database_url) = StoreArgs {
-            data_dir: self.store.data_dir.or(file.data_dir),
-            database_url: self.store.database_url.or(file.database_url),
+    /// checks every value, section by section.
+    pub fn resolve(mut self) -> anyhow::Result<ServeConfig> {
+        if let Some(path) = &self.config {
+            self.merge(read_file(path)?);
         }
-        .resolve()?;
-        let skew = self.clock_skew_seconds.or(file.clock_skew_seconds).unwrap_or(300);
-        if skew == 0 || skew > 3600 {
-            bail!("clock skew must be 1 to 3600 seconds, not {skew}");
-        }
-        let replay = match self.replay.or(file.replay).as_deref() {
-            None => ReplayMode::default(),
-            Some("off") => bail!(
-                "replay protection can no longer be switched off: a signature is always bound to \
-                 the request it was first used with; use unsafe (the default, which also refuses \
-                 repeats of POST, PUT, PATCH and DELETE) or all (which refuses every repeat)"
-            ),
-            Some(name) => ReplayMode::from_name(name)
-                .with_context(|| format!("replay must be unsafe or all, not {name:?}"))?,
-        };
-        let blank_values = match self.blank_values.or(file.blank_values).as_deref() {
-            None | Some("signed") => BlankValues::Signed,
-            Some("skipped") => BlankValues::Skipped,
-            Some(other) => bail!("blank values must be signed or skipped, not {other:?}"),
-        };
-        let signatures = match self.signatures.or(file.signatures).as_deref() {
-            None | Some("first") => SignatureRule::First,
-            Some("all") => SignatureRule::All,
-            Some(other) => bail!("--signatures must be first or all, not {other:?}"),
-        };
-        let anywhere = scheme_list(self.schemes.or(file.schemes), Scheme::ALL.to_vec())?;
-        let defaults = RouteSchemes::default();
-        let group = |list: Option<Vec<String>>, default: Vec<Scheme>, name: &str| {
-            let accepted: Vec<Scheme> =
-                scheme_list(list, default)?.into_iter().filter(|s| anywhere.contains(s)).collect();
-            if accepted.is_empty() {
-                eprintln!("keyward: warning: no scheme is accepted on the {name} routes");
-            }
-            anyhow::Ok(accepted)
-        };
-        let schemes = RouteSchemes {
-            api: group(self.api_schemes.or(file.api_schemes), defaults.api, "API")?,
-            admin: group(self.admin_schemes.or(file.admin_schemes), defaults.admin, "/api/admin")?,
-            provisioning: group(
-                self.provisioning_schemes.or(file.provisioning_schemes),
-                defaults.provisioning,
-                "/probio",
-            )?,
-        };
-        let body_limit = self.body_limit.or(file.body_limit).unwrap_or(1024 * 1024);
-        if !(1024..=64 * 1024 * 1024).contains(&body_limit) {
-            bail!("body limit must be 1024 bytes to 64 MiB, not {body_limit}");
-        }
-        let token_ttl = self.token_ttl_seconds.or(file.token_ttl_seconds).unwrap_or(365 * 86_400);
-        let overlap =
-            self.rotation_overlap_seconds.or(file.rotation_overlap_seconds).unwrap_or(86_400);
-        if token_ttl < 60 || overlap < 0 {
-            bail!("token lifetime must be at least 60 s and the rotation overlap at least 0 s");
-        }
-        let uri_scheme = match self.public_scheme.or(file.public_scheme).as_deref() {
-            None | Some("http") => "http",
-            Some("https") => "https",
-            Some(other) => bail!("public scheme must be http or https, not {other:?}"),
-        };
-        let limits = checked_limits(Limits {
-            header_read_timeout: seconds(
-                self.header_timeout_seconds.or(file.header_timeout_seconds),
-                10,
-            ),
-            body_read_timeout: seconds(self.body_timeout_seconds.or(file.body_timeout_seconds), 10),
-            request_timeout: seconds(
-                self.request_timeout_seconds.or(file.request_timeout_seconds),
-                60,
-            ),
-            max_connections: self.max_connections.or(file.max_connections).unwrap_or(4096),
-            max_requests: self.max_requests.or(file.max_requests).unwrap_or(1024),
-        })?;
-        let login = ThrottleSettings {
-            per_account: self
-                .login_failures_per_account
-                .or(file.login_failures_per_account)
-                .unwrap_or(10),
-            per_address: self
-                .login_failures_per_address
-                .or(file.login_failures_per_address)
-                .unwrap_or(100),
-            window: seconds(self.login_throttle_seconds.or(file.login_throttle_seconds), 900),
-        };
-        if login.window.is_zero() {
-            bail!("the login throttle window must be at least 1 second");
-        }
-        let mut store = StoreOptions::default();
-        if let Some(hashing) = self.password_hashing.or(file.password_hashing) {
-            if hashing == 0 {
-                bail!("password hashing must be allowed at least 1 at a time");
-            }
-            store.password_hashing = hashing;
-        }
+        let defaults = Settings::default();
+        let (data_dir, database_url) = std::mem::take(&mut self.store).resolve()?;
+        let limits = self.limits(defaults.limits)?;
         let routes = RouteSources {
             flags: self
                 .routes
@@ -436,34 +354,165 @@ impl ServeArgs {
             file: self.config.clone(),
             request_timeout: limits.request_timeout,
         };
-        let checked_routes = routes.check(file.route)?;
-        let identity_headers = IdentityHeaders::new(
-            self.identity_header_prefix
-                .or(file.identity_header_prefix)
-                .as_deref()
-                .unwrap_or("x-keyward-"),
-        )
-        .map_err(|why| anyhow::anyhow!("identity header prefix: {why}"))?;
-        let forward_auth = forward_auth(
-            file.forward_auth.unwrap_or_default(),
-            self.forward_auth,
-            self.forward_auth_body,
-            self.forward_auth_unrouted,
-        )?;
-        let metrics_permission = match self.metrics_permission.or(file.metrics_permission) {
-            Some(name) => {
-                keyward_store::declare_permissions([name.as_str()])
-                    .with_context(|| format!("--metrics-permission {name:?}"))?;
-                Some(name)
+        let (token_ttl_ms, rotation_overlap_ms) = self.tokens(&defaults)?;
+        let settings = Settings {
+            verify: self.verify(defaults.verify)?,
+            replay: self.replay.unwrap_or(defaults.replay),
+            schemes: self.schemes(defaults.schemes.clone())?,
+            body_limit: self.body_limit(defaults.body_limit)?,
+            uri_scheme: match self.public_scheme {
+                Some(PublicScheme::Https) => "https",
+                Some(PublicScheme::Http) | None => defaults.uri_scheme,
+            },
+            limits,
+            login: self.login(defaults.login)?,
+            routes: routes.check(std::mem::take(&mut self.route))?,
+            identity_headers: match &self.identity_header_prefix {
+                Some(prefix) => IdentityHeaders::new(prefix)
+                    .map_err(|why| anyhow::anyhow!("identity header prefix: {why}"))?,
+                None => defaults.identity_headers.clone(),
+            },
+            forward_auth: self.forward_auth.resolve()?,
+            metrics_permission: self.metrics_permission()?,
+            trusted_proxies: self.trusted_proxies()?,
+            key_expiry_warning_ms: self.key_expiry_warning_ms(defaults.key_expiry_warning_ms)?,
+            token_ttl_ms,
+            rotation_overlap_ms,
+            ..defaults
+        };
+        Ok(ServeConfig {
+            listen: self.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir,
+            database_url,
+            settings,
+            store: self.store_options()?,
+            routes,
+            log: self.log()?,
+            metrics_listen: self.metrics_listen,
+            redis: self.redis()?,
+            response_key_file: self.response_key_file.take(),
+            workers: self.workers()?,
+        })
+    }
+
+    /// The clock window and how signatures are read.
+    fn verify(&self, defaults: VerifyOptions) -> anyhow::Result<VerifyOptions> {
+        let skew = match self.clock_skew_seconds {
+            Some(skew) if skew == 0 || skew > 3600 => {
+                bail!("clock skew must be 1 to 3600 seconds, not {skew}")
             }
-            None => None,
+            Some(skew) => ClockWindow::from_secs(skew),
+            None => defaults.window,
         };
-        let proxies = if self.trusted_proxies.is_empty() {
-            file.trusted_proxies
-        } else {
-            self.trusted_proxies
+        Ok(VerifyOptions {
+            window: skew,
+            blank_values: self.blank_values.unwrap_or(defaults.blank_values),
+            signatures: self.signatures.unwrap_or(defaults.signatures),
+            token_format: TokenFormat::Keyward,
+            ..defaults
+        })
+    }
+
+    /// The schemes of each route group, each narrowed to those accepted anywhere.
+    fn schemes(&self, defaults: RouteSchemes) -> anyhow::Result<RouteSchemes> {
+        let anywhere = self.schemes.clone().unwrap_or_else(|| Scheme::ALL.to_vec());
+        let group = |list: &Option<Vec<Scheme>>, default: Vec<Scheme>, name: &str| {
+            let accepted: Vec<Scheme> = list
+                .clone()
+                .unwrap_or(default)
+                .into_iter()
+                .filter(|scheme| anywhere.contains(scheme))
+                .collect();
+            if accepted.is_empty() {
+                eprintln!("keyward: warning: no scheme is accepted on the {name} routes");
+            }
+            accepted
         };
-        let trusted_proxies = proxies
+        Ok(RouteSchemes {
+            api: group(&self.api_schemes, defaults.api, "API"),
+            admin: group(&self.admin_schemes, defaults.admin, "/api/admin"),
+            provisioning: group(&self.provisioning_schemes, defaults.provisioning, "/probio"),
+        })
+    }
+
+    fn body_limit(&self, default: usize) -> anyhow::Result<usize> {
+        let body_limit = self.body_limit.unwrap_or(default);
+        if !(1024..=64 * 1024 * 1024).contains(&body_limit) {
+            bail!("body limit must be 1024 bytes to 64 MiB, not {body_limit}");
+        }
+        Ok(body_limit)
+    }
+
+    /// Access tokens' lifetime and rotated secrets' overlap, in ms.
+    fn tokens(&self, defaults: &Settings) -> anyhow::Result<(i64, i64)> {
+        let token_ttl = self.token_ttl_seconds.unwrap_or(defaults.token_ttl_ms / 1000);
+        let overlap = self.rotation_overlap_seconds.unwrap_or(defaults.rotation_overlap_ms / 1000);
+        if token_ttl < 60 || overlap < 0 {
+            bail!("token lifetime must be at least 60 s and the rotation overlap at least 0 s");
+        }
+        Ok((token_ttl * 1000, overlap * 1000))
+    }
+
+    /// Limits that leave the server usable: every timeout 1 to 3600 s, every cap at least 1.
+    fn limits(&self, defaults: Limits) -> anyhow::Result<Limits> {
+        let seconds =
+            |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+        let limits = Limits {
+            header_read_timeout: seconds(self.header_timeout_seconds, defaults.header_read_timeout),
+            body_read_timeout: seconds(self.body_timeout_seconds, defaults.body_read_timeout),
+            request_timeout: seconds(self.request_timeout_seconds, defaults.request_timeout),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            max_requests: self.max_requests.unwrap_or(defaults.max_requests),
+        };
+        let timeouts = [
+            ("header timeout", limits.header_read_timeout),
+            ("body timeout", limits.body_read_timeout),
+            ("request timeout", limits.request_timeout),
+        ];
+        for (name, timeout) in timeouts {
+            if !(1..=3600).contains(&timeout.as_secs()) {
+                bail!("the {name} must be 1 to 3600 seconds, not {}", timeout.as_secs());
+            }
+        }
+        if limits.max_connections == 0 || limits.max_requests == 0 {
+            bail!("max connections and max requests must be at least 1");
+        }
+        Ok(limits)
+    }
+
+    fn login(&self, defaults: ThrottleSettings) -> anyhow::Result<ThrottleSettings> {
+        let login = ThrottleSettings {
+            per_account: self.login_failures_per_account.unwrap_or(defaults.per_account),
+            per_address: self.login_failures_per_address.unwrap_or(defaults.per_address),
+            window: self.login_throttle_seconds.map_or(defaults.window, Duration::from_secs),
+        };
+        if login.window.is_zero() {
+            bail!("the login throttle window must be at least 1 second");
+        }
+        Ok(login)
+    }
+
+    fn store_options(&self) -> anyhow::Result<StoreOptions> {
+        let mut store = StoreOptions::default();
+        if let Some(hashing) = self.password_hashing {
+            if hashing == 0 {
+                bail!("password hashing must be allowed at least 1 at a time");
+            }
+            store.password_hashing = hashing;
+        }
+        Ok(store)
+    }
+
+    fn metrics_permission(&self) -> anyhow::Result<Option<String>> {
+        if let Some(name) = &self.metrics_permission {
+            keyward_store::declare_permissions([name.as_str()])
+                .with_context(|| format!("--metrics-permission {name:?}"))?;
+        }
+        Ok(self.metrics_permission.clone())
+    }
+
+    fn trusted_proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
             .iter()
             .map(|text| {
                 let text = text.trim();
@@ -473,163 +522,148 @@ impl ServeArgs {
                         format!("--trusted-proxy {text:?} is not an address or CIDR range")
                     })
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let warning_days =
-            self.key_expiry_warning_days.or(file.key_expiry_warning_days).unwrap_or(7);
-        if !(0..=365).contains(&warning_days) {
+            .collect()
+    }
+
+    fn key_expiry_warning_ms(&self, default_ms: i64) -> anyhow::Result<i64> {
+        const DAY_MS: i64 = 86_400 * 1000;
+        let days = self.key_expiry_warning_days.unwrap_or(default_ms / DAY_MS);
+        if !(0..=365).contains(&days) {
             bail!("--key-expiry-warning-days must be 0 to 365");
         }
-        let settings = Settings {
-            metrics_permission,
-            trusted_proxies,
-            key_expiry_warning_ms: warning_days * 86_400 * 1000,
-            verify: VerifyOptions {
-                window: ClockWindow::from_secs(skew),
-                blank_values,
-                signatures,
-                token_format: TokenFormat::Keyward,
-                ..VerifyOptions::default()
-            },
-            replay,
-            schemes,
-            body_limit,
-            token_ttl_ms: token_ttl * 1000,
-            rotation_overlap_ms: overlap * 1000,
-            uri_scheme,
-            limits,
-            login,
-            routes: checked_routes,
-            identity_headers,
-            forward_auth,
-            ..Settings::default()
-        };
-        let format = match self.log_format.or(file.log_format).as_deref() {
-            None => LogFormat::Text,
-            Some(name) => LogFormat::from_name(name)
-                .with_context(|| format!("log format must be text or json, not {name:?}"))?,
-        };
-        let node = self.node_name.or(file.node_name).unwrap_or_else(host_name);
-        let on_failure = match self.redis_failure.or(file.redis_failure).as_deref() {
-            None => RedisFailure::default(),
-            Some(name) => RedisFailure::from_name(name).with_context(|| {
-                format!("redis failure mode must be fail-closed or fail-open, not {name:?}")
-            })?,
-        };
-        let redis = match self.redis_url.or(file.redis_url) {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                Some((url, on_failure))
-            }
-            Some(_) => bail!("--redis-url must start with redis:// or rediss://"),
-            None => None,
-        };
+        Ok(days * DAY_MS)
+    }
+
+    fn log(&self) -> anyhow::Result<LogSettings> {
+        let node = self.node_name.clone().unwrap_or_else(host_name);
         if node.is_empty() || node.len() > 253 || node.chars().any(char::is_control) {
             bail!("node name must be 1 to 253 characters without control characters");
         }
-        let workers = match self.workers.or(file.workers) {
+        Ok(LogSettings { format: self.log_format.unwrap_or_default(), node })
+    }
+
+    fn redis(&self) -> anyhow::Result<Option<(String, RedisFailure)>> {
+        match &self.redis_url {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Ok(Some((url.clone(), self.redis_failure.unwrap_or_default())))
+            }
+            Some(_) => bail!("--redis-url must start with redis:// or rediss://"),
+            None => Ok(None),
+        }
+    }
+
+    fn workers(&self) -> anyhow::Result<NonZeroUsize> {
+        match self.workers {
             Some(workers) => NonZeroUsize::new(workers)
-                .ok_or_else(|| anyhow::anyhow!("workers must be at least 1"))?,
-            None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+                .ok_or_else(|| anyhow::anyhow!("workers must be at least 1")),
+            None => Ok(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
+}
+
+impl ForwardAuthOptions {
+    /// Forward-auth's settings, checked: a proxy that does not forward bodies cannot be said to.
+    fn resolve(&self) -> anyhow::Result<ForwardAuthSettings> {
+        let proxy = match self.proxy {
+            Some(Switch::On(proxy)) => Some(proxy),
+            Some(Switch::Off) | None => None,
         };
-        Ok(ServeConfig {
-            listen: self.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir,
-            database_url,
-            settings,
-            store,
-            routes,
-            log: LogSettings { format, node },
-            metrics_listen: self.metrics_listen.or(file.metrics_listen),
-            redis,
-            response_key_file: self.response_key_file.or(file.response_key_file),
-            workers,
-        })
-    }
-}
-
-/// Forward-auth's settings: the flags first, then the file's `[forward_auth]`.
-fn forward_auth(
-    file: ForwardAuthFile,
-    proxy_flag: Option<String>,
-    body_flag: Option<String>,
-    unrouted_flag: Option<String>,
-) -> anyhow::Result<ForwardAuthSettings> {
-    let proxy = match proxy_flag.or(file.proxy).as_deref() {
-        None | Some("off") => None,
-        Some(name) => Some(ForwardAuthProxy::from_name(name).with_context(|| {
-            format!("forward-auth: {name:?} is none of nginx, caddy, traefik, envoy")
-        })?),
-    };
-    let bodies = match body_flag.or(file.body).as_deref() {
-        None | Some("not-forwarded") => BodyForwarding::NotForwarded,
-        Some("forwarded") => BodyForwarding::Forwarded,
-        Some(other) => bail!("forward-auth body must be forwarded or not-forwarded, not {other:?}"),
-    };
-    if bodies == BodyForwarding::Forwarded
-        && matches!(proxy, Some(ForwardAuthProxy::Nginx | ForwardAuthProxy::Caddy))
-    {
-        bail!(
-            "forward-auth body: {} does not forward request bodies",
-            proxy.map_or("", |p| p.as_str())
-        );
-    }
-    let unrouted = match unrouted_flag.or(file.unrouted).as_deref() {
-        None | Some("refuse") => Unrouted::Refused,
-        Some("any-credential") => Unrouted::AnyCredential,
-        Some(other) => {
-            bail!("forward-auth unrouted must be refuse or any-credential, not {other:?}")
+        let bodies = self.body.unwrap_or_default();
+        if bodies == BodyForwarding::Forwarded
+            && matches!(proxy, Some(ForwardAuthProxy::Nginx | ForwardAuthProxy::Caddy))
+        {
+            bail!(
+                "forward-auth body: {} does not forward request bodies",
+                proxy.map_or("", |p| p.as_str())
+            );
         }
+        Ok(ForwardAuthSettings { proxy, bodies, unrouted: self.unrouted.unwrap_or_default() })
+    }
+}
+
+/// The keys a configuration file may set at its top: every setting but `config` itself and
+/// the `--route` flags (the file has `[[route]]` tables), and `[forward_auth]` for its section.
+fn file_keys() -> BTreeSet<String> {
+    let ids = |command: Command| -> BTreeSet<String> {
+        command.get_arguments().map(|arg| arg.get_id().to_string()).collect()
     };
-    Ok(ForwardAuthSettings { proxy, bodies, unrouted })
+    let section = ids(ForwardAuthOptions::augment_args(Command::new("forward_auth")));
+    let mut keys: BTreeSet<String> = ids(ServeArgs::augment_args(Command::new("serve")))
+        .difference(&section)
+        .filter(|id| !["config", "routes"].contains(&id.as_str()))
+        .cloned()
+        .collect();
+    keys.extend(["route".to_owned(), "forward_auth".to_owned()]);
+    keys
 }
 
-/// A comma-separated scheme list, checked; `default` when not given.
-fn scheme_list(names: Option<Vec<String>>, default: Vec<Scheme>) -> anyhow::Result<Vec<Scheme>> {
-    let Some(names) = names else { return Ok(default) };
-    names
-        .iter()
-        .map(|name| {
-            Scheme::from_name(name.trim()).with_context(|| {
-                format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
-            })
-        })
-        .collect()
-}
-
-fn seconds(value: Option<u64>, default: u64) -> Duration {
-    Duration::from_secs(value.unwrap_or(default))
-}
-
-/// Limits that leave the server usable: every timeout at least a second, every cap at least 1.
-fn checked_limits(limits: Limits) -> anyhow::Result<Limits> {
-    let timeouts = [
-        ("header timeout", limits.header_read_timeout),
-        ("body timeout", limits.body_read_timeout),
-        ("request timeout", limits.request_timeout),
-    ];
-    for (name, timeout) in timeouts {
-        if !(1..=3600).contains(&timeout.as_secs()) {
-            bail!("the {name} must be 1 to 3600 seconds, not {}", timeout.as_secs());
-        }
-    }
-    if limits.max_connections == 0 || limits.max_requests == 0 {
-        bail!("max connections and max requests must be at least 1");
-    }
-    Ok(limits)
-}
-
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+/// The file's settings. A key no setting has is refused, naming the keys there are.
+fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+    let invalid = || format!("invalid configuration file {}", path.display());
+    let table: toml::Table = toml::from_str(&text).with_context(invalid)?;
+    let known = file_keys();
+    if let Some(unknown) = table.keys().find(|key| !known.contains(*key)) {
+        let expected: Vec<String> = known.iter().map(|key| format!("`{key}`")).collect();
+        bail!("{}: unknown field `{unknown}`, expected one of {}", invalid(), expected.join(", "));
+    }
+    table.try_into().with_context(invalid)
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use clap::{Args, Command};
+    use clap::{Args, Command, FromArgMatches};
+    use keyward_server::auth::ReplayMode;
+    use keyward_server::gateway::{ForwardAuthProxy, Unrouted};
+    use keyward_sig::Scheme;
 
     use super::ServeArgs;
+
+    /// `keyward serve ARGS` with `file` as its configuration, resolved.
+    fn resolved(args: &[&str], file: &str) -> anyhow::Result<super::ServeConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("keyward.toml");
+        std::fs::write(&path, file)?;
+        let config = format!("--config={}", path.display());
+        let command = ServeArgs::augment_args(Command::new("serve"));
+        let matches =
+            command.try_get_matches_from(["serve", config.as_str()].iter().chain(args))?;
+        ServeArgs::from_arg_matches(&matches)?.resolve()
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_flag_wins_over_the_file_which_wins_over_the_default_setting_by_setting() {
+        let file = "replay = \"all\"\nbody_limit = 4096\nadmin_schemes = [\"bearer\"]\n\
+                    [forward_auth]\nproxy = \"caddy\"\nunrouted = \"any-credential\"\n";
+        let config = resolved(&["--body-limit", "2048", "--forward-auth", "envoy"], file).unwrap();
+        let settings = &config.settings;
+        assert_eq!(settings.body_limit, 2048, "the flag");
+        assert_eq!(settings.replay, ReplayMode::All, "the file");
+        assert_eq!(settings.schemes.admin, vec![Scheme::Bearer], "the file, typed");
+        assert_eq!(settings.forward_auth.proxy, Some(ForwardAuthProxy::Envoy), "the flag");
+        assert_eq!(settings.forward_auth.unrouted, Unrouted::AnyCredential, "the file's section");
+        assert_eq!(settings.token_ttl_ms, keyward_server::Settings::default().token_ttl_ms);
+        let off = resolved(&["--forward-auth", "off"], "[forward_auth]\nproxy = \"nginx\"\n");
+        assert_eq!(off.unwrap().settings.forward_auth.proxy, None, "off, from a flag");
+    }
+
+    #[test]
+    fn a_file_is_refused_for_a_key_no_setting_has_or_a_value_its_type_does_not_name() {
+        let unknown = resolved(&[], "colour = 1\n").err().map(|e| format!("{e:#}"));
+        let unknown = unknown.unwrap_or_default();
+        assert!(unknown.contains("unknown field `colour`, expected one of"), "{unknown}");
+        assert!(unknown.contains("`replay`") && !unknown.contains("`config`"), "{unknown}");
+        let wrong = resolved(&[], "replay = \"sometimes\"\n").err().map(|e| format!("{e:#}"));
+        let wrong = wrong.unwrap_or_default();
+        assert!(wrong.contains("replay must be unsafe or all, not \"sometimes\""), "{wrong}");
+        let nested = resolved(&[], "[forward_auth]\nproxy = \"haproxy\"\n").err();
+        let nested = nested.map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(nested.contains("is none of nginx, caddy, traefik, envoy"), "{nested}");
+    }
 
     /// The README's table of `keyward serve` settings: every flag with its environment
     /// variable, and nothing that clap does not declare.

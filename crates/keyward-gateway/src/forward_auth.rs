@@ -74,6 +74,18 @@ pub enum ForwardAuthProxy {
     Envoy,
 }
 
+impl std::str::FromStr for ForwardAuthProxy {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        ForwardAuthProxy::from_name(name.trim()).ok_or_else(|| {
+            format!("forward-auth: {name:?} is none of nginx, caddy, traefik, envoy")
+        })
+    }
+}
+
+keyward_sig::deserialize_from_str!(ForwardAuthProxy);
+
 impl ForwardAuthProxy {
     /// Every proxy, by name.
     pub const ALL: [ForwardAuthProxy; 4] = [
@@ -131,6 +143,11 @@ pub enum BodyForwarding {
     Forwarded,
 }
 
+keyward_sig::named_setting!(BodyForwarding, "forward-auth body", {
+    "not-forwarded" => BodyForwarding::NotForwarded,
+    "forwarded" => BodyForwarding::Forwarded,
+});
+
 /// What forward-auth decides for a path no route names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Unrouted {
@@ -140,6 +157,11 @@ pub enum Unrouted {
     /// Any valid credential passes, whatever it holds.
     AnyCredential,
 }
+
+keyward_sig::named_setting!(Unrouted, "forward-auth unrouted", {
+    "refuse" => Unrouted::Refused,
+    "any-credential" => Unrouted::AnyCredential,
+});
 
 /// Forward-auth's settings.
 #[derive(Clone, Debug, Default)]

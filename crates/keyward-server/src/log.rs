@@ -55,16 +55,7 @@ pub enum LogFormat {
     Json,
 }
 
-impl LogFormat {
-    /// `text` or `json`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "text" => Some(LogFormat::Text),
-            "json" => Some(LogFormat::Json),
-            _ => None,
-        }
-    }
-}
+keyward_sig::named_setting!(LogFormat, "log format", {"text" => LogFormat::Text, "json" => LogFormat::Json});
 
 /// The log's settings.
 #[derive(Clone, Debug, Default)]

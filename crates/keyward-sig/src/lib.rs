@@ -76,6 +76,10 @@ pub mod verify;
 
 #[doc(hidden)]
 pub mod __fuzzing;
+mod setting;
+
+#[doc(hidden)]
+pub use serde as __serde;
 
 pub use error::{Field, SignError, VerifyError};
 pub use key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};

@@ -36,6 +36,18 @@ impl Scheme {
     }
 }
 
+impl std::str::FromStr for Scheme {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Scheme, String> {
+        Scheme::from_name(name.trim()).ok_or_else(|| {
+            format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
+        })
+    }
+}
+
+crate::deserialize_from_str!(Scheme);
+
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

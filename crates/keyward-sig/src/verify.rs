@@ -59,6 +59,8 @@ pub enum BlankValues {
     Skipped,
 }
 
+crate::named_setting!(BlankValues, "blank values", {"signed" => BlankValues::Signed, "skipped" => BlankValues::Skipped});
+
 /// Which RFC 9421 components a signature must cover.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ComponentPolicy {
@@ -81,6 +83,8 @@ pub enum SignatureRule {
     /// `keyid` names and under the same rules as the first; the request acts as the first's key.
     All,
 }
+
+crate::named_setting!(SignatureRule, "signatures", {"first" => SignatureRule::First, "all" => SignatureRule::All});
 
 /// Whether key ids and access tokens must be keyward-format credentials (prefix + checksum).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
