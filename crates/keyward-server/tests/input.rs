@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use common::{Backend, Scheme, TestServer, error_body, raw, sign, status};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -187,15 +186,7 @@ async fn transports_real_clients_use_get_2xx() {
 async fn every_route_answers_hostile_input_in_the_documented_shape() {
     use keyward_store::{Actor, KeyOwner, NewApiKey, Permissions};
     let server = TestServer::start(Backend::Sqlite, "hostile").await.unwrap();
-    let document: Value = server
-        .client
-        .get(server.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = server.get_json("/api/openapi.json").await;
     let operator =
         Actor { request_id: "hostile".into(), name: "operator".into(), ..Actor::default() };
     let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();

@@ -200,15 +200,7 @@ fn conforms(document: &Value, schema: &Value, answer: &Value, at: &str) {
 #[tokio::test]
 async fn the_answers_are_the_schemas_the_reference_shows() {
     let server = TestServer::start(Backend::Sqlite, "schemas").await.unwrap();
-    let document: Value = server
-        .client
-        .get(server.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = server.get_json("/api/openapi.json").await;
     for name in ["KeyView", "UserView", "DomainView", "MeView", "Activity", "AuditRecord"] {
         assert!(document["components"]["schemas"].get(name).is_some(), "no schema {name}");
     }

@@ -151,6 +151,12 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path`'s JSON answer, whatever its status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Logs in; the access token, or the error body.
     pub async fn login(&self, user: &str, password: &str) -> Result<String, Value> {
         let response = self
