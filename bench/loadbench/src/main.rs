@@ -137,7 +137,7 @@ async fn serve_on(
         workers,
         listener,
         router,
-        keyward_server::Limits::default(),
+        keyward_server::Capacity::default(),
         std::future::pending(),
     )
     .await

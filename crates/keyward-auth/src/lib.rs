@@ -26,7 +26,7 @@ mod cache;
 pub mod error;
 mod layer;
 mod metrics;
-pub mod pipeline;
+mod pipeline;
 mod policy;
 mod principal;
 mod rate_limit;

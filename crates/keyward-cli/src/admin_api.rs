@@ -182,7 +182,7 @@ impl PolicyEdit {
         current: &keyward_store::KeyPolicy,
         now_ms: i64,
     ) -> anyhow::Result<keyward_store::KeyPolicy> {
-        use keyward_store::policy::{checked_expiry, checked_routes, parse_networks};
+        use keyward_store::{checked_expiry, checked_routes, parse_networks};
         Ok(keyward_store::KeyPolicy {
             expires_at_ms: match self.expires_at_ms {
                 None => current.expires_at_ms,

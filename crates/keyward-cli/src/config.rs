@@ -16,7 +16,7 @@ use keyward_server::gateway::{
     Unrouted,
 };
 use keyward_server::throttle::ThrottleSettings;
-use keyward_server::{Limits, RouteSchemes, Settings};
+use keyward_server::{Capacity, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
 use merge::Merge;
@@ -344,7 +344,7 @@ impl ServeArgs {
         }
         let defaults = Settings::default();
         let (data_dir, database_url) = std::mem::take(&mut self.store).resolve()?;
-        let limits = self.limits(defaults.limits)?;
+        let capacity = self.capacity(defaults.capacity)?;
         let routes = RouteSources {
             flags: self
                 .routes
@@ -352,7 +352,7 @@ impl ServeArgs {
                 .map(|flag| RouteConfig::from_flag(flag.trim()))
                 .collect::<Result<_, _>>()?,
             file: self.config.clone(),
-            request_timeout: limits.request_timeout,
+            request_timeout: capacity.request_timeout,
         };
         let (token_ttl_ms, rotation_overlap_ms) = self.tokens(&defaults)?;
         let settings = Settings {
@@ -364,7 +364,7 @@ impl ServeArgs {
                 Some(PublicScheme::Https) => "https",
                 Some(PublicScheme::Http) | None => defaults.uri_scheme,
             },
-            limits,
+            capacity,
             login: self.login(defaults.login)?,
             routes: routes.check(std::mem::take(&mut self.route))?,
             identity_headers: match &self.identity_header_prefix {
@@ -453,11 +453,11 @@ impl ServeArgs {
         Ok((token_ttl * 1000, overlap * 1000))
     }
 
-    /// Limits that leave the server usable: every timeout 1 to 3600 s, every cap at least 1.
-    fn limits(&self, defaults: Limits) -> anyhow::Result<Limits> {
+    /// Capacity that leave the server usable: every timeout 1 to 3600 s, every cap at least 1.
+    fn capacity(&self, defaults: Capacity) -> anyhow::Result<Capacity> {
         let seconds =
             |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
-        let limits = Limits {
+        let capacity = Capacity {
             header_read_timeout: seconds(self.header_timeout_seconds, defaults.header_read_timeout),
             body_read_timeout: seconds(self.body_timeout_seconds, defaults.body_read_timeout),
             request_timeout: seconds(self.request_timeout_seconds, defaults.request_timeout),
@@ -465,19 +465,19 @@ impl ServeArgs {
             max_requests: self.max_requests.unwrap_or(defaults.max_requests),
         };
         let timeouts = [
-            ("header timeout", limits.header_read_timeout),
-            ("body timeout", limits.body_read_timeout),
-            ("request timeout", limits.request_timeout),
+            ("header timeout", capacity.header_read_timeout),
+            ("body timeout", capacity.body_read_timeout),
+            ("request timeout", capacity.request_timeout),
         ];
         for (name, timeout) in timeouts {
             if !(1..=3600).contains(&timeout.as_secs()) {
                 bail!("the {name} must be 1 to 3600 seconds, not {}", timeout.as_secs());
             }
         }
-        if limits.max_connections == 0 || limits.max_requests == 0 {
+        if capacity.max_connections == 0 || capacity.max_requests == 0 {
             bail!("max connections and max requests must be at least 1");
         }
-        Ok(limits)
+        Ok(capacity)
     }
 
     fn login(&self, defaults: ThrottleSettings) -> anyhow::Result<ThrottleSettings> {

@@ -126,7 +126,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
-        let limits = config.settings.limits;
+        let capacity = config.settings.capacity;
         let routes = config.settings.routes.len();
         let forward_auth = config.settings.forward_auth.clone();
         let clock = keyward_store::system_clock();
@@ -193,7 +193,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             store.backend().name(),
             redact(&config.database_url)
         );
-        keyward_server::serve_on(workers, listener, app.app, limits, shutdown).await?;
+        keyward_server::serve_on(workers, listener, app.app, capacity, shutdown).await?;
         if let Err(error) = app.uses.flush().await {
             say!("could not record keys' last use: {error}");
         }

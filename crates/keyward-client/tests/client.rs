@@ -37,9 +37,9 @@ async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
     let app = keyward_server::app_with_clock(store, settings, clock);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let limits = keyward_server::Limits::default();
+    let capacity = keyward_server::Capacity::default();
     tokio::spawn(async move {
-        keyward_server::serve(listener, app, limits, std::future::pending()).await.unwrap()
+        keyward_server::serve(listener, app, capacity, std::future::pending()).await.unwrap()
     });
     (base, ApiKey::new(key.token, secret.unwrap().0), dir)
 }

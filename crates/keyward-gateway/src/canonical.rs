@@ -33,6 +33,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Uri};
 
 use crate::path::{PathError, canonical_path};
+use crate::spelling::{NAME_BUFFER, as_read};
 
 /// A request's path and host as keyward decides on them.
 #[derive(Clone, Debug)]
@@ -343,8 +344,8 @@ pub fn method_overrides(headers: &HeaderMap, query: Option<&str>) -> Vec<MethodO
         if !matches!(name.as_str().len(), 13 | 17 | 22) {
             continue;
         }
-        let mut buffer = [0u8; crate::headers::NAME_BUFFER];
-        let read = crate::headers::as_read(name.as_str(), &mut buffer);
+        let mut buffer = [0u8; NAME_BUFFER];
+        let read = as_read(name.as_str(), &mut buffer);
         if let Some(known) =
             OverrideName::HEADERS.iter().find(|known| read == Some(known.as_bytes()))
         {

@@ -34,9 +34,10 @@ use keyward_auth::error::{ApiError, ErrorCode};
 use keyward_auth::{Admitted, AnswerTags, BodyWithheld, Principal};
 
 use crate::canonical::CanonicalRequest;
-use crate::headers::{self, Owned, reads_as};
+use crate::headers::{self, Owned};
 use crate::proxy::{ForeignOverride, authorized_method, method_not_allowed};
 use crate::route::{Access, QueryCredentials};
+use crate::spelling::reads_as;
 use crate::{Gateway, door_refusal};
 
 /// The path forward-auth answers on (and below).

@@ -36,6 +36,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use smallvec::SmallVec;
 
 use crate::canonical::OverrideName;
+use crate::spelling::{NAME_BUFFER, as_read, starts_like};
 
 /// The headers a scheme's credentials travel in, removed on the way up (any other
 /// `x-logtrust-` header too).
@@ -80,23 +81,11 @@ pub enum Owned {
     MethodOverride,
     /// A rewritten target, which some frameworks serve instead of the request's own
     /// (Symfony and Zend read `X-Original-URL` and `X-Rewrite-URL`), or a forward-auth proxy
-    /// names the original request with ([`REWRITTEN_TARGETS`]).
+    /// names the original request with (`X-Original-URI`, `X-Original-Method`,
+    /// `X-Forwarded-URI`, `X-Forwarded-Method`, `X-Envoy-Original-Path`).
     RewrittenTarget,
     /// A scheme's credentials ([`CREDENTIAL_HEADERS`], and every `x-logtrust-` header).
     Credential,
-}
-
-impl Owned {
-    /// A stable name for errors and the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Owned::Identity => "identity",
-            Owned::Forwarding => "forwarding",
-            Owned::MethodOverride => "method-override",
-            Owned::RewrittenTarget => "rewritten-target",
-            Owned::Credential => "credential",
-        }
-    }
 }
 
 /// Which kind of owned header `name` (a [`HeaderName`]'s text, lower case) is to an upstream,
@@ -144,49 +133,6 @@ pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
     };
     Some(kind)
 }
-
-/// The longest header name [`as_read`] rewrites.
-pub const NAME_BUFFER: usize = 64;
-
-/// A header name (a [`HeaderName`]'s text, lower case) as upstreams read it: WSGI, PHP, Rack
-/// and every CGI-style server map `_` and `-` alike (`x_keyward_principal` and
-/// `X-Keyward-Principal` are both `HTTP_X_KEYWARD_PRINCIPAL`). Borrowed unless the name has an
-/// `_`; `None` for a name with an `_` longer than the buffer.
-pub fn as_read<'a>(name: &'a str, buffer: &'a mut [u8; NAME_BUFFER]) -> Option<&'a [u8]> {
-    let bytes = name.as_bytes();
-    if !bytes.contains(&b'_') {
-        return Some(bytes);
-    }
-    let buffer = buffer.get_mut(..bytes.len())?;
-    for (out, byte) in buffer.iter_mut().zip(bytes) {
-        *out = if *byte == b'_' { b'-' } else { byte.to_ascii_lowercase() };
-    }
-    Some(buffer)
-}
-
-/// Whether `name` is `canonical` (lower case, with `-`) as upstreams read it.
-pub fn reads_as(name: &str, canonical: &str) -> bool {
-    let mut buffer = [0u8; NAME_BUFFER];
-    as_read(name, &mut buffer) == Some(canonical.as_bytes())
-}
-
-/// Whether `name` starts with `prefix` as upstreams read them, for names of any length.
-fn starts_like(name: &str, prefix: &str) -> bool {
-    let fold = |b: u8| if b == b'_' { b'-' } else { b.to_ascii_lowercase() };
-    name.len() >= prefix.len() && name.bytes().zip(prefix.bytes()).all(|(a, b)| fold(a) == fold(b))
-}
-
-/// Headers that name another target than the request's own: the frameworks' and the
-/// forward-auth proxies'.
-pub const REWRITTEN_TARGETS: [&str; 7] = [
-    "x-original-url",
-    "x-rewrite-url",
-    "x-original-uri",
-    "x-original-method",
-    "x-forwarded-uri",
-    "x-forwarded-method",
-    "x-envoy-original-path",
-];
 
 /// What the gateway keeps of a client's headers on the way up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -751,7 +697,16 @@ mod tests {
             assert_eq!(owned(name, prefix), None, "{name}");
         }
         // Each list keyward keeps is classified as it says.
-        for name in REWRITTEN_TARGETS {
+        let rewritten_targets = [
+            "x-original-url",
+            "x-rewrite-url",
+            "x-original-uri",
+            "x-original-method",
+            "x-forwarded-uri",
+            "x-forwarded-method",
+            "x-envoy-original-path",
+        ];
+        for name in rewritten_targets {
             assert_eq!(owned(name, prefix), Some(Owned::RewrittenTarget), "{name}");
         }
         for name in CREDENTIAL_HEADERS {

@@ -22,19 +22,20 @@
 //! ([`Gateway::reload`]): requests in flight finish on the routes they started with.
 
 pub mod canonical;
-pub mod forward_auth;
+mod forward_auth;
 pub mod grpc;
-pub mod headers;
+mod headers;
 pub mod path;
 mod proxy;
-pub mod route;
+mod route;
+mod spelling;
 
 #[doc(hidden)]
 pub mod __fuzzing;
 
 pub use forward_auth::{BodyForwarding, ForwardAuthProxy, ForwardAuthSettings, Unrouted};
 pub use headers::IdentityHeaders;
-pub use route::{Route, RouteConfig, RouteError, Routes};
+pub use route::{Route, RouteConfig, RouteError, Routes, served_by_keyward};
 
 use std::sync::{Arc, RwLock};
 

@@ -9,19 +9,24 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 
-/// The client's address, from the connection ([`crate::serve`] records it); `None` when the
-/// app is called without one (tests that call the router directly).
+/// The client's address, as key policies see it ([`crate::auth::TrustedProxies::client_address`]): the
+/// connection's peer ([`crate::serve`] records it), or the client a trusted proxy forwards
+/// for. `None` when the app is called without a connection (tests that call the router
+/// directly) or a trusted proxy's forwarding headers cannot be read.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let connected = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientAddress(connected.map(|info| info.0.ip())))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(state.trusted_proxies.client_address(parts)))
     }
 }
 

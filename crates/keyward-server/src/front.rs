@@ -11,7 +11,7 @@
 //!   ─▶ the request id on the answer
 //! ```
 //!
-//! keyward's own paths are a fixed list ([`keyward_gateway::route::served_by_keyward`]) that
+//! keyward's own paths are a fixed list ([`keyward_gateway::served_by_keyward`]) that
 //! no gateway route may overlap, so a gateway request never walks keyward's routing table, and
 //! a path under keyward's own that no handler takes still reaches the gateway's 404 through
 //! the router's fallback.
@@ -33,8 +33,8 @@ use keyward_gateway::Gateway;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
+use crate::capacity::{Capacity, RequestCap};
 use crate::error::{ApiError, ErrorCode};
-use crate::limits::{Limits, RequestCap};
 use crate::log::RequestContext;
 use crate::metrics::Metrics;
 use crate::request_id::{self, RequestIds};
@@ -51,7 +51,7 @@ struct Front {
     router: Router,
     gateway: Gateway,
     body_limit: DefaultBodyLimit,
-    limits: Limits,
+    capacity: Capacity,
     requests: RequestCap,
     ids: RequestIds,
     metrics: Arc<Metrics>,
@@ -67,7 +67,7 @@ pub(crate) struct Parts {
     /// The largest request body keyward's own handlers read.
     pub body_limit: usize,
     /// The request cap and timeouts.
-    pub limits: Limits,
+    pub capacity: Capacity,
     /// What every answer is counted in.
     pub metrics: Arc<Metrics>,
     /// How answers are signed, when a response key is set.
@@ -80,8 +80,8 @@ impl App {
             router: parts.router,
             gateway: parts.gateway,
             body_limit: DefaultBodyLimit::max(parts.body_limit),
-            requests: RequestCap::new(parts.limits.max_requests),
-            limits: parts.limits,
+            requests: RequestCap::new(parts.capacity.max_requests),
+            capacity: parts.capacity,
             ids: RequestIds::new(),
             metrics: parts.metrics,
             signing: parts.signing,
@@ -110,7 +110,7 @@ impl Front {
         B::Error: Into<axum::BoxError>,
     {
         let started = Instant::now();
-        let timeout = self.limits.body_read_timeout;
+        let timeout = self.capacity.body_read_timeout;
         // A request without a body keeps saying so (an upstream gets no body, not an empty
         // chunked one), and no read timer is set for it.
         let mut request = request.map(|body| match body.is_end_stream() {
@@ -148,7 +148,7 @@ impl Front {
             return ApiError::new(ErrorCode::Overloaded).with_retry_after(1).into_response();
         };
         let answer = AssertUnwindSafe(self.dispatch(peer, request)).catch_unwind();
-        match tokio::time::timeout(self.limits.request_timeout, answer).await {
+        match tokio::time::timeout(self.capacity.request_timeout, answer).await {
             Ok(Ok(response)) => response,
             Ok(Err(_panic)) => {
                 tracing::error!("the request's handler panicked; answered 500");
@@ -160,7 +160,7 @@ impl Front {
 
     /// keyward's router for its own paths, the gateway for every other.
     async fn dispatch(&self, peer: SocketAddr, mut request: Request<Body>) -> Response {
-        if !keyward_gateway::route::served_by_keyward(request.uri().path()) {
+        if !keyward_gateway::served_by_keyward(request.uri().path()) {
             return self.gateway.proxy(Some(peer), request).await;
         }
         request.extensions_mut().insert(ConnectInfo(peer));

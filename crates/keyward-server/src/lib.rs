@@ -3,7 +3,7 @@
 //! sessions, activities, API keys, users, the audit log and provisioning (`/probio`), the admin
 //! console ([`console`]), the API reference ([`openapi`], made from the routes served; answers
 //! are the typed [`views`] it shows as schemas) and health checks; and the limits
-//! that come before any work ([`limits`], [`serve`], [`throttle`]). [`app`] builds the
+//! that come before any work ([`capacity`], [`serve`], [`throttle`]). [`app`] builds the
 //! [`App`]; [`serve()`] serves it; [`log`] writes what happens, with the request it happens in.
 //!
 //! ```text
@@ -18,14 +18,14 @@
 //! It does not terminate TLS (run it behind a proxy for that) and keeps its caches, replay
 //! memory and login counts in the process's memory.
 
+mod capacity;
 pub mod console;
 pub mod extract;
 mod front;
-pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod openapi;
-pub mod request_id;
+mod request_id;
 pub mod response_signing;
 mod routes;
 mod serve;
@@ -33,11 +33,11 @@ pub mod throttle;
 pub mod views;
 mod workers;
 
+pub use capacity::Capacity;
 pub use front::App;
 pub use keyward_auth as auth;
 pub use keyward_auth::{authz, error};
 pub use keyward_gateway as gateway;
-pub use limits::Limits;
 pub use request_id::RequestIds;
 pub use serve::{serve, serve_on};
 pub use workers::Workers;
@@ -80,7 +80,7 @@ pub struct Settings {
     /// The credential cache's sizes.
     pub cache: CacheSettings,
     /// Timeouts and caps on connections and requests.
-    pub limits: Limits,
+    pub capacity: Capacity,
     /// Failed logins allowed per account and per address.
     pub login: ThrottleSettings,
     /// The gateway's routes (none by default).
@@ -147,7 +147,7 @@ impl Default for Settings {
             rotation_overlap_ms: 86_400 * 1000,
             uri_scheme: "http",
             cache: CacheSettings::default(),
-            limits: Limits::default(),
+            capacity: Capacity::default(),
             login: ThrottleSettings::default(),
             routes: Routes::default(),
             identity_headers: IdentityHeaders::default(),
@@ -176,6 +176,8 @@ pub struct Shared {
     pub throttle: LoginThrottle,
     /// The gateway's routes and forward-auth.
     pub gateway: Gateway,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
     /// The settings.
     pub settings: Settings,
 }
@@ -274,7 +276,8 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .merge(routes::forward_auth(&gateway));
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
-    let shared = Shared { store, cache, throttle, gateway: gateway.clone(), settings };
+    let shared =
+        Shared { store, cache, throttle, gateway: gateway.clone(), trusted_proxies, settings };
     let app = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
     Application { app, gateway, uses, metrics }
 }
@@ -306,7 +309,8 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
     };
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), None));
-    let shared = Shared { store, cache, throttle, gateway, settings };
+    let trusted_proxies = TrustedProxies::default();
+    let shared = Shared { store, cache, throttle, gateway, trusted_proxies, settings };
     finish(routes, AppState(Arc::new(shared)), metrics, None)
 }
 
@@ -329,8 +333,8 @@ fn finish(
     metrics: Arc<metrics::Metrics>,
     signing: Option<response_signing::Signing>,
 ) -> App {
-    let (body_limit, limits) = (state.settings.body_limit, state.settings.limits);
+    let (body_limit, capacity) = (state.settings.body_limit, state.settings.capacity);
     let gateway = state.gateway.clone();
     let router = routes::answer_unknown(routes).with_state(state);
-    App::new(front::Parts { router, gateway, body_limit, limits, metrics, signing })
+    App::new(front::Parts { router, gateway, body_limit, capacity, metrics, signing })
 }

@@ -1,4 +1,4 @@
-//! Serves an [`App`] on a TCP listener, with the connection-level [`Limits`]: at most
+//! Serves an [`App`] on a TCP listener, with the connection-level [`Capacity`]: at most
 //! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed),
 //! and a header-read timeout (a client that sent part of a request and stalled is answered 408;
 //! an idle keep-alive connection is closed). Every request carries the client's address (as
@@ -10,9 +10,9 @@
 //! # async fn demo(store: keyward_store::Store) -> std::io::Result<()> {
 //! use keyward_server::{Settings, app, serve};
 //! let settings = Settings::default();
-//! let limits = settings.limits;
+//! let capacity = settings.capacity;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! serve(listener, app(store, settings), limits, std::future::pending()).await
+//! serve(listener, app(store, settings), capacity, std::future::pending()).await
 //! # }
 //! ```
 
@@ -35,7 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::App;
-use crate::limits::Limits;
+use crate::capacity::Capacity;
 use crate::workers::Workers;
 
 /// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
@@ -67,10 +67,10 @@ fn header_timeout() -> Vec<u8> {
 pub async fn serve(
     listener: TcpListener,
     app: App,
-    limits: Limits,
+    capacity: Capacity,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    accept(listener, app, limits, None, shutdown).await
+    accept(listener, app, capacity, None, shutdown).await
 }
 
 /// [`serve`], each connection served on one of `workers`, in turn.
@@ -78,20 +78,20 @@ pub async fn serve_on(
     workers: &Workers,
     listener: TcpListener,
     app: App,
-    limits: Limits,
+    capacity: Capacity,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    accept(listener, app, limits, Some(workers), shutdown).await
+    accept(listener, app, capacity, Some(workers), shutdown).await
 }
 
 async fn accept(
     listener: TcpListener,
     app: App,
-    limits: Limits,
+    capacity: Capacity,
     workers: Option<&Workers>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = Arc::new(Semaphore::new(capacity.max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -115,7 +115,7 @@ async fn accept(
         };
         // Out of this runtime's hands: the worker's runtime takes the socket on.
         let Ok(stream) = stream.into_std() else { continue };
-        let connection = serve_connection(stream, peer, app.clone(), limits, graceful.watcher());
+        let connection = serve_connection(stream, peer, app.clone(), capacity, graceful.watcher());
         let served = async move {
             connection.await;
             drop(permit);
@@ -135,7 +135,7 @@ async fn serve_connection(
     stream: std::net::TcpStream,
     peer: SocketAddr,
     app: App,
-    limits: Limits,
+    capacity: Capacity,
     watcher: Watcher,
 ) {
     // A second handle on the socket answers a stalled head after hyper gives up on it.
@@ -144,13 +144,13 @@ async fn serve_connection(
     let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
     let service = service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(capacity.header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let connection = builder.serve_connection_with_upgrades(io, service);
     // hyper's header timeout starts once the protocol is known, which takes a first byte: a
     // connection that sends none is closed after the same time.
     let silent = async {
-        tokio::time::sleep(limits.header_read_timeout).await;
+        tokio::time::sleep(capacity.header_read_timeout).await;
         if state.anything.load(Ordering::Relaxed) {
             std::future::pending::<()>().await;
         }

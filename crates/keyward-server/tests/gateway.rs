@@ -503,9 +503,9 @@ async fn h2c_upstreams_are_pooled_and_routes_reload_while_serving() {
     let app = keyward_server::application(store.clone(), settings, keyward_store::system_clock());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let limits = keyward_server::Limits::default();
+    let capacity = keyward_server::Capacity::default();
     let task =
-        tokio::spawn(keyward_server::serve(listener, app.app, limits, std::future::pending()));
+        tokio::spawn(keyward_server::serve(listener, app.app, capacity, std::future::pending()));
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..3 {
         let echoed: Value =

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use common::{Scheme, TestServer, error_body, header, raw, read_response, sign, status};
 use keyward_server::throttle::ThrottleSettings;
-use keyward_server::{Limits, Settings};
+use keyward_server::{Capacity, Settings};
 use keyward_store::StoreOptions;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-fn with_limits(limits: Limits) -> Settings {
-    Settings { limits, ..common::settings() }
+fn with_capacity(capacity: Capacity) -> Settings {
+    Settings { capacity, ..common::settings() }
 }
 
 /// Connects and sends `bytes`, keeping the connection open.
@@ -37,9 +37,9 @@ fn assert_shape(response: &str, expected_status: u16, expected_code: u64) {
 
 #[tokio::test]
 async fn a_request_whose_headers_stall_gets_408_and_an_idle_connection_is_closed() {
-    let limits = Limits { header_read_timeout: Duration::from_secs(1), ..Limits::default() };
+    let capacity = Capacity { header_read_timeout: Duration::from_secs(1), ..Capacity::default() };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "header_timeout", with_limits(limits))
+        TestServer::start_with(common::Backend::Sqlite, "header_timeout", with_capacity(capacity))
             .await
             .unwrap();
     let mut stalled = open(&server, b"GET /api/me HTTP/1.1\r\nHost: x\r\nAuthori").await;
@@ -52,9 +52,9 @@ async fn a_request_whose_headers_stall_gets_408_and_an_idle_connection_is_closed
 
 #[tokio::test]
 async fn a_body_that_stalls_gets_408_whoever_reads_it() {
-    let limits = Limits { body_read_timeout: Duration::from_secs(1), ..Limits::default() };
+    let capacity = Capacity { body_read_timeout: Duration::from_secs(1), ..Capacity::default() };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "body_timeout", with_limits(limits))
+        TestServer::start_with(common::Backend::Sqlite, "body_timeout", with_capacity(capacity))
             .await
             .unwrap();
     let (_, token, secret) =
@@ -88,13 +88,13 @@ async fn a_body_that_stalls_gets_408_whoever_reads_it() {
 async fn a_request_past_the_whole_request_timeout_gets_408() {
     // Long enough for the admin's login (a password hash, slow in a debug build on a busy
     // machine) to pass under it when the server starts.
-    let limits = Limits {
+    let capacity = Capacity {
         request_timeout: Duration::from_secs(5),
         body_read_timeout: Duration::from_secs(30),
-        ..Limits::default()
+        ..Capacity::default()
     };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "request_timeout", with_limits(limits))
+        TestServer::start_with(common::Backend::Sqlite, "request_timeout", with_capacity(capacity))
             .await
             .unwrap();
     let head = format!(
@@ -108,9 +108,9 @@ async fn a_request_past_the_whole_request_timeout_gets_408() {
 
 #[tokio::test]
 async fn connections_past_the_cap_get_503_with_retry_after() {
-    let limits = Limits { max_connections: 2, ..Limits::default() };
+    let capacity = Capacity { max_connections: 2, ..Capacity::default() };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "connections", with_limits(limits))
+        TestServer::start_with(common::Backend::Sqlite, "connections", with_capacity(capacity))
             .await
             .unwrap();
     let _held = [open(&server, b"").await, open(&server, b"").await];
@@ -128,10 +128,11 @@ async fn connections_past_the_cap_get_503_with_retry_after() {
 
 #[tokio::test]
 async fn requests_past_the_cap_get_503_with_retry_after() {
-    let limits = Limits { max_requests: 1, ..Limits::default() };
-    let server = TestServer::start_with(common::Backend::Sqlite, "requests", with_limits(limits))
-        .await
-        .unwrap();
+    let capacity = Capacity { max_requests: 1, ..Capacity::default() };
+    let server =
+        TestServer::start_with(common::Backend::Sqlite, "requests", with_capacity(capacity))
+            .await
+            .unwrap();
     // One request in flight, its body not yet sent.
     let head = format!(
         "POST /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
@@ -327,6 +328,54 @@ async fn wrong_password_logins_are_throttled_per_account_and_per_address() {
         .await
         .unwrap();
     assert_eq!(response.status(), 429);
+    server.stop().await;
+}
+
+/// Wrong passwords from `forwarded_for` (sent as `X-Forwarded-For`) until the address's limit
+/// of 2: the statuses of four attempts.
+async fn logins_from(server: &TestServer, forwarded_for: &str) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for user in ["a", "b", "c", "d"] {
+        let response = server
+            .client
+            .post(server.url("/api/login"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"UserName": user, "Password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_forwarded_client_only_behind_a_trusted_proxy() {
+    let login = ThrottleSettings { per_account: 0, per_address: 2, ..ThrottleSettings::default() };
+    let throttled = vec![401, 401, 429, 429];
+    // The test's client connects from 127.0.0.1: a trusted proxy here, so each client it
+    // forwards for has a count of its own (the address key policies see, too).
+    let trusted = Settings {
+        login,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..common::settings()
+    };
+    let server =
+        TestServer::start_with(common::Backend::Sqlite, "throttle_proxy", trusted).await.unwrap();
+    assert_eq!(logins_from(&server, "203.0.113.7").await, throttled);
+    assert_eq!(logins_from(&server, "203.0.113.8").await, throttled, "another client");
+    server.stop().await;
+    // Not trusted: the header is the client's own word, and every attempt counts against the
+    // connection's address however it is spelled.
+    let server = TestServer::start_with(
+        common::Backend::Sqlite,
+        "throttle_direct",
+        Settings { login, ..common::settings() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(logins_from(&server, "203.0.113.7").await, throttled);
+    assert_eq!(logins_from(&server, "203.0.113.8").await, vec![429; 4], "a forged address");
     server.stop().await;
 }
 

@@ -2,13 +2,15 @@
 //!
 //! Each function panics when its property fails, so a fuzzer reports it as a crash.
 
-use crate::key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};
+use crate::key::{AccessGrant, CredentialLookup, KeyMaterial};
+use crate::options::{BlankValues, SignatureRule, VerifyOptions};
 use crate::query_hmac::{self, ParameterOrder, SignedQuery};
 use crate::request::RequestView;
 use crate::rfc9421::{self, SignatureParams};
+use crate::scheme::KeyKind;
 use crate::time::parse_epoch_millis;
 use crate::token::TokenDigest;
-use crate::verify::{BlankValues, SignatureRule, Verifier, VerifyOptions};
+use crate::verify::Verifier;
 use crate::{Field, VerifyError};
 
 /// query-hmac parsing: never panics; more than [`query_hmac::MAX_PARAMETERS`] signed

@@ -12,9 +12,9 @@
 
 use crate::error::{Field, VerifyError};
 use crate::key::AccessGrant;
+use crate::options::VerifyOptions;
 use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::token::{CredentialKind, TokenDigest};
-use crate::verify::VerifyOptions;
 
 /// The token in an `Authorization: Bearer` value (scheme name case-insensitive, RFC 9110
 /// section 11.1), if it is one.

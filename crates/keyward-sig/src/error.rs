@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::key::KeyKind;
+use crate::scheme::KeyKind;
 use crate::scheme::Scheme;
 
 /// A part of a request that a scheme reads, named as a client author would see it.

@@ -19,13 +19,14 @@
 //! ```
 
 use crate::error::{Field, SignError, VerifyError};
-use crate::key::{KeyKind, KeyMaterial};
+use crate::key::KeyMaterial;
 use crate::mac::{Tag, tag_from_hex, to_hex};
+use crate::options::VerifyOptions;
 use crate::request::{CredentialField, CredentialFields};
-use crate::scheme::Scheme;
+use crate::scheme::{KeyKind, Scheme};
 use crate::time::parse_epoch_millis;
 use crate::token::CredentialKind;
-use crate::verify::{ReplayId, VerifyOptions, any_secret_matches};
+use crate::verified::ReplayId;
 
 /// The signature header.
 pub const SIGN: &str = "x-logtrust-sign";
@@ -143,7 +144,7 @@ impl<'r> Presented<'r> {
     ) -> Result<ReplayId, VerifyError> {
         // x-logtrust-sign = HMAC-SHA256(secret, apikey + body + timestamp)
         let parts = [self.token.as_bytes(), body, self.timestamp];
-        if any_secret_matches(key, &parts, &self.tag) {
+        if key.any_secret_matches(&parts, &self.tag) {
             Ok(ReplayId::from_signature(self.tag, self.timestamp_ms, options.window))
         } else {
             Err(VerifyError::SignatureMismatch { signed: parts.concat() })

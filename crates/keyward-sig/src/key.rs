@@ -6,38 +6,11 @@
 //! may hold two secrets while its secret is being rotated; a signature made with either
 //! verifies.
 
-use std::fmt;
-
 use crate::error::SignError;
-use crate::mac::HmacKey;
+use crate::mac::{HMAC_SHA256, HmacKey};
 use crate::public_key::PublicKey;
-use crate::rfc9421::HMAC_SHA256;
+use crate::scheme::KeyKind;
 use crate::token::TokenDigest;
-
-/// Whether an API key acts for a domain (a tenant) or for a reseller (who manages domains).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyKind {
-    /// Domain credentials: the tenant's own API.
-    Domain,
-    /// Reseller credentials: provisioning of the reseller's domains.
-    Reseller,
-}
-
-impl KeyKind {
-    /// `domain` or `reseller`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyKind::Domain => "domain",
-            KeyKind::Reseller => "reseller",
-        }
-    }
-}
-
-impl fmt::Display for KeyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What one API key verifies with, ready to use: its secret(s), with the HMAC key schedule
 /// computed once here and not per request, or its public key, parsed once. `Debug` never
@@ -109,13 +82,19 @@ impl KeyMaterial {
         }
     }
 
-    /// Every secret that verifies: the current one first (none for a public key).
-    pub(crate) fn verifying_keys(&self) -> impl Iterator<Item = &HmacKey> {
+    /// Whether any secret that verifies (the current one, or the previous one while a
+    /// rotation overlaps; none for a public key) gives `presented` over `parts`.
+    pub(crate) fn any_secret_matches(&self, parts: &[&[u8]], presented: &[u8]) -> bool {
         let (current, previous) = match &self.check {
             Check::Secret { current, previous } => (Some(current), previous.as_ref()),
             Check::PublicKey(_) => (None, None),
         };
-        current.into_iter().chain(previous)
+        // Every secret is tried even after a match would be found, so the time taken does not
+        // reveal which secret (current or previous) signed.
+        current
+            .into_iter()
+            .chain(previous)
+            .fold(false, |ok, secret| secret.verify_parts(parts, presented) | ok)
     }
 }
 

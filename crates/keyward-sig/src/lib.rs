@@ -56,23 +56,26 @@
 //!   requests with them (clients need it; verifying does not).
 
 pub mod bearer;
-pub mod error;
 pub mod header_hmac;
 #[cfg(feature = "http")]
 pub mod http_adapter;
-pub mod key;
 pub mod mac;
-pub mod presented;
 #[cfg(feature = "private-keys")]
 pub mod private_key;
 pub mod public_key;
 pub mod query_hmac;
-pub mod request;
 pub mod rfc9421;
-pub mod scheme;
-pub mod time;
 pub mod token;
-pub mod verify;
+
+mod error;
+mod key;
+mod options;
+mod presented;
+mod request;
+mod scheme;
+mod time;
+mod verified;
+mod verify;
 
 #[doc(hidden)]
 pub mod __fuzzing;
@@ -82,12 +85,11 @@ mod setting;
 pub use serde as __serde;
 
 pub use error::{Field, SignError, VerifyError};
-pub use key::{AccessGrant, CredentialLookup, KeyKind, KeyMaterial};
+pub use key::{AccessGrant, CredentialLookup, KeyMaterial};
+pub use options::{BlankValues, ComponentPolicy, SignatureRule, TokenFormat, VerifyOptions};
 pub use presented::{CredentialRef, Presented};
-pub use request::{RequestView, ResponseView};
-pub use scheme::Scheme;
+pub use request::{HeaderValues, RequestView, ResponseView};
+pub use scheme::{KeyKind, Scheme};
 pub use time::ClockWindow;
-pub use verify::{
-    BlankValues, ComponentPolicy, Principal, ReplayId, SignatureRule, TokenFormat, Verified,
-    Verifier, VerifyOptions,
-};
+pub use verified::{Principal, ReplayId, Verified};
+pub use verify::Verifier;

@@ -12,6 +12,10 @@ use std::fmt;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
+/// HMAC-SHA256's algorithm name, RFC 9421's `alg` value (section 3.3.3) and the algorithm a
+/// secret key is listed with.
+pub const HMAC_SHA256: &str = "hmac-sha256";
+
 /// Length of an HMAC-SHA256 tag.
 pub const TAG_LEN: usize = 32;
 

@@ -43,11 +43,12 @@
 
 use crate::error::VerifyError;
 use crate::key::{CredentialLookup, KeyMaterial};
+use crate::mac::HMAC_SHA256;
+use crate::options::VerifyOptions;
 use crate::request::RequestView;
-use crate::rfc9421::HMAC_SHA256;
 use crate::scheme::Scheme;
 use crate::token::TokenDigest;
-use crate::verify::{Principal, Verified, VerifyOptions};
+use crate::verified::{Principal, Verified};
 use crate::{bearer, header_hmac, query_hmac, rfc9421};
 
 /// What a presented credential names: the key or access token to look up.

@@ -32,9 +32,10 @@ use smallvec::SmallVec;
 use crate::error::{Field, SignError, VerifyError, shorten};
 use crate::key::KeyMaterial;
 use crate::mac::{Tag, tag_from_hex, to_hex};
+use crate::options::{BlankValues, VerifyOptions};
 use crate::request::RequestView;
 use crate::token::CredentialKind;
-use crate::verify::{BlankValues, ReplayId, VerifyOptions, any_secret_matches};
+use crate::verified::ReplayId;
 
 /// The order in which parameters are concatenated into the string-to-sign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -405,7 +406,7 @@ impl Presented<'_> {
             blank_variants.push(BlankValues::Skipped);
         }
         let matched = self.signed.any_ordering(&blank_variants, |canonical| {
-            any_secret_matches(key, &[canonical.as_bytes()], &self.tag)
+            key.any_secret_matches(&[canonical.as_bytes()], &self.tag)
         });
         if !matched {
             let canonical = self.signed.canonical(ParameterOrder::Bytewise, BlankValues::Signed);

@@ -53,3 +53,28 @@ impl fmt::Display for Scheme {
         f.write_str(self.as_str())
     }
 }
+
+/// Whether an API key acts for a domain (a tenant) or for a reseller (who manages domains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// Domain credentials: the tenant's own API.
+    Domain,
+    /// Reseller credentials: provisioning of the reseller's domains.
+    Reseller,
+}
+
+impl KeyKind {
+    /// `domain` or `reseller`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Domain => "domain",
+            KeyKind::Reseller => "reseller",
+        }
+    }
+}
+
+impl fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

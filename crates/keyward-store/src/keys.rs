@@ -8,8 +8,8 @@
 //! overlap of a secret rotation ends.
 
 use keyward_sig::KeyKind;
+use keyward_sig::mac::HMAC_SHA256;
 use keyward_sig::public_key::{Algorithm, PublicKey};
-use keyward_sig::rfc9421::HMAC_SHA256;
 use keyward_sig::token::CredentialKind;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -20,38 +20,11 @@ use crate::error::StoreError;
 use crate::invalidation::Invalidation;
 use crate::limits::{KeyLimits, write_key_limits};
 use crate::model::{
-    Actor, ApiKey, Credits, KeyCredentials, KeyState, KeyVerification, Permissions, RateLimit,
-    Secret,
+    Actor, ApiKey, Credits, KeyCredentials, KeyOwner, KeyPolicy, KeyState, KeyVerification,
+    Permissions, RateLimit, Secret,
 };
-use crate::policy::{KeyPolicy, write_key_policy};
+use crate::policy::write_key_policy;
 use crate::{Store, random_30};
-
-/// Who owns a key: keys are created, found and changed within their owner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyOwner {
-    /// A domain key.
-    Domain(i64),
-    /// A reseller key.
-    Reseller(i64),
-}
-
-impl KeyOwner {
-    /// The domain, for a domain key.
-    pub fn domain(self) -> Option<i64> {
-        match self {
-            KeyOwner::Domain(id) => Some(id),
-            KeyOwner::Reseller(_) => None,
-        }
-    }
-
-    /// The reseller, for a reseller key.
-    pub fn reseller(self) -> Option<i64> {
-        match self {
-            KeyOwner::Reseller(id) => Some(id),
-            KeyOwner::Domain(_) => None,
-        }
-    }
-}
 
 /// A key to create.
 #[derive(Clone, Debug)]

@@ -28,17 +28,17 @@
 mod accounts;
 mod activities;
 mod audit;
-pub mod changes;
-pub mod error;
+mod changes;
+mod error;
 mod invalidation;
 mod keys;
-pub mod limits;
-pub mod model;
+mod limits;
+mod model;
 mod password;
 
 mod permissions;
-pub mod policy;
-pub mod seal;
+mod policy;
+mod seal;
 mod tokens;
 
 use std::borrow::Cow;
@@ -51,10 +51,14 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{Bootstrap, UserUpdate};
 pub use audit::AuditEvent;
+pub use changes::ChangeFeedStats;
 pub use error::StoreError;
 pub use invalidation::Invalidation;
-pub use keys::{KeyOwner, NewApiKey, NewPublicKey};
-pub use limits::{KeyLimits, Spend};
+pub use keys::{NewApiKey, NewPublicKey};
+pub use limits::{
+    KeyLimits, MAX_CREDITS, MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_WINDOW_MS,
+    MAX_REFILL_INTERVAL_MS, MIN_REFILL_INTERVAL_MS, Spend,
+};
 pub use model::*;
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, check_password, hash_password, verify_password,
@@ -63,7 +67,10 @@ pub use permissions::{
     ALL_PERMISSIONS, DeclareError, EVERY_PERMISSION, MAX_PERMISSIONS, declare_permissions,
     known_permissions,
 };
-pub use policy::{KeyPolicy, MAX_NETWORKS, MAX_ROUTES, PolicyError, ROUTE_GROUPS, RouteScope};
+pub use policy::{
+    MAX_NETWORKS, MAX_ROUTES, PolicyError, ROUTE_GROUPS, checked_expiry, checked_routes,
+    parse_networks,
+};
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
 

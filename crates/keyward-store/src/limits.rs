@@ -14,8 +14,7 @@ use sqlx::{Acquire, Row};
 use crate::Store;
 use crate::error::StoreError;
 use crate::invalidation::Invalidation;
-use crate::keys::KeyOwner;
-use crate::model::{Actor, ApiKey, Credits, RateLimit, Refill};
+use crate::model::{Actor, ApiKey, Credits, KeyOwner, RateLimit, Refill};
 
 /// The most requests a rate limit may allow per window.
 pub const MAX_RATE_LIMIT_REQUESTS: u32 = 1_000_000;

@@ -3,8 +3,9 @@
 
 use std::fmt;
 
+use ipnet::IpNet;
 use keyward_sig::KeyKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::permissions::Permissions;
 
@@ -161,7 +162,7 @@ pub struct ApiKey {
     /// The key's usage quota.
     pub credits: Option<Credits>,
     /// Its expiry, client networks and routes.
-    pub policy: crate::policy::KeyPolicy,
+    pub policy: KeyPolicy,
     /// The rate limit of the key's root user, which the key's requests count against too
     /// (only on keys read for verification; see the store's `effective_key`).
     #[serde(skip)]
@@ -366,4 +367,53 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The total number of items.
     pub total: i64,
+}
+
+/// Who owns a key: keys are created, found and changed within their owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// A domain key.
+    Domain(i64),
+    /// A reseller key.
+    Reseller(i64),
+}
+
+impl KeyOwner {
+    /// The domain, for a domain key.
+    pub fn domain(self) -> Option<i64> {
+        match self {
+            KeyOwner::Domain(id) => Some(id),
+            KeyOwner::Reseller(_) => None,
+        }
+    }
+
+    /// The reseller, for a reseller key.
+    pub fn reseller(self) -> Option<i64> {
+        match self {
+            KeyOwner::Reseller(id) => Some(id),
+            KeyOwner::Domain(_) => None,
+        }
+    }
+}
+
+/// What a key may do beyond its permissions: `None` in a field means no restriction.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KeyPolicy {
+    /// From when the key is refused, epoch ms.
+    pub expires_at_ms: Option<i64>,
+    /// The client address ranges (IPv4 and IPv6) the key may be used from.
+    pub allowed_networks: Option<Vec<IpNet>>,
+    /// The routes (and methods) the key may call.
+    pub allowed_routes: Option<Vec<RouteScope>>,
+}
+
+/// A route a key may call: one of keyward's groups ([`crate::ROUTE_GROUPS`]) or a gateway route's
+/// prefix, with the methods allowed there (`None`: all).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteScope {
+    /// `api`, `admin`, `provisioning`, or a gateway route's prefix.
+    pub route: String,
+    /// Upper-case methods; `HEAD` goes with `GET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
 }

@@ -4,15 +4,14 @@
 //! key (or an access token minted from it) makes.
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::Store;
 use crate::error::StoreError;
-use crate::keys::KeyOwner;
-use crate::model::{Actor, ApiKey};
+use crate::model::{Actor, ApiKey, KeyOwner, KeyPolicy, RouteScope};
 
 /// The most network ranges one key may list.
 pub const MAX_NETWORKS: usize = 32;
@@ -165,28 +164,6 @@ pub fn checked_routes(
             Ok(RouteScope { route, methods })
         })
         .collect()
-}
-
-/// What a key may do beyond its permissions: `None` in a field means no restriction.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct KeyPolicy {
-    /// From when the key is refused, epoch ms.
-    pub expires_at_ms: Option<i64>,
-    /// The client address ranges (IPv4 and IPv6) the key may be used from.
-    pub allowed_networks: Option<Vec<IpNet>>,
-    /// The routes (and methods) the key may call.
-    pub allowed_routes: Option<Vec<RouteScope>>,
-}
-
-/// A route a key may call: one of keyward's groups ([`ROUTE_GROUPS`]) or a gateway route's
-/// prefix, with the methods allowed there (`None`: all).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteScope {
-    /// `api`, `admin`, `provisioning`, or a gateway route's prefix.
-    pub route: String,
-    /// Upper-case methods; `HEAD` goes with `GET`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub methods: Option<Vec<String>>,
 }
 
 impl RouteScope {

@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyward_sig::token::TokenDigest;
-use keyward_store::changes::ChangeFeedStats;
 use keyward_store::{
-    Actor, Invalidation, KeyOwner, MasterKey, NewApiKey, Permissions, State, Store, TokenOwner,
-    UserUpdate,
+    Actor, ChangeFeedStats, Invalidation, KeyOwner, MasterKey, NewApiKey, Permissions, State,
+    Store, TokenOwner, UserUpdate,
 };
 use keyward_testkit::env::PostgresDatabase;
 

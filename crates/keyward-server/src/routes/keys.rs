@@ -8,8 +8,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use keyward_sig::mac::HMAC_SHA256;
 use keyward_sig::public_key::{Algorithm, PublicKey};
-use keyward_sig::rfc9421::HMAC_SHA256;
 use keyward_store::{
     ApiKey, KeyLimits, KeyOwner, MAX_PERMISSIONS, NewApiKey, NewPublicKey, Permissions, Secret,
 };

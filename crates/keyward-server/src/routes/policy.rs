@@ -11,8 +11,9 @@
 //! configured gateway route (its prefix, after its host when it has one). In a change, a field
 //! left out stays as it is and `null` removes it. No key may change its own policy.
 
-use keyward_store::policy::{PolicyError, checked_expiry, checked_routes, parse_networks};
-use keyward_store::{KeyPolicy, RouteScope};
+use keyward_store::{
+    KeyPolicy, PolicyError, RouteScope, checked_expiry, checked_routes, parse_networks,
+};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -9,11 +9,11 @@
 //! In a change, a field left out stays as it is and `null` removes it. No principal may change
 //! the limits it is itself held to: a key its own, a user theirs, a key its root user's.
 
-use keyward_store::limits::{
+use keyward_store::{Credits, KeyLimits, RateLimit, Refill};
+use keyward_store::{
     MAX_CREDITS, MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_WINDOW_MS, MAX_REFILL_INTERVAL_MS,
     MIN_REFILL_INTERVAL_MS,
 };
-use keyward_store::{Credits, KeyLimits, RateLimit, Refill};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{ApiError, ErrorCode};

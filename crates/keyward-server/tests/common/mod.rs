@@ -111,10 +111,10 @@ impl TestServer {
         store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let limits = settings.limits;
+        let capacity = settings.capacity;
         let app = keyward_server::app_with_clock(store.clone(), settings, clock);
         let task = tokio::spawn(async move {
-            keyward_server::serve(listener, app, limits, std::future::pending()).await.unwrap();
+            keyward_server::serve(listener, app, capacity, std::future::pending()).await.unwrap();
         });
         // Built with keyward-client in the workspace, reqwest's TLS needs a crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -14,7 +14,7 @@
 //! when there is a body. Structured fields are parsed with the `sfv` crate.
 //!
 //! When a request carries several signatures, the first member of `Signature-Input` is the
-//! one verified, unless the options say [`SignatureRule::All`](crate::SignatureRule::All):
+//! one verified, unless the options say [`SignatureRule::All`]:
 //! then every member is checked as the first is, each with the key its `keyid` names.
 //!
 //! # Example
@@ -45,8 +45,8 @@ pub use accept::AcceptSignature;
 pub use base::{Message, SignatureBase};
 pub use digest::{DigestAlgorithm, check_content_digest, content_digest};
 pub use params::{
-    HMAC_SHA256, MAX_COMPONENT_PARAMETERS, MAX_COMPONENTS, MAX_SIGNATURE_PARAMETERS,
-    MAX_SIGNATURES, SignatureParams,
+    MAX_COMPONENT_PARAMETERS, MAX_COMPONENTS, MAX_SIGNATURE_PARAMETERS, MAX_SIGNATURES,
+    SignatureParams,
 };
 pub use response::{VerifiedResponse, sign_response, verify_response};
 
@@ -54,11 +54,12 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Field, SignError, VerifyError, shorten};
 use crate::key::KeyMaterial;
-use crate::mac::TAG_LEN;
+use crate::mac::{HMAC_SHA256, TAG_LEN};
+use crate::options::{ComponentPolicy, SignatureRule, VerifyOptions};
 use crate::public_key::Algorithm;
 use crate::request::{CredentialField, CredentialFields, RequestView};
 use crate::token::CredentialKind;
-use crate::verify::{ComponentPolicy, ReplayId, SignatureRule, VerifyOptions, any_secret_matches};
+use crate::verified::ReplayId;
 use base::ComponentError;
 
 /// The `Signature-Input` field.
@@ -312,7 +313,7 @@ pub(crate) fn check_signature(
         Some(public_key) => public_key.verify(base.as_bytes(), signature),
         None => {
             check_hmac_length(signature)?;
-            any_secret_matches(key, &[base.as_bytes()], signature)
+            key.any_secret_matches(&[base.as_bytes()], signature)
         }
     };
     match matches {

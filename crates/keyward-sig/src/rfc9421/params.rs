@@ -21,9 +21,7 @@ use sfv::{BareItemFromInput, KeyRef, ListSerializer, Parser};
 use smallvec::SmallVec;
 
 use crate::error::{Field, SignError, VerifyError};
-
-/// The `alg` value keyward accepts (RFC 9421 section 3.3.3).
-pub const HMAC_SHA256: &str = "hmac-sha256";
+use crate::mac::HMAC_SHA256;
 
 /// The most components one signature may cover. RFC 9421 sets no limit; real signatures cover
 /// a handful, and the RFC's own examples at most eight.

@@ -1,5 +1,5 @@
-//! Limits before work: how long a request may take to arrive and to be answered, how many are
-//! served at once ([`crate::request_id`] caps a client's request id). [`crate::serve`] adds the
+//! What one node takes on before any work: how long a request may take to arrive and to be
+//! answered, how many are served at once ([`crate::request_id`] caps a client's request id). [`crate::serve`] adds the
 //! connection-level ones (header-read timeout, connection cap).
 //!
 //! Every limit answers in keyward's error shape: 408 (code 36) for a request too slow to
@@ -13,9 +13,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The limits, all configurable; the defaults suit one node on a small machine.
+/// The node's capacity: its timeouts and caps, all configurable; the defaults suit one node on a small machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
+pub struct Capacity {
     /// How long a client may take to send a request's line and headers (default 10 s). Past
     /// it the connection is answered 408 and closed; an idle keep-alive connection is closed.
     pub header_read_timeout: Duration,
@@ -29,9 +29,9 @@ pub struct Limits {
     pub max_requests: usize,
 }
 
-impl Default for Limits {
+impl Default for Capacity {
     fn default() -> Self {
-        Limits {
+        Capacity {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
@@ -41,7 +41,7 @@ impl Default for Limits {
     }
 }
 
-/// The requests being served, held to [`Limits::max_requests`]: one atomic add on the way in
+/// The requests being served, held to [`Capacity::max_requests`]: one atomic add on the way in
 /// and one on the way out (a semaphore's release takes a lock).
 #[derive(Debug)]
 pub(crate) struct RequestCap {
