@@ -1,7 +1,7 @@
 //! keyward-server is keyward's HTTP API as an axum application, over keyward-auth's pipeline
 //! (re-exported as [`auth`], with its [`authz`] rule and [`error`] shape): the handlers for
 //! sessions, activities, API keys, users, the audit log and provisioning (`/probio`), the admin
-//! console ([`console`]), the API reference ([`openapi`], made from the routes served; answers
+//! console (its page, assets and sessions at `/console/`), the API reference ([`openapi`], made from the routes served; answers
 //! are the typed [`views`] it shows as schemas) and health checks; and the limits
 //! that come before any work ([`capacity`], [`serve`], [`throttle`]). [`app`] builds the
 //! [`App`]; [`serve()`] serves it; [`log`] writes what happens, with the request it happens in.
@@ -19,7 +19,7 @@
 //! memory and login counts in the process's memory.
 
 mod capacity;
-pub mod console;
+
 pub mod extract;
 mod front;
 pub mod log;

@@ -9,6 +9,7 @@
 
 pub(crate) mod activities;
 pub(crate) mod audit;
+pub(crate) mod console;
 pub(crate) mod keys;
 pub(crate) mod policy;
 pub(crate) mod probio;
@@ -33,7 +34,7 @@ use crate::auth::AuthLayer;
 use crate::error::{ApiError, ErrorCode};
 use crate::openapi::ErrorBody;
 use crate::views::ReadyView;
-use crate::{AppState, RouteSchemes, console};
+use crate::{AppState, RouteSchemes};
 use keyward_gateway::Gateway;
 
 /// Routes with their reference.
@@ -160,8 +161,16 @@ pub(crate) fn public() -> Group {
         .route("/api/docs", get(crate::openapi::browser))
         .route("/console", get(|| async { axum::response::Redirect::permanent("/console/") }))
         .route("/console/", get(console::index))
-        .route("/console/app.js", get(console::script))
+        .merge(console_script())
         .route("/console/app.css", get(console::style))
+}
+
+/// The console's script, one route per module (`/console/app.js`, the entry point, and those it
+/// imports): a name not in [`console::MODULES`] is answered as any path no route takes.
+fn console_script() -> Group {
+    console::MODULES.iter().fold(Group::new(), |group, &(name, source)| {
+        group.route(&format!("/console/{name}"), get(move || console::script(source)))
+    })
 }
 
 /// The same routes with no guard, for the load benchmark's baseline (authentication off).

@@ -17,16 +17,16 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, S
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
+use keyward_auth::session::{CSRF_COOKIE, SESSION_COOKIE};
 use serde::Deserialize;
 
+use super::session::{Door, end_session, log_in};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ClientAddress};
-use crate::routes::session::{Door, end_session, log_in};
 use crate::views::{ConsoleSessionView, Data};
 
-pub use keyward_auth::session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
 /// The console's path: its cookies are scoped to it, so a browser never sends them to an API
 /// on the same host (on any port), and the console calls the API below it.
 pub const CONSOLE_PATH: &str = "/console/";
@@ -65,17 +65,34 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// `GET /console/`.
 pub async fn index() -> Response {
-    asset("text/html; charset=utf-8", include_str!("../assets/console/index.html"))
+    asset("text/html; charset=utf-8", include_str!("../../assets/console/index.html"))
 }
 
-/// `GET /console/app.js`.
-pub async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../assets/console/app.js"))
+/// The console's script: ES modules, no bundler and no build step. `index.html` loads `app.js`,
+/// which imports the others by relative paths; each is served at `/console/{name}`.
+pub const MODULES: &[(&str, &str)] = &[
+    ("app.js", include_str!("../../assets/console/app.js")),
+    ("api.js", include_str!("../../assets/console/api.js")),
+    ("audit.js", include_str!("../../assets/console/audit.js")),
+    ("dom.js", include_str!("../../assets/console/dom.js")),
+    ("key.js", include_str!("../../assets/console/key.js")),
+    ("keys.js", include_str!("../../assets/console/keys.js")),
+    ("limits.js", include_str!("../../assets/console/limits.js")),
+    ("messages.js", include_str!("../../assets/console/messages.js")),
+    ("page.js", include_str!("../../assets/console/page.js")),
+    ("state.js", include_str!("../../assets/console/state.js")),
+    ("users.js", include_str!("../../assets/console/users.js")),
+    ("widgets.js", include_str!("../../assets/console/widgets.js")),
+];
+
+/// `GET /console/{name}` for each of [`MODULES`]: `source`, the module's text.
+pub async fn script(source: &'static str) -> Response {
+    asset("text/javascript; charset=utf-8", source)
 }
 
 /// `GET /console/app.css`.
 pub async fn style() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../assets/console/app.css"))
+    asset("text/css; charset=utf-8", include_str!("../../assets/console/app.css"))
 }
 
 fn set_cookie(headers: &mut HeaderMap, cookie: Cookie<'_>) {
@@ -201,4 +218,38 @@ pub async fn sign_out(
         set_cookie(&mut headers, expired);
     }
     Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MODULES;
+
+    /// The modules `source` imports: the names in its `from "./name.js"`.
+    fn imports(source: &str) -> impl Iterator<Item = &str> {
+        source
+            .split("from \"./")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"'))
+            .map(|(name, _)| name)
+    }
+
+    #[test]
+    fn the_page_loads_the_first_module_and_every_module_imported_is_served() {
+        let page = include_str!("../../assets/console/index.html");
+        assert!(
+            page.contains(&format!("<script type=\"module\" src=\"/console/{}\">", MODULES[0].0))
+        );
+        for (name, source) in MODULES {
+            for import in imports(source) {
+                assert!(
+                    MODULES.iter().any(|(served, _)| *served == import),
+                    "{name} imports {import}"
+                );
+            }
+        }
+        for (name, _) in &MODULES[1..] {
+            let imported = MODULES.iter().any(|(_, source)| imports(source).any(|i| i == *name));
+            assert!(imported, "no module imports {name}");
+        }
+    }
 }
