@@ -500,13 +500,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
         let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.unwrap();
         let admin = store.bootstrap(Some("cache-test-password")).await.unwrap().unwrap().admin;
-        let actor = Actor {
-            request_id: "cache".into(),
-            domain_id: Some(admin.domain_id),
-            user_id: Some(admin.id),
-            name: "admin".into(),
-            ..Actor::default()
-        };
+        let actor = Actor::user("cache", admin.domain_id, admin.id, "admin");
         let new = NewApiKey {
             limits: Default::default(),
             public_key: None,

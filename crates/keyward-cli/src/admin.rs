@@ -177,11 +177,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 fn operator() -> Actor {
     let now = keyward_store::system_clock()();
-    Actor {
-        request_id: format!("keyward-admin-{now}"),
-        name: "operator (keyward admin)".into(),
-        ..Actor::default()
-    }
+    Actor::operator(format!("keyward-admin-{now}"), "operator (keyward admin)")
 }
 
 fn checked_name(name: &str) -> anyhow::Result<()> {

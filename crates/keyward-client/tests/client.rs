@@ -15,13 +15,7 @@ async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
     let store = Store::open(&url, MasterKey::from_bytes(&[3; 32])).await.unwrap();
     let admin = store.bootstrap(Some("correct horse battery")).await.unwrap().unwrap().admin;
-    let actor = Actor {
-        request_id: "t".into(),
-        domain_id: Some(admin.domain_id),
-        user_id: Some(admin.id),
-        name: "admin".into(),
-        ..Actor::default()
-    };
+    let actor = Actor::user("t", admin.domain_id, admin.id, "admin");
     let new = NewApiKey {
         limits: Default::default(),
         public_key: None,

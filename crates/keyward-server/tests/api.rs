@@ -453,17 +453,8 @@ async fn a_key_loses_a_permission_its_creator_loses_on_the_next_request() {
 
 #[tokio::test]
 async fn a_secret_rotated_elsewhere_verifies_once_the_cached_key_may_be_reloaded() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicI64, Ordering};
-    let now = Arc::new(AtomicI64::new(common::now_ms()));
-    let clock: keyward_store::Clock = {
-        let now = now.clone();
-        Arc::new(move || now.load(Ordering::Relaxed))
-    };
-    let server =
-        TestServer::start_clocked(common::Backend::Sqlite, "elsewhere", common::settings(), clock)
-            .await
-            .unwrap();
+    let clock = keyward_testkit::clock::ManualClock::now();
+    let server = TestServer::builder("elsewhere").clock(&clock).start().await.unwrap();
     let (id, token, secret) = server.create_key(&server.admin_token, "App", READ_WRITE).await;
     let get = |secret: String| {
         let (server, token) = (&server, token.clone());
@@ -477,11 +468,7 @@ async fn a_secret_rotated_elsewhere_verifies_once_the_cached_key_may_be_reloaded
     assert_eq!(get(secret.clone()).await, 200, "the key is now cached");
 
     // Another node (or `keyward admin`) rotates the secret, with no overlap.
-    let operator = keyward_store::Actor {
-        request_id: "elsewhere".into(),
-        name: "operator".into(),
-        ..Default::default()
-    };
+    let operator = keyward_store::Actor::operator("elsewhere", "operator");
     let (_, rotated) = server
         .elsewhere()
         .await
@@ -493,7 +480,7 @@ async fn a_secret_rotated_elsewhere_verifies_once_the_cached_key_may_be_reloaded
         401,
         "a young cache entry is trusted: bad signatures cannot force reads"
     );
-    now.fetch_add(11_000, Ordering::Relaxed);
+    clock.advance(11_000);
     assert_eq!(get(rotated.0.clone()).await, 200, "an older entry is read again on a mismatch");
     assert_eq!(get(secret).await, 401, "and the old secret, without overlap, is refused");
     server.stop().await;

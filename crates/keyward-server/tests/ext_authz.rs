@@ -35,7 +35,7 @@ async fn server() -> TestServer {
         },
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "ext_authz", settings).await.unwrap()
+    TestServer::builder("ext_authz").settings(settings).start().await.unwrap()
 }
 
 /// The check Envoy sends for `original`: with the body and Envoy's partial-body flag when

@@ -99,7 +99,7 @@ async fn server_with(proxy: Proxy, unrouted: Unrouted) -> TestServer {
         },
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "forward_auth", settings).await.unwrap()
+    TestServer::builder("forward_auth").settings(settings).start().await.unwrap()
 }
 
 /// The original request, signed by `scheme` (None: bearer with `key.0`).

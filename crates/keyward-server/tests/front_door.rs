@@ -9,7 +9,7 @@
 mod common;
 
 use base64::Engine;
-use common::{Backend, Prepared, Scheme, TestServer, sign};
+use common::{Prepared, Scheme, TestServer, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_sig::RequestView;
 use keyward_sig::private_key::PrivateKey;
@@ -51,7 +51,7 @@ async fn gateway(upstream: &EchoUpstream) -> TestServer {
     legacy.method_permissions.insert("DELETE".into(), vec!["orders:delete".into()]);
     let routes = Routes::check(vec![orders, public, live, admin, strip, legacy]).unwrap();
     let settings = keyward_server::Settings { routes, ..common::settings() };
-    TestServer::start_with(Backend::Sqlite, "front_door", settings).await.unwrap()
+    TestServer::builder("front_door").settings(settings).start().await.unwrap()
 }
 
 fn code(body: &Value) -> i64 {

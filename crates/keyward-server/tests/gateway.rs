@@ -10,7 +10,7 @@ mod common;
 use std::collections::HashMap;
 
 use base64::Engine;
-use common::{Backend, Prepared, SIGNED_SCHEMES, Scheme, TestServer, send, sign};
+use common::{Prepared, SIGNED_SCHEMES, Scheme, TestServer, send, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
@@ -63,7 +63,7 @@ fn routes(upstream: &EchoUpstream) -> Vec<RouteConfig> {
 async fn gateway(configs: Vec<RouteConfig>) -> TestServer {
     let settings =
         keyward_server::Settings { routes: Routes::check(configs).unwrap(), ..common::settings() };
-    TestServer::start_with(Backend::Sqlite, "gateway", settings).await.unwrap()
+    TestServer::builder("gateway").settings(settings).start().await.unwrap()
 }
 
 async fn sent(server: &TestServer, request: Prepared) -> (u16, Value) {

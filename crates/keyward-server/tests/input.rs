@@ -187,8 +187,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
     use keyward_store::{Actor, KeyOwner, NewApiKey, Permissions};
     let server = TestServer::start(Backend::Sqlite, "hostile").await.unwrap();
     let document = server.get_json("/api/openapi.json").await;
-    let operator =
-        Actor { request_id: "hostile".into(), name: "operator".into(), ..Actor::default() };
+    let operator = Actor::operator("hostile", "operator");
     let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();
     let new = NewApiKey {
         limits: Default::default(),

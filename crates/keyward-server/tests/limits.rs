@@ -38,10 +38,11 @@ fn assert_shape(response: &str, expected_status: u16, expected_code: u64) {
 #[tokio::test]
 async fn a_request_whose_headers_stall_gets_408_and_an_idle_connection_is_closed() {
     let capacity = Capacity { header_read_timeout: Duration::from_secs(1), ..Capacity::default() };
-    let server =
-        TestServer::start_with(common::Backend::Sqlite, "header_timeout", with_capacity(capacity))
-            .await
-            .unwrap();
+    let server = TestServer::builder("header_timeout")
+        .settings(with_capacity(capacity))
+        .start()
+        .await
+        .unwrap();
     let mut stalled = open(&server, b"GET /api/me HTTP/1.1\r\nHost: x\r\nAuthori").await;
     assert_shape(&read_response(&mut stalled).await, 408, 36);
     // An idle connection is closed without an answer.
@@ -53,10 +54,11 @@ async fn a_request_whose_headers_stall_gets_408_and_an_idle_connection_is_closed
 #[tokio::test]
 async fn a_body_that_stalls_gets_408_whoever_reads_it() {
     let capacity = Capacity { body_read_timeout: Duration::from_secs(1), ..Capacity::default() };
-    let server =
-        TestServer::start_with(common::Backend::Sqlite, "body_timeout", with_capacity(capacity))
-            .await
-            .unwrap();
+    let server = TestServer::builder("body_timeout")
+        .settings(with_capacity(capacity))
+        .start()
+        .await
+        .unwrap();
     let (_, token, secret) =
         server.create_key(&server.admin_token, "App", &["activities:write"]).await;
     // Bearer: the handler's JSON extractor reads the body.
@@ -93,10 +95,11 @@ async fn a_request_past_the_whole_request_timeout_gets_408() {
         body_read_timeout: Duration::from_secs(30),
         ..Capacity::default()
     };
-    let server =
-        TestServer::start_with(common::Backend::Sqlite, "request_timeout", with_capacity(capacity))
-            .await
-            .unwrap();
+    let server = TestServer::builder("request_timeout")
+        .settings(with_capacity(capacity))
+        .start()
+        .await
+        .unwrap();
     let head = format!(
         "POST /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
         server.admin_token
@@ -110,9 +113,7 @@ async fn a_request_past_the_whole_request_timeout_gets_408() {
 async fn connections_past_the_cap_get_503_with_retry_after() {
     let capacity = Capacity { max_connections: 2, ..Capacity::default() };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "connections", with_capacity(capacity))
-            .await
-            .unwrap();
+        TestServer::builder("connections").settings(with_capacity(capacity)).start().await.unwrap();
     let _held = [open(&server, b"").await, open(&server, b"").await];
     tokio::time::sleep(Duration::from_millis(100)).await;
     let response = raw(&server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -130,9 +131,7 @@ async fn connections_past_the_cap_get_503_with_retry_after() {
 async fn requests_past_the_cap_get_503_with_retry_after() {
     let capacity = Capacity { max_requests: 1, ..Capacity::default() };
     let server =
-        TestServer::start_with(common::Backend::Sqlite, "requests", with_capacity(capacity))
-            .await
-            .unwrap();
+        TestServer::builder("requests").settings(with_capacity(capacity)).start().await.unwrap();
     // One request in flight, its body not yet sent.
     let head = format!(
         "POST /api/activities HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
@@ -290,8 +289,7 @@ async fn signature_input_with_40000_components_is_refused_before_any_lookup() {
 async fn wrong_password_logins_are_throttled_per_account_and_per_address() {
     let login = ThrottleSettings { per_account: 3, per_address: 5, ..ThrottleSettings::default() };
     let settings = Settings { login, ..common::settings() };
-    let server =
-        TestServer::start_with(common::Backend::Sqlite, "throttle", settings).await.unwrap();
+    let server = TestServer::builder("throttle").settings(settings).start().await.unwrap();
     let attempt = |user: &'static str, password: &'static str| {
         let request = server
             .client
@@ -360,20 +358,17 @@ async fn logins_are_throttled_per_forwarded_client_only_behind_a_trusted_proxy()
         trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         ..common::settings()
     };
-    let server =
-        TestServer::start_with(common::Backend::Sqlite, "throttle_proxy", trusted).await.unwrap();
+    let server = TestServer::builder("throttle_proxy").settings(trusted).start().await.unwrap();
     assert_eq!(logins_from(&server, "203.0.113.7").await, throttled);
     assert_eq!(logins_from(&server, "203.0.113.8").await, throttled, "another client");
     server.stop().await;
     // Not trusted: the header is the client's own word, and every attempt counts against the
     // connection's address however it is spelled.
-    let server = TestServer::start_with(
-        common::Backend::Sqlite,
-        "throttle_direct",
-        Settings { login, ..common::settings() },
-    )
-    .await
-    .unwrap();
+    let server = TestServer::builder("throttle_direct")
+        .settings(Settings { login, ..common::settings() })
+        .start()
+        .await
+        .unwrap();
     assert_eq!(logins_from(&server, "203.0.113.7").await, throttled);
     assert_eq!(logins_from(&server, "203.0.113.8").await, vec![429; 4], "a forged address");
     server.stop().await;
@@ -387,8 +382,12 @@ async fn a_flood_of_wrong_passwords_is_bounded_and_signed_requests_are_still_ser
         ..StoreOptions::default()
     };
     let login = ThrottleSettings { per_account: 0, per_address: 0, ..ThrottleSettings::default() };
-    let server =
-        TestServer::start_with_store(Settings { login, ..common::settings() }, options).await;
+    let server = TestServer::builder("store")
+        .settings(Settings { login, ..common::settings() })
+        .store_options(options)
+        .start()
+        .await
+        .unwrap();
     let (_, token, secret) =
         server.create_key(&server.admin_token, "App", &["activities:read"]).await;
     let flood = (0..40).map(|i| {
@@ -428,7 +427,7 @@ async fn a_locked_database_and_an_exhausted_pool_answer_503_not_500() {
         busy_timeout: Duration::from_millis(1500),
         ..StoreOptions::default()
     };
-    let server = TestServer::start_with_store(common::settings(), options).await;
+    let server = TestServer::builder("store").store_options(options).start().await.unwrap();
     let warm = server.bearer(&server.admin_token, "GET", "/api/activities", None).await;
     assert_eq!(warm.0, 200, "the token is cached before the database is locked");
     // Another process holds SQLite's write lock.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Backend, Scheme, TestServer, exchange, send, sign};
+use common::{Scheme, TestServer, exchange, send, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ async fn server(upstream: &EchoUpstream, trusted_proxies: &[&str]) -> TestServer
         trusted_proxies: trusted_proxies.iter().map(|p| p.parse().unwrap()).collect(),
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "policies", settings).await.unwrap()
+    TestServer::builder("policies").settings(settings).start().await.unwrap()
 }
 
 /// Creates a key with `policy` (fields merged into the new key's data): `(id, token, secret)`.

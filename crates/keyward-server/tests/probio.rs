@@ -13,11 +13,7 @@ use serde_json::{Value, json};
 
 /// What `keyward admin reseller create` does: a reseller and its key.
 async fn reseller(server: &TestServer, name: &str) -> (String, String) {
-    let operator = Actor {
-        request_id: format!("operator-{name}"),
-        name: "operator".into(),
-        ..Actor::default()
-    };
+    let operator = Actor::operator(format!("operator-{name}"), "operator");
     let reseller = server.store.create_reseller(&operator, name).await.unwrap();
     let new = NewApiKey {
         limits: Default::default(),

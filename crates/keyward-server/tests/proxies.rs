@@ -9,7 +9,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::process::{Process, free_port, installed, listening};
-use common::{Backend, Prepared, Scheme, TestServer, sign};
+use common::{Prepared, Scheme, TestServer, sign};
 use keyward_server::gateway::{ForwardAuthProxy, ForwardAuthSettings, RouteConfig, Routes};
 use keyward_testkit::upstream::EchoUpstream;
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ async fn keyward(upstream: &EchoUpstream, proxy: ForwardAuthProxy) -> TestServer
         forward_auth: ForwardAuthSettings { proxy: Some(proxy), ..ForwardAuthSettings::default() },
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "proxies", settings).await.unwrap()
+    TestServer::builder("proxies").settings(settings).start().await.unwrap()
 }
 
 /// Fills docs/gateway.md's configuration for `proxy` with this test's ports.

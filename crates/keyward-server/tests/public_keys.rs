@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Backend, Scheme, TestServer, send, sign, sign_with};
+use common::{Scheme, TestServer, send, sign, sign_with};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_sig::private_key::PrivateKey;
 use keyward_sig::public_key::Algorithm;
@@ -26,7 +26,7 @@ async fn server_with_route(upstream: &EchoUpstream) -> TestServer {
         routes: Routes::check(vec![orders]).unwrap(),
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "public_keys", settings).await.unwrap()
+    TestServer::builder("public_keys").settings(settings).start().await.unwrap()
 }
 
 /// Creates a key with `public_key` (and `algorithm` when given) as the admin.
@@ -256,7 +256,7 @@ async fn with_signatures_all_every_signature_of_a_request_must_verify() {
         settings.routes = Routes::check(vec![orders]).unwrap();
         servers.push((
             rule,
-            TestServer::start_with(Backend::Sqlite, "all_signatures", settings).await.unwrap(),
+            TestServer::builder("all_signatures").settings(settings).start().await.unwrap(),
         ));
     }
     for (rule, server) in servers {

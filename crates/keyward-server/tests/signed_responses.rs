@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, Prepared, Scheme, TestServer, exchange, sign};
+use common::{Prepared, Scheme, TestServer, exchange, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_server::response_signing::ResponseKey;
 use keyward_sig::private_key::PrivateKey;
@@ -36,7 +36,7 @@ async fn server(upstream: &EchoUpstream) -> TestServer {
         response_key: Some(Arc::new(key)),
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "signed_responses", settings).await.unwrap()
+    TestServer::builder("signed_responses").settings(settings).start().await.unwrap()
 }
 
 /// The published key: `(keyid, key material)`.

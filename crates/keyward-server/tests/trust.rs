@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use common::{Scheme, TestServer, send, sign};
 use keyward_server::auth::ReplayMode;
 use serde_json::{Value, json};
@@ -140,8 +137,7 @@ async fn a_signed_get_is_refused_on_another_path() {
 async fn the_identical_safe_request_may_repeat_unless_every_reuse_is_refused() {
     for (mode, second) in [(ReplayMode::UnsafeMethods, 200), (ReplayMode::All, 401)] {
         let settings = keyward_server::Settings { replay: mode, ..common::settings() };
-        let server =
-            TestServer::start_with(common::Backend::Sqlite, "repeat", settings).await.unwrap();
+        let server = TestServer::builder("repeat").settings(settings).start().await.unwrap();
         let (_, token, secret) = server.create_key(&server.admin_token, "App", READ_WRITE).await;
         for scheme in common::SIGNED_SCHEMES {
             let get = sign(scheme, &token, &secret, "GET", &server.url("/api/activities"), None);
@@ -324,15 +320,8 @@ async fn bearer_tokens_minted_from_a_key_die_with_its_secret_and_its_token() {
 
 #[tokio::test]
 async fn bearer_tokens_minted_from_a_key_expire_when_the_rotation_overlap_ends() {
-    let now = Arc::new(AtomicI64::new(common::now_ms()));
-    let clock: keyward_store::Clock = {
-        let now = now.clone();
-        Arc::new(move || now.load(Ordering::Relaxed))
-    };
-    let server =
-        TestServer::start_clocked(common::Backend::Sqlite, "overlap", common::settings(), clock)
-            .await
-            .unwrap();
+    let clock = keyward_testkit::clock::ManualClock::now();
+    let server = TestServer::builder("overlap").clock(&clock).start().await.unwrap();
     let (id, token, old_secret) = server.create_key(&server.admin_token, "App", READ_WRITE).await;
     let before = key_login(&server, &token, &old_secret).await;
     let body = Some(json!({"data": {"overlap_seconds": 60}}));
@@ -356,7 +345,7 @@ async fn bearer_tokens_minted_from_a_key_expire_when_the_rotation_overlap_ends()
     let new_secret = rotated["data"]["secret"].as_str().unwrap().to_owned();
     let after = key_login(&server, &token, &new_secret).await;
 
-    now.fetch_add(61_000, Ordering::Relaxed);
+    clock.advance(61_000);
     for (token, what) in
         [(&before, "minted before the rotation"), (&during, "minted with the old secret")]
     {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::process::{Process, free_port, installed, listening};
-use common::{Backend, Prepared, Scheme, TestServer, sign};
+use common::{Prepared, Scheme, TestServer, sign};
 use keyward_server::gateway::{RouteConfig, Routes};
 use keyward_testkit::env::missing;
 use serde_json::Value;
@@ -124,7 +124,7 @@ async fn keyward(upstream: &Process) -> TestServer {
         routes: Routes::check(vec![orders, admin, public]).unwrap(),
         ..common::settings()
     };
-    TestServer::start_with(Backend::Sqlite, "upstreams", settings).await.unwrap()
+    TestServer::builder("upstreams").settings(settings).start().await.unwrap()
 }
 
 /// What an attack must come to.

@@ -113,12 +113,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let admin = user_from_row(&row)?;
-        let system = Actor {
-            request_id: "bootstrap".into(),
-            domain_id: Some(domain_id),
-            name: "system".into(),
-            ..Actor::default()
-        };
+        let system = Actor { domain_id: Some(domain_id), ..Actor::operator("bootstrap", "system") };
         audit::record(
             tx.acquire().await?,
             now,

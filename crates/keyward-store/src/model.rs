@@ -264,6 +264,38 @@ pub struct Actor {
     pub application: Option<String>,
 }
 
+impl Actor {
+    /// Someone acting outside any domain: the operator at `keyward admin`, or keyward itself.
+    pub fn operator(request_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Actor { request_id: request_id.into(), name: name.into(), ..Actor::default() }
+    }
+
+    /// User `user_id`, named `name`, of domain `domain_id`.
+    pub fn user(
+        request_id: impl Into<String>,
+        domain_id: i64,
+        user_id: i64,
+        name: impl Into<String>,
+    ) -> Self {
+        Actor {
+            domain_id: Some(domain_id),
+            user_id: Some(user_id),
+            ..Actor::operator(request_id, name)
+        }
+    }
+
+    /// An API key, named by its application.
+    pub fn key(request_id: impl Into<String>, key: &ApiKey) -> Self {
+        Actor {
+            domain_id: key.domain_id,
+            reseller_id: key.reseller_id,
+            key_id: Some(key.id),
+            application: Some(key.name.clone()),
+            ..Actor::operator(request_id, key.name.clone())
+        }
+    }
+}
+
 /// One audit record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]

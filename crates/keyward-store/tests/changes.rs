@@ -71,13 +71,7 @@ impl Nodes {
 }
 
 fn actor(domain_id: i64, user_id: i64) -> Actor {
-    Actor {
-        request_id: "changes".into(),
-        domain_id: Some(domain_id),
-        user_id: Some(user_id),
-        name: "admin".into(),
-        ..Actor::default()
-    }
+    Actor::user("changes", domain_id, user_id, "admin")
 }
 
 #[tokio::test]

@@ -34,13 +34,7 @@ where
 const ADMIN_PASSWORD: &str = "admin-password-1";
 
 fn actor(request_id: &str, domain_id: i64, user_id: i64) -> Actor {
-    Actor {
-        request_id: request_id.into(),
-        domain_id: Some(domain_id),
-        user_id: Some(user_id),
-        name: "admin".into(),
-        ..Actor::default()
-    }
+    Actor::user(request_id, domain_id, user_id, "admin")
 }
 
 #[tokio::test]

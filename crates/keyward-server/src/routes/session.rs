@@ -112,15 +112,7 @@ async fn key_login(
 ) -> Result<Attempt, ApiError> {
     let Some(credentials) = state.store.key_credentials(token).await? else { return Ok(Err(None)) };
     let key = &credentials.key;
-    let actor = Actor {
-        request_id: request_id.to_owned(),
-        domain_id: key.domain_id,
-        reseller_id: key.reseller_id,
-        key_id: Some(key.id),
-        name: key.name.clone(),
-        application: Some(key.name.clone()),
-        ..Actor::default()
-    };
+    let actor = Actor::key(request_id, key);
     let matches = |candidate: &str| {
         keyward_sig::mac::constant_time_eq(candidate.as_bytes(), secret.as_bytes())
     };
@@ -145,13 +137,7 @@ async fn user_login(
     username: &str,
     password: &str,
 ) -> Result<Attempt, ApiError> {
-    let actor = |user: &User| Actor {
-        request_id: request_id.to_owned(),
-        domain_id: Some(user.domain_id),
-        user_id: Some(user.id),
-        name: user.username.clone(),
-        ..Actor::default()
-    };
+    let actor = |user: &User| Actor::user(request_id, user.domain_id, user.id, &user.username);
     match state.store.authenticate_user(username, password).await? {
         Some(user) => Ok(Ok(Login {
             owner: TokenOwner::User(user.id),

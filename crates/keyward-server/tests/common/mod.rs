@@ -15,6 +15,7 @@ use keyward_sig::{
     KeyKind, KeyMaterial, RequestView, TokenFormat, VerifyOptions, header_hmac, query_hmac,
 };
 use keyward_store::{MasterKey, Store, StoreOptions};
+use keyward_testkit::clock::ManualClock;
 use keyward_testkit::env::PostgresDatabase;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,59 +61,60 @@ pub fn settings() -> Settings {
     }
 }
 
-impl TestServer {
-    /// Starts a server with fresh storage and logs the bootstrap admin in; `None` when the
+/// How a test server starts: [`TestServer::builder`], what differs from the defaults
+/// (SQLite, [`settings()`], the system clock, default store options), then [`Builder::start`].
+pub struct Builder {
+    test: String,
+    backend: Backend,
+    settings: Settings,
+    clock: keyward_store::Clock,
+    store_options: StoreOptions,
+}
+
+impl Builder {
+    /// On `backend` (PostgreSQL: a database of its own, named after the test).
+    pub fn backend(self, backend: Backend) -> Self {
+        Builder { backend, ..self }
+    }
+
+    /// With `settings` rather than [`settings()`].
+    pub fn settings(self, settings: Settings) -> Self {
+        Builder { settings, ..self }
+    }
+
+    /// Reading time, in the store and the auth layer, from `clock`.
+    pub fn clock(self, clock: &ManualClock) -> Self {
+        Builder { clock: clock.as_fn(), ..self }
+    }
+
+    /// With a store opened with `options`.
+    pub fn store_options(self, store_options: StoreOptions) -> Self {
+        Builder { store_options, ..self }
+    }
+
+    /// Starts the server with fresh storage and logs the bootstrap admin in; `None` when the
     /// backend is unavailable (and allowed to be).
-    pub async fn start(backend: Backend, test: &str) -> Option<Self> {
-        Self::start_with(backend, test, settings()).await
-    }
-
-    pub async fn start_with(backend: Backend, test: &str, settings: Settings) -> Option<Self> {
-        Self::start_clocked(backend, test, settings, keyward_store::system_clock()).await
-    }
-
-    /// A server whose auth layer reads time from `clock`.
-    pub async fn start_clocked(
-        backend: Backend,
-        test: &str,
-        settings: Settings,
-        clock: keyward_store::Clock,
-    ) -> Option<Self> {
-        Self::start_full(backend, test, settings, clock, StoreOptions::default()).await
-    }
-
-    /// A server whose store uses `options`, on SQLite.
-    pub async fn start_with_store(settings: Settings, options: StoreOptions) -> Self {
-        let clock = keyward_store::system_clock();
-        Self::start_full(Backend::Sqlite, "store", settings, clock, options).await.unwrap()
-    }
-
-    /// Every knob: backend, settings, clock (for the auth layer and the store), store options.
-    pub async fn start_full(
-        backend: Backend,
-        test: &str,
-        settings: Settings,
-        clock: keyward_store::Clock,
-        options: StoreOptions,
-    ) -> Option<Self> {
-        let (url, dir, postgres) = match backend {
+    pub async fn start(self) -> Option<TestServer> {
+        let (url, dir, postgres) = match self.backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("keyward.db").display());
                 (url, Some(dir), None)
             }
             Backend::Postgres => {
-                let db = PostgresDatabase::create(test).await?;
+                let db = PostgresDatabase::create(&self.test).await?;
                 (db.url.clone(), None, Some(db))
             }
         };
-        let store =
-            Store::open_with(&url, master_key(), options).await.unwrap().with_clock(clock.clone());
+        let store = Store::open_with(&url, master_key(), self.store_options)
+            .await
+            .unwrap()
+            .with_clock(self.clock.clone());
         store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let capacity = settings.capacity;
-        let app = keyward_server::app_with_clock(store.clone(), settings, clock);
+        let capacity = self.settings.capacity;
+        let app = keyward_server::app_with_clock(store.clone(), self.settings, self.clock);
         let task = tokio::spawn(async move {
             keyward_server::serve(listener, app, capacity, std::future::pending()).await.unwrap();
         });
@@ -131,6 +133,24 @@ impl TestServer {
         };
         server.admin_token = server.login("admin", ADMIN_PASSWORD).await.unwrap();
         Some(server)
+    }
+}
+
+impl TestServer {
+    /// A server for `test`, as [`Builder`] sets it up.
+    pub fn builder(test: &str) -> Builder {
+        Builder {
+            test: test.to_owned(),
+            backend: Backend::Sqlite,
+            settings: settings(),
+            clock: keyward_store::system_clock(),
+            store_options: StoreOptions::default(),
+        }
+    }
+
+    /// A server with the defaults on `backend`.
+    pub async fn start(backend: Backend, test: &str) -> Option<Self> {
+        Self::builder(test).backend(backend).start().await
     }
 
     /// Another store on the same database: changes made through it are not told to this
