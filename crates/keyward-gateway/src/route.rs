@@ -253,106 +253,143 @@ pub fn served_by_keyward(path: &str) -> bool {
     RESERVED.iter().any(|reserved| path_under(path, reserved))
 }
 
+/// A route's prefix: a path, and none of keyward's own.
+fn checked_prefix(prefix: &str) -> Result<(), String> {
+    if !prefix.starts_with('/') || prefix.contains(['?', '#', '*', ' ']) {
+        return Err("the prefix must be a path starting with /".into());
+    }
+    match RESERVED.iter().find(|reserved| prefixes_overlap(prefix, reserved)) {
+        Some(reserved) => Err(format!("keyward serves {reserved} itself")),
+        None => Ok(()),
+    }
+}
+
+/// The upstream `url` names: `http://host:port`, perhaps with a base path, no query.
+fn checked_upstream(url: &str) -> Result<Upstream, String> {
+    let uri: http::Uri = url.parse().map_err(|_| format!("upstream {url:?} is not a URL"))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
+        return Err(format!("upstream {url:?} must be http://host:port"));
+    };
+    if scheme != UriScheme::HTTP {
+        return Err(format!("upstream {url:?}: only http:// upstreams for now"));
+    }
+    if uri.query().is_some() {
+        return Err("the upstream URL must not carry a query".into());
+    }
+    let base_path = uri.path().trim_end_matches('/').to_owned();
+    Ok(Upstream { host: upstream_host(&scheme, &authority), scheme, authority, base_path })
+}
+
+/// The schemes a route accepts (`None`: all four).
+fn checked_schemes(names: Option<&[String]>) -> Result<Vec<Scheme>, String> {
+    let Some(names) = names else { return Ok(Scheme::ALL.to_vec()) };
+    names
+        .iter()
+        .map(|name| {
+            Scheme::from_name(name).ok_or_else(|| {
+                format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
+            })
+        })
+        .collect()
+}
+
+/// Permissions a route requires, declared (so keys can be granted them) and parsed.
+fn declared(names: &[String]) -> Result<Permissions, String> {
+    keyward_store::declare_permissions(names.iter().map(String::as_str))
+        .map_err(|error| error.to_string())?;
+    Permissions::parse(names).map_err(|name| format!("unknown permission {name:?}"))
+}
+
+/// The methods a route serves (`None`: all) and the permissions some of them need.
+type MethodRules = (Option<Vec<Method>>, Vec<(Method, Permissions)>);
+
+/// The methods a route serves and the permissions each needs. Per-method permissions name the
+/// methods served: one they do not name is refused, unless `methods` says which others are.
+fn checked_methods(
+    methods: Option<&[String]>,
+    method_permissions: &BTreeMap<String, Vec<String>>,
+) -> Result<MethodRules, String> {
+    let methods: Option<Vec<Method>> =
+        methods.map(|methods| methods.iter().map(|m| method(m)).collect()).transpose()?;
+    let method_permissions: Vec<(Method, Permissions)> = method_permissions
+        .iter()
+        .map(|(name, names)| Ok((method(name)?, declared(names)?)))
+        .collect::<Result<_, String>>()?;
+    let methods = match methods {
+        Some(methods) => {
+            if let Some((unserved, _)) =
+                method_permissions.iter().find(|(m, _)| !listed(&methods, m))
+            {
+                return Err(format!(
+                    "method_permissions names {unserved}, which methods does not list"
+                ));
+            }
+            Some(methods)
+        }
+        None if method_permissions.is_empty() => None,
+        None => Some(method_permissions.iter().map(|(m, _)| m.clone()).collect()),
+    };
+    Ok((methods, method_permissions))
+}
+
+/// A route's rate limit: `requests` per `window_seconds` (default 60).
+fn checked_rate_limit(
+    requests: Option<u32>,
+    window_seconds: Option<u64>,
+) -> Result<Option<RateLimit>, String> {
+    match (requests, window_seconds) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err("rate_limit_window_seconds needs rate_limit_requests".into()),
+        (Some(requests), window) => {
+            let window_ms = window.unwrap_or(60).saturating_mul(1000);
+            let limit = RateLimit::new(requests, window_ms).ok_or_else(|| {
+                "the rate limit must be 1 to 1000000 requests per 1 to 2592000 seconds".to_owned()
+            })?;
+            Ok(Some(limit))
+        }
+    }
+}
+
+/// A timeout of `value` seconds (`default` when unset), 1 to 3600.
+fn seconds(value: Option<u64>, default: u64, what: &str) -> Result<Duration, String> {
+    match value.unwrap_or(default) {
+        0 | 3601.. => Err(format!("{what} must be 1 to 3600 seconds")),
+        n => Ok(Duration::from_secs(n)),
+    }
+}
+
 impl Route {
+    /// The route `config` describes, or why not.
     fn check(config: RouteConfig) -> Result<Self, RouteError> {
         let name = config.prefix.clone();
         let fail = |reason: String| RouteError::new(&name, reason);
-        if !config.prefix.starts_with('/') || config.prefix.contains(['?', '#', '*', ' ']) {
-            return Err(fail("the prefix must be a path starting with /".into()));
-        }
-        if let Some(reserved) = RESERVED.iter().find(|r| prefixes_overlap(&config.prefix, r)) {
-            return Err(fail(format!("keyward serves {reserved} itself")));
-        }
-        let uri: http::Uri = config
-            .upstream
-            .parse()
-            .map_err(|_| fail(format!("upstream {:?} is not a URL", config.upstream)))?;
-        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
-        else {
-            return Err(fail(format!("upstream {:?} must be http://host:port", config.upstream)));
-        };
-        if scheme != UriScheme::HTTP {
-            return Err(fail(format!(
-                "upstream {:?}: only http:// upstreams for now",
-                config.upstream
-            )));
-        }
-        if uri.query().is_some() {
-            return Err(fail("the upstream URL must not carry a query".into()));
-        }
-        let base_path = uri.path().trim_end_matches('/').to_owned();
-        let methods: Option<Vec<Method>> = config
-            .methods
-            .map(|methods| methods.iter().map(|m| method(m).map_err(&fail)).collect())
-            .transpose()?;
-        let schemes = match config.schemes {
-            None => Scheme::ALL.to_vec(),
-            Some(names) => names
-                .iter()
-                .map(|name| {
-                    Scheme::from_name(name).ok_or_else(|| {
-                        fail(format!(
-                            "unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)"
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let declared = |names: &[String]| {
-            keyward_store::declare_permissions(names.iter().map(String::as_str))
-                .map_err(|error| fail(error.to_string()))?;
-            Permissions::parse(names).map_err(|name| fail(format!("unknown permission {name:?}")))
-        };
-        let permissions = declared(&config.permissions)?;
-        let method_permissions: Vec<(Method, Permissions)> = config
-            .method_permissions
-            .iter()
-            .map(|(name, names)| Ok((method(name).map_err(&fail)?, declared(names)?)))
-            .collect::<Result<_, RouteError>>()?;
-        // Per-method permissions name the methods served: one they do not name is refused,
-        // unless `methods` says which others are served.
-        let methods = match methods {
-            Some(methods) => {
-                if let Some((unserved, _)) =
-                    method_permissions.iter().find(|(m, _)| !listed(&methods, m))
-                {
-                    return Err(fail(format!(
-                        "method_permissions names {unserved}, which methods does not list"
-                    )));
-                }
-                Some(methods)
-            }
-            None if method_permissions.is_empty() => None,
-            None => Some(method_permissions.iter().map(|(m, _)| m.clone()).collect()),
-        };
+        checked_prefix(&config.prefix).map_err(&fail)?;
+        let upstream = checked_upstream(&config.upstream).map_err(&fail)?;
+        let schemes = checked_schemes(config.schemes.as_deref()).map_err(&fail)?;
+        let permissions = declared(&config.permissions).map_err(&fail)?;
+        let (methods, method_permissions) =
+            checked_methods(config.methods.as_deref(), &config.method_permissions)
+                .map_err(&fail)?;
         let method_override = config
             .method_override
             .as_deref()
             .map(|name| {
                 OverrideName::parse(name).ok_or_else(|| {
-                    fail(format!(
+                    format!(
                         "method_override {name:?} is none of X-HTTP-Method-Override, \
                          X-HTTP-Method, X-Method-Override, _method"
-                    ))
+                    )
                 })
             })
-            .transpose()?;
-        let host = config
-            .host
-            .as_deref()
-            .map(|host| canonical_host_name(host).map_err(&fail))
-            .transpose()?;
+            .transpose()
+            .map_err(&fail)?;
+        let host = config.host.as_deref().map(canonical_host_name).transpose().map_err(&fail)?;
         let access = if config.public { Access::Public } else { Access::Protected };
         if access == Access::Public
             && (!config.permissions.is_empty() || !config.method_permissions.is_empty())
         {
             return Err(fail("a public route cannot require permissions".into()));
         }
-        let seconds = |value: Option<u64>, default: u64, what: &str| match value.unwrap_or(default)
-        {
-            0 | 3601.. => Err(fail(format!("{what} must be 1 to 3600 seconds"))),
-            n => Ok(Duration::from_secs(n)),
-        };
         if config.websocket && config.http2 {
             return Err(fail(
                 "WebSocket upgrades need an HTTP/1.1 upstream (http2 = false)".into(),
@@ -361,37 +398,24 @@ impl Route {
         if config.body_limit.is_some_and(|limit| !(1024..=1024 * 1024 * 1024).contains(&limit)) {
             return Err(fail("the body limit must be 1024 bytes to 1 GiB".into()));
         }
-        let rate_limit = match (config.rate_limit_requests, config.rate_limit_window_seconds) {
-            (None, None) => None,
-            (None, Some(_)) => {
-                return Err(fail("rate_limit_window_seconds needs rate_limit_requests".into()));
-            }
-            (Some(requests), window) => {
-                let window_ms = window.unwrap_or(60).saturating_mul(1000);
-                Some(RateLimit::new(requests, window_ms).ok_or_else(|| {
-                    fail(
-                        "the rate limit must be 1 to 1000000 requests per 1 to 2592000 seconds"
-                            .into(),
-                    )
-                })?)
-            }
-        };
+        let rate_limit =
+            checked_rate_limit(config.rate_limit_requests, config.rate_limit_window_seconds)
+                .map_err(&fail)?;
         if access == Access::Public && rate_limit.is_some() {
             return Err(fail(
                 "a public route has no caller to limit: rate limits need a protected route".into(),
             ));
         }
+        let connect_timeout =
+            seconds(config.connect_timeout_seconds, 5, "the connect timeout").map_err(&fail)?;
+        let response_timeout =
+            seconds(config.response_timeout_seconds, 30, "the response timeout").map_err(&fail)?;
         Ok(Route {
             rate_limit,
             prefix: config.prefix,
             host,
             methods,
-            upstream: Upstream {
-                host: upstream_host(&scheme, &authority),
-                scheme,
-                authority,
-                base_path,
-            },
+            upstream,
             schemes,
             access,
             permissions,
@@ -411,8 +435,8 @@ impl Route {
             http2: config.http2,
             sign_responses: config.sign_responses,
             body_limit: config.body_limit,
-            connect_timeout: seconds(config.connect_timeout_seconds, 5, "the connect timeout")?,
-            response_timeout: seconds(config.response_timeout_seconds, 30, "the response timeout")?,
+            connect_timeout,
+            response_timeout,
         })
     }
 
