@@ -207,7 +207,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// The data directory and the checked database URL.
     pub fn resolve(self) -> anyhow::Result<(PathBuf, String)> {
-        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("keyward-data"));
+        let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./keyward-data"));
         let database_url = match self.database_url {
             Some(url) => url,
             None => format!("sqlite://{}?mode=rwc", data_dir.join("keyward.db").display()),
@@ -663,6 +663,39 @@ mod tests {
         let nested = resolved(&[], "[forward_auth]\nproxy = \"haproxy\"\n").err();
         let nested = nested.map(|e| format!("{e:#}")).unwrap_or_default();
         assert!(nested.contains("is none of nginx, caddy, traefik, envoy"), "{nested}");
+    }
+
+    /// Each `[default: X]` a flag's help names, where X is a value the flag takes, is the
+    /// default in force: `keyward serve --flag X` resolves to what `keyward serve` does.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn every_default_the_help_names_is_the_default_in_force() {
+        // What a configuration resolves to, but the name of the test's file.
+        let shown = |mut config: super::ServeConfig| {
+            config.routes.file = None;
+            format!("{config:?}")
+        };
+        let plain = shown(resolved(&[], "").unwrap());
+        let serve = ServeArgs::augment_args(Command::new("serve"));
+        let mut checked = Vec::new();
+        for arg in serve.get_arguments() {
+            let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else { continue };
+            let help = help.to_string().replace('\n', " ");
+            let Some((_, named)) = help.split_once("[default: ") else { continue };
+            // The value, before any comment on it ("31536000, one year").
+            let named = named.split(']').next().unwrap_or_default();
+            let value = named.split(", ").next().and_then(|v| v.split("; ").next());
+            let value = value.unwrap_or_default().trim();
+            // A default described rather than named ("half the CPUs") is not a value.
+            if value.contains(' ') {
+                continue;
+            }
+            let flag = format!("--{long}={value}");
+            let Ok(config) = resolved(&[flag.as_str()], "") else { continue };
+            assert_eq!(shown(config), plain, "{flag} is not the default");
+            checked.push(long.to_owned());
+        }
+        assert!(checked.len() >= 20, "only {checked:?} name their default as a value");
     }
 
     /// The README's table of `keyward serve` settings: every flag with its environment
