@@ -138,6 +138,7 @@ async fn serve_on(
         listener,
         router,
         keyward_server::Capacity::default(),
+        None,
         std::future::pending(),
     )
     .await

@@ -118,6 +118,8 @@ pub enum ErrorCode {
     /// 48: forward-auth: the check carries a header the proxy would not send (an identity
     /// header, a rewritten target, a forwarding header spelled with `_`).
     ForgedHeader,
+    /// 49: plain HTTP sent to the port that speaks HTTPS.
+    HttpsRequired,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
     /// 51: the database is unavailable, or too busy to answer now.
@@ -175,6 +177,7 @@ impl ErrorCode {
             Unrouted => 46,
             MethodOverride => 47,
             ForgedHeader => 48,
+            HttpsRequired => 49,
             Internal => 50,
             Unavailable => 51,
             Overloaded => 52,
@@ -195,7 +198,7 @@ impl ErrorCode {
             WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed | AddressNotAllowed
             | RouteNotAllowed | Unrouted => StatusCode::FORBIDDEN,
             InvalidBody | InvalidQuery | TooManyItems | InvalidForwardAuth | InvalidPath
-            | InvalidHost | UpgradeNotAllowed | MethodOverride | ForgedHeader => {
+            | InvalidHost | UpgradeNotAllowed | MethodOverride | ForgedHeader | HttpsRequired => {
                 StatusCode::BAD_REQUEST
             }
             TooManyLoginAttempts | RateLimited | CreditsExhausted => StatusCode::TOO_MANY_REQUESTS,
@@ -256,6 +259,7 @@ impl ErrorCode {
             Unrouted => "No route covers this request",
             MethodOverride => "This method override is not accepted here",
             ForgedHeader => "The request carries a header only keyward or the proxy may set",
+            HttpsRequired => "This port speaks HTTPS: connect with https://",
             NotFound => "Not found",
             Conflict => "Conflict",
             MethodNotAllowed => "Method not allowed",

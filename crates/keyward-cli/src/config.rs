@@ -16,6 +16,7 @@ use keyward_server::gateway::{
     Unrouted,
 };
 use keyward_server::throttle::ThrottleSettings;
+use keyward_server::tls::CertificateFiles;
 use keyward_server::{Capacity, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
@@ -83,7 +84,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_ROTATION_OVERLAP_SECONDS", value_name = "SECONDS")]
     rotation_overlap_seconds: Option<i64>,
     /// The URI scheme clients use to reach the server (https behind a TLS proxy), for RFC
-    /// 9421's @scheme and @target-uri [default: http].
+    /// 9421's @scheme and @target-uri, and the console's Secure cookies [default: http;
+    /// https when keyward serves TLS].
     #[arg(long, env = "KEYWARD_PUBLIC_SCHEME", value_name = "SCHEME")]
     public_scheme: Option<PublicScheme>,
     /// Seconds a client may take to send a request's headers [default: 10].
@@ -177,6 +179,18 @@ pub struct ServeArgs {
     /// created on first start].
     #[arg(long, env = "KEYWARD_RESPONSE_KEY_FILE", value_name = "FILE")]
     response_key_file: Option<PathBuf>,
+    /// A PEM certificate chain (leaf first) to serve HTTPS with on --listen; repeatable, each
+    /// with its --tls-key, a client's SNI picking among them (the first otherwise). SIGHUP
+    /// reads them again [default: none; plain HTTP].
+    #[arg(long = "tls-cert", env = "KEYWARD_TLS_CERT", value_delimiter = ',', value_name = "FILE")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[merge(strategy = merge::vec::overwrite_empty)]
+    tls_cert: Vec<PathBuf>,
+    /// The PEM private key (ECDSA, Ed25519 or RSA) of each --tls-cert, in the same order.
+    #[arg(long = "tls-key", env = "KEYWARD_TLS_KEY", value_delimiter = ',', value_name = "FILE")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    #[merge(strategy = merge::vec::overwrite_empty)]
+    tls_key: Vec<PathBuf>,
     /// How many days before a key expires its answers carry Keyward-Key-Expires [default: 7].
     #[arg(long, env = "KEYWARD_KEY_EXPIRY_WARNING_DAYS", value_name = "DAYS")]
     key_expiry_warning_days: Option<i64>,
@@ -275,6 +289,23 @@ enum PublicScheme {
 
 keyward_sig::named_setting!(PublicScheme, "public scheme", {"http" => PublicScheme::Http, "https" => PublicScheme::Https});
 
+/// A file key that takes one value or a list of them (`tls_cert = "a.pem"` or
+/// `tls_cert = ["a.pem", "b.pem"]`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(path) => vec![path],
+        OneOrMany::Many(paths) => paths,
+    })
+}
+
 /// The checked configuration.
 #[derive(Debug)]
 pub struct ServeConfig {
@@ -288,6 +319,8 @@ pub struct ServeConfig {
     pub settings: Settings,
     /// How the store uses the database and the CPU.
     pub store: StoreOptions,
+    /// The certificates HTTPS is served with (none: plain HTTP).
+    pub tls: Vec<CertificateFiles>,
     /// Where the gateway's routes come from, to read them again on `SIGHUP`.
     pub routes: RouteSources,
     /// The log's format and this node's name.
@@ -355,6 +388,7 @@ impl ServeArgs {
             request_timeout: capacity.request_timeout,
         };
         let (token_ttl_ms, rotation_overlap_ms) = self.tokens(&defaults)?;
+        let tls = self.tls()?;
         let settings = Settings {
             verify: self.verify(defaults.verify)?,
             replay: self.replay.unwrap_or(defaults.replay),
@@ -362,7 +396,10 @@ impl ServeArgs {
             body_limit: self.body_limit(defaults.body_limit)?,
             uri_scheme: match self.public_scheme {
                 Some(PublicScheme::Https) => "https",
-                Some(PublicScheme::Http) | None => defaults.uri_scheme,
+                Some(PublicScheme::Http) => "http",
+                // Serving TLS, keyward is what clients reach over https.
+                None if !tls.is_empty() => "https",
+                None => defaults.uri_scheme,
             },
             capacity,
             login: self.login(defaults.login)?,
@@ -392,7 +429,23 @@ impl ServeArgs {
             redis: self.redis()?,
             response_key_file: self.response_key_file.take(),
             workers: self.workers()?,
+            tls,
         })
+    }
+
+    /// The certificates to serve HTTPS with, each chain with its key (none: plain HTTP).
+    fn tls(&self) -> anyhow::Result<Vec<CertificateFiles>> {
+        if self.tls_cert.len() != self.tls_key.len() {
+            bail!(
+                "each --tls-cert needs its --tls-key, in the same order: {} certificate(s), {} key(s)",
+                self.tls_cert.len(),
+                self.tls_key.len()
+            );
+        }
+        let pairs = self.tls_cert.iter().zip(&self.tls_key);
+        Ok(pairs
+            .map(|(chain, key)| CertificateFiles { chain: chain.clone(), key: key.clone() })
+            .collect())
     }
 
     /// The clock window and how signatures are read.

@@ -121,6 +121,10 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
                 None => say!("created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
             }
         }
+        let tls = match config.tls.is_empty() {
+            true => None,
+            false => Some(keyward_server::tls::Tls::load(config.tls.clone())?),
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -160,7 +164,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             say!("other nodes' changes heard over PostgreSQL LISTEN/NOTIFY");
         }
         // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
-        reload_routes_on_hangup(app.gateway, config.routes)?;
+        reload_on_hangup(app.gateway, config.routes, tls.clone())?;
         if routes > 0 {
             say!("gateway: {routes} route(s); SIGHUP reloads them");
         }
@@ -188,12 +192,16 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             say!("metrics on http://{address}/metrics");
         }
         say!("{} worker thread(s) serve connections", config.workers);
+        if tls.is_some() {
+            say!("TLS: {} certificate(s); SIGHUP reads them again", config.tls.len());
+        }
         say!(
-            "listening on http://{address}, store: {} ({})",
+            "listening on {}://{address}, store: {} ({})",
+            if tls.is_some() { "https" } else { "http" },
             store.backend().name(),
             redact(&config.database_url)
         );
-        keyward_server::serve_on(workers, listener, app.app, capacity, shutdown).await?;
+        keyward_server::serve_on(workers, listener, app.app, capacity, tls, shutdown).await?;
         if let Err(error) = app.uses.flush().await {
             say!("could not record keys' last use: {error}");
         }
@@ -294,9 +302,14 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// Reads the routes again on each `SIGHUP` and serves them from then on; routes with a
-/// mistake are refused with the reason, and the routes being served stay.
-fn reload_routes_on_hangup(gateway: Gateway, sources: RouteSources) -> anyhow::Result<()> {
+/// Reads the routes and the TLS certificates again on each `SIGHUP` and serves them from then
+/// on; routes or certificates with a mistake are refused with the reason, and those being
+/// served stay.
+fn reload_on_hangup(
+    gateway: Gateway,
+    sources: RouteSources,
+    tls: Option<keyward_server::tls::Tls>,
+) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -313,11 +326,18 @@ fn reload_routes_on_hangup(gateway: Gateway, sources: RouteSources) -> anyhow::R
                         say!("gateway: routes not reloaded, the earlier ones stay: {error:#}")
                     }
                 }
+                match tls.as_ref().map(keyward_server::tls::Tls::reload) {
+                    Some(Ok(count)) => say!("TLS: reloaded, {count} certificate(s)"),
+                    Some(Err(error)) => {
+                        say!("TLS: certificates not reloaded, the earlier ones stay: {error}")
+                    }
+                    None => {}
+                }
             }
         });
     }
     #[cfg(not(unix))]
-    let _ = (gateway, sources);
+    let _ = (gateway, sources, tls);
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub mod response_signing;
 mod routes;
 mod serve;
 pub mod throttle;
+pub mod tls;
 pub mod views;
 mod workers;
 

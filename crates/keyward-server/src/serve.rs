@@ -1,4 +1,6 @@
-//! Serves an [`App`] on a TCP listener, with the connection-level [`Capacity`]: at most
+//! Serves an [`App`] on a TCP listener, in plain HTTP or, with a [`Tls`], HTTPS (a client
+//! speaking plain HTTP to it is answered 400, code 49, in plain HTTP), with the
+//! connection-level [`Capacity`]: at most
 //! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed),
 //! and a header-read timeout (a client that sent part of a request and stalled is answered 408;
 //! an idle keep-alive connection is closed). Every request carries the client's address (as
@@ -36,16 +38,25 @@ use tokio::sync::Semaphore;
 
 use crate::App;
 use crate::capacity::Capacity;
+use crate::error::{ApiError, ErrorCode};
+use crate::tls::{HANDSHAKE_RECORD, Tls};
 use crate::workers::Workers;
 
 /// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
-/// moments no service runs: a connection past the cap, a head that stalled.
-fn canned(status: &str, code: u16, message: &str, retry_after: bool) -> Vec<u8> {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    let retry = if retry_after { "retry-after: 1\r\n" } else { "" };
+/// moments no service runs: a connection past the cap, a head that stalled, plain HTTP on the
+/// TLS port.
+fn canned(error: ApiError) -> Vec<u8> {
+    let status = error.code.status();
+    let body = error.body().to_string();
+    let retry = match error.retry_after {
+        Some(seconds) => format!("retry-after: {seconds}\r\n"),
+        None => String::new(),
+    };
     format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}connection: close\r\n\
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\n{retry}connection: close\r\n\
          content-length: {}\r\n\r\n{body}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or_default(),
         body.len()
     )
     .into_bytes()
@@ -53,12 +64,20 @@ fn canned(status: &str, code: u16, message: &str, retry_after: bool) -> Vec<u8> 
 
 /// The answer to a connection past the cap, written before anything is read.
 fn overloaded() -> Vec<u8> {
-    canned("503 Service Unavailable", 52, "Server busy; try again shortly", true)
+    canned(ApiError::new(ErrorCode::Overloaded).with_retry_after(1))
 }
 
 /// The answer to a request whose head stalled past the header-read timeout.
 fn header_timeout() -> Vec<u8> {
-    canned("408 Request Timeout", 36, "Request headers took too long to arrive", false)
+    canned(
+        ApiError::new(ErrorCode::RequestTimeout)
+            .with_message("Request headers took too long to arrive"),
+    )
+}
+
+/// The answer to plain HTTP on the TLS port.
+fn https_required() -> Vec<u8> {
+    canned(ApiError::new(ErrorCode::HttpsRequired))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for open connections to
@@ -70,18 +89,19 @@ pub async fn serve(
     capacity: Capacity,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    accept(listener, app, capacity, None, shutdown).await
+    accept(listener, app, capacity, None, None, shutdown).await
 }
 
-/// [`serve`], each connection served on one of `workers`, in turn.
+/// [`serve`], each connection served on one of `workers`, in turn; over TLS with `tls`.
 pub async fn serve_on(
     workers: &Workers,
     listener: TcpListener,
     app: App,
     capacity: Capacity,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    accept(listener, app, capacity, Some(workers), shutdown).await
+    accept(listener, app, capacity, Some(workers), tls, shutdown).await
 }
 
 async fn accept(
@@ -89,6 +109,7 @@ async fn accept(
     app: App,
     capacity: Capacity,
     workers: Option<&Workers>,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(capacity.max_connections));
@@ -110,12 +131,14 @@ async fn accept(
         let _ = stream.set_nodelay(true);
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             tracing::warn!("connection refused: the server is at its limit of connections");
-            tokio::spawn(refuse(stream));
+            tokio::spawn(answer_and_close(stream, overloaded()));
             continue;
         };
         // Out of this runtime's hands: the worker's runtime takes the socket on.
         let Ok(stream) = stream.into_std() else { continue };
-        let connection = serve_connection(stream, peer, app.clone(), capacity, graceful.watcher());
+        let tls = tls.clone();
+        let connection =
+            serve_connection(stream, peer, app.clone(), capacity, tls, graceful.watcher());
         let served = async move {
             connection.await;
             drop(permit);
@@ -130,16 +153,53 @@ async fn accept(
     Ok(())
 }
 
-/// Serves one connection, on the runtime that polls it.
+/// Serves one connection, on the runtime that polls it: in plain HTTP, or after a TLS
+/// handshake that must end within the header timeout.
 async fn serve_connection(
     stream: std::net::TcpStream,
     peer: SocketAddr,
     app: App,
     capacity: Capacity,
+    tls: Option<Tls>,
     watcher: Watcher,
 ) {
-    // A second handle on the socket answers a stalled head after hyper gives up on it.
-    let Ok((stream, spare)) = with_spare_handle(stream) else { return };
+    let Some(tls) = tls else {
+        // A second handle on the socket answers a stalled head after hyper gives up on it.
+        let Ok((stream, spare)) = with_spare_handle(stream) else { return };
+        return serve_http(stream, Some(spare), peer, app, capacity, watcher).await;
+    };
+    let Ok(stream) = TcpStream::from_std(stream) else { return };
+    let handshake = async {
+        let mut first = [0u8; 1];
+        match stream.peek(&mut first).await {
+            Ok(1) if first[0] == HANDSHAKE_RECORD => {}
+            Ok(1) => return Err(Some(stream)),
+            _ => return Err(None),
+        }
+        tls.acceptor().accept(stream).await.map_err(|error| {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            None
+        })
+    };
+    match tokio::time::timeout(capacity.header_read_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_http(stream, None, peer, app, capacity, watcher).await,
+        Ok(Err(Some(plain))) => answer_and_close(plain, https_required()).await,
+        Ok(Err(None)) | Err(_) => {}
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on `io`. With `spare`, a second handle on a plain socket, a head
+/// that stalls is answered 408 (over TLS the connection is closed instead).
+async fn serve_http<I>(
+    stream: I,
+    spare: Option<std::net::TcpStream>,
+    peer: SocketAddr,
+    app: App,
+    capacity: Capacity,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let state = Arc::new(Heard::default());
     let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
     let service = service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
@@ -160,7 +220,7 @@ async fn serve_connection(
             let timed_out = served.err().is_some_and(|error| {
                 error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
             });
-            if timed_out && state.request_started.load(Ordering::Relaxed) {
+            if let Some(spare) = spare.filter(|_| timed_out && state.request_started.load(Ordering::Relaxed)) {
                 answer_now(spare, &header_timeout());
             }
         }
@@ -182,11 +242,11 @@ fn answer_now(mut socket: std::net::TcpStream, answer: &[u8]) {
     let _ = socket.shutdown(std::net::Shutdown::Write);
 }
 
-/// Answers a connection past the cap with 503, then reads what the client sent (briefly, so
-/// closing does not reset the connection before the answer is read) and closes.
-async fn refuse(mut stream: TcpStream) {
+/// Writes `answer`, then reads what the client sent (briefly, so closing does not reset the
+/// connection before the answer is read) and closes.
+async fn answer_and_close(mut stream: TcpStream, answer: Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = stream.write_all(&overloaded()).await;
+    let _ = stream.write_all(&answer).await;
     let _ = stream.shutdown().await;
     let mut sink = [0u8; 4096];
     let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
@@ -203,12 +263,12 @@ struct Heard {
 }
 
 /// A connection that notes what it [`Heard`].
-struct Watched {
-    io: TcpStream,
+struct Watched<I> {
+    io: I,
     heard: Arc<Heard>,
 }
 
-impl AsyncRead for Watched {
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -224,7 +284,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -269,11 +329,11 @@ impl AsyncWrite for Watched {
 
 #[cfg(test)]
 mod tests {
-    use super::{header_timeout, overloaded};
+    use super::{header_timeout, https_required, overloaded};
 
     #[test]
     fn canned_answers_declare_their_exact_length() {
-        for answer in [overloaded(), header_timeout()] {
+        for answer in [overloaded(), header_timeout(), https_required()] {
             let text = std::str::from_utf8(&answer).unwrap();
             let (head, body) = text.split_once("\r\n\r\n").unwrap();
             let declared: usize = head

@@ -3,6 +3,7 @@
 //! The signer, the client and the server's verifier all run the same directories, so they
 //! cannot drift apart. Not published; used only by tests and benchmarks.
 
+pub mod certs;
 pub mod clock;
 pub mod env;
 pub mod malleate;

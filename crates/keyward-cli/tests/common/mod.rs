@@ -44,7 +44,8 @@ pub fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
             lines.recv_timeout(Duration::from_secs(30)).expect("keyward prints where it listens");
         printed.push(line.clone());
         // A text line, or the message of a JSON one.
-        if let Some((_, rest)) = line.split_once("keyward: listening on http://") {
+        if let Some((_, rest)) = line.split_once("keyward: listening on ") {
+            let rest = rest.trim_start_matches("https://").trim_start_matches("http://");
             break rest.split(',').next().unwrap().to_owned();
         }
     };
