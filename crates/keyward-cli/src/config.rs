@@ -718,6 +718,22 @@ mod tests {
         assert!(nested.contains("is none of nginx, caddy, traefik, envoy"), "{nested}");
     }
 
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn tls_files_pair_up_from_a_path_or_a_list_and_make_the_public_scheme_https() {
+        let config = resolved(&[], "tls_cert = \"a.pem\"\ntls_key = [\"a.key\"]\n").unwrap();
+        let expected = super::CertificateFiles { chain: "a.pem".into(), key: "a.key".into() };
+        assert_eq!(config.tls, vec![expected]);
+        assert_eq!(config.settings.uri_scheme, "https", "serving TLS, clients use https");
+        let plain =
+            resolved(&["--public-scheme", "http"], "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\n");
+        assert_eq!(plain.unwrap().settings.uri_scheme, "http", "unless told otherwise");
+        let two = ["--tls-cert", "b.pem", "--tls-cert", "c.pem"];
+        let unpaired = resolved(&two, "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\n");
+        let unpaired = format!("{:#}", unpaired.err().unwrap());
+        assert!(unpaired.contains("each --tls-cert needs its --tls-key"), "{unpaired}");
+    }
+
     /// Each `[default: X]` a flag's help names, where X is a value the flag takes, is the
     /// default in force: `keyward serve --flag X` resolves to what `keyward serve` does.
     #[test]
