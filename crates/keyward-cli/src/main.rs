@@ -99,28 +99,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     let workers = &workers;
     runtime.block_on(async move {
         let store = open_store(&config.data_dir, &config.database_url, config.store).await?;
-        let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
-        let boot = store.bootstrap(password.as_deref()).await.map_err(|error| match error {
-            StoreError::WeakPassword(why) => anyhow::anyhow!("KEYWARD_ADMIN_PASSWORD: {why}"),
-            other => other.into(),
-        })?;
-        if let Some(boot) = boot {
-            match boot.generated_password {
-                // A JSON log is shipped and kept: the password goes to a private file instead.
-                Some(generated) if config.log.format == LogFormat::Json => {
-                    let path = config.data_dir.join("admin-password");
-                    write_private(&path, &generated)?;
-                    say!(
-                        "created user admin with every permission; its generated password is in {} (readable by this user only): delete the file once read",
-                        path.display()
-                    );
-                }
-                Some(generated) => eprintln!(
-                    "keyward: created user admin with every permission; its password, shown once: {generated}"
-                ),
-                None => say!("created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
-            }
-        }
+        bootstrap(&store, &config).await?;
         let tls = match config.tls.is_empty() {
             true => None,
             false => Some(keyward_server::tls::Tls::load(config.tls.clone())?),
@@ -160,7 +139,8 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let app = keyward_server::application(store.clone(), settings, clock);
         // Before "listening": from then on, a change made on another node (or by `keyward
         // admin`) reaches this node's caches.
-        if store.follow_changes().await.context("cannot listen for other nodes' changes")?.is_some() {
+        if store.follow_changes().await.context("cannot listen for other nodes' changes")?.is_some()
+        {
             say!("other nodes' changes heard over PostgreSQL LISTEN/NOTIFY");
         }
         // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
@@ -209,6 +189,33 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         say!("stopped");
         Ok(())
     })
+}
+
+/// Creates the first user, `admin`, on a new store, and says where its password is.
+async fn bootstrap(store: &Store, config: &config::ServeConfig) -> anyhow::Result<()> {
+    let password = std::env::var("KEYWARD_ADMIN_PASSWORD").ok();
+    let boot = store.bootstrap(password.as_deref()).await.map_err(|error| match error {
+        StoreError::WeakPassword(why) => anyhow::anyhow!("KEYWARD_ADMIN_PASSWORD: {why}"),
+        other => other.into(),
+    })?;
+    if let Some(boot) = boot {
+        match boot.generated_password {
+            // A JSON log is shipped and kept: the password goes to a private file instead.
+            Some(generated) if config.log.format == LogFormat::Json => {
+                let path = config.data_dir.join("admin-password");
+                write_private(&path, &generated)?;
+                say!(
+                    "created user admin with every permission; its generated password is in {} (readable by this user only): delete the file once read",
+                    path.display()
+                );
+            }
+            Some(generated) => eprintln!(
+                "keyward: created user admin with every permission; its password, shown once: {generated}"
+            ),
+            None => say!("created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
+        }
+    }
+    Ok(())
 }
 
 /// The response-signing key's file in the data directory.
