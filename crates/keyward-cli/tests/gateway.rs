@@ -40,7 +40,7 @@ fn route_mistakes_stop_the_server_with_the_route_and_the_reason() {
     let cases: [(&[&str], Option<&str>, &str); 9] = [
         (&["--route", "/orders/"], None, "expected PREFIX=URL"),
         (&["--route", "/api/x=http://127.0.0.1:9"], None, "keyward serves /api itself"),
-        (&["--route", "/o/=ftp://127.0.0.1:9"], None, "only http:// upstreams"),
+        (&["--route", "/o/=ftp://127.0.0.1:9"], None, "must be http:// or https://"),
         (&["--route", "/o/=not a url"], None, "is not a URL"),
         (
             &["--route", "/o/=http://127.0.0.1:9", "--route", "/o/p/=http://127.0.0.1:9"],

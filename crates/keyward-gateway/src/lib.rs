@@ -29,6 +29,7 @@ pub mod path;
 mod proxy;
 mod route;
 mod spelling;
+mod upstream_tls;
 
 #[doc(hidden)]
 pub mod __fuzzing;
@@ -41,6 +42,7 @@ use std::sync::{Arc, RwLock};
 
 use canonical::{CanonicalRequest, DoorError};
 use http::Method;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -96,7 +98,7 @@ impl Table {
 /// A route's share of the table.
 struct Served {
     auth: Arc<AuthSettings>,
-    client: Client<HttpConnector, proxy::UpstreamBody>,
+    client: Client<HttpsConnector<HttpConnector>, proxy::UpstreamBody>,
     /// The route's upstream answer times.
     upstream: Histogram,
 }
@@ -235,11 +237,24 @@ impl Table {
     }
 }
 
-/// A pooled client for a route's upstream: HTTP/1.1, or h2 with prior knowledge.
-fn upstream_client(route: &Route) -> Client<HttpConnector, proxy::UpstreamBody> {
+/// A pooled client for a route's upstream: HTTP/1.1, or h2 with prior knowledge; over TLS,
+/// h2 where ALPN offers it.
+fn upstream_client(route: &Route) -> Client<HttpsConnector<HttpConnector>, proxy::UpstreamBody> {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(route.connect_timeout));
     connector.set_nodelay(true);
+    // Plain-HTTP routes go through the same connector type, which then never speaks TLS.
+    connector.enforce_http(false);
+    let tls = match &route.upstream.tls {
+        Some(tls) => tls.as_ref().clone(),
+        None => upstream_tls::unused(),
+    };
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .http2_only(route.http2)

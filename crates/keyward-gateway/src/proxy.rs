@@ -322,8 +322,9 @@ impl Gateway {
         };
         let kept = Kept { credentials, forwarding, method_override: route.method_override };
         identity.strip_request(headers, kept);
-        if route.http2 {
-            // HTTP/2 carries the authority in the URI.
+        if route.http2 || route.upstream.tls.is_some() {
+            // HTTP/2 carries the authority in the URI (over TLS, ALPN decides the version
+            // per connection: the client writes `Host` for HTTP/1.1, `:authority` for h2).
             headers.remove(header::HOST);
         } else {
             headers.insert(header::HOST, route.upstream.host.clone());
@@ -401,12 +402,18 @@ fn upstream_failure(
         error = %ErrorChain(error),
         "upstream failed",
     );
-    match (timed_out, error.is_connect()) {
-        (true, _) => {
+    let tls_failed = has_cause(error, is_tls_error);
+    match (timed_out, tls_failed, error.is_connect()) {
+        (true, _, _) => {
             gateway_error(ErrorCode::GatewayTimeout, "upstream-connect-timeout", request_id)
         }
-        (false, true) => gateway_error(ErrorCode::BadGateway, "upstream-unreachable", request_id),
-        (false, false) => gateway_error(ErrorCode::BadGateway, "upstream-failed", request_id),
+        (false, true, _) => gateway_error(ErrorCode::BadGateway, "upstream-tls-failed", request_id),
+        (false, false, true) => {
+            gateway_error(ErrorCode::BadGateway, "upstream-unreachable", request_id)
+        }
+        (false, false, false) => {
+            gateway_error(ErrorCode::BadGateway, "upstream-failed", request_id)
+        }
     }
 }
 
@@ -419,6 +426,19 @@ fn gateway_error(code: ErrorCode, reason: &str, request_id: Option<&HeaderValue>
 
 fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     has_cause(error, |e| e.is::<E>())
+}
+
+/// Whether `error` is rustls', or an io::Error wrapping one (tokio-rustls wraps it twice).
+fn is_tls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => error = inner,
+            None => return false,
+        }
+    }
 }
 
 fn has_cause(

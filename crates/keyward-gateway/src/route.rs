@@ -20,6 +20,8 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme as UriScheme};
@@ -29,6 +31,7 @@ use keyward_store::{Permissions, RateLimit};
 use serde::Deserialize;
 
 use crate::canonical::OverrideName;
+use crate::upstream_tls::UpstreamTls;
 
 /// A route as written in the configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -86,6 +89,14 @@ pub struct RouteConfig {
     /// The largest body accepted, in bytes [default: the server's body limit].
     #[serde(default)]
     pub body_limit: Option<usize>,
+    /// For an `https://` upstream, the PEM CA bundle its certificate must chain to
+    /// [default: the system's root certificates].
+    pub upstream_ca: Option<PathBuf>,
+    /// For an `https://` upstream that asks for one, the PEM certificate chain keyward
+    /// presents, with `upstream_client_key` [default: none].
+    pub upstream_client_cert: Option<PathBuf>,
+    /// The PEM private key of `upstream_client_cert`.
+    pub upstream_client_key: Option<PathBuf>,
     /// Seconds to connect to the upstream [default: 5].
     #[serde(default)]
     pub connect_timeout_seconds: Option<u64>,
@@ -168,7 +179,7 @@ pub enum Upgrades {
 }
 
 /// Where a route forwards to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Upstream {
     /// `http` (or `https`).
     pub scheme: UriScheme,
@@ -179,6 +190,8 @@ pub struct Upstream {
     /// The `Host` the upstream gets: its host, and its port unless it is the scheme's default
     /// (as an HTTP client would send it; made once, not per request).
     pub host: HeaderValue,
+    /// How to speak TLS to an `https://` upstream.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A checked route.
@@ -264,20 +277,39 @@ fn checked_prefix(prefix: &str) -> Result<(), String> {
     }
 }
 
-/// The upstream `url` names: `http://host:port`, perhaps with a base path, no query.
-fn checked_upstream(url: &str) -> Result<Upstream, String> {
+/// The upstream `config` names: `http://` or `https://host:port`, perhaps with a base path,
+/// no query; for https, what it trusts and presents.
+fn checked_upstream(config: &RouteConfig) -> Result<Upstream, String> {
+    let url = &config.upstream;
     let uri: http::Uri = url.parse().map_err(|_| format!("upstream {url:?} is not a URL"))?;
     let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
-        return Err(format!("upstream {url:?} must be http://host:port"));
+        return Err(format!("upstream {url:?} must be http://host:port or https://host:port"));
     };
-    if scheme != UriScheme::HTTP {
-        return Err(format!("upstream {url:?}: only http:// upstreams for now"));
-    }
     if uri.query().is_some() {
         return Err("the upstream URL must not carry a query".into());
     }
+    let client = match (&config.upstream_client_cert, &config.upstream_client_key) {
+        (Some(chain), Some(key)) => Some((chain.as_path(), key.as_path())),
+        (None, None) => None,
+        _ => return Err("upstream_client_cert and upstream_client_key go together".into()),
+    };
+    let tls = if scheme == UriScheme::HTTPS {
+        if config.http2 {
+            return Err("http2 = true is HTTP/2 without TLS (h2c); an https upstream offers h2 \
+                        by ALPN: leave http2 out"
+                .into());
+        }
+        Some(UpstreamTls { ca: config.upstream_ca.as_deref(), client }.config()?)
+    } else if scheme == UriScheme::HTTP {
+        if config.upstream_ca.is_some() || client.is_some() {
+            return Err("upstream_ca and upstream_client_cert are for https:// upstreams".into());
+        }
+        None
+    } else {
+        return Err(format!("upstream {url:?} must be http:// or https://"));
+    };
     let base_path = uri.path().trim_end_matches('/').to_owned();
-    Ok(Upstream { host: upstream_host(&scheme, &authority), scheme, authority, base_path })
+    Ok(Upstream { host: upstream_host(&scheme, &authority), scheme, authority, base_path, tls })
 }
 
 /// The schemes a route accepts (`None`: all four).
@@ -364,7 +396,7 @@ impl Route {
         let name = config.prefix.clone();
         let fail = |reason: String| RouteError::new(&name, reason);
         checked_prefix(&config.prefix).map_err(&fail)?;
-        let upstream = checked_upstream(&config.upstream).map_err(&fail)?;
+        let upstream = checked_upstream(&config).map_err(&fail)?;
         let schemes = checked_schemes(config.schemes.as_deref()).map_err(&fail)?;
         let permissions = declared(&config.permissions).map_err(&fail)?;
         let (methods, method_permissions) =
