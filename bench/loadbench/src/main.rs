@@ -85,14 +85,11 @@ async fn serve_on(
         name: "admin".into(),
         ..Actor::default()
     };
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner: KeyOwner::Domain(admin.domain_id),
-        name: "Load benchmark".into(),
-        permissions: Permissions::parse(&["activities:read"]).expect("known"),
-    };
+    let new = NewApiKey::new(
+        KeyOwner::Domain(admin.domain_id),
+        "Load benchmark".into(),
+        Permissions::parse(&["activities:read"]).expect("known"),
+    );
     let (key, secret) = store.create_api_key(&actor, &new).await.expect("a key");
     let (bearer, _) = store
         .issue_access_token(TokenOwner::User(admin.id), admin.domain_id, 86_400_000)

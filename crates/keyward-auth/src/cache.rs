@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use keyward_sig::certificate::ClientCertificate;
 use keyward_sig::token::TokenDigest;
 use keyward_sig::{AccessGrant, CredentialLookup, CredentialRef, KeyMaterial};
 use keyward_store::{
@@ -63,6 +64,7 @@ impl CachedKey {
                     .with_previous_secret(previous.0.as_bytes())
             }
             KeyVerification::PublicKey(public_key) => KeyMaterial::public(key.kind, *public_key),
+            KeyVerification::Certificate(binding) => KeyMaterial::certificate(key.kind, binding),
         };
         CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN), loaded_at_ms }
     }
@@ -192,6 +194,11 @@ impl CredentialLookup for Found {
     fn access_token(&self, _: &TokenDigest) -> Option<TokenHandle> {
         self.token.clone()
     }
+
+    fn certificate(&self, _: &ClientCertificate) -> Option<KeyHandle> {
+        // Found by this very certificate.
+        self.key.clone()
+    }
 }
 
 /// A load in flight, shared by every request waiting for the same credential.
@@ -202,6 +209,7 @@ type InFlight = Arc<OnceCell<Found>>;
 enum Loading {
     Key(String),
     Token(TokenDigest),
+    Certificate(Box<ClientCertificate>),
 }
 
 impl From<CredentialRef<'_>> for Loading {
@@ -209,8 +217,17 @@ impl From<CredentialRef<'_>> for Loading {
         match credential {
             CredentialRef::ApiKey(token) => Loading::Key(token.to_owned()),
             CredentialRef::AccessToken(digest) => Loading::Token(*digest),
+            CredentialRef::Certificate(certificate) => {
+                Loading::Certificate(Box::new(certificate.clone()))
+            }
         }
     }
+}
+
+/// Where a certificate's key is remembered, beside keys by token: its fingerprint (keys'
+/// tokens never start with `x5t:`).
+fn certificate_entry(certificate: &ClientCertificate) -> String {
+    format!("x5t:{}", certificate.thumbprint())
 }
 
 /// Keys and access tokens, from memory when known.
@@ -292,6 +309,12 @@ impl CredentialCache {
                 Some(hit) => Some(Found { token: Some(TokenHandle(hit)), ..Found::default() }),
                 None => self.unknown_tokens.contains_key(digest).then(Found::default),
             },
+            // Unknown certificates are not remembered: a key bound to one may be created at any
+            // time, and only certificates the trusted CA issued get this far.
+            CredentialRef::Certificate(certificate) => self
+                .keys
+                .get(&certificate_entry(certificate))
+                .map(|hit| Found { key: Some(KeyHandle(hit)), ..Found::default() }),
         }
     }
 
@@ -346,6 +369,11 @@ impl CredentialCache {
                 self.store.key_credentials(token).await.map(|read| Read::Key(read.map(Box::new)))
             }
             Loading::Token(digest) => self.store.access_token(digest).await.map(Read::Token),
+            Loading::Certificate(certificate) => self
+                .store
+                .key_by_certificate(certificate)
+                .await
+                .map(|read| Read::Key(read.map(Box::new))),
         };
         match &read {
             Ok(_) => self.meters.cache_miss(started.elapsed().as_secs_f64()),
@@ -379,6 +407,12 @@ impl CredentialCache {
                 self.unknown_tokens.insert(*digest, ());
                 Found::default()
             }
+            (Loading::Certificate(certificate), Read::Key(Some(credentials))) => {
+                let entry = Arc::new(CachedKey::new(*credentials, now_ms));
+                self.keys.insert(certificate_entry(certificate), entry.clone());
+                Found { key: Some(KeyHandle(entry)), ..Found::default() }
+            }
+            (Loading::Certificate(_), _) => Found::default(),
         };
         if self.generation.load(Ordering::SeqCst) != generation {
             self.forget(what);
@@ -395,6 +429,9 @@ impl CredentialCache {
             Loading::Token(digest) => {
                 self.tokens.invalidate(digest);
                 self.unknown_tokens.invalidate(digest);
+            }
+            Loading::Certificate(certificate) => {
+                self.keys.invalidate(&certificate_entry(certificate))
             }
         }
     }
@@ -501,14 +538,8 @@ mod tests {
         let store = Store::open(&url, MasterKey::from_bytes(&[5; 32])).await.unwrap();
         let admin = store.bootstrap(Some("cache-test-password")).await.unwrap().unwrap().admin;
         let actor = Actor::user("cache", admin.domain_id, admin.id, "admin");
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner: KeyOwner::Domain(admin.domain_id),
-            name: "app".into(),
-            permissions: Permissions::all(),
-        };
+        let new =
+            NewApiKey::new(KeyOwner::Domain(admin.domain_id), "app".into(), Permissions::all());
         let (key, _) = store.create_api_key(&actor, &new).await.unwrap();
         (store, key.token, actor, dir)
     }

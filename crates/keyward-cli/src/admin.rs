@@ -321,14 +321,11 @@ async fn create_key(
     actor: &Actor,
     reseller: &Reseller,
 ) -> anyhow::Result<(String, String)> {
-    let new = NewApiKey {
-        owner: KeyOwner::Reseller(reseller.id),
-        name: format!("{} provisioning", reseller.name),
-        permissions: Permissions::default(),
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-    };
+    let new = NewApiKey::new(
+        KeyOwner::Reseller(reseller.id),
+        format!("{} provisioning", reseller.name),
+        Permissions::default(),
+    );
     let (key, secret) = store.create_api_key(actor, &new).await?;
     let secret = secret.context("a reseller key is created with a secret")?;
     Ok((key.token, secret.0))

@@ -16,7 +16,7 @@ use keyward_server::gateway::{
     Unrouted,
 };
 use keyward_server::throttle::ThrottleSettings;
-use keyward_server::tls::CertificateFiles;
+use keyward_server::tls::{CertificateFiles, TlsFiles};
 use keyward_server::{Capacity, RouteSchemes, Settings};
 use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
@@ -62,16 +62,16 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_SIGNATURES", value_name = "RULE")]
     signatures: Option<SignatureRule>,
     /// Schemes accepted anywhere, comma-separated: bearer, query-hmac, header-hmac,
-    /// http-signature [default: all]. Each route group's list below is narrowed to these.
+    /// http-signature, mtls [default: all]. Each route group's list below is narrowed to these.
     #[arg(long, env = "KEYWARD_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     schemes: Option<Vec<Scheme>>,
     /// Schemes accepted on /api/activities, /api/me, /api/logout [default: all].
     #[arg(long, env = "KEYWARD_API_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     api_schemes: Option<Vec<Scheme>>,
-    /// Schemes accepted on /api/admin [default: bearer,header-hmac,http-signature].
+    /// Schemes accepted on /api/admin [default: bearer,header-hmac,http-signature,mtls].
     #[arg(long, env = "KEYWARD_ADMIN_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     admin_schemes: Option<Vec<Scheme>>,
-    /// Schemes accepted on /probio [default: header-hmac,http-signature].
+    /// Schemes accepted on /probio [default: header-hmac,http-signature,mtls].
     #[arg(long, env = "KEYWARD_PROVISIONING_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     provisioning_schemes: Option<Vec<Scheme>>,
     /// Largest request body, in bytes [default: 1048576].
@@ -191,6 +191,11 @@ pub struct ServeArgs {
     #[serde(default, deserialize_with = "one_or_many")]
     #[merge(strategy = merge::vec::overwrite_empty)]
     tls_key: Vec<PathBuf>,
+    /// A PEM bundle of CA certificates: clients are asked for a certificate (optionally), one
+    /// presented must chain to it, and it is the credential of the mtls scheme; needs
+    /// --tls-cert [default: none; no client certificates asked for].
+    #[arg(long, env = "KEYWARD_TLS_CLIENT_CA", value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
     /// How many days before a key expires its answers carry Keyward-Key-Expires [default: 7].
     #[arg(long, env = "KEYWARD_KEY_EXPIRY_WARNING_DAYS", value_name = "DAYS")]
     key_expiry_warning_days: Option<i64>,
@@ -319,8 +324,8 @@ pub struct ServeConfig {
     pub settings: Settings,
     /// How the store uses the database and the CPU.
     pub store: StoreOptions,
-    /// The certificates HTTPS is served with (none: plain HTTP).
-    pub tls: Vec<CertificateFiles>,
+    /// The certificates HTTPS is served with (none: plain HTTP), and the client CA.
+    pub tls: TlsFiles,
     /// Where the gateway's routes come from, to read them again on `SIGHUP`.
     pub routes: RouteSources,
     /// The log's format and this node's name.
@@ -398,7 +403,7 @@ impl ServeArgs {
                 Some(PublicScheme::Https) => "https",
                 Some(PublicScheme::Http) => "http",
                 // Serving TLS, keyward is what clients reach over https.
-                None if !tls.is_empty() => "https",
+                None if !tls.certificates.is_empty() => "https",
                 None => defaults.uri_scheme,
             },
             capacity,
@@ -433,8 +438,12 @@ impl ServeArgs {
         })
     }
 
-    /// The certificates to serve HTTPS with, each chain with its key (none: plain HTTP).
-    fn tls(&self) -> anyhow::Result<Vec<CertificateFiles>> {
+    /// The certificates to serve HTTPS with, each chain with its key (none: plain HTTP), and
+    /// the CA client certificates are verified against.
+    fn tls(&self) -> anyhow::Result<TlsFiles> {
+        if self.tls_client_ca.is_some() && self.tls_cert.is_empty() {
+            bail!("--tls-client-ca needs keyward to serve TLS: give --tls-cert and --tls-key too");
+        }
         if self.tls_cert.len() != self.tls_key.len() {
             bail!(
                 "each --tls-cert needs its --tls-key, in the same order: {} certificate(s), {} key(s)",
@@ -443,9 +452,10 @@ impl ServeArgs {
             );
         }
         let pairs = self.tls_cert.iter().zip(&self.tls_key);
-        Ok(pairs
+        let certificates = pairs
             .map(|(chain, key)| CertificateFiles { chain: chain.clone(), key: key.clone() })
-            .collect())
+            .collect();
+        Ok(TlsFiles { certificates, client_ca: self.tls_client_ca.clone() })
     }
 
     /// The clock window and how signatures are read.
@@ -723,7 +733,7 @@ mod tests {
     fn tls_files_pair_up_from_a_path_or_a_list_and_make_the_public_scheme_https() {
         let config = resolved(&[], "tls_cert = \"a.pem\"\ntls_key = [\"a.key\"]\n").unwrap();
         let expected = super::CertificateFiles { chain: "a.pem".into(), key: "a.key".into() };
-        assert_eq!(config.tls, vec![expected]);
+        assert_eq!(config.tls.certificates, vec![expected]);
         assert_eq!(config.settings.uri_scheme, "https", "serving TLS, clients use https");
         let plain =
             resolved(&["--public-scheme", "http"], "tls_cert = \"a.pem\"\ntls_key = \"a.key\"\n");

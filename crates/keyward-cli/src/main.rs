@@ -100,7 +100,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let store = open_store(&config.data_dir, &config.database_url, config.store).await?;
         bootstrap(&store, &config).await?;
-        let tls = match config.tls.is_empty() {
+        let tls = match config.tls.certificates.is_empty() {
             true => None,
             false => Some(keyward_server::tls::Tls::load(config.tls.clone())?),
         };
@@ -173,7 +173,12 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         }
         say!("{} worker thread(s) serve connections", config.workers);
         if tls.is_some() {
-            say!("TLS: {} certificate(s); SIGHUP reads them again", config.tls.len());
+            let asked = match config.tls.client_ca {
+                Some(_) => ", client certificates asked for (mtls)",
+                None => "",
+            };
+            let count = config.tls.certificates.len();
+            say!("TLS: {count} certificate(s){asked}; SIGHUP reads them again");
         }
         say!(
             "listening on {}://{address}, store: {} ({})",

@@ -18,6 +18,7 @@ use keyward_testkit::certs::{Leaf, PKCS_ECDSA_P256_SHA256, PKCS_ED25519, TestCa}
 use keyward_testkit::env::missing;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, ProtocolVersion, RootCertStore, StreamOwned};
+use sha2::{Digest, Sha256};
 
 type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
@@ -382,4 +383,234 @@ fn certificates_that_cannot_be_served_stop_keyward_at_start_with_the_reason() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success() && stderr.contains(expected), "{expected}: {stderr}");
     }
+}
+
+/// A client trusting `ca`, presenting `identity` (a leaf and its key) when asked.
+fn client_with_certificate(ca: &TestCa, identity: Option<&Leaf>) -> Arc<ClientConfig> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = RootCertStore::empty();
+    roots.add(CertificateDer::from(pem_der(&ca.pem))).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(leaf) => {
+            let chain = vec![CertificateDer::from(leaf.der.clone())];
+            let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// One request over a fresh TLS connection made with `config`: the status and the JSON body.
+fn exchange(
+    address: &str,
+    config: Arc<ClientConfig>,
+    request: (&str, &str),
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let (method, path) = request;
+    let mut stream = connect(address, "a.test", config);
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: a.test\r\n{authorization}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    // A peer that closes without close_notify ends the stream with an error: what was read counts.
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+
+#[test]
+fn client_certificates_are_keys_pinned_or_by_subject_and_refused_once_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("keyward clients CA");
+    let server =
+        ca.leaf(&["a.test", "localhost"], &PKCS_ECDSA_P256_SHA256).write(dir.path(), "server");
+    let ca_file = ca.write(dir.path());
+    let served = serve(
+        &dir.path().join("data"),
+        &[
+            ("KEYWARD_TLS_CERT", server.0.to_str().unwrap()),
+            ("KEYWARD_TLS_KEY", server.1.to_str().unwrap()),
+            ("KEYWARD_TLS_CLIENT_CA", ca_file.to_str().unwrap()),
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
+    assert!(served.printed.iter().any(|l| l.contains("client certificates asked for")));
+    let address = served.address.clone();
+    let anonymous = || client_with_certificate(&ca, None);
+    let login = serde_json::json!({"UserName": "admin", "Password": ADMIN_PASSWORD});
+    let (status, body) =
+        exchange(&address, anonymous(), ("POST", "/api/login"), None, Some(&login));
+    assert_eq!(status, 200, "{body}");
+    let admin = body["access_token"].as_str().unwrap().to_owned();
+
+    // A key pinned to Alice's certificate, and one for any certificate naming the billing
+    // service's SPIFFE ID.
+    let alice = ca.leaf(&["alice.clients.test"], &PKCS_ECDSA_P256_SHA256);
+    let billing_id = "spiffe://example.org/billing";
+    let billing = ca.leaf(&[billing_id], &PKCS_ED25519);
+    let create = |data: serde_json::Value| {
+        let body = serde_json::json!({ "data": data });
+        exchange(&address, anonymous(), ("POST", "/api/admin/keys"), Some(&admin), Some(&body))
+    };
+    let permissions = ["activities:read"];
+    let (status, pinned) = create(
+        serde_json::json!({"name": "Alice", "permissions": permissions, "certificate": alice.pem}),
+    );
+    assert_eq!(status, 201, "{pinned}");
+    let pinned = &pinned["data"];
+    assert_eq!(pinned["algorithm"], "mtls");
+    let sha256 = Sha256::digest(&alice.der).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(pinned["certificate_sha256"], sha256.as_str());
+    assert!(pinned.get("secret").is_none(), "a certificate-bound key has no secret: {pinned}");
+    let (status, by_subject) = create(
+        serde_json::json!({"name": "Billing", "permissions": permissions, "certificate_subject": billing_id}),
+    );
+    assert_eq!(status, 201, "{by_subject}");
+    let (status, again) = create(
+        serde_json::json!({"name": "Alice 2", "permissions": permissions, "certificate": alice.pem}),
+    );
+    assert_eq!(
+        (status, again["error"]["code"].as_i64()),
+        (409, Some(41)),
+        "one key per certificate: {again}"
+    );
+
+    // Each certificate is its key, with no header at all.
+    let me = |identity: &Leaf| {
+        exchange(
+            &address,
+            client_with_certificate(&ca, Some(identity)),
+            ("GET", "/api/me"),
+            None,
+            None,
+        )
+    };
+    let (status, body) = me(&alice);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["principal"]["id"], pinned["id"], "{body}");
+    assert_eq!(body["data"]["scheme"], "mtls");
+    let reissued = ca.leaf(&[billing_id], &PKCS_ECDSA_P256_SHA256);
+    for certificate in [&billing, &reissued] {
+        let (status, body) = me(certificate);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["principal"]["name"], "Billing", "by its SPIFFE ID: {body}");
+    }
+    // A certificate from the same CA that no key names: unknown credentials.
+    let stranger = ca.leaf(&["stranger.clients.test"], &PKCS_ECDSA_P256_SHA256);
+    let (status, body) = me(&stranger);
+    assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(13)), "{body}");
+    // No certificate and no credentials: as ever.
+    let (status, body) = exchange(&address, anonymous(), ("GET", "/api/me"), None, None);
+    assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(10)), "{body}");
+    // A certificate from another CA, even naming Alice: the handshake fails.
+    let other_ca = TestCa::new("another CA");
+    let forged = other_ca.leaf(&["alice.clients.test"], &PKCS_ECDSA_P256_SHA256);
+    let name = ServerName::try_from("a.test").unwrap();
+    let mut connection =
+        ClientConnection::new(client_with_certificate(&ca, Some(&forged)), name).unwrap();
+    let mut socket = TcpStream::connect(&address).unwrap();
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut refused = false;
+    for _ in 0..20 {
+        match connection.complete_io(&mut socket) {
+            Err(_) => {
+                refused = true;
+                break;
+            }
+            Ok(_) if !connection.is_handshaking() => {
+                // TLS 1.3 clients finish before the server judges their certificate: a
+                // request then finds the connection refused.
+                let mut stream = StreamOwned::new(connection, socket);
+                let _ = stream.write_all(b"GET /api/me HTTP/1.1\r\nHost: a.test\r\n\r\n");
+                let mut buffer = [0u8; 64];
+                refused = !matches!(stream.read(&mut buffer), Ok(n) if n > 0);
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(refused, "a certificate from another CA is refused at the handshake");
+
+    // Revoked: refused from the next request on.
+    let id = pinned["id"].as_i64().unwrap();
+    let (status, _) = exchange(
+        &address,
+        anonymous(),
+        ("DELETE", &format!("/api/admin/keys/{id}")),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = me(&alice);
+    assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(13)), "revoked: {body}");
+
+    // Independent clients: curl and Python's requests, with a billing certificate.
+    // (OpenSSL reads rcgen's ECDSA keys; its Ed25519 ones it does not.)
+    let (chain, key) = reissued.write(dir.path(), "billing");
+    let port = address.rsplit_once(':').unwrap().1;
+    let url = format!("https://a.test:{port}/api/me");
+    let resolve = format!("a.test:{port}:127.0.0.1");
+    match Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&ca_file)
+        .arg("--cert")
+        .arg(&chain)
+        .arg("--key")
+        .arg(&key)
+        .args(["--resolve", &resolve, &url])
+        .output()
+    {
+        Ok(output) => {
+            let body: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            assert_eq!(
+                body["data"]["principal"]["name"],
+                "Billing",
+                "curl: {:?} {}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Err(error) => drop(missing::<()>("curl", error)),
+    }
+    let script = "import sys, requests\nr = requests.get(sys.argv[1], verify=sys.argv[2], cert=(sys.argv[3], sys.argv[4]))\nprint(r.status_code, r.json()['data']['principal']['name'])";
+    let python = Command::new("python3")
+        .args(["-c", script])
+        .arg(format!("https://localhost:{port}/api/me"))
+        .arg(&ca_file)
+        .arg(&chain)
+        .arg(&key)
+        .output();
+    match python {
+        Ok(output) if output.status.success() => {
+            assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "200 Billing")
+        }
+        Ok(output)
+            if String::from_utf8_lossy(&output.stderr).contains("No module named 'requests'") =>
+        {
+            missing::<()>("the Python package requests", "not importable (pip install it)");
+        }
+        Ok(output) => panic!("python requests: {}", String::from_utf8_lossy(&output.stderr)),
+        Err(error) => drop(missing::<()>("python3", error)),
+    }
+    common::terminate(served);
 }

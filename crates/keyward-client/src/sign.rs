@@ -93,6 +93,12 @@ fn sign_parts(
             let query = signed.split_once('?').map(|(_, q)| q.to_owned());
             url.set_query(query.as_deref());
         }
+        // The TLS connection's client certificate is the credential: nothing to sign.
+        Scheme::Mtls => {
+            return Err(SignError::Unsignable {
+                reason: "mtls signs nothing: the connection's client certificate is the credential",
+            });
+        }
         Scheme::HeaderHmac => {
             let signed = header_hmac::sign(&key.token, body, now_ms, hmac()?)?;
             for (name, value) in signed.pairs() {

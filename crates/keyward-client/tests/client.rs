@@ -16,14 +16,11 @@ async fn server(offset_ms: i64) -> (String, ApiKey, tempfile::TempDir) {
     let store = Store::open(&url, MasterKey::from_bytes(&[3; 32])).await.unwrap();
     let admin = store.bootstrap(Some("correct horse battery")).await.unwrap().unwrap().admin;
     let actor = Actor::user("t", admin.domain_id, admin.id, "admin");
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner: KeyOwner::Domain(admin.domain_id),
-        name: "client test".into(),
-        permissions: Permissions::parse(&["activities:read", "activities:write"]).unwrap(),
-    };
+    let new = NewApiKey::new(
+        KeyOwner::Domain(admin.domain_id),
+        "client test".into(),
+        Permissions::parse(&["activities:read", "activities:write"]).unwrap(),
+    );
     let (key, secret) = store.create_api_key(&actor, &new).await.unwrap();
     let mut settings = keyward_server::Settings::default();
     settings.verify.token_format = TokenFormat::Keyward;

@@ -50,7 +50,7 @@ pub struct RouteConfig {
     /// `method_permissions` names, when it names any; else every method]. `GET` serves `HEAD`.
     #[serde(default)]
     pub methods: Option<Vec<String>>,
-    /// The schemes accepted [default: all four].
+    /// The schemes accepted [default: all].
     #[serde(default)]
     pub schemes: Option<Vec<String>>,
     /// Permissions every request needs.
@@ -312,7 +312,7 @@ fn checked_upstream(config: &RouteConfig) -> Result<Upstream, String> {
     Ok(Upstream { host: upstream_host(&scheme, &authority), scheme, authority, base_path, tls })
 }
 
-/// The schemes a route accepts (`None`: all four).
+/// The schemes a route accepts (`None`: all).
 fn checked_schemes(names: Option<&[String]>) -> Result<Vec<Scheme>, String> {
     let Some(names) = names else { return Ok(Scheme::ALL.to_vec()) };
     names

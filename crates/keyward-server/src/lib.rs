@@ -117,13 +117,14 @@ enum ConsoleSessions {
 /// accepted list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteSchemes {
-    /// `/api/activities`, `/api/me`, `/api/logout`, the console's session: all four.
+    /// `/api/activities`, `/api/me`, `/api/logout`, the console's session: every scheme.
     pub api: Vec<Scheme>,
     /// `/api/admin/...`: everything but query-hmac, whose signature covers neither the
     /// method, the path nor the body (and DevResults administers keys in its web page, not
     /// with signed URLs).
     pub admin: Vec<Scheme>,
-    /// `/probio/...`: the schemes that sign the body, header-hmac and http-signature.
+    /// `/probio/...`: the schemes that sign the body, header-hmac and http-signature, and
+    /// mtls, whose TLS connection covers it.
     pub provisioning: Vec<Scheme>,
 }
 
@@ -131,8 +132,8 @@ impl Default for RouteSchemes {
     fn default() -> Self {
         RouteSchemes {
             api: Scheme::ALL.to_vec(),
-            admin: vec![Scheme::Bearer, Scheme::HeaderHmac, Scheme::HttpSignature],
-            provisioning: vec![Scheme::HeaderHmac, Scheme::HttpSignature],
+            admin: vec![Scheme::Bearer, Scheme::HeaderHmac, Scheme::HttpSignature, Scheme::Mtls],
+            provisioning: vec![Scheme::HeaderHmac, Scheme::HttpSignature, Scheme::Mtls],
         }
     }
 }

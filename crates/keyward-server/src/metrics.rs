@@ -6,7 +6,7 @@
 //! | `keyward_requests_total` | `group`, `scheme`, `outcome` (`ok`, `refused`, `error`), `code` (the error code, `0` when none) |
 //! | `keyward_request_duration_seconds` | `group` |
 //!
-//! Label values come from fixed lists: the route groups, the four schemes and `none`, and
+//! Label values come from fixed lists: the route groups, the schemes and `none`, and
 //! keyward's documented error codes. No secret, token, key id, user name or path is ever a
 //! label, so the number of series stays bounded.
 //!

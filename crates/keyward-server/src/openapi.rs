@@ -1,6 +1,6 @@
 //! The API reference: an OpenAPI 3.1 document made from the routes the application serves
 //! (each handler's annotation, its group's schemes; see `routes`) and what they share here (the
-//! error shape, the four schemes, the tags), served at `/api/openapi.json`, and a page that
+//! error shape, the schemes, the tags), served at `/api/openapi.json`, and a page that
 //! renders it with no asset from the internet (`/api/docs`).
 
 use axum::http::{HeaderValue, header};
@@ -53,7 +53,7 @@ pub enum AuthFailures {
         license(name = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = [])),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = []), ("mtls" = [])),
     modifiers(&Schemes),
     tags(
         (name = "session", description = "Access tokens and who-am-I"),
@@ -68,7 +68,7 @@ pub enum AuthFailures {
 )]
 pub struct ApiDoc;
 
-/// The four authentication schemes.
+/// The authentication schemes: four in the request, and the TLS client certificate.
 struct Schemes;
 
 impl Modify for Schemes {
@@ -104,6 +104,17 @@ impl Modify for Schemes {
                 "Signature-Input",
                 "RFC 9421 HTTP Message Signatures with hmac-sha256: keyid = the key's token; covers @method, @path, @query (with a query) and content-digest (with a body); created required.",
             ))),
+        );
+        components.add_security_scheme(
+            "mtls",
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "The client certificate of the TLS connection (keyward started with --tls-client-ca, or a trusted proxy passing it on), bound to a key by its SHA-256 or a subject alternative name; for requests with no other credentials. See docs/tls.md."
+                        .into(),
+                ),
+                deprecated: None,
+                extensions: None,
+            },
         );
     }
 }

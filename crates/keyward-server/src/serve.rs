@@ -41,6 +41,7 @@ use crate::capacity::Capacity;
 use crate::error::{ApiError, ErrorCode};
 use crate::tls::{HANDSHAKE_RECORD, Tls};
 use crate::workers::Workers;
+use keyward_sig::certificate::ClientCertificate;
 
 /// A complete HTTP/1.1 answer in keyward's error shape that closes the connection, for the
 /// moments no service runs: a connection past the cap, a head that stalled, plain HTTP on the
@@ -166,7 +167,7 @@ async fn serve_connection(
     let Some(tls) = tls else {
         // A second handle on the socket answers a stalled head after hyper gives up on it.
         let Ok((stream, spare)) = with_spare_handle(stream) else { return };
-        return serve_http(stream, Some(spare), peer, app, capacity, watcher).await;
+        return serve_http(stream, Some(spare), None, peer, app, capacity, watcher).await;
     };
     let Ok(stream) = TcpStream::from_std(stream) else { return };
     let handshake = async {
@@ -182,17 +183,22 @@ async fn serve_connection(
         })
     };
     match tokio::time::timeout(capacity.header_read_timeout, handshake).await {
-        Ok(Ok(stream)) => serve_http(stream, None, peer, app, capacity, watcher).await,
+        Ok(Ok(stream)) => {
+            let certificate = crate::tls::client_certificate(stream.get_ref().1);
+            serve_http(stream, None, certificate, peer, app, capacity, watcher).await
+        }
         Ok(Err(Some(plain))) => answer_and_close(plain, https_required()).await,
         Ok(Err(None)) | Err(_) => {}
     }
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on `io`. With `spare`, a second handle on a plain socket, a head
-/// that stalls is answered 408 (over TLS the connection is closed instead).
+/// that stalls is answered 408 (over TLS the connection is closed instead). The connection's
+/// verified client `certificate` goes with each of its requests.
 async fn serve_http<I>(
     stream: I,
     spare: Option<std::net::TcpStream>,
+    certificate: Option<Arc<ClientCertificate>>,
     peer: SocketAddr,
     app: App,
     capacity: Capacity,
@@ -202,7 +208,12 @@ async fn serve_http<I>(
 {
     let state = Arc::new(Heard::default());
     let io = TokioIo::new(Watched { io: stream, heard: state.clone() });
-    let service = service_fn(move |request: hyper::Request<Incoming>| app.answer(peer, request));
+    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+        if let Some(certificate) = &certificate {
+            request.extensions_mut().insert(certificate.clone());
+        }
+        app.answer(peer, request)
+    });
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(capacity.header_read_timeout);
     builder.http2().timer(TokioTimer::new());

@@ -8,6 +8,13 @@
 //! new certificates serve the next handshakes, open connections keep theirs, and a file that
 //! cannot be used leaves every certificate as it was.
 //!
+//!
+//! With a client CA ([`TlsFiles::client_ca`]), keyward asks every client for a certificate,
+//! optionally (clients of the other schemes need none); one presented must chain to that CA,
+//! or the handshake fails. A verified client certificate goes with each of the connection's
+//! requests, as the `mtls` scheme's credential ([`ClientCertificate`]). A reload reads the CA
+//! again too.
+//!
 //! ```text
 //! TCP ─▶ first byte 0x16? ─no─▶ 400 (code 49) in plain HTTP, closed
 //!              │yes
@@ -20,6 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use keyward_sig::certificate::ClientCertificate;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -39,6 +47,16 @@ pub struct CertificateFiles {
     pub key: PathBuf,
 }
 
+/// What keyward serves TLS with: its certificates, and the CA client certificates must chain
+/// to, if it asks for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificates served, the first by default.
+    pub certificates: Vec<CertificateFiles>,
+    /// A PEM bundle of the CA certificates client certificates are verified against.
+    pub client_ca: Option<PathBuf>,
+}
+
 /// Why certificates cannot be served: the file and what is wrong with it.
 #[derive(Debug)]
 pub struct TlsError(String);
@@ -51,13 +69,12 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
-/// keyward's TLS: the acceptor handshakes are made with, over certificates that can be
-/// reloaded. Cheap to clone.
+/// keyward's TLS: the configuration handshakes are made with, replaced whole on a reload.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Tls {
-    files: Arc<[CertificateFiles]>,
-    certificates: Arc<Certificates>,
-    acceptor: TlsAcceptor,
+    files: Arc<TlsFiles>,
+    config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
 }
 
 impl fmt::Debug for Tls {
@@ -67,48 +84,78 @@ impl fmt::Debug for Tls {
 }
 
 impl Tls {
-    /// Loads `files` (at least one), or says which cannot be served and why.
-    pub fn load(files: Vec<CertificateFiles>) -> Result<Self, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let loaded = Loaded::read(&files, &provider)?;
-        let certificates = Arc::new(Certificates { loaded: RwLock::new(Arc::new(loaded)) });
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|error| TlsError(format!("TLS: {error}")))?
-            .with_no_client_auth()
-            .with_cert_resolver(certificates.clone());
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        Ok(Tls { files: files.into(), certificates, acceptor })
+    /// Loads `files` (at least one certificate), or says which cannot be served and why.
+    pub fn load(files: TlsFiles) -> Result<Self, TlsError> {
+        let config = server_config(&files)?;
+        Ok(Tls { files: Arc::new(files), config: Arc::new(RwLock::new(config)) })
     }
 
-    /// Reads the certificate files again: the next handshakes use them. On an error, the
-    /// certificates served so far stay.
+    /// Reads the certificate files (and the client CA) again: the next handshakes use them. On
+    /// an error, what was served so far stays. Answers how many certificates are served.
     pub fn reload(&self) -> Result<usize, TlsError> {
-        let provider = rustls::crypto::ring::default_provider();
-        let loaded = Loaded::read(&self.files, &provider)?;
-        let count = loaded.all.len();
-        *self.certificates.loaded.write().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Arc::new(loaded);
-        Ok(count)
+        let config = server_config(&self.files)?;
+        *self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+        Ok(self.files.certificates.len())
     }
 
-    /// How connections are accepted.
-    pub(crate) fn acceptor(&self) -> &TlsAcceptor {
-        &self.acceptor
+    /// How the next connection is accepted.
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.config.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }
 
-/// The certificates served, replaced whole on a reload.
+/// The server configuration `files` make: TLS 1.3 and 1.2, ALPN h2 and http/1.1, the
+/// certificates by SNI, client certificates asked for when a client CA is given.
+fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let loaded = Arc::new(Loaded::read(&files.certificates, &provider)?);
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|error| TlsError(format!("TLS: {error}")))?;
+    let builder = match &files.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let bundle = read(path)?;
+            for certificate in CertificateDer::pem_slice_iter(&bundle) {
+                let certificate =
+                    certificate.map_err(|error| pem_error(path, "certificate", error))?;
+                roots.add(certificate).map_err(|error| {
+                    TlsError(format!("{}: not a CA certificate: {error}", path.display()))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(TlsError(format!("{}: no PEM certificate in it", path.display())));
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|error| TlsError(format!("{}: {error}", path.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(Certificates(loaded)));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The client certificate a handshake verified, as the `mtls` scheme's credential.
+pub(crate) fn client_certificate(
+    connection: &rustls::ServerConnection,
+) -> Option<Arc<ClientCertificate>> {
+    let leaf = connection.peer_certificates()?.first()?;
+    // Its chain was verified against the client CA, or the handshake would have failed.
+    ClientCertificate::from_der(leaf, true).ok().map(Arc::new)
+}
+
+/// The certificates served, chosen by SNI.
 #[derive(Debug)]
-struct Certificates {
-    loaded: RwLock<Arc<Loaded>>,
-}
+struct Certificates(Arc<Loaded>);
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let loaded = self.loaded.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-        Some(loaded.for_name(hello.server_name()).clone())
+        Some(self.0.for_name(hello.server_name()).clone())
     }
 }
 

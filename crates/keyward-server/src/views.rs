@@ -2,6 +2,7 @@
 //! the reference, so the two cannot drift. Handlers answer `Json<Data<View>>` (`{"data": ...}`)
 //! or `Json<Listed<View>>` (`{"data": [...], "paging": ...}`); errors are `ApiError`'s shape.
 
+use keyward_sig::certificate::CertificateBinding;
 use keyward_store::{
     ApiKey, Credits, Domain, KeyPolicy, Permissions, RateLimit, RouteScope, Secret, User,
 };
@@ -104,10 +105,16 @@ pub struct KeyView {
     pub token: String,
     /// `domain` or `reseller`.
     pub kind: &'static str,
-    /// `hmac-sha256`, or the public-key algorithm.
+    /// `hmac-sha256`, the public-key algorithm, or `mtls` for a key bound to a client
+    /// certificate.
     pub algorithm: String,
     /// The public key, PEM, for a public-key key.
     pub public_key: Option<String>,
+    /// The SHA-256 (hex) of the client certificate the key is pinned to (`mtls`).
+    pub certificate_sha256: Option<String>,
+    /// The subject alternative name a client certificate from the trusted CA must carry to be
+    /// this key (`mtls`).
+    pub certificate_subject: Option<String>,
     /// The permissions it holds.
     #[schema(value_type = Vec<String>)]
     pub permissions: Permissions,
@@ -154,6 +161,14 @@ impl KeyView {
             kind: key.kind.as_str(),
             algorithm: key.algorithm.clone(),
             public_key: key.public_key.clone(),
+            certificate_sha256: match &key.certificate {
+                Some(CertificateBinding::Pinned(sha256)) => Some(hex::encode(sha256)),
+                _ => None,
+            },
+            certificate_subject: match &key.certificate {
+                Some(CertificateBinding::Subject(name)) => Some(name.clone()),
+                _ => None,
+            },
             permissions: key.permissions,
             created_by_user_id: key.created_by_user_id,
             created_by_key_id: key.created_by_key_id,

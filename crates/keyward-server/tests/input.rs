@@ -189,14 +189,11 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
     let document = server.get_json("/api/openapi.json").await;
     let operator = Actor::operator("hostile", "operator");
     let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner: KeyOwner::Reseller(reseller.id),
-        name: "provisioning".into(),
-        permissions: Permissions::default(),
-    };
+    let new = NewApiKey::new(
+        KeyOwner::Reseller(reseller.id),
+        "provisioning".into(),
+        Permissions::default(),
+    );
     let (reseller_key, reseller_secret) =
         server.store.create_api_key(&operator, &new).await.unwrap();
     let (_, domain_token, domain_secret) =

@@ -15,14 +15,11 @@ use serde_json::{Value, json};
 async fn reseller(server: &TestServer, name: &str) -> (String, String) {
     let operator = Actor::operator(format!("operator-{name}"), "operator");
     let reseller = server.store.create_reseller(&operator, name).await.unwrap();
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner: KeyOwner::Reseller(reseller.id),
-        name: format!("{name} provisioning"),
-        permissions: Permissions::default(),
-    };
+    let new = NewApiKey::new(
+        KeyOwner::Reseller(reseller.id),
+        format!("{name} provisioning"),
+        Permissions::default(),
+    );
     let (key, secret) = server.store.create_api_key(&operator, &new).await.unwrap();
     (key.token, secret.unwrap().0)
 }
@@ -174,7 +171,10 @@ async fn wrong_kinds_of_key_and_other_tenants_are_refused_with_their_codes() {
         assert_eq!(response.status(), 403);
         let body: Value = response.json().await.unwrap();
         assert_eq!(code(&body), 18);
-        assert_eq!(body["error"]["detail"]["accepted"], json!(["header-hmac", "http-signature"]));
+        assert_eq!(
+            body["error"]["detail"]["accepted"],
+            json!(["header-hmac", "http-signature", "mtls"])
+        );
         let (status, body) =
             server.signed(Scheme::QueryHmac, (&dt, &ds), "GET", "/probio/domain/users", None).await;
         assert_eq!((status, code(&body)), (403, 18), "{body}");

@@ -1,4 +1,4 @@
-//! The API reference: `/api/openapi.json` covers every route and the four schemes, and is valid
+//! The API reference: `/api/openapi.json` covers every route and every scheme, and is valid
 //! OpenAPI by an independent validator; `/api/docs` loads nothing from elsewhere.
 
 #![allow(clippy::unwrap_used)]
@@ -94,22 +94,25 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(schemes, BTreeSet::from(["bearer", "header-hmac", "http-signature", "query-hmac"]));
+    let every = ["bearer", "header-hmac", "http-signature", "mtls", "query-hmac"];
+    assert_eq!(schemes, BTreeSet::from(every));
+    assert_eq!(document["components"]["securitySchemes"]["mtls"]["type"], "mutualTLS");
     // Administration is documented without query-hmac, as it is served.
     let admin_security = &document["paths"]["/api/admin/keys"]["post"]["security"];
     assert_eq!(
         admin_security,
-        &serde_json::json!([{"bearer": []}, {"header-hmac": []}, {"http-signature": []}])
+        &serde_json::json!([{"bearer": []}, {"header-hmac": []}, {"http-signature": []}, {"mtls": []}])
     );
     // Each group is documented with the schemes its layer accepts: provisioning, signed only,
     // the domain's accounts as much as the reseller's domains.
-    let signed_only = serde_json::json!([{"header-hmac": []}, {"http-signature": []}]);
+    let signed_only =
+        serde_json::json!([{"header-hmac": []}, {"http-signature": []}, {"mtls": []}]);
     for (path, method) in [("/probio/domain/keys", "post"), ("/probio/domains", "get")] {
         let operation = &document["paths"][path][method];
         assert_eq!(operation["security"], signed_only, "{method} {path}");
         assert_eq!(operation["tags"], serde_json::json!(["provisioning"]), "{method} {path}");
     }
-    assert_eq!(document["paths"]["/api/me"]["get"]["security"].as_array().unwrap().len(), 4);
+    assert_eq!(document["paths"]["/api/me"]["get"]["security"].as_array().unwrap().len(), 5);
     assert_eq!(document["paths"]["/healthz"]["get"]["security"], serde_json::json!([{}]));
     let ids: Vec<&str> = served
         .iter()

@@ -82,7 +82,7 @@ async fn a_signed_query_url_cannot_revoke_a_key_nor_serve_another_request() {
         assert_eq!(code(&body), &json!(18), "{body}");
         assert_eq!(
             body["error"]["detail"]["accepted"],
-            json!(["bearer", "header-hmac", "http-signature"])
+            json!(["bearer", "header-hmac", "http-signature", "mtls"])
         );
 
         // Elsewhere the signature serves the request it was first used with, and no other.

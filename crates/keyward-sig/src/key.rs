@@ -6,6 +6,7 @@
 //! may hold two secrets while its secret is being rotated; a signature made with either
 //! verifies.
 
+use crate::certificate::{CertificateBinding, ClientCertificate, MTLS};
 use crate::error::SignError;
 use crate::mac::{HMAC_SHA256, HmacKey};
 use crate::public_key::PublicKey;
@@ -25,6 +26,7 @@ pub struct KeyMaterial {
 enum Check {
     Secret { current: HmacKey, previous: Option<HmacKey> },
     PublicKey(PublicKey),
+    Certificate(CertificateBinding),
 }
 
 impl KeyMaterial {
@@ -38,6 +40,12 @@ impl KeyMaterial {
     /// the HMAC schemes need a secret).
     pub fn public(kind: KeyKind, public_key: PublicKey) -> Self {
         KeyMaterial { kind, check: Check::PublicKey(public_key) }
+    }
+
+    /// A key of `kind` that is its client certificate's (the `mtls` scheme), and verifies no
+    /// signature.
+    pub fn certificate(kind: KeyKind, binding: CertificateBinding) -> Self {
+        KeyMaterial { kind, check: Check::Certificate(binding) }
     }
 
     /// The same key during a rotation overlap: `previous` verifies too, until the caller stops
@@ -60,6 +68,7 @@ impl KeyMaterial {
         match &self.check {
             Check::Secret { .. } => HMAC_SHA256,
             Check::PublicKey(key) => key.algorithm().name(),
+            Check::Certificate(_) => MTLS,
         }
     }
 
@@ -67,7 +76,15 @@ impl KeyMaterial {
     pub fn public_key(&self) -> Option<&PublicKey> {
         match &self.check {
             Check::PublicKey(key) => Some(key),
-            Check::Secret { .. } => None,
+            Check::Secret { .. } | Check::Certificate(_) => None,
+        }
+    }
+
+    /// The client certificate the key is bound to, for an `mtls` credential.
+    pub fn certificate_binding(&self) -> Option<&CertificateBinding> {
+        match &self.check {
+            Check::Certificate(binding) => Some(binding),
+            Check::Secret { .. } | Check::PublicKey(_) => None,
         }
     }
 
@@ -79,6 +96,9 @@ impl KeyMaterial {
             Check::PublicKey(_) => Err(SignError::Unsignable {
                 reason: "a public key cannot sign; its private key can",
             }),
+            Check::Certificate(_) => Err(SignError::Unsignable {
+                reason: "a certificate-bound key has no secret; its client certificate is the credential",
+            }),
         }
     }
 
@@ -87,7 +107,7 @@ impl KeyMaterial {
     pub(crate) fn any_secret_matches(&self, parts: &[&[u8]], presented: &[u8]) -> bool {
         let (current, previous) = match &self.check {
             Check::Secret { current, previous } => (Some(current), previous.as_ref()),
-            Check::PublicKey(_) => (None, None),
+            Check::PublicKey(_) | Check::Certificate(_) => (None, None),
         };
         // Every secret is tried even after a match would be found, so the time taken does not
         // reveal which secret (current or previous) signed.
@@ -132,4 +152,11 @@ pub trait CredentialLookup {
 
     /// The access token whose digest is `digest` (tokens are stored only as digests).
     fn access_token(&self, digest: &TokenDigest) -> Option<Self::Grant>;
+
+    /// The key bound to `certificate` (the `mtls` scheme): pinned to it, or to one of its
+    /// names. None by default: a lookup without certificate-bound keys knows none.
+    fn certificate(&self, certificate: &ClientCertificate) -> Option<Self::Key> {
+        let _ = certificate;
+        None
+    }
 }

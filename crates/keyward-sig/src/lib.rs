@@ -56,6 +56,7 @@
 //!   requests with them (clients need it; verifying does not).
 
 pub mod bearer;
+pub mod certificate;
 pub mod header_hmac;
 #[cfg(feature = "http")]
 pub mod http_adapter;

@@ -41,6 +41,7 @@
 //! assert_eq!(verified.key_kind(), Some(KeyKind::Domain));
 //! ```
 
+use crate::certificate::ClientCertificate;
 use crate::error::VerifyError;
 use crate::key::{CredentialLookup, KeyMaterial};
 use crate::mac::HMAC_SHA256;
@@ -58,6 +59,8 @@ pub enum CredentialRef<'p> {
     ApiKey(&'p str),
     /// An access token's digest (the token itself is a secret and is not kept).
     AccessToken(&'p TokenDigest),
+    /// The client certificate of the request's TLS connection (the `mtls` scheme).
+    Certificate(&'p ClientCertificate),
 }
 
 /// A request's credentials, parsed. Built by [`Verifier::parse`](crate::Verifier::parse).
@@ -79,6 +82,7 @@ enum Form<'r> {
     QueryHmac(query_hmac::Presented<'r>),
     HeaderHmac(header_hmac::Presented<'r>),
     HttpSignature(Box<rfc9421::Presented<'r>>),
+    Mtls(&'r ClientCertificate),
 }
 
 impl<'r> Presented<'r> {
@@ -96,6 +100,8 @@ impl<'r> Presented<'r> {
             Scheme::HttpSignature => {
                 Form::HttpSignature(Box::new(rfc9421::parse(request, fields, options)?))
             }
+            // Not in the request: see `Presented::client_certificate`.
+            Scheme::Mtls => return Err(VerifyError::NoCredentials),
         };
         Ok(Presented { request: *request, options: *options, form })
     }
@@ -111,6 +117,16 @@ impl<'r> Presented<'r> {
         Presented { request: *request, options: *options, form }
     }
 
+    /// The client certificate of `request`'s connection, presented as its credential (when
+    /// the request carries no other).
+    pub(crate) fn client_certificate(
+        request: &RequestView<'r>,
+        certificate: &'r ClientCertificate,
+        options: &VerifyOptions,
+    ) -> Self {
+        Presented { request: *request, options: *options, form: Form::Mtls(certificate) }
+    }
+
     /// The scheme.
     pub fn scheme(&self) -> Scheme {
         match self.form {
@@ -118,6 +134,7 @@ impl<'r> Presented<'r> {
             Form::QueryHmac(_) => Scheme::QueryHmac,
             Form::HeaderHmac(_) => Scheme::HeaderHmac,
             Form::HttpSignature(_) => Scheme::HttpSignature,
+            Form::Mtls(_) => Scheme::Mtls,
         }
     }
 
@@ -128,6 +145,7 @@ impl<'r> Presented<'r> {
             Form::QueryHmac(p) => CredentialRef::ApiKey(p.token()),
             Form::HeaderHmac(p) => CredentialRef::ApiKey(p.token()),
             Form::HttpSignature(p) => CredentialRef::ApiKey(p.keyid()),
+            Form::Mtls(certificate) => CredentialRef::Certificate(certificate),
         }
     }
 
@@ -145,7 +163,7 @@ impl<'r> Presented<'r> {
     /// signature may cover its digest. A caller that buffers bodies need not, for the others.
     pub fn reads_body(&self) -> bool {
         match &self.form {
-            Form::Bearer(_) | Form::QueryHmac(_) => false,
+            Form::Bearer(_) | Form::QueryHmac(_) | Form::Mtls(_) => false,
             Form::HeaderHmac(_) => true,
             Form::HttpSignature(p) => p.reads_body(&self.options),
         }
@@ -160,7 +178,12 @@ impl<'r> Presented<'r> {
         let options = &self.options;
         match &self.form {
             Form::Bearer(_) => Ok(()),
-            Form::QueryHmac(_) | Form::HeaderHmac(_) if key.public_key().is_some() => {
+            Form::Mtls(certificate) => match key.certificate_binding() {
+                Some(binding) if binding.admits(certificate) => Ok(()),
+                _ => Err(VerifyError::UnknownKey { key_id: certificate.thumbprint() }),
+            },
+            // A key without a secret (a public key, a client certificate) makes no HMAC.
+            Form::QueryHmac(_) | Form::HeaderHmac(_) if key.signing_key().is_err() => {
                 Err(VerifyError::AlgorithmMismatch {
                     key: key.algorithm(),
                     presented: HMAC_SHA256.to_owned(),
@@ -198,6 +221,15 @@ impl<'r> Presented<'r> {
                     .ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
                 p.verify(grant.as_ref(), now_ms)?;
                 return Ok(Verified::new(scheme, Principal::AccessToken { grant, digest }, None));
+            }
+            Form::Mtls(certificate) => {
+                let key = lookup
+                    .certificate(certificate)
+                    .ok_or_else(|| VerifyError::UnknownKey { key_id: certificate.thumbprint() })?;
+                self.check_key(key.as_ref(), now_ms)?;
+                let kind = key.as_ref().kind();
+                // No signature to replay: the TLS connection proved possession of the key.
+                return Ok(Verified::new(scheme, Principal::ApiKey { key, kind }, None));
             }
             Form::QueryHmac(p) => {
                 let key = known_key(p.token())?;

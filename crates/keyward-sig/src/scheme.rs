@@ -1,4 +1,5 @@
-//! The four credential schemes keyward understands.
+//! The credential schemes keyward understands: four in the request, and the client
+//! certificate of its TLS connection.
 
 use std::fmt;
 
@@ -13,20 +14,30 @@ pub enum Scheme {
     HeaderHmac,
     /// RFC 9421 HTTP Message Signatures with `hmac-sha256`.
     HttpSignature,
+    /// The client certificate of the request's TLS connection (to keyward, or to a trusted
+    /// proxy that passed it on), when the request carries no other credentials.
+    Mtls,
 }
 
 impl Scheme {
-    /// Every scheme, in detection order.
-    pub const ALL: [Scheme; 4] =
-        [Scheme::Bearer, Scheme::QueryHmac, Scheme::HeaderHmac, Scheme::HttpSignature];
+    /// Every scheme, in detection order (a client certificate counts only without others).
+    pub const ALL: [Scheme; 5] = [
+        Scheme::Bearer,
+        Scheme::QueryHmac,
+        Scheme::HeaderHmac,
+        Scheme::HttpSignature,
+        Scheme::Mtls,
+    ];
 
-    /// The scheme's configuration name: `bearer`, `query-hmac`, `header-hmac`, `http-signature`.
+    /// The scheme's configuration name: `bearer`, `query-hmac`, `header-hmac`,
+    /// `http-signature`, `mtls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Bearer => "bearer",
             Scheme::QueryHmac => "query-hmac",
             Scheme::HeaderHmac => "header-hmac",
             Scheme::HttpSignature => "http-signature",
+            Scheme::Mtls => "mtls",
         }
     }
 
@@ -41,7 +52,9 @@ impl std::str::FromStr for Scheme {
 
     fn from_str(name: &str) -> Result<Scheme, String> {
         Scheme::from_name(name.trim()).ok_or_else(|| {
-            format!("unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature)")
+            format!(
+                "unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature, mtls)"
+            )
         })
     }
 }

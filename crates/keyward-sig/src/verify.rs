@@ -35,6 +35,7 @@
 //! assert_eq!(verified.scheme(), keyward_sig::Scheme::QueryHmac);
 //! ```
 
+use crate::certificate::ClientCertificate;
 use crate::error::VerifyError;
 use crate::key::CredentialLookup;
 use crate::options::VerifyOptions;
@@ -100,6 +101,16 @@ impl Verifier {
     /// up under the session's digest, never a bearer token's.
     pub fn console_session<'r>(&self, request: &RequestView<'r>, token: &str) -> Presented<'r> {
         Presented::console_session(request, token, &self.options)
+    }
+
+    /// The client certificate of `request`'s connection as its credential (the `mtls`
+    /// scheme), for a request that carries no other.
+    pub fn client_certificate<'r>(
+        &self,
+        request: &RequestView<'r>,
+        certificate: &'r ClientCertificate,
+    ) -> Presented<'r> {
+        Presented::client_certificate(request, certificate, &self.options)
     }
 
     /// Verifies `request` (with its body) at time `now_ms` (epoch milliseconds), asking `lookup`

@@ -8,6 +8,7 @@
 //! overlap of a secret rotation ends.
 
 use keyward_sig::KeyKind;
+use keyward_sig::certificate::{CertificateBinding, ClientCertificate, MTLS};
 use keyward_sig::mac::HMAC_SHA256;
 use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_sig::token::CredentialKind;
@@ -39,8 +40,26 @@ pub struct NewApiKey {
     pub limits: KeyLimits,
     /// Its public key, for a public-key credential (which has no secret).
     pub public_key: Option<NewPublicKey>,
+    /// The client certificate it is bound to, for an `mtls` credential (no secret either).
+    pub certificate: Option<CertificateBinding>,
     /// Its expiry, client networks and routes.
     pub policy: KeyPolicy,
+}
+
+impl NewApiKey {
+    /// A key of `owner` named `name` holding `permissions`, with a secret, no limits and no
+    /// policy: the fields to change from there are public.
+    pub fn new(owner: KeyOwner, name: String, permissions: Permissions) -> Self {
+        NewApiKey {
+            owner,
+            name,
+            permissions,
+            limits: KeyLimits::default(),
+            policy: KeyPolicy::default(),
+            public_key: None,
+            certificate: None,
+        }
+    }
 }
 
 /// The public key of a public-key credential: the text as its owner gave it (PEM or JWK), and
@@ -57,6 +76,14 @@ pub struct NewPublicKey {
 fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     let state: String = row.try_get("state")?;
+    let certificate = row
+        .try_get::<Option<String>, _>("certificate_match")?
+        .map(|text| {
+            CertificateBinding::from_db(&text).ok_or_else(|| {
+                sqlx::Error::Decode(format!("certificate_match {text:?} is not a binding").into())
+            })
+        })
+        .transpose()?;
     Ok(ApiKey {
         id: row.try_get("id")?,
         kind: if kind == "reseller" { KeyKind::Reseller } else { KeyKind::Domain },
@@ -64,10 +91,13 @@ fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
         reseller_id: row.try_get("reseller_id")?,
         name: row.try_get("name")?,
         token: row.try_get("token")?,
-        algorithm: row
-            .try_get::<Option<String>, _>("public_key_algorithm")?
-            .unwrap_or_else(|| HMAC_SHA256.to_owned()),
+        algorithm: match (&certificate, row.try_get::<Option<String>, _>("public_key_algorithm")?) {
+            (Some(_), _) => MTLS.to_owned(),
+            (None, Some(algorithm)) => algorithm,
+            (None, None) => HMAC_SHA256.to_owned(),
+        },
         public_key: row.try_get("public_key")?,
+        certificate,
         permissions: Permissions::from_db(row.try_get("permissions")?),
         created_by_user_id: row.try_get("created_by_user_id")?,
         created_by_key_id: row.try_get("created_by_key_id")?,
@@ -130,9 +160,16 @@ async fn revoke_tokens_of(conn: &mut AnyConnection, id: i64, now: i64) -> Result
 const OWNED_KEY: &str =
     "SELECT * FROM api_keys WHERE id = $1 AND (domain_id = $2 OR reseller_id = $3)";
 
-/// What asking for a public-key credential's secret answers.
-const NO_SECRET: StoreError =
-    StoreError::InvalidState("the API key has a public key and no secret");
+/// What asking for the secret of a key without one answers.
+const NO_SECRET: StoreError = StoreError::InvalidState(
+    "the API key has no secret: it verifies with a public key or a client certificate",
+);
+
+/// Whether the key in `row` verifies without a secret (a public key, a client certificate).
+fn has_no_secret(row: &AnyRow) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<Option<String>, _>("public_key")?.is_some()
+        || row.try_get::<Option<String>, _>("certificate_match")?.is_some())
+}
 
 /// The associated data that binds a sealed secret to its key row.
 fn seal_context(id: i64) -> Vec<u8> {
@@ -158,9 +195,14 @@ impl Store {
     ) -> Result<(ApiKey, Option<Secret>), StoreError> {
         let now = self.now_ms();
         let token = Self::mint(CredentialKind::ApiKeyToken);
-        let secret = match new.public_key {
-            Some(_) => None,
-            None => Some(Secret(Self::mint(CredentialKind::ApiKeySecret))),
+        let secret = match (&new.public_key, &new.certificate) {
+            (None, None) => Some(Secret(Self::mint(CredentialKind::ApiKeySecret))),
+            (Some(_), Some(_)) => {
+                return Err(StoreError::InvalidState(
+                    "a key verifies with a public key or a client certificate, not both",
+                ));
+            }
+            _ => None,
         };
         let (kind, domain_id, reseller_id) = match new.owner {
             KeyOwner::Domain(id) => ("domain", Some(id), None),
@@ -183,8 +225,8 @@ impl Store {
         let id: i64 = sqlx::query(
             "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
              permissions, created_by_user_id, created_by_key_id, root_user_id, created_at_ms, \
-             public_key, public_key_algorithm) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+             public_key, public_key_algorithm, certificate_match) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(kind)
         .bind(domain_id)
@@ -199,6 +241,7 @@ impl Store {
         .bind(now)
         .bind(new.public_key.as_ref().map(|public| &public.text))
         .bind(new.public_key.as_ref().map(|public| public.key.algorithm().name()))
+        .bind(new.certificate.as_ref().map(CertificateBinding::to_db))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -234,6 +277,7 @@ impl Store {
                     "rate_limit": new.limits.rate_limit,
                     "credits": new.limits.credits,
                     "algorithm": key.algorithm,
+                    "certificate": new.certificate.as_ref().map(CertificateBinding::to_db),
                     "policy": new.policy.audit_detail(),
                 }),
                 domain_id,
@@ -285,7 +329,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound("API key"))?;
-        if row.try_get::<Option<String>, _>("public_key")?.is_some() {
+        if has_no_secret(&row)? {
             return Err(NO_SECRET);
         }
         let secret = self.unseal(id, &row.try_get::<Vec<u8>, _>("secret_sealed")?)?;
@@ -399,13 +443,11 @@ impl Store {
         let detail = json!({"overlap_ms": overlap_ms});
         let key = self
             .change_key(actor, owner, id, "key.rotate_secret", detail, async |conn, now| {
-                let public_key: Option<String> =
-                    sqlx::query("SELECT public_key FROM api_keys WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *conn)
-                        .await?
-                        .try_get("public_key")?;
-                if public_key.is_some() {
+                let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if has_no_secret(&row)? {
                     return Err(NO_SECRET);
                 }
                 sqlx::query(
@@ -462,6 +504,10 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let key = effective_key(&row, self.now_ms())?;
+        if let Some(binding) = &key.certificate {
+            let verification = KeyVerification::Certificate(binding.clone());
+            return Ok(Some(KeyCredentials { key, verification }));
+        }
         if let Some(text) = &key.public_key {
             let public_key = Algorithm::from_name(&key.algorithm)
                 .and_then(|algorithm| PublicKey::parse(text, Some(algorithm)).ok())
@@ -483,6 +529,28 @@ impl Store {
             key,
             verification: KeyVerification::Secret { current, previous },
         }))
+    }
+
+    /// The key `certificate` is: the one pinned to it, else (its chain verified) one bound to
+    /// one of its names, when it may act (see `active_keys!`).
+    pub async fn key_by_certificate(
+        &self,
+        certificate: &ClientCertificate,
+    ) -> Result<Option<KeyCredentials>, StoreError> {
+        for binding in CertificateBinding::candidates(certificate) {
+            let row = sqlx::query(active_keys!("k.certificate_match = $1"))
+                .bind(binding.to_db())
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                let key = effective_key(&row, self.now_ms())?;
+                return Ok(Some(KeyCredentials {
+                    key,
+                    verification: KeyVerification::Certificate(binding),
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// Records keys' last uses, `(key id, epoch ms)`, in one transaction (best effort, not

@@ -125,6 +125,11 @@ impl Backend {
                     "public keys and policies",
                     include_str!("../migrations/sqlite/0006_public_keys_and_policies.sql"),
                 ),
+                (
+                    7,
+                    "certificate keys",
+                    include_str!("../migrations/sqlite/0007_certificate_keys.sql"),
+                ),
             ],
             Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -148,6 +153,11 @@ impl Backend {
                     6,
                     "public keys and policies",
                     include_str!("../migrations/postgres/0006_public_keys_and_policies.sql"),
+                ),
+                (
+                    7,
+                    "certificate keys",
+                    include_str!("../migrations/postgres/0007_certificate_keys.sql"),
                 ),
             ],
         };

@@ -139,6 +139,9 @@ pub struct ApiKey {
     pub algorithm: String,
     /// The public key (PEM or JWK, as given), for a public-key credential.
     pub public_key: Option<String>,
+    /// The client certificate it is bound to, for an `mtls` credential.
+    #[serde(skip)]
+    pub certificate: Option<keyward_sig::certificate::CertificateBinding>,
     /// What the key may do.
     pub permissions: Permissions,
     /// The user who created it.
@@ -198,7 +201,7 @@ impl KeyCredentials {
     pub fn secret(&self) -> Option<&Secret> {
         match &self.verification {
             KeyVerification::Secret { current, .. } => Some(current),
-            KeyVerification::PublicKey(_) => None,
+            KeyVerification::PublicKey(_) | KeyVerification::Certificate(_) => None,
         }
     }
 
@@ -206,7 +209,7 @@ impl KeyCredentials {
     pub fn previous_secret(&self) -> Option<&Secret> {
         match &self.verification {
             KeyVerification::Secret { previous, .. } => previous.as_ref(),
-            KeyVerification::PublicKey(_) => None,
+            KeyVerification::PublicKey(_) | KeyVerification::Certificate(_) => None,
         }
     }
 }
@@ -223,6 +226,8 @@ pub enum KeyVerification {
     },
     /// A public key, parsed.
     PublicKey(Box<keyward_sig::public_key::PublicKey>),
+    /// The client certificate the key is bound to (the `mtls` scheme).
+    Certificate(keyward_sig::certificate::CertificateBinding),
 }
 
 /// Who an access token speaks for.

@@ -82,14 +82,7 @@ async fn every_change_that_affects_verification_is_heard_by_another_node() {
     let domain = here.domain(admin.domain_id).await.unwrap();
     let by = actor(domain.id, admin.id);
     let owner = KeyOwner::Domain(domain.id);
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner,
-        name: "App".into(),
-        permissions: Permissions::all(),
-    };
+    let new = NewApiKey::new(owner, "App".into(), Permissions::all());
     let (key, _) = here.create_api_key(&by, &new).await.unwrap();
 
     // A key's last use is no change to its credentials: nothing is heard before the rename.
@@ -132,14 +125,7 @@ async fn a_cut_listening_connection_is_made_again_and_the_caches_flushed() {
     let admin = here.bootstrap(Some("changes-admin-password")).await.unwrap().unwrap().admin;
     let by = actor(admin.domain_id, admin.id);
     let owner = KeyOwner::Domain(admin.domain_id);
-    let new = NewApiKey {
-        limits: Default::default(),
-        public_key: None,
-        policy: Default::default(),
-        owner,
-        name: "App".into(),
-        permissions: Permissions::all(),
-    };
+    let new = NewApiKey::new(owner, "App".into(), Permissions::all());
     let (key, _) = here.create_api_key(&by, &new).await.unwrap();
 
     // An operator (or a failover) ends the other node's listening session.

@@ -58,14 +58,11 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
     on_each_backend("keylifecycle", |store, _| async move {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let domain = admin.domain_id;
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner: KeyOwner::Domain(domain),
-            name: "Reporting app".into(),
-            permissions: Permissions::parse(&["activities:read"]).unwrap(),
-        };
+        let new = NewApiKey::new(
+            KeyOwner::Domain(domain),
+            "Reporting app".into(),
+            Permissions::parse(&["activities:read"]).unwrap(),
+        );
         let (key, secret) =
             store.create_api_key(&actor("r-create", domain, admin.id), &new).await.unwrap();
         let secret = secret.unwrap();
@@ -165,14 +162,8 @@ async fn api_key_lifecycle_takes_effect_and_is_audited_once_per_change() {
 async fn secrets_are_sealed_in_the_database() {
     on_each_backend("sealed", |store, url| async move {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner: KeyOwner::Domain(admin.domain_id),
-            name: "App".into(),
-            permissions: Permissions::default(),
-        };
+        let new =
+            NewApiKey::new(KeyOwner::Domain(admin.domain_id), "App".into(), Permissions::default());
         let (key, secret) =
             store.create_api_key(&actor("r1", admin.domain_id, admin.id), &new).await.unwrap();
         let secret = secret.unwrap();
@@ -341,14 +332,8 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
     // is locked) when another writer committed in between.
     on_each_backend("concurrent", |store, _| async move {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner: KeyOwner::Domain(admin.domain_id),
-            name: "App".into(),
-            permissions: Permissions::default(),
-        };
+        let new =
+            NewApiKey::new(KeyOwner::Domain(admin.domain_id), "App".into(), Permissions::default());
         let (key, _) =
             store.create_api_key(&actor("c0", admin.domain_id, admin.id), &new).await.unwrap();
         let mut tasks = Vec::new();
@@ -423,13 +408,8 @@ async fn keys_act_with_at_most_what_their_root_user_holds_now() {
             .create_user(&actor("l1", domain, admin.id), domain, "ana", "ana-password-1", &rw)
             .await
             .unwrap();
-        let new = |name: &str, permissions| NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner: KeyOwner::Domain(domain),
-            name: name.into(),
-            permissions,
+        let new = |name: &str, permissions| {
+            NewApiKey::new(KeyOwner::Domain(domain), name.into(), permissions)
         };
         let (first, _) =
             store.create_api_key(&actor("l2", domain, ana.id), &new("first", rw)).await.unwrap();
@@ -477,14 +457,7 @@ async fn access_tokens_die_with_the_key_secret_or_password_that_minted_them() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let (domain, by_admin) = (admin.domain_id, actor("t0", admin.domain_id, admin.id));
         let owner = KeyOwner::Domain(domain);
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner,
-            name: "app".into(),
-            permissions: Permissions::all(),
-        };
+        let new = NewApiKey::new(owner, "app".into(), Permissions::all());
         let live = |store: Store, token: String| async move {
             store.access_token(&TokenDigest::of(&token)).await.unwrap()
         };
@@ -546,14 +519,7 @@ async fn every_change_that_affects_verification_is_told_to_subscribers() {
         let admin = store.bootstrap(Some(ADMIN_PASSWORD)).await.unwrap().unwrap().admin;
         let (domain, by_admin) = (admin.domain_id, actor("i0", admin.domain_id, admin.id));
         let owner = KeyOwner::Domain(domain);
-        let new = NewApiKey {
-            limits: Default::default(),
-            public_key: None,
-            policy: Default::default(),
-            owner,
-            name: "app".into(),
-            permissions: Permissions::all(),
-        };
+        let new = NewApiKey::new(owner, "app".into(), Permissions::all());
         let (key, _) = store.create_api_key(&by_admin, &new).await.unwrap();
         assert_eq!(take(), [], "creating a key changes nothing cached");
         store.rename_api_key(&by_admin, owner, key.id, "renamed").await.unwrap();

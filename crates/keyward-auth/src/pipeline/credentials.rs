@@ -1,8 +1,11 @@
-//! Phases 1 and 2: the credentials, parsed once from the headers and the target (or the
-//! console's session cookie when there are none), and their scheme, against the route group's
-//! list.
+//! Phases 1 and 2: the credentials, parsed once from the headers and the target (when there
+//! are none there: the console's session cookie, else the connection's client certificate),
+//! and their scheme, against the route group's list.
 
 use axum::http::request::Parts;
+use std::sync::Arc;
+
+use keyward_sig::certificate::ClientCertificate;
 use keyward_sig::{Presented, RequestView, VerifyError};
 
 use super::{AuthSettings, BodyWithheld, Known, Refusal};
@@ -16,13 +19,7 @@ pub(super) fn read<'v>(
 ) -> Result<Presented<'v>, Refusal> {
     let presented = match settings.verifier.parse(view) {
         Ok(presented) => presented,
-        Err(VerifyError::NoCredentials) if settings.console_sessions => {
-            let csrf_failed = |_| Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed");
-            match console_session(parts).map_err(csrf_failed)? {
-                Some(token) => settings.verifier.console_session(view, token),
-                None => return Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
-            }
-        }
+        Err(VerifyError::NoCredentials) => outside_the_request(settings, view, parts)?,
         Err(error) => return Err(Refusal::verify(error, None, None)),
     };
     let scheme = presented.scheme();
@@ -43,6 +40,25 @@ pub(super) fn read<'v>(
         return Err(Known::scheme(scheme).refuse(error, "body-not-forwarded"));
     }
     Ok(presented)
+}
+
+/// Credentials a request without any of its own stands for: the console's session cookie (on
+/// the console's routes), else the client certificate its TLS connection presented.
+fn outside_the_request<'v>(
+    settings: &AuthSettings,
+    view: &'v RequestView<'v>,
+    parts: &'v Parts,
+) -> Result<Presented<'v>, Refusal> {
+    if settings.console_sessions {
+        let csrf_failed = |_| Refusal::new(ApiError::new(ErrorCode::CsrfFailed), "csrf-failed");
+        if let Some(token) = console_session(parts).map_err(csrf_failed)? {
+            return Ok(settings.verifier.console_session(view, token));
+        }
+    }
+    match parts.extensions.get::<Arc<ClientCertificate>>() {
+        Some(certificate) => Ok(settings.verifier.client_certificate(view, certificate)),
+        None => Err(Refusal::verify(VerifyError::NoCredentials, None, None)),
+    }
 }
 
 /// The console session's access token, when the request carries the session cookie. For

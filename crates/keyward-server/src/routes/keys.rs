@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use keyward_sig::certificate::CertificateBinding;
 use keyward_sig::mac::HMAC_SHA256;
 use keyward_sig::public_key::{Algorithm, PublicKey};
 use keyward_store::{
@@ -78,6 +79,14 @@ pub struct NewKeyInput {
     /// RFC 9421 requests with its private key, which keyward never sees, and has no secret
     /// [default: none, the key gets a secret].
     public_key: Option<String>,
+    /// A client certificate (PEM) the key is pinned to, by the SHA-256 of its DER: a request
+    /// over a TLS connection that presented it is this key (the `mtls` scheme), and the key has
+    /// no secret [default: none].
+    certificate: Option<String>,
+    /// A subject alternative name (a DNS name, a URI such as a SPIFFE ID): any client
+    /// certificate from the trusted CA (`--tls-client-ca`) that carries it is this key (the
+    /// `mtls` scheme); no secret either [default: none].
+    certificate_subject: Option<String>,
     /// The public key's algorithm: `ed25519`, `ecdsa-p256-sha256`, `ecdsa-p384-sha384`,
     /// `rsa-pss-sha512` or `rsa-v1_5-sha256` [default: the key's own; RSA keys need it stated].
     algorithm: Option<String>,
@@ -104,14 +113,52 @@ impl NewKeyInput {
             allowed_routes: self.allowed_routes,
         }
         .checked(state.store.now_ms(), &state.gateway.route_names())?;
+        let name = required_text("name", &name, 100)?;
+        let certificate = certificate_binding(self.certificate, self.certificate_subject)?;
+        if certificate.is_some() && (self.public_key.is_some() || self.algorithm.is_some()) {
+            return Err(ApiError::invalid_field(
+                "certificate",
+                "a key verifies with a public key or a client certificate, not both",
+            ));
+        }
         Ok(NewApiKey {
             policy,
-            owner,
-            name: required_text("name", &name, 100)?,
-            permissions: known(&self.permissions)?,
             limits: new_key_limits(self.rate_limit, self.credits)?,
             public_key: new_public_key(self.public_key, self.algorithm.as_deref())?,
+            certificate,
+            ..NewApiKey::new(owner, name, known(&self.permissions)?)
         })
+    }
+}
+
+/// The longest certificate text accepted (a chain of a few certificates).
+const MAX_CERTIFICATE_CHARS: usize = 32 * 1024;
+
+/// A new key's client certificate binding: pinned to `certificate` (PEM), or to a subject.
+fn certificate_binding(
+    certificate: Option<String>,
+    subject: Option<String>,
+) -> Result<Option<CertificateBinding>, ApiError> {
+    match (certificate, subject) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(ApiError::invalid_field(
+            "certificate_subject",
+            "a key is pinned to a certificate or bound to a subject, not both",
+        )),
+        (Some(pem), None) => {
+            if pem.len() > MAX_CERTIFICATE_CHARS {
+                return Err(ApiError::invalid_field(
+                    "certificate",
+                    format!("certificate is longer than {MAX_CERTIFICATE_CHARS} characters"),
+                ));
+            }
+            CertificateBinding::pinned_to(&pem)
+                .map(Some)
+                .map_err(|error| ApiError::invalid_field("certificate", error.to_string()))
+        }
+        (None, Some(name)) => CertificateBinding::subject(&name)
+            .map(Some)
+            .map_err(|error| ApiError::invalid_field("certificate_subject", error.to_string())),
     }
 }
 
