@@ -120,6 +120,9 @@ pub enum ErrorCode {
     ForgedHeader,
     /// 49: plain HTTP sent to the port that speaks HTTPS.
     HttpsRequired,
+    /// 55: an access token bound to a client certificate (RFC 8705), presented over a
+    /// connection without that certificate.
+    CertificateRequired,
     /// 50: an unexpected server error (logged with the request id).
     Internal,
     /// 51: the database is unavailable, or too busy to answer now.
@@ -178,6 +181,7 @@ impl ErrorCode {
             MethodOverride => 47,
             ForgedHeader => 48,
             HttpsRequired => 49,
+            CertificateRequired => 55,
             Internal => 50,
             Unavailable => 51,
             Overloaded => 52,
@@ -192,7 +196,7 @@ impl ErrorCode {
         match self {
             NoCredentials | MalformedCredentials | InvalidSignature | UnknownCredentials
             | StaleRequest | Replayed | SignatureReused | AmbiguousCredentials | DigestMismatch
-            | InvalidLogin | TokenExpired | BodyNotForwarded | KeyExpired => {
+            | InvalidLogin | TokenExpired | BodyNotForwarded | KeyExpired | CertificateRequired => {
                 StatusCode::UNAUTHORIZED
             }
             WrongKeyKind | SchemeNotAllowed | PermissionDenied | CsrfFailed | AddressNotAllowed
@@ -260,6 +264,9 @@ impl ErrorCode {
             MethodOverride => "This method override is not accepted here",
             ForgedHeader => "The request carries a header only keyward or the proxy may set",
             HttpsRequired => "This port speaks HTTPS: connect with https://",
+            CertificateRequired => {
+                "This access token is bound to a client certificate: present it on the connection"
+            }
             NotFound => "Not found",
             Conflict => "Conflict",
             MethodNotAllowed => "Method not allowed",

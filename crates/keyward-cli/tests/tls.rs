@@ -437,8 +437,13 @@ fn exchange(
 
 const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 
+/// Whether a token minted without a client certificate works without one, as ever.
+fn admin_token_is_unbound(address: &str, config: Arc<ClientConfig>, token: &str) -> bool {
+    exchange(address, config, ("GET", "/api/me"), Some(token), None).0 == 200
+}
+
 #[test]
-fn client_certificates_are_keys_pinned_or_by_subject_and_refused_once_revoked() {
+fn client_certificates_are_keys_pinned_or_by_subject_bind_tokens_and_are_refused_once_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("keyward clients CA");
     let server =
@@ -549,6 +554,29 @@ fn client_certificates_are_keys_pinned_or_by_subject_and_refused_once_revoked() 
         }
     }
     assert!(refused, "a certificate from another CA is refused at the handshake");
+
+    // A token minted over a connection that presented a certificate is bound to it (RFC 8705):
+    // refused without that certificate, whoever holds the token.
+    let over = |identity: Option<&Leaf>| client_with_certificate(&ca, identity);
+    let (status, minted) =
+        exchange(&address, over(Some(&stranger)), ("POST", "/api/login"), None, Some(&login));
+    assert_eq!(status, 200, "{minted}");
+    let thumbprint = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&stranger.der))
+    };
+    assert_eq!(minted["cnf"]["x5t#S256"], thumbprint.as_str(), "{minted}");
+    let bound = minted["access_token"].as_str().unwrap();
+    let me_with = |identity: Option<&Leaf>| {
+        exchange(&address, over(identity), ("GET", "/api/me"), Some(bound), None)
+    };
+    let (status, body) = me_with(Some(&stranger));
+    assert_eq!((status, body["data"]["scheme"].as_str()), (200, Some("bearer")), "{body}");
+    for (presented, why) in [(None, "no certificate"), (Some(&alice), "another certificate")] {
+        let (status, body) = me_with(presented);
+        assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(55)), "{why}: {body}");
+    }
+    assert!(admin_token_is_unbound(&address, anonymous(), &admin));
 
     // Revoked: refused from the next request on.
     let id = pinned["id"].as_i64().unwrap();

@@ -311,6 +311,18 @@ pub struct AccessTokenView {
     pub expires_in: i64,
     /// When it expires, epoch ms.
     pub expires_at_ms: i64,
+    /// The client certificate it is bound to (RFC 8705), when it was minted over a connection
+    /// that presented one: it is refused on a connection without that certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// What a token is bound to (RFC 7800's `cnf`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Confirmation {
+    /// The certificate's SHA-256, base64url (RFC 8705).
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
 }
 
 /// A token revoked (`POST /api/logout`).

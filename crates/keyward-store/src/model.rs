@@ -248,6 +248,9 @@ pub struct AccessToken {
     pub domain_id: i64,
     /// Expiry, epoch ms.
     pub expires_at_ms: i64,
+    /// The SHA-256 of the client certificate it is bound to (RFC 8705), if it was minted over a
+    /// connection that presented one.
+    pub bound_to: Option<[u8; 32]>,
 }
 
 /// Who made a change, recorded with it. Built by the server from the authenticated principal.

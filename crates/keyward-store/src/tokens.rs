@@ -1,5 +1,6 @@
 //! Access tokens: issued by login, stored only as SHA-256 digests, revocable.
 
+use keyward_sig::certificate::CertificateBinding;
 use keyward_sig::token::{CredentialKind, TokenDigest};
 use sqlx::Row;
 
@@ -28,7 +29,20 @@ impl Store {
         domain_id: i64,
         ttl_ms: i64,
     ) -> Result<(Secret, i64), StoreError> {
-        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of).await
+        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of, None).await
+    }
+
+    /// [`Store::issue_access_token`], the token bound to the client certificate whose SHA-256
+    /// is `certificate_sha256` (RFC 8705): it is refused on a connection without it.
+    pub async fn issue_bound_access_token(
+        &self,
+        owner: TokenOwner,
+        domain_id: i64,
+        ttl_ms: i64,
+        certificate_sha256: &[u8; 32],
+    ) -> Result<(Secret, i64), StoreError> {
+        let bound = Some(certificate_sha256);
+        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of, bound).await
     }
 
     /// Issues a console session for `user_id` of `domain_id`, valid for `ttl_ms`: a token
@@ -41,7 +55,7 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<(Secret, i64), StoreError> {
         let owner = TokenOwner::User(user_id);
-        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of_console_session).await
+        self.issue_token(owner, domain_id, ttl_ms, TokenDigest::of_console_session, None).await
     }
 
     async fn issue_token(
@@ -50,6 +64,7 @@ impl Store {
         domain_id: i64,
         ttl_ms: i64,
         digest: fn(&str) -> TokenDigest,
+        certificate_sha256: Option<&[u8; 32]>,
     ) -> Result<(Secret, i64), StoreError> {
         let token = CredentialKind::AccessToken.mint(&random_30());
         let now = self.now_ms();
@@ -59,8 +74,8 @@ impl Store {
             TokenOwner::Key(id) => (None, Some(id)),
         };
         sqlx::query(
-            "INSERT INTO access_tokens (digest, user_id, api_key_id, domain_id, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO access_tokens (digest, user_id, api_key_id, domain_id, created_at_ms, \
+             expires_at_ms, certificate_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(digest(&token).to_hex())
         .bind(user_id)
@@ -68,6 +83,7 @@ impl Store {
         .bind(domain_id)
         .bind(now)
         .bind(expires)
+        .bind(certificate_sha256.map(|sha256| CertificateBinding::Pinned(*sha256).to_db()))
         .execute(&self.pool)
         .await?;
         Ok((Secret(token), expires))
@@ -80,7 +96,8 @@ impl Store {
         digest: &TokenDigest,
     ) -> Result<Option<AccessToken>, StoreError> {
         let row = sqlx::query(
-            "SELECT t.domain_id, t.expires_at_ms, t.user_id, t.api_key_id FROM access_tokens t \
+            "SELECT t.domain_id, t.expires_at_ms, t.user_id, t.api_key_id, t.certificate_sha256 \
+             FROM access_tokens t \
              JOIN domains d ON d.id = t.domain_id \
              WHERE t.digest = $1 AND t.revoked_at_ms IS NULL AND d.state = 'active'",
         )
@@ -90,6 +107,16 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let domain_id: i64 = row.try_get("domain_id")?;
         let expires_at_ms: i64 = row.try_get("expires_at_ms")?;
+        let bound_to = match row.try_get::<Option<String>, _>("certificate_sha256")? {
+            None => None,
+            Some(text) => match CertificateBinding::from_db(&text) {
+                Some(CertificateBinding::Pinned(sha256)) => Some(sha256),
+                _ => {
+                    let error = format!("certificate_sha256 {text:?} is not a pinned certificate");
+                    return Err(sqlx::Error::Decode(error.into()).into());
+                }
+            },
+        };
         let subject = match (
             row.try_get::<Option<i64>, _>("user_id")?,
             row.try_get::<Option<i64>, _>("api_key_id")?,
@@ -117,7 +144,7 @@ impl Store {
             }
             (None, None) => return Ok(None),
         };
-        Ok(Some(AccessToken { subject, domain_id, expires_at_ms }))
+        Ok(Some(AccessToken { subject, domain_id, expires_at_ms, bound_to }))
     }
 
     /// Revokes the token with this digest. Returns whether it was live.

@@ -5,9 +5,13 @@
 //! named, when that account exists: a name that matches nobody is only logged, since it may be
 //! a password typed in the wrong field). Logouts are audited too.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use keyward_sig::certificate::ClientCertificate;
 use keyward_sig::token::CredentialKind;
 use keyward_store::{Actor, AuditEvent, StoreError, TokenOwner, User, UserUpdate};
 use serde::Deserialize;
@@ -20,7 +24,7 @@ use crate::extract::{ApiJson, ClientAddress};
 use crate::openapi::{AuthFailures, ErrorBody};
 use crate::routes::users::checked_password;
 use crate::views::{
-    AccessTokenView, Data, LoggedOutView, MeView, PasswordChangedView, PrincipalView,
+    AccessTokenView, Confirmation, Data, LoggedOutView, MeView, PasswordChangedView, PrincipalView,
 };
 
 /// The DevResults login body; `username`/`password` are accepted too.
@@ -174,6 +178,7 @@ pub async fn login(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
+    certificate: Option<Extension<Arc<ClientCertificate>>>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<AccessTokenView>, ApiError> {
     let login =
@@ -183,13 +188,22 @@ pub async fn login(
         Some(until) => state.settings.token_ttl_ms.min(until.saturating_sub(now)),
         None => state.settings.token_ttl_ms,
     };
-    let (token, expires_at_ms) =
-        state.store.issue_access_token(login.owner, login.domain_id, ttl_ms).await?;
+    // Over a connection that presented a client certificate, the token is bound to it.
+    let (token, expires_at_ms) = match &certificate {
+        Some(Extension(certificate)) => {
+            let store = &state.store;
+            let sha256 = certificate.sha256();
+            store.issue_bound_access_token(login.owner, login.domain_id, ttl_ms, sha256).await?
+        }
+        None => state.store.issue_access_token(login.owner, login.domain_id, ttl_ms).await?,
+    };
     Ok(Json(AccessTokenView {
         access_token: token.0,
         token_type: "Bearer",
         expires_in: ttl_ms / 1000,
         expires_at_ms,
+        cnf: certificate
+            .map(|Extension(certificate)| Confirmation { x5t_s256: certificate.thumbprint() }),
     }))
 }
 

@@ -1,4 +1,4 @@
--- Certificate-bound keys (the mtls scheme).
+-- Certificate-bound keys (the mtls scheme), and certificate-bound access tokens.
 --
 -- `certificate_match` binds a key to a client certificate: `sha256:<hex>` pins one
 -- certificate by the SHA-256 of its DER, `san:<name>` admits any certificate from the trusted
@@ -23,3 +23,8 @@ CREATE TRIGGER api_keys_certificate_update BEFORE UPDATE ON api_keys
 BEGIN
     SELECT RAISE(ABORT, 'a certificate-bound key has no secret and no public key');
 END;
+
+-- An access token minted over a connection that presented a client certificate is bound to
+-- it (RFC 8705): `certificate_sha256` (`sha256:<hex>`) is that certificate's, and the token is
+-- refused on a connection without it.
+ALTER TABLE access_tokens ADD COLUMN certificate_sha256 TEXT;
