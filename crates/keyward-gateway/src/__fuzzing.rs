@@ -248,3 +248,20 @@ fn check_methods(method: &http::Method) {
         assert_eq!(route.required(method), route.required(&Method::GET));
     }
 }
+
+/// A client certificate a proxy passes on: the first byte picks the header
+/// ([`crate::client_cert::CERTIFICATE_HEADERS`]), the rest is its value. Never panics; an
+/// accepted certificate has at most [`keyward_sig::certificate::MAX_NAMES`] names, none empty,
+/// and is read the same again.
+pub fn forwarded_certificate(data: &[u8]) {
+    use crate::client_cert::{CERTIFICATE_HEADERS, forwarded};
+    let Some((&which, value)) = data.split_first() else { return };
+    let name = CERTIFICATE_HEADERS[usize::from(which) % CERTIFICATE_HEADERS.len()];
+    let Ok(value) = HeaderValue::from_bytes(value) else { return };
+    let mut headers = http::HeaderMap::new();
+    headers.insert(HeaderName::from_static(name), value);
+    let Ok(Some(certificate)) = forwarded(&headers) else { return };
+    assert!(certificate.names().len() <= keyward_sig::certificate::MAX_NAMES);
+    assert!(certificate.names().iter().all(|name| !name.is_empty()), "{certificate:?}");
+    assert_eq!(forwarded(&headers).ok().flatten(), Some(certificate));
+}

@@ -25,7 +25,10 @@
 //! code 26, never accepted unchecked. Envoy's `x-envoy-auth-partial-body: true` (a body cut at
 //! `max_request_bytes`) is refused the same way.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode};
@@ -188,8 +191,14 @@ impl Gateway {
                 None,
             );
         };
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let decision = match original_request(proxy, settings.bodies, request) {
-            Ok(original) => self.decide(original, proxy).await,
+            // The certificate of the proxy's own connection to keyward is the proxy's: the
+            // client's is the one a trusted proxy passes on.
+            Ok(mut original) => match self.forwarded_certificate(peer, &mut original) {
+                Ok(()) => self.decide(original, proxy).await,
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         match decision {

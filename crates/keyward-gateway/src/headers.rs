@@ -95,7 +95,9 @@ pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
     // Most headers are none of keyward's: told apart by their first letter.
     let first = *name.as_bytes().first()?;
     let identity = identity_prefix.as_bytes().first() == Some(&first);
-    if !identity && !matches!(first, b'x' | b'f' | b't' | b'a' | b's') {
+    // `client-cert` is the one name of its length starting with `c`.
+    let client_cert = first == b'c' && name.len() == 11;
+    if !identity && !client_cert && !matches!(first, b'x' | b'f' | b't' | b'a' | b's') {
         return None;
     }
     let mut buffer = [0u8; NAME_BUFFER];
@@ -113,7 +115,7 @@ pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
             _ => Owned::Forwarding,
         },
         b'x' => match name {
-            b"x-real-ip" | b"x-client-ip" => Owned::Forwarding,
+            b"x-real-ip" | b"x-client-ip" | b"x-ssl-client-cert" => Owned::Forwarding,
             b"x-original-url"
             | b"x-rewrite-url"
             | b"x-original-uri"
@@ -128,6 +130,7 @@ pub fn owned(name: &str, identity_prefix: &str) -> Option<Owned> {
         b'a' if name == b"authorization" => Owned::Credential,
         b's' if name == b"signature" || name == b"signature-input" => Owned::Credential,
         b'f' if name == b"forwarded" => Owned::Forwarding,
+        b'c' if name == b"client-cert" => Owned::Forwarding,
         b't' if name == b"true-client-ip" => Owned::Forwarding,
         _ => return None,
     };

@@ -22,6 +22,7 @@
 //! ([`Gateway::reload`]): requests in flight finish on the routes they started with.
 
 pub mod canonical;
+pub mod client_cert;
 mod forward_auth;
 pub mod grpc;
 mod headers;
@@ -52,6 +53,7 @@ use keyward_auth::{
     authenticate,
 };
 use keyward_sig::Scheme;
+use keyward_sig::certificate::ClientCertificate;
 use keyward_store::{Clock, Permissions};
 use prometheus_client::metrics::histogram::Histogram;
 
@@ -195,6 +197,31 @@ impl Gateway {
             }
         }
         Ok((request, admitted))
+    }
+
+    /// From a trusted proxy `peer`, the client certificate it passed on ([`client_cert`]), in
+    /// place of its own connection's, which is the proxy's; from anyone else, the connection's
+    /// (the headers are the client's own word, and ignored).
+    fn forwarded_certificate(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        request: &mut http::Request<axum::body::Body>,
+    ) -> Result<(), ApiError> {
+        let trusted = peer.is_some_and(|peer| self.0.settings.auth.trusted_proxies.trusts(peer));
+        if !trusted {
+            return Ok(());
+        }
+        request.extensions_mut().remove::<Arc<ClientCertificate>>();
+        match client_cert::forwarded(request.headers()) {
+            Ok(Some(certificate)) => {
+                request.extensions_mut().insert(certificate);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(explanation) => Err(ApiError::new(ErrorCode::ForgedHeader)
+                .with_message("The client certificate the proxy passed on cannot be read")
+                .with_detail(serde_json::json!({ "explanation": explanation }))),
+        }
     }
 
     /// The URI scheme clients reach keyward with, for default ports.

@@ -183,6 +183,8 @@ impl Gateway {
                 if let Some(peer) = peer {
                     request.extensions_mut().insert(ConnectInfo(peer));
                 }
+                self.forwarded_certificate(peer.map(|peer| peer.ip()), &mut request)
+                    .map_err(IntoResponse::into_response)?;
                 let (authenticated, Admitted { principal, tags }) = self
                     .admit(&served.auth, Some(route), &method, request)
                     .await

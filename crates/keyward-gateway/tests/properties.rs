@@ -18,6 +18,7 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
             keyward_gateway::__fuzzing::ext_authz(&data);
             keyward_gateway::__fuzzing::forwarded_for(&data);
             keyward_gateway::__fuzzing::front_door(&data);
+            keyward_gateway::__fuzzing::forwarded_certificate(&data);
             Ok(())
         })
         .unwrap();

@@ -51,10 +51,17 @@ impl ClientCertificate {
         let names = parsed
             .valid_dns_names()
             .map(str::to_ascii_lowercase)
-            .chain(parsed.valid_uri_names().map(str::to_owned))
+            .chain(parsed.valid_uri_names().filter(|uri| !uri.is_empty()).map(str::to_owned))
             .take(MAX_NAMES)
             .collect();
         Ok(ClientCertificate { sha256: Sha256::digest(der).into(), names, chain_verified })
+    }
+
+    /// A certificate known by its fingerprint and names only (a proxy that passes on the
+    /// hash of the certificate it verified, not the certificate).
+    pub fn from_parts(sha256: [u8; 32], names: Vec<String>, chain_verified: bool) -> Self {
+        let names = names.into_iter().filter(|name| !name.is_empty()).take(MAX_NAMES).collect();
+        ClientCertificate { sha256, names, chain_verified }
     }
 
     /// The SHA-256 of the certificate's DER.
