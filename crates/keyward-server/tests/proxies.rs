@@ -30,6 +30,15 @@ impl Proxy {
 /// keyward answering `proxy`'s checks for `/orders` (GET orders:read, POST orders:write), a
 /// public `/status/` and `/admin` on host `priv.example` (admin:access), the API at `upstream`.
 async fn keyward(upstream: &EchoUpstream, proxy: ForwardAuthProxy) -> TestServer {
+    keyward_with(upstream, proxy, Vec::new()).await
+}
+
+/// [`keyward`], trusting `trusted_proxies`.
+async fn keyward_with(
+    upstream: &EchoUpstream,
+    proxy: ForwardAuthProxy,
+    trusted_proxies: Vec<ipnet::IpNet>,
+) -> TestServer {
     let route = |prefix: &str| RouteConfig {
         prefix: prefix.into(),
         upstream: upstream.url(),
@@ -47,6 +56,7 @@ async fn keyward(upstream: &EchoUpstream, proxy: ForwardAuthProxy) -> TestServer
     let settings = keyward_server::Settings {
         routes: Routes::check(vec![orders, status, admin]).unwrap(),
         forward_auth: ForwardAuthSettings { proxy: Some(proxy), ..ForwardAuthSettings::default() },
+        trusted_proxies,
         ..common::settings()
     };
     TestServer::builder("proxies").settings(settings).start().await.unwrap()
@@ -62,12 +72,16 @@ fn configuration(proxy: &str, port: u16, keyward: &TestServer, upstream: &EchoUp
 }
 
 async fn nginx(keyward: &TestServer, upstream: &EchoUpstream) -> Option<Proxy> {
+    let port = free_port();
+    nginx_serving(port, configuration("nginx", port, keyward, upstream)).await
+}
+
+/// nginx on `port` with `http` (the guide's block, filled in) inside its `http` block.
+async fn nginx_serving(port: u16, http: String) -> Option<Proxy> {
     let Some(program) = installed("nginx") else {
         return keyward_testkit::env::missing("nginx", "no nginx on PATH (Debian: nginx-light)");
     };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let http = configuration("nginx", port, keyward, upstream);
     let main = format!(
         "daemon off;\nmaster_process off;\nerror_log {d}/error.log info;\npid {d}/nginx.pid;\nevents {{ worker_connections 256; }}\n\
          http {{\n    access_log off;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n    \
@@ -319,6 +333,31 @@ async fn nginx_auth_request_with_keyward_deciding() {
         sign(Scheme::QueryHmac, "kwk_nothing", "x", "DELETE", &nginx.url("/orders/1"), None);
     smuggled.headers.push(("x-forwarded-uri".into(), "/elsewhere".into()));
     assert_ne!(through(&server, smuggled).await.0, 200);
+    // A client certificate header from a proxy keyward does not trust is no credential, even
+    // naming a certificate a key is pinned to.
+    let ca = keyward_testkit::certs::TestCa::new("clients CA");
+    let leaf = ca.leaf(&["alice.test"], &keyward_testkit::certs::PKCS_ECDSA_P256_SHA256);
+    let created = server
+        .client
+        .post(server.url("/api/admin/keys"))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({"data": {"name": "A", "permissions": ["orders:read"], "certificate": leaf.pem}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let der = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&leaf.der)
+    };
+    let forged = Prepared {
+        method: "GET".into(),
+        url: nginx.url("/orders/1"),
+        headers: vec![("client-cert".into(), format!(":{der}:"))],
+        body: None,
+    };
+    let (status, body) = through(&server, forged).await;
+    assert_eq!(status, 401, "an untrusted proxy's certificate header: {body}");
     drop(nginx);
     server.stop().await;
 }
@@ -343,5 +382,84 @@ async fn caddy_forward_auth_with_keyward_deciding() {
     let (status, body) = through(&server, smuggled).await;
     assert_eq!((status, &body["error"]["code"]), (400, &json!(48)), "{body}");
     drop(caddy);
+    server.stop().await;
+}
+
+/// nginx terminating TLS with client certificates, as docs/tls.md says, asking keyward (which
+/// trusts it) about each request: the certificate is the key it is pinned to; without one, or
+/// with a client's own certificate header, it is not. (curl blocks its thread: keyward serves
+/// on another.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_terminating_tls_passes_verified_client_certificates_to_forward_auth() {
+    use keyward_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    let upstream = EchoUpstream::start().await.unwrap();
+    let trusted = vec!["127.0.0.1/32".parse().unwrap()];
+    let server = keyward_with(&upstream, ForwardAuthProxy::Nginx, trusted).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("clients CA");
+    let ca_file = ca.write(dir.path());
+    let (chain, key) = ca.leaf(&["localhost"], &PKCS_ECDSA_P256_SHA256).write(dir.path(), "api");
+    let alice = ca.leaf(&["alice.clients.test"], &PKCS_ECDSA_P256_SHA256);
+    let (alice_chain, alice_key) = alice.write(dir.path(), "alice");
+    let created = server
+        .client
+        .post(server.url("/api/admin/keys"))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({"data": {"name": "Alice", "permissions": ["orders:read"], "certificate": alice.pem}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let key_id = created.json::<Value>().await.unwrap()["data"]["id"].as_i64().unwrap();
+
+    let port = free_port();
+    let http = common::guide_block_in("tls.md", "nginx-mtls")
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"))
+        .replace("/etc/nginx/api.pem", &chain.display().to_string())
+        .replace("/etc/nginx/api.key", &key.display().to_string())
+        .replace("/etc/nginx/clients-ca.pem", &ca_file.display().to_string())
+        .replace("127.0.0.1:8080", server.address())
+        .replace("127.0.0.1:9000", &upstream.address.to_string());
+    let Some(nginx) = nginx_serving(port, http).await else { return };
+    let url = format!("https://localhost:{port}/orders/1");
+    let curl = |extra: &[&str]| {
+        let output = Command::new("curl")
+            .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&ca_file)
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("curl runs (Debian: curl)");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            status.parse::<u16>().unwrap_or(0),
+            serde_json::from_str::<Value>(body).unwrap_or_default(),
+        )
+    };
+    let identity = ["--cert", alice_chain.to_str().unwrap(), "--key", alice_key.to_str().unwrap()];
+    let (status, echo) = curl(&identity);
+    assert_eq!(status, 200, "{echo} {}", nginx.process.log("error.log"));
+    assert_eq!(echoed_header(&echo, "x-keyward-principal"), Some(&*format!("key:{key_id}")));
+    assert_eq!(echoed_header(&echo, "x-keyward-scheme"), Some("mtls"));
+    assert_eq!(echoed_header(&echo, "x-ssl-client-cert"), None, "not passed upstream");
+    // No certificate: no credentials.
+    assert_eq!(curl(&[]).0, 401);
+    // A client's own certificate header, without the certificate: nginx sends its own (empty).
+    let escaped: String =
+        alice
+            .pem
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+    let forged = format!("X-SSL-Client-Cert: {escaped}");
+    assert_eq!(curl(&["-H", &forged]).0, 401);
+    drop(nginx);
     server.stop().await;
 }

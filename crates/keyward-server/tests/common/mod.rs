@@ -533,11 +533,15 @@ pub fn header<'r>(response: &'r str, name: &str) -> Option<&'r str> {
 /// The configuration block that follows `<!-- tested: NAME -->` in docs/gateway.md, so that the
 /// tests run the configurations the guide gives.
 pub fn guide_block(name: &str) -> String {
-    let guide =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gateway.md"))
-            .unwrap();
+    guide_block_in("gateway.md", name)
+}
+
+/// The code block after `<!-- tested: NAME -->` in `docs/<doc>`.
+pub fn guide_block_in(doc: &str, name: &str) -> String {
+    let path = format!("{}/../../docs/{doc}", env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(&path).unwrap();
     let marker = format!("<!-- tested: {name} -->");
-    let start = guide.find(&marker).unwrap_or_else(|| panic!("docs/gateway.md has no {marker}"));
+    let start = guide.find(&marker).unwrap_or_else(|| panic!("docs/{doc} has no {marker}"));
     let block = &guide[start..];
     let block = &block[block.find("```").unwrap()..];
     let block = &block[block.find('\n').unwrap() + 1..];
