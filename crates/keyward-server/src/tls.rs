@@ -8,7 +8,6 @@
 //! new certificates serve the next handshakes, open connections keep theirs, and a file that
 //! cannot be used leaves every certificate as it was.
 //!
-//!
 //! With a client CA ([`TlsFiles::client_ca`]), keyward asks every client for a certificate,
 //! optionally (clients of the other schemes need none); one presented must chain to that CA,
 //! or the handshake fails. A verified client certificate goes with each of the connection's
