@@ -22,7 +22,8 @@ enum KeysCommand {
     List,
     /// Create a key for an application; prints its token and secret (shown this once), or,
     /// with --public-key-file, a public-key credential (no secret; it signs with its private
-    /// key, see `keyward keygen`).
+    /// key, see `keyward keygen`), or with --certificate-file or --certificate-subject, a key
+    /// that is its client certificate (the mtls scheme; no secret either).
     Create {
         /// The application's name.
         name: String,
@@ -35,6 +36,13 @@ enum KeysCommand {
         /// The public key's algorithm [default: the key's own; RSA keys need it].
         #[arg(long, requires = "public_key_file")]
         algorithm: Option<String>,
+        /// A client certificate (PEM) the key is pinned to, by its SHA-256.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["public_key_file", "certificate_subject"])]
+        certificate_file: Option<std::path::PathBuf>,
+        /// A subject alternative name (a DNS name, a URI such as a SPIFFE ID) any client
+        /// certificate from the server's trusted CA may carry to be this key.
+        #[arg(long, value_name = "NAME", conflicts_with = "public_key_file")]
+        certificate_subject: Option<String>,
     },
     /// Show a key.
     Show { id: i64 },
@@ -251,13 +259,28 @@ fn new_password() -> anyhow::Result<String> {
 pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         KeysCommand::List => ("GET", "/api/admin/keys".into(), None),
-        KeysCommand::Create { name, permissions, public_key_file, algorithm } => {
+        KeysCommand::Create {
+            name,
+            permissions,
+            public_key_file,
+            algorithm,
+            certificate_file,
+            certificate_subject,
+        } => {
             let mut data = json!({"name": name, "permissions": permissions});
+            let read = |path: &std::path::Path| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))
+            };
             if let Some(path) = public_key_file {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                data["public_key"] = json!(text);
+                data["public_key"] = json!(read(&path)?);
                 data["algorithm"] = json!(algorithm);
+            }
+            if let Some(path) = certificate_file {
+                data["certificate"] = json!(read(&path)?);
+            }
+            if let Some(subject) = certificate_subject {
+                data["certificate_subject"] = json!(subject);
             }
             ("POST", "/api/admin/keys".into(), Some(json!({ "data": data })))
         }

@@ -515,7 +515,7 @@ fn every_refusal_is_logged_once_with_a_stable_reason_and_never_a_secret() {
 }
 
 #[test]
-fn a_public_key_credential_made_with_keygen_signs_from_the_cli() {
+fn public_key_and_certificate_credentials_are_made_from_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     let served =
@@ -619,6 +619,23 @@ fn a_public_key_credential_made_with_keygen_signs_from_the_cli() {
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(stderr.contains("http-signature only"), "{stderr}");
     }
+
+    // keys create --certificate-file / --certificate-subject: a key that is its client
+    // certificate (the mtls scheme), with no secret.
+    let ca = keyward_testkit::certs::TestCa::new("clients CA");
+    let leaf = ca.leaf(&["app.test"], &keyward_testkit::certs::PKCS_ECDSA_P256_SHA256);
+    let (chain, _) = leaf.write(dir.path(), "app");
+    let create = |flag: &str, value: &str| {
+        let created = client(&config, &["keys", "create", "App", flag, value], &[], None);
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        serde_json::from_slice::<serde_json::Value>(&created.stdout).unwrap()["data"].clone()
+    };
+    let pinned = create("--certificate-file", chain.to_str().unwrap());
+    assert_eq!(pinned["algorithm"], "mtls");
+    assert_eq!(pinned["certificate_sha256"].as_str().map(str::len), Some(64), "{pinned}");
+    assert!(pinned.get("secret").is_none(), "{pinned}");
+    let by_subject = create("--certificate-subject", "spiffe://example.org/app");
+    assert_eq!(by_subject["certificate_subject"], "spiffe://example.org/app");
     terminate(served);
 }
 
