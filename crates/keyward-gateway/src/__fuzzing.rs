@@ -250,18 +250,18 @@ fn check_methods(method: &http::Method) {
 }
 
 /// A client certificate a proxy passes on: the first byte picks the header
-/// ([`crate::client_cert::CERTIFICATE_HEADERS`]), the rest is its value. Never panics; an
+/// ([`crate::client_cert::CertificateHeader::ALL`]), the rest is its value. Never panics; an
 /// accepted certificate has at most [`keyward_sig::certificate::MAX_NAMES`] names, none empty,
 /// and is read the same again.
 pub fn forwarded_certificate(data: &[u8]) {
-    use crate::client_cert::{CERTIFICATE_HEADERS, forwarded};
+    use crate::client_cert::{CertificateHeader, forwarded};
     let Some((&which, value)) = data.split_first() else { return };
-    let name = CERTIFICATE_HEADERS[usize::from(which) % CERTIFICATE_HEADERS.len()];
+    let header = CertificateHeader::ALL[usize::from(which) % CertificateHeader::ALL.len()];
     let Ok(value) = HeaderValue::from_bytes(value) else { return };
     let mut headers = http::HeaderMap::new();
-    headers.insert(HeaderName::from_static(name), value);
-    let Ok(Some(certificate)) = forwarded(&headers) else { return };
+    headers.insert(HeaderName::from_static(header.name()), value);
+    let Ok(Some(certificate)) = forwarded(&headers, header) else { return };
     assert!(certificate.names().len() <= keyward_sig::certificate::MAX_NAMES);
     assert!(certificate.names().iter().all(|name| !name.is_empty()), "{certificate:?}");
-    assert_eq!(forwarded(&headers).ok().flatten(), Some(certificate));
+    assert_eq!(forwarded(&headers, header).ok().flatten(), Some(certificate));
 }

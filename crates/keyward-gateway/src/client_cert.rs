@@ -1,13 +1,14 @@
 //! The client certificate a trusted proxy that terminated TLS passes on, for the `mtls` scheme
-//! behind it. Read only from a `--trusted-proxy` peer (anyone else's is the client's own word,
-//! and removed before the request goes upstream), in the first of these headers present:
+//! behind it. Read only from a `--trusted-proxy` peer, and only from the one header that proxy
+//! writes (a proxy passes its client's other headers on, so a header it does not overwrite is
+//! the client's own word, and a certificate is public):
 //!
-//! | header | sent by | value |
+//! | proxy (`--forward-auth`) | header | value |
 //! |---|---|---|
-//! | `Client-Cert` | RFC 9440 (Caddy's `{tls_client_certificate_der_base64}`) | `:base64 DER:` |
-//! | `X-Forwarded-Client-Cert` | Envoy (XFCC) | `Hash=<hex>;Cert="<URL-encoded PEM>";URI=...;DNS=...` |
-//! | `X-SSL-Client-Cert` | nginx's `$ssl_client_escaped_cert` | URL-encoded PEM |
-//! | `X-Forwarded-Tls-Client-Cert` | Traefik's `passTLSClientCert` | base64 DER, URL-encoded |
+//! | nginx | `X-SSL-Client-Cert` | `$ssl_client_escaped_cert`: URL-encoded PEM |
+//! | Caddy, and keyward as the gateway without `--forward-auth` | `Client-Cert` (RFC 9440) | `:base64 DER:` |
+//! | Traefik | `X-Forwarded-Tls-Client-Cert` | `passTLSClientCert`: base64 DER, URL-encoded |
+//! | Envoy | `X-Forwarded-Client-Cert` (XFCC) | `Hash=<hex>;Cert="<URL-encoded PEM>";URI=...;DNS=...` |
 //!
 //! The proxy verified the certificate's chain against its own client CA, so what a trusted
 //! proxy passes on counts as verified. An unreadable value refuses the request (400, code 48):
@@ -21,34 +22,76 @@ use http::HeaderMap;
 use keyward_sig::certificate::ClientCertificate;
 use percent_encoding::percent_decode_str;
 
-/// The headers a proxy passes a client certificate in, in the order they are read.
-pub const CERTIFICATE_HEADERS: [&str; 4] =
-    ["client-cert", "x-forwarded-client-cert", "x-ssl-client-cert", "x-forwarded-tls-client-cert"];
+use crate::ForwardAuthProxy;
+
+/// The header a proxy passes a client certificate in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateHeader {
+    /// RFC 9440's `Client-Cert`.
+    ClientCert,
+    /// Envoy's `X-Forwarded-Client-Cert`.
+    Xfcc,
+    /// nginx's escaped PEM, in `X-SSL-Client-Cert`.
+    SslClientCert,
+    /// Traefik's `X-Forwarded-Tls-Client-Cert`.
+    TlsClientCert,
+}
+
+impl CertificateHeader {
+    /// Every one, for the headers keyward removes from what goes upstream.
+    pub const ALL: [CertificateHeader; 4] = [
+        CertificateHeader::ClientCert,
+        CertificateHeader::Xfcc,
+        CertificateHeader::SslClientCert,
+        CertificateHeader::TlsClientCert,
+    ];
+
+    /// The one `proxy` writes (RFC 9440's without a proxy named).
+    pub fn of(proxy: Option<ForwardAuthProxy>) -> Self {
+        match proxy {
+            Some(ForwardAuthProxy::Nginx) => CertificateHeader::SslClientCert,
+            Some(ForwardAuthProxy::Traefik) => CertificateHeader::TlsClientCert,
+            Some(ForwardAuthProxy::Envoy) => CertificateHeader::Xfcc,
+            Some(ForwardAuthProxy::Caddy) | None => CertificateHeader::ClientCert,
+        }
+    }
+
+    /// Its name, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            CertificateHeader::ClientCert => "client-cert",
+            CertificateHeader::Xfcc => "x-forwarded-client-cert",
+            CertificateHeader::SslClientCert => "x-ssl-client-cert",
+            CertificateHeader::TlsClientCert => "x-forwarded-tls-client-cert",
+        }
+    }
+}
 
 /// The most bytes of a forwarded certificate header read.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// The certificate the first of [`CERTIFICATE_HEADERS`] present names; `Ok(None)` when none is.
-pub fn forwarded(headers: &HeaderMap) -> Result<Option<Arc<ClientCertificate>>, String> {
-    for name in CERTIFICATE_HEADERS {
-        let mut values = headers.get_all(name).iter();
-        let Some(value) = values.next() else { continue };
-        if values.next().is_some() {
-            return Err(format!("{name} is repeated"));
-        }
-        let value = value.to_str().map_err(|_| format!("{name} is not ASCII"))?;
-        if value.len() > MAX_HEADER_BYTES {
-            return Err(format!("{name} is longer than {MAX_HEADER_BYTES} bytes"));
-        }
-        let certificate = match name {
-            "client-cert" => rfc9440(value),
-            "x-forwarded-client-cert" => xfcc(value),
-            "x-ssl-client-cert" => escaped_pem(value),
-            _ => escaped_base64(value),
-        };
-        return certificate.map(|c| Some(Arc::new(c))).map_err(|why| format!("{name}: {why}"));
+/// The certificate `header` names in `headers`; `Ok(None)` when it is absent.
+pub fn forwarded(
+    headers: &HeaderMap,
+    header: CertificateHeader,
+) -> Result<Option<Arc<ClientCertificate>>, String> {
+    let name = header.name();
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(format!("{name} is repeated"));
     }
-    Ok(None)
+    let value = value.to_str().map_err(|_| format!("{name} is not ASCII"))?;
+    if value.len() > MAX_HEADER_BYTES {
+        return Err(format!("{name} is longer than {MAX_HEADER_BYTES} bytes"));
+    }
+    let certificate = match header {
+        CertificateHeader::ClientCert => rfc9440(value),
+        CertificateHeader::Xfcc => xfcc(value),
+        CertificateHeader::SslClientCert => escaped_pem(value),
+        CertificateHeader::TlsClientCert => escaped_base64(value),
+    };
+    certificate.map(|c| Some(Arc::new(c))).map_err(|why| format!("{name}: {why}"))
 }
 
 /// RFC 9440: a Structured Field byte sequence of the DER.
@@ -163,7 +206,7 @@ mod tests {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     use sha2::{Digest, Sha256};
 
-    use super::{CERTIFICATE_HEADERS, forwarded};
+    use super::{CertificateHeader, forwarded};
 
     fn headers(name: &str, value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -183,50 +226,55 @@ mod tests {
         let base64 = STANDARD.encode(&leaf.der);
         let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
         let cases = [
-            ("client-cert", format!(":{base64}:")),
-            ("x-forwarded-client-cert", format!("By=spiffe://proxy;Hash={hex};Cert=\"{escaped}\"")),
+            (CertificateHeader::ClientCert, format!(":{base64}:")),
+            (CertificateHeader::Xfcc, format!("By=spiffe://proxy;Hash={hex};Cert=\"{escaped}\"")),
             // Several hops: the last element is the proxy's own.
-            ("x-forwarded-client-cert", format!("Hash=00;URI=x,Hash={hex};Cert=\"{escaped}\"")),
-            ("x-ssl-client-cert", escaped.clone()),
+            (CertificateHeader::Xfcc, format!("Hash=00;URI=x,Hash={hex};Cert=\"{escaped}\"")),
+            (CertificateHeader::SslClientCert, escaped.clone()),
             (
-                "x-forwarded-tls-client-cert",
+                CertificateHeader::TlsClientCert,
                 utf8_percent_encode(&base64, NON_ALPHANUMERIC).to_string(),
             ),
         ];
-        for (name, value) in cases {
-            let certificate = forwarded(&headers(name, &value)).unwrap().unwrap();
+        for (header, value) in cases {
+            let name = header.name();
+            let certificate = forwarded(&headers(name, &value), header).unwrap().unwrap();
             assert_eq!(certificate.sha256(), &sha256, "{name}");
             assert_eq!(certificate.names(), ["client.test", "spiffe://example.org/app"], "{name}");
             assert!(certificate.chain_verified(), "a trusted proxy verified it: {name}");
         }
+        // Only the header asked for is read.
+        let other = headers(CertificateHeader::ClientCert.name(), &format!(":{base64}:"));
+        assert!(forwarded(&other, CertificateHeader::SslClientCert).unwrap().is_none());
         // Envoy without Cert: the hash and the names it lists.
-        let hashed = forwarded(&headers(
-            "x-forwarded-client-cert",
-            &format!("Hash={hex};URI=spiffe://example.org/app;DNS=Client.Test"),
-        ))
-        .unwrap()
-        .unwrap();
+        let xfcc = format!("Hash={hex};URI=spiffe://example.org/app;DNS=Client.Test");
+        let hashed =
+            forwarded(&headers(CertificateHeader::Xfcc.name(), &xfcc), CertificateHeader::Xfcc)
+                .unwrap()
+                .unwrap();
         assert_eq!(hashed.sha256(), &sha256);
         assert_eq!(hashed.names(), ["spiffe://example.org/app", "client.test"]);
     }
 
     #[test]
     fn unreadable_or_repeated_values_are_refused_and_absent_ones_are_none() {
-        assert!(forwarded(&HeaderMap::new()).unwrap().is_none());
-        for (name, value) in [
-            ("client-cert", "not-a-byte-sequence"),
-            ("client-cert", ":!!:"),
-            ("client-cert", ":AAAA:"),
-            ("x-forwarded-client-cert", "By=x"),
-            ("x-forwarded-client-cert", "Hash=abc"),
-            ("x-forwarded-client-cert", "Cert=\"unterminated"),
-            ("x-ssl-client-cert", "-----BEGIN%20CERTIFICATE-----"),
-            ("x-forwarded-tls-client-cert", "%FF%FE"),
+        assert!(forwarded(&HeaderMap::new(), CertificateHeader::ClientCert).unwrap().is_none());
+        for (header, value) in [
+            (CertificateHeader::ClientCert, "not-a-byte-sequence"),
+            (CertificateHeader::ClientCert, ":!!:"),
+            (CertificateHeader::ClientCert, ":AAAA:"),
+            (CertificateHeader::Xfcc, "By=x"),
+            (CertificateHeader::Xfcc, "Hash=abc"),
+            (CertificateHeader::Xfcc, "Cert=\"unterminated"),
+            (CertificateHeader::SslClientCert, "-----BEGIN%20CERTIFICATE-----"),
+            (CertificateHeader::TlsClientCert, "%FF%FE"),
         ] {
-            assert!(forwarded(&headers(name, value)).is_err(), "{name}: {value}");
+            let result = forwarded(&headers(header.name(), value), header);
+            assert!(result.is_err(), "{header:?}: {value}");
         }
-        let mut twice = headers(CERTIFICATE_HEADERS[0], ":AAAA:");
-        twice.append(CERTIFICATE_HEADERS[0], HeaderValue::from_static(":AAAA:"));
-        assert!(forwarded(&twice).unwrap_err().contains("repeated"));
+        let mut twice = headers("client-cert", ":AAAA:");
+        twice.append("client-cert", HeaderValue::from_static(":AAAA:"));
+        let twice = forwarded(&twice, CertificateHeader::ClientCert);
+        assert!(twice.unwrap_err().contains("repeated"));
     }
 }

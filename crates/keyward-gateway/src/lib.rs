@@ -42,6 +42,7 @@ pub use route::{Route, RouteConfig, RouteError, Routes, served_by_keyward};
 use std::sync::{Arc, RwLock};
 
 use canonical::{CanonicalRequest, DoorError};
+use client_cert::CertificateHeader;
 use http::Method;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -199,9 +200,9 @@ impl Gateway {
         Ok((request, admitted))
     }
 
-    /// From a trusted proxy `peer`, the client certificate it passed on ([`client_cert`]), in
-    /// place of its own connection's, which is the proxy's; from anyone else, the connection's
-    /// (the headers are the client's own word, and ignored).
+    /// From a trusted proxy `peer`, the client certificate it passed on in the header it
+    /// writes ([`client_cert`]), in place of its own connection's, which is the proxy's; from
+    /// anyone else, the connection's (the headers are the client's own word, and ignored).
     fn forwarded_certificate(
         &self,
         peer: Option<std::net::IpAddr>,
@@ -212,7 +213,8 @@ impl Gateway {
             return Ok(());
         }
         request.extensions_mut().remove::<Arc<ClientCertificate>>();
-        match client_cert::forwarded(request.headers()) {
+        let header = CertificateHeader::of(self.0.settings.forward_auth.proxy);
+        match client_cert::forwarded(request.headers(), header) {
             Ok(Some(certificate)) => {
                 request.extensions_mut().insert(certificate);
                 Ok(())

@@ -460,6 +460,15 @@ async fn nginx_terminating_tls_passes_verified_client_certificates_to_forward_au
             .collect();
     let forged = format!("X-SSL-Client-Cert: {escaped}");
     assert_eq!(curl(&["-H", &forged]).0, 401);
+    // Nor in another proxy's header, which nginx passes on as the client sent it: keyward reads
+    // only the header nginx writes.
+    let der = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&alice.der)
+    };
+    for forged in [format!("Client-Cert: :{der}:"), format!("X-Forwarded-Tls-Client-Cert: {der}")] {
+        assert_eq!(curl(&["-H", &forged]).0, 401, "{forged}");
+    }
     drop(nginx);
     server.stop().await;
 }
