@@ -681,6 +681,27 @@ await step('11. New API Key with a public key read from a file (keyward keygen\'
   return `public-key token: ${await text('key-token')}`;
 });
 
+await step('11b. New API Key for a client certificate subject: no secret, nothing to rotate or reveal', async () => {
+  await page.getByTestId('back-to-keys').click();
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Application name').fill('Billing service');
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('certificate-subject-input').fill('spiffe://example.org/billing');
+  await dialog.getByTestId('confirm').click();
+  const id = await keyIdFromUrl();
+  await page.getByTestId('key-certificate').waitFor({ state: 'visible' });
+  assert.equal(await text('key-algorithm'), 'a client certificate (mtls)');
+  assert.ok((await text('key-certificate')).includes('spiffe://example.org/billing'));
+  assert.equal(await page.getByTestId('key-secret').count(), 0, 'a certificate-bound key has no secret');
+  assert.equal(await page.getByTestId('rotate-secret').count(), 0, 'nor a secret to rotate');
+  assert.equal(await page.getByTestId('reveal-secret').count(), 0, 'nor one to reveal');
+  const key = await pageFetch('GET', `/console/api/admin/keys/${id}`);
+  assert.equal(key.json.data.certificate_subject, 'spiffe://example.org/billing', key.text);
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
+});
+
 await step('12. the Policy form sets an expiry, a network and a route scope; the API agrees, and a POST outside the scope is refused (45)', async () => {
   const created = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Policy test', permissions: ['activities:read', 'activities:write'] } });
   assert.equal(created.status, 201, created.text);

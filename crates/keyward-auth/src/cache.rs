@@ -224,10 +224,12 @@ impl From<CredentialRef<'_>> for Loading {
     }
 }
 
-/// Where a certificate's key is remembered, beside keys by token: its fingerprint (keys'
-/// tokens never start with `x5t:`).
+/// Where a certificate's key is remembered, beside keys by token: its fingerprint after this
+/// prefix (keys' tokens never start with it).
+const CERTIFICATE_ENTRY: &str = "x5t:";
+
 fn certificate_entry(certificate: &ClientCertificate) -> String {
-    format!("x5t:{}", certificate.thumbprint())
+    format!("{CERTIFICATE_ENTRY}{}", certificate.thumbprint())
 }
 
 /// Keys and access tokens, from memory when known.
@@ -473,9 +475,13 @@ impl CredentialCache {
         // `invalidate_entries_if` fails only when closures are not enabled, which `bounded`
         // does; should it ever fail, forgetting everything is the safe answer.
         let dropped = match *change {
+            // Every key found by a certificate too: a key newly bound to one (pinned, which comes
+            // before a subject) must not wait behind the key it was found as before.
             Invalidation::Key(id) => self
                 .keys
-                .invalidate_entries_if(move |_, entry| entry.key.id == id)
+                .invalidate_entries_if(move |found_by, entry| {
+                    entry.key.id == id || found_by.starts_with(CERTIFICATE_ENTRY)
+                })
                 .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.minted_from(id)))
                 .is_ok(),
             Invalidation::User(id) => {

@@ -2,7 +2,9 @@
 //! own port (HTTP/2 without TLS), with the same decision as [`Gateway::check`].
 //!
 //! The original request comes from the check's attributes (method, path with query, host,
-//! scheme, headers, and the body when Envoy's `with_request_body` sends it). The answer:
+//! scheme, headers, and the body when Envoy's `with_request_body` sends it; from a trusted
+//! Envoy, the client certificate in `source.certificate`, which `include_peer_certificate`
+//! sends, else in `X-Forwarded-Client-Cert`). The answer:
 //!
 //! - allowed: OK, with the identity headers set on the request Envoy forwards (those that do
 //!   not apply, and the credentials keyward consumed, removed from it; query-hmac's `t`, `ms`
@@ -10,7 +12,10 @@
 //! - refused: `UNAUTHENTICATED` or `PERMISSION_DENIED` (or `INVALID_ARGUMENT`,
 //!   `UNAVAILABLE`), with the HTTP status and keyward's JSON body for Envoy to send back.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use envoy_types::ext_authz::v3::pb::{
     Authorization, AuthorizationServer, CheckRequest, CheckResponse, DeniedHttpResponse,
     HeaderAppendAction, HeaderValue as EnvoyHeader, HeaderValueOption, HttpResponse, HttpStatus,
@@ -24,7 +29,7 @@ use keyward_sig::Scheme;
 
 use crate::forward_auth::{Decided, ForwardAuthProxy, OriginalBody, original};
 use crate::route::QueryCredentials;
-use crate::{BodyForwarding, Gateway};
+use crate::{BodyForwarding, Gateway, client_cert};
 
 /// The gRPC path Envoy calls.
 pub const CHECK_METHOD: &str = "/envoy.service.auth.v3.Authorization/Check";
@@ -51,10 +56,19 @@ impl Authorization for ExtAuthz {
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let gateway = &self.0;
         let settings = &gateway.0.settings.forward_auth;
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let decided = match settings.proxy {
             Some(ForwardAuthProxy::Envoy) => {
-                match original_of(settings.bodies, request.into_inner()) {
-                    Ok(original) => gateway.decide(original, ForwardAuthProxy::Envoy).await,
+                let check = request.into_inner();
+                let source = check.attributes.as_ref().and_then(|a| a.source.as_ref());
+                let certificate = source.map(|source| source.certificate.clone());
+                match original_of(settings.bodies, check) {
+                    Ok(mut original) => {
+                        match gateway.envoy_certificate(peer, &mut original, certificate) {
+                            Ok(()) => gateway.decide(original, ForwardAuthProxy::Envoy).await,
+                            Err(error) => Err(error),
+                        }
+                    }
                     Err(error) => Err(error),
                 }
             }
@@ -66,6 +80,28 @@ impl Authorization for ExtAuthz {
             Ok(decision) => allowed(gateway, decision),
             Err(error) => denied(error),
         }))
+    }
+}
+
+impl Gateway {
+    /// The client certificate of a check from `peer`: a trusted Envoy's `source.certificate`
+    /// (URL-encoded PEM), else its `X-Forwarded-Client-Cert` ([`Gateway::forwarded_certificate`]).
+    fn envoy_certificate(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        original: &mut http::Request<Body>,
+        source: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.forwarded_certificate(peer, original)?;
+        let trusted = peer.is_some_and(|peer| self.0.settings.auth.trusted_proxies.trusts(peer));
+        let Some(source) = source.filter(|pem| trusted && !pem.is_empty()) else { return Ok(()) };
+        let certificate = client_cert::escaped_pem(&source).map_err(|explanation| {
+            ApiError::new(ErrorCode::InvalidForwardAuth).with_detail(serde_json::json!({
+                "explanation": format!("source.certificate: {explanation}"),
+            }))
+        })?;
+        original.extensions_mut().insert(std::sync::Arc::new(certificate));
+        Ok(())
     }
 }
 

@@ -203,7 +203,7 @@ impl Gateway {
     /// From a trusted proxy `peer`, the client certificate it passed on in the header it
     /// writes ([`client_cert`]), in place of its own connection's, which is the proxy's; from
     /// anyone else, the connection's (the headers are the client's own word, and ignored).
-    fn forwarded_certificate(
+    pub(crate) fn forwarded_certificate(
         &self,
         peer: Option<std::net::IpAddr>,
         request: &mut http::Request<axum::body::Body>,

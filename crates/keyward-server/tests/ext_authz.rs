@@ -19,6 +19,11 @@ use serde_json::Value;
 const HOST: &str = "api.example.test";
 
 async fn server() -> TestServer {
+    server_trusting(Vec::new()).await
+}
+
+/// The Envoy-facing server, trusting `trusted_proxies`.
+async fn server_trusting(trusted_proxies: Vec<ipnet::IpNet>) -> TestServer {
     let mut orders = RouteConfig {
         prefix: "/orders".into(),
         upstream: "http://127.0.0.1:9".into(),
@@ -33,6 +38,7 @@ async fn server() -> TestServer {
             proxy: Some(ForwardAuthProxy::Envoy),
             ..ForwardAuthSettings::default()
         },
+        trusted_proxies,
         ..common::settings()
     };
     TestServer::builder("ext_authz").settings(settings).start().await.unwrap()
@@ -194,4 +200,72 @@ async fn grpc_checks_are_envoys_only() {
     let (status, json) = denial(&answer);
     assert_eq!((status, &json["error"]["code"]), (404, &Value::from(40)), "{json}");
     server.stop().await;
+}
+
+/// A trusted Envoy's `source.certificate` (`include_peer_certificate`) is the client's
+/// certificate: the key pinned to it; an untrusted one's is not, nor is a certificate in a
+/// header Envoy does not write.
+#[tokio::test]
+async fn a_trusted_envoys_peer_certificate_is_the_mtls_credential() {
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::Peer;
+    use keyward_testkit::certs::{PKCS_ECDSA_P256_SHA256, TestCa};
+    let ca = TestCa::new("clients CA");
+    let leaf = ca.leaf(&["shop.clients.test"], &PKCS_ECDSA_P256_SHA256);
+    let escaped: String =
+        leaf.pem
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+    let with_certificate = |headers: Vec<(String, String)>| {
+        let original = Prepared {
+            method: "GET".into(),
+            url: format!("http://{HOST}/orders/1"),
+            headers,
+            body: None,
+        };
+        let mut check = check_request(&original, false, 0);
+        let attributes = check.attributes.as_mut().unwrap();
+        attributes.source = Some(Peer { certificate: escaped.clone(), ..Default::default() });
+        check
+    };
+    for trusted in [true, false] {
+        let proxies = if trusted { vec!["127.0.0.1/32".parse().unwrap()] } else { Vec::new() };
+        let server = server_trusting(proxies).await;
+        let created = server
+            .client
+            .post(server.url("/api/admin/keys"))
+            .bearer_auth(&server.admin_token)
+            .json(&serde_json::json!({"data": {"name": "Shop", "certificate": leaf.pem}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let key_id = created.json::<Value>().await.unwrap()["data"]["id"].as_i64().unwrap();
+        let response = ask(&server, with_certificate(Vec::new())).await;
+        if trusted {
+            assert_eq!(grpc_code(&response), 0, "{response:?}");
+            let (set, _, _) = ok_headers(&response);
+            assert_eq!(set["x-keyward-principal"], format!("key:{key_id}"));
+            assert_eq!(set["x-keyward-scheme"], "mtls");
+            // RFC 9440's header is not Envoy's: a client's own is no credential.
+            let der = {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(&leaf.der)
+            };
+            let mut check = with_certificate(vec![("client-cert".into(), format!(":{der}:"))]);
+            check.attributes.as_mut().unwrap().source = None;
+            let (status, body) = denial(&ask(&server, check).await);
+            assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(10)), "{body}");
+        } else {
+            let (status, body) = denial(&response);
+            assert_eq!((status, body["error"]["code"].as_i64()), (401, Some(10)), "{body}");
+        }
+        server.stop().await;
+    }
 }

@@ -95,9 +95,17 @@ function showKey(generation, key, keepFocus) {
   var tokenCode = h('code', { class: 'credential', 'data-testid': 'key-token', id: 'key-token' }, key.token);
   var tokenBlock = h('div', { class: 'credential-row' }, tokenCode, copyButton('Token', function () { return key.token; }, 'copy-token', tokenCode));
 
-  // Secret, or the public key that takes its place
+  // Secret, or the public key or client certificate that takes its place
+  var certificate = key.algorithm === 'mtls';
   var secretBlock;
-  if (key.public_key) {
+  if (certificate) {
+    secretBlock = [
+      h('p', { 'data-testid': 'key-certificate' }, key.certificate_sha256
+        ? ['The client certificate whose SHA-256 is ', h('code', { class: 'credential' }, key.certificate_sha256)]
+        : ['Any client certificate from the trusted CA that names ', h('code', { class: 'credential' }, key.certificate_subject)]),
+      h('p', { class: 'hint' }, 'This key has no secret: a request over a TLS connection that presents this certificate, with no other credentials, is this key (the mtls scheme).')
+    ];
+  } else if (key.public_key) {
     secretBlock = [
       h('pre', { class: 'credential public-key', 'data-testid': 'key-public-key' }, key.public_key),
       h('p', { class: 'hint' }, 'This key has no secret: the application signs RFC 9421 requests (alg “' + key.algorithm + '”, keyid its token) with the private key that belongs to this public key.')
@@ -144,7 +152,7 @@ function showKey(generation, key, keepFocus) {
         h('div', { class: 'action-item' },
           h('button', { type: 'button', class: 'button', 'data-testid': 'regenerate-token', onclick: function () { regenerateToken(key); } }, 'Regenerate token'),
           h('p', { class: 'hint' }, 'Issues a new token. The old token stops working at once.')),
-        key.public_key ? null : h('div', { class: 'action-item' },
+        key.public_key || certificate ? null : h('div', { class: 'action-item' },
           h('button', { type: 'button', class: 'button', 'data-testid': 'rotate-secret', onclick: function () { rotateSecret(key); } }, 'Rotate secret'),
           h('p', { class: 'hint' }, 'Issues a new secret; the old one keeps working for an overlap you choose.')),
         h('div', { class: 'action-item' },
@@ -156,7 +164,7 @@ function showKey(generation, key, keepFocus) {
     h('dt', {}, 'Id'), h('dd', { 'data-testid': 'key-id' }, String(key.id)),
     h('dt', {}, 'State'), h('dd', { 'data-testid': 'key-state' }, badge(key.state)),
     h('dt', {}, 'Kind'), h('dd', {}, key.kind || '—'),
-    h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
+    h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, certificate ? 'a client certificate (mtls)' : key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
     h('dt', {}, 'Permissions'), h('dd', {}, (key.permissions || []).length
       ? h('ul', { class: 'tags' }, key.permissions.map(function (p) { return h('li', {}, h('code', {}, p)); }))
       : h('span', { class: 'muted' }, 'None')),

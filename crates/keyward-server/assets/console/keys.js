@@ -99,6 +99,38 @@ function publicKeyFields() {
         PUBLIC_KEY_ALGORITHMS.map(function (name) { return h('option', { value: name }, name); }))));
 }
 
+// The optional client certificate of a new key (the mtls scheme): one certificate pasted or
+// read from a file, or a subject alternative name any certificate from the trusted CA carries.
+function certificateFields() {
+  var textId = nextId('certificate');
+  var fileId = nextId('certificate-file');
+  var subjectId = nextId('certificate-subject');
+  var textarea = h('textarea', {
+    id: textId, name: 'certificate', rows: 5, spellcheck: 'false', autocomplete: 'off',
+    class: 'mono', 'data-testid': 'certificate-input', 'aria-describedby': textId + '-help',
+    placeholder: '-----BEGIN CERTIFICATE-----'
+  });
+  var file = h('input', { id: fileId, name: 'certificate_file', type: 'file', accept: '.pem,.crt,.cer,text/plain', 'data-testid': 'certificate-file' });
+  file.addEventListener('change', function () {
+    var chosen = file.files && file.files[0];
+    if (!chosen) return;
+    chosen.text().then(function (contents) { textarea.value = contents.trim(); });
+  });
+  return h('fieldset', { class: 'fieldset' },
+    h('legend', {}, 'Client certificate (optional)'),
+    h('div', { class: 'field' },
+      h('label', { for: textId }, 'Certificate (PEM)'),
+      textarea,
+      h('p', { id: textId + '-help', class: 'hint' },
+        'The key is this certificate: a request over a TLS connection that presents it is the key (the mtls scheme), and the key has no secret.')),
+    h('div', { class: 'field' },
+      h('label', { for: fileId }, 'Or read it from a file'),
+      file),
+    h('div', { class: 'field' },
+      h('label', { for: subjectId }, 'Or any certificate naming'),
+      h('input', { id: subjectId, name: 'certificate_subject', type: 'text', maxlength: 255, autocomplete: 'off', class: 'mono', 'data-testid': 'certificate-subject-input', placeholder: 'spiffe://example.org/billing' })));
+}
+
 function newKey() {
   clearError();
   var nameId = nextId('key-name');
@@ -113,7 +145,8 @@ function newKey() {
         h('p', { id: nameId + '-help', class: 'hint' }, 'The application that will use this key, e.g. “Data warehouse sync”. The audit log records it.')),
       permissionFieldset('Permissions', [], 'new-key-perm'),
       limitFields(null, true),
-      publicKeyFields()
+      publicKeyFields(),
+      certificateFields()
     ],
     onConfirm: function (form) {
       var data = { name: form.elements.name.value.trim(), permissions: checkedPermissions(form) };
@@ -125,6 +158,10 @@ function newKey() {
         data.public_key = publicKey;
         if (form.elements.algorithm.value) data.algorithm = form.elements.algorithm.value;
       }
+      var certificate = form.elements.certificate.value.trim();
+      if (certificate) data.certificate = certificate;
+      var subject = form.elements.certificate_subject.value.trim();
+      if (subject) data.certificate_subject = subject;
       return api('POST', '/console/api/admin/keys', { data: data }).then(function (answer) { return answer.data; });
     }
   }).then(function (key) {
@@ -132,6 +169,8 @@ function newKey() {
     if (key.secret) {
       keepSecret(key.id, key.secret, false);
       notify('API key “' + key.name + '” created. Copy its secret now: it is not shown again.');
+    } else if (key.algorithm === 'mtls') {
+      notify('API key “' + key.name + '” created for its client certificate: requests over a connection that presents it are this key.');
     } else {
       notify('API key “' + key.name + '” created with an ' + key.algorithm + ' public key: the application signs with its private key.');
     }
