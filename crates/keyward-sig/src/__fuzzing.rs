@@ -108,6 +108,35 @@ pub fn public_key(data: &[u8]) {
     }
 }
 
+/// A client certificate a key is bound to (the PEM of `"certificate"` in a key body, or, with
+/// a first byte of 0, a `"certificate_subject"`): never panics; a pinned certificate's binding
+/// reads back from its stored form, admits the certificate it was made from and no other; a
+/// subject admits only a CA-verified certificate carrying it.
+pub fn certificate_binding(data: &[u8]) {
+    use crate::certificate::{CertificateBinding, ClientCertificate};
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    let binding = match selector {
+        0 => CertificateBinding::subject(&text),
+        _ => CertificateBinding::pinned_to(&text),
+    };
+    let Ok(binding) = binding else { return };
+    assert_eq!(CertificateBinding::from_db(&binding.to_db()).as_ref(), Some(&binding));
+    match &binding {
+        CertificateBinding::Pinned(sha256) => {
+            let same = ClientCertificate::from_parts(*sha256, Vec::new(), false);
+            let other = ClientCertificate::from_parts([sha256[0] ^ 1; 32], Vec::new(), true);
+            assert!(binding.admits(&same) && !binding.admits(&other), "{binding:?}");
+        }
+        CertificateBinding::Subject(name) => {
+            let names = vec![name.clone()];
+            let verified = ClientCertificate::from_parts([0; 32], names.clone(), true);
+            let unverified = ClientCertificate::from_parts([0; 32], names, false);
+            assert!(binding.admits(&verified) && !binding.admits(&unverified), "{binding:?}");
+        }
+    }
+}
+
 /// Timestamps: never panics; any accepted value re-prints as its integer part.
 pub fn timestamp(data: &[u8]) {
     if let Ok(ms) = parse_epoch_millis(data, Field::QueryTimestamp) {

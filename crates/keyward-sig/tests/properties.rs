@@ -301,6 +301,7 @@ fn fuzz_properties_hold_on_a_bounded_random_run() {
             keyward_sig::__fuzzing::timestamp(&data);
             keyward_sig::__fuzzing::verify_request(&data);
             keyward_sig::__fuzzing::component_params(&data);
+            keyward_sig::__fuzzing::certificate_binding(&data);
             Ok(())
         })
         .unwrap();
