@@ -14,4 +14,4 @@ cargo bench -q -p keyward-server --bench cluster 2>/dev/null
 echo
 echo "== three nodes on one PostgreSQL and one Redis (debug builds, this machine)"
 cargo test -q -p keyward-cli --test cluster -- --nocapture --test-threads 1 2>/dev/null \
-    | grep -oE "(revocation seen|rate limit of|PostgreSQL restarted|a revocation after).*" || true
+    | grep -oE "(change seen|rate limit of|PostgreSQL restarted|a revocation after).*" || true

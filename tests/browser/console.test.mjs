@@ -733,6 +733,32 @@ await step('12. the Policy form sets an expiry, a network and a route scope; the
   await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
 });
 
+await step('13. the Permissions form grants a key activities:write: its next signed POST passes, with the same token and secret', async () => {
+  const created = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Permissions test', permissions: ['activities:read'] } });
+  assert.equal(created.status, 201, created.text);
+  const { id, token, secret } = created.json.data;
+  const before = await signedActivity(token, secret);
+  assert.equal(before.status, 403, before.text);
+  assert.equal(before.json.error.code, 20, before.text);
+  await page.goto(`${BASE}/console/#/keys/${id}`);
+  const form = page.getByTestId('permissions-form');
+  await form.waitFor({ state: 'visible' });
+  assert.ok(await form.getByTestId('permission-activities:read').isChecked(), 'the key\'s permission is checked');
+  assert.ok(!(await form.getByTestId('permission-activities:write').isChecked()), 'the others are not');
+  await form.getByTestId('permission-activities:write').check();
+  await form.getByTestId('save-permissions').click();
+  await page.getByTestId('notice').filter({ hasText: 'Permissions of “Permissions test” saved: activities:read, activities:write.' }).waitFor();
+  await shot('17-key-permissions');
+  const after = await signedActivity(token, secret);
+  assert.equal(after.status, 201, after.text);
+  const key = await pageFetch('GET', `/console/api/admin/keys/${id}`);
+  assert.deepEqual(key.json.data.permissions, ['activities:read', 'activities:write'], key.text);
+  const audit = await pageFetch('GET', '/console/api/admin/audit?pageSize=50');
+  assert.ok(audit.text.includes('key.permissions'), audit.text);
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
+  return 'activities:write granted in the console, then a signed POST → 201';
+});
+
 await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/console/#/keys`);

@@ -48,6 +48,21 @@ enum KeysCommand {
     Show { id: i64 },
     /// Rename a key.
     Rename { id: i64, name: String },
+    /// Change a key's name or permissions (audited); its token and secret stay, and the
+    /// access tokens minted from it act with the new permissions at once.
+    Update {
+        id: i64,
+        /// The key's new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A permission the key is to hold (repeatable; replaces the list; never more than
+        /// yours).
+        #[arg(long = "permission", value_name = "PERMISSION", conflicts_with = "no_permissions")]
+        permissions: Vec<String>,
+        /// The key is to hold no permissions.
+        #[arg(long)]
+        no_permissions: bool,
+    },
     /// Give a key a new token; the old one is refused at once.
     RegenerateToken { id: i64 },
     /// Give a key a new secret; the previous one verifies during the overlap.
@@ -287,6 +302,17 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         KeysCommand::Show { id } => ("GET", format!("/api/admin/keys/{id}"), None),
         KeysCommand::Rename { id, name } => {
             ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({"data": {"name": name}})))
+        }
+        KeysCommand::Update { id, name, permissions, no_permissions } => {
+            let mut data = serde_json::Map::new();
+            if let Some(name) = name {
+                data.insert("name".into(), json!(name));
+            }
+            if no_permissions || !permissions.is_empty() {
+                data.insert("permissions".into(), json!(permissions));
+            }
+            anyhow::ensure!(!data.is_empty(), "nothing to change: give --name or --permission");
+            ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({ "data": data })))
         }
         KeysCommand::RegenerateToken { id } => {
             ("POST", format!("/api/admin/keys/{id}/regenerate-token"), None)

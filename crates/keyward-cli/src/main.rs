@@ -50,8 +50,8 @@ enum Command {
     Login(client::LoginArgs),
     /// Revoke the profile's access token and forget it.
     Logout(client::LogoutArgs),
-    /// The domain's API keys: list, create, show, rename, regenerate-token, rotate-secret,
-    /// reveal, revoke.
+    /// The domain's API keys: list, create, show, rename, update, regenerate-token,
+    /// rotate-secret, reveal, policy, revoke.
     Keys(admin_api::KeysArgs),
     /// The domain's users: list, create, show, update.
     Users(admin_api::UsersArgs),

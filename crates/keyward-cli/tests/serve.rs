@@ -401,6 +401,19 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     let key = run(&["keys", "create", "Reporter", "--permission", "activities:read"], &[]);
     let id = key["data"]["id"].as_i64().unwrap().to_string();
     assert_eq!(run(&["keys", "rename", &id, "Reports"], &[])["data"]["name"], "Reports");
+    let wider = ["keys", "update", &id, "--permission", "activities:read"];
+    let updated = run(&[&wider[..], &["--permission", "activities:write"]].concat(), &[]);
+    assert_eq!(
+        updated["data"]["permissions"],
+        serde_json::json!(["activities:read", "activities:write"])
+    );
+    let emptied = run(&["keys", "update", &id, "--no-permissions", "--name", "Nothing"], &[]);
+    assert_eq!(
+        (&emptied["data"]["permissions"], &emptied["data"]["name"]),
+        (&serde_json::json!([]), &serde_json::json!("Nothing"))
+    );
+    let nothing = client(&config, &["keys", "update", &id], &[], None);
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to change"), "{nothing:?}");
     let regenerated = run(&["keys", "regenerate-token", &id], &[]);
     assert_ne!(regenerated["data"]["token"], key["data"]["token"]);
     let rotated = run(&["keys", "rotate-secret", &id, "--overlap-seconds", "60"], &[]);

@@ -31,9 +31,9 @@ impl FromRequestParts<AppState> for ClientAddress {
 }
 
 /// A JSON body; a bad one is answered with code 30 (syntax), 31 (shape), 32 (size) or 33
-/// (media type).
+/// (media type). Handlers take [`Payload`], which reads one.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+struct ApiJson<T>(T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -49,9 +49,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let text = rejection.body_text();
     match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::new(ErrorCode::InvalidField)
-            .with_message("Request body has the wrong shape")
-            .with_detail(json!({ "explanation": text })),
+        JsonRejection::JsonDataError(_) => wrong_shape(&text),
         JsonRejection::JsonSyntaxError(_) => ApiError::new(ErrorCode::InvalidBody)
             .with_message("Request body is not valid JSON")
             .with_detail(json!({ "explanation": text })),
@@ -114,11 +112,25 @@ fn unwrap_payload<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         }
         other => other,
     };
-    serde_json::from_value(inner).map_err(|error| {
-        ApiError::new(ErrorCode::InvalidField)
+    serde_json::from_value(inner).map_err(|error| wrong_shape(&error.to_string()))
+}
+
+/// A body that parsed as JSON but is not what the route takes (422, code 31). Every body type
+/// refuses fields it does not know, so that a misspelt or misplaced field is never silently
+/// dropped: such a refusal names the field (`detail.field`) and says so.
+fn wrong_shape(explanation: &str) -> ApiError {
+    let unknown = explanation
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(field, _)| field);
+    match unknown {
+        Some(field) => ApiError::new(ErrorCode::InvalidField)
+            .with_message(format!("Unknown field: {field}"))
+            .with_detail(json!({ "field": field, "explanation": explanation })),
+        None => ApiError::new(ErrorCode::InvalidField)
             .with_message("Request body has the wrong shape")
-            .with_detail(json!({ "explanation": error.to_string() }))
-    })
+            .with_detail(json!({ "explanation": explanation })),
+    }
 }
 
 /// An optional payload: `None` for an empty body, else as [`Payload`].

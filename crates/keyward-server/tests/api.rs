@@ -485,3 +485,112 @@ async fn a_secret_rotated_elsewhere_verifies_once_the_cached_key_may_be_reloaded
     assert_eq!(get(secret).await, 401, "and the old secret, without overlap, is refused");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_keys_permissions_change_within_the_callers_own_and_act_on_the_next_request() {
+    TestServer::on_each_backend("key-permissions", |server| async move {
+        let (_, clerk) = server.user("clerk", &["keys:manage", "activities:read"]).await;
+        let (id, token, secret) = server.create_key(&clerk, "Reader", &["activities:read"]).await;
+        let key = (token.as_str(), secret.as_str());
+        let path = format!("/api/admin/keys/{id}");
+        let set = |caller: String, permissions: Value| {
+            let path = path.clone();
+            let server = &server;
+            async move {
+                let body = json!({"data": {"permissions": permissions}});
+                server.bearer(&caller, "PATCH", &path, Some(body)).await
+            }
+        };
+        let read = || server.signed(Scheme::HeaderHmac, key, "GET", "/api/activities", None);
+        // An access token minted from the key acts with the key's permissions too.
+        let minted = server.login(&token, &secret).await.unwrap();
+        assert_eq!(read().await.0, 200);
+
+        // Beyond the caller's own: refused, naming what it lacks; nothing changes.
+        let (status, body) =
+            set(clerk.clone(), json!(["activities:read", "activities:write"])).await;
+        assert_eq!(status, 403, "{body}");
+        assert_error_shape(&body, 20);
+        assert_eq!(body["error"]["detail"]["not_held"], json!(["activities:write"]));
+        let (status, body) = set(clerk.clone(), json!(["no:such"])).await;
+        assert_eq!((status, body["error"]["code"].clone()), (422, json!(31)), "{body}");
+
+        // Taken away: the key and its token are refused on their next request.
+        let (status, body) = set(clerk.clone(), json!([])).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["permissions"], json!([]));
+        assert_eq!(body["data"]["token"], json!(token), "the token stays");
+        let (status, body) = read().await;
+        assert_eq!(status, 403, "{body}");
+        assert_error_shape(&body, 20);
+        assert_eq!(server.bearer(&minted, "GET", "/api/activities", None).await.0, 403);
+
+        // Given back by the admin with more than the clerk holds: the key reads again, with the
+        // same secret, but acts with no more than the clerk behind it; and the clerk may no
+        // longer manage it.
+        let admin = server.admin_token.clone();
+        let (status, body) =
+            set(admin.clone(), json!(["activities:read", "activities:write"])).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(read().await.0, 200);
+        assert_eq!(server.bearer(&minted, "GET", "/api/activities", None).await.0, 200);
+        let activity = json!({"data": {"name": "written after the change"}});
+        let (status, body) = server
+            .signed(Scheme::HeaderHmac, key, "POST", "/api/activities", Some(activity.clone()))
+            .await;
+        assert_eq!(status, 403, "the clerk behind the key cannot write: {body}");
+        let (status, body) = set(clerk.clone(), json!(["activities:read"])).await;
+        assert_eq!(status, 403, "{body}");
+        // A key of the admin's own acts with what it is given at once.
+        let (admins, admin_token, admin_secret) =
+            server.create_key(&admin, "Admin's", &["activities:read"]).await;
+        let (status, body) = server
+            .bearer(
+                &admin,
+                "PATCH",
+                &format!("/api/admin/keys/{admins}"),
+                Some(json!({"data": {"permissions": ["activities:write"]}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = server
+            .signed(
+                Scheme::HeaderHmac,
+                (&admin_token, &admin_secret),
+                "POST",
+                "/api/activities",
+                Some(activity),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+
+        // A key never changes its own permissions, not even to fewer.
+        let (_, manager_token, manager_secret) =
+            server.create_key(&admin, "Manager", &["keys:manage", "activities:read"]).await;
+        let manager = (manager_token.as_str(), manager_secret.as_str());
+        let me = server.signed(Scheme::HeaderHmac, manager, "GET", "/api/me", None).await.1;
+        let own = format!("/api/admin/keys/{}", me["data"]["principal"]["id"]);
+        let fewer = json!({"data": {"permissions": ["keys:manage"]}});
+        let (status, body) =
+            server.signed(Scheme::HeaderHmac, manager, "PATCH", &own, Some(fewer)).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"]["message"], "A key cannot change its own permissions");
+
+        // Each change is audited with the permissions before and after.
+        let filter = keyward_store::AuditFilter::default();
+        let records = server.store.audit_records(1, &filter, 0, 500).await.unwrap().items;
+        let changes: Vec<&keyward_store::AuditRecord> =
+            records.iter().filter(|r| r.action == "key.permissions").collect();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert_eq!(changes[0].detail["permissions"], json!(["activities:write"]));
+        assert_eq!(changes[0].detail["previous"], json!(["activities:read"]));
+        assert_eq!(
+            changes[1].detail["permissions"],
+            json!(["activities:read", "activities:write"])
+        );
+        assert_eq!(changes[1].detail["previous"], json!([]));
+        assert_eq!(changes[2].detail["previous"], json!(["activities:read"]));
+        server
+    })
+    .await;
+}

@@ -184,20 +184,9 @@ async fn transports_real_clients_use_get_2xx() {
 /// `/probio/domains`, a domain key on `/probio/domain`): never a 5xx, always the error shape.
 #[tokio::test]
 async fn every_route_answers_hostile_input_in_the_documented_shape() {
-    use keyward_store::{Actor, KeyOwner, NewApiKey, Permissions};
     let server = TestServer::start(Backend::Sqlite, "hostile").await.unwrap();
     let document = server.get_json("/api/openapi.json").await;
-    let operator = Actor::operator("hostile", "operator");
-    let reseller = server.store.create_reseller(&operator, "hostile").await.unwrap();
-    let new = NewApiKey::new(
-        KeyOwner::Reseller(reseller.id),
-        "provisioning".into(),
-        Permissions::default(),
-    );
-    let (reseller_key, reseller_secret) =
-        server.store.create_api_key(&operator, &new).await.unwrap();
-    let (_, domain_token, domain_secret) =
-        server.create_key(&server.admin_token, "Hostile", &keyward_store::ALL_PERMISSIONS).await;
+    let callers = Callers::new(&server).await;
 
     let long = "a".repeat(2000);
     let path_values =
@@ -255,40 +244,7 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
             for (target, body) in cases {
                 let url = server.url(&target);
                 let method_upper = method.to_uppercase();
-                let prepared = if target.starts_with("/probio/domains") {
-                    common::sign_as(
-                        keyward_sig::KeyKind::Reseller,
-                        Scheme::HeaderHmac,
-                        &reseller_key.token,
-                        &reseller_secret.as_ref().unwrap().0,
-                        &method_upper,
-                        &url,
-                        body.map(str::to_owned),
-                    )
-                } else if target.starts_with("/probio/domain/") {
-                    sign(
-                        Scheme::HeaderHmac,
-                        &domain_token,
-                        &domain_secret,
-                        &method_upper,
-                        &url,
-                        body.map(str::to_owned),
-                    )
-                } else {
-                    let mut headers = vec![(
-                        "authorization".to_owned(),
-                        format!("Bearer {}", server.admin_token),
-                    )];
-                    if body.is_some() {
-                        headers.push(("content-type".to_owned(), "application/json".to_owned()));
-                    }
-                    common::Prepared {
-                        method: method_upper.clone(),
-                        url,
-                        headers,
-                        body: body.map(str::to_owned),
-                    }
-                };
+                let prepared = callers.prepare(&server, &method_upper, &target, body);
                 let (status, answer) = common::send(&server.client, prepared).await;
                 requests += 1;
                 assert!(status < 500, "{method_upper} {target} {body:?}: {status} {answer}");
@@ -309,4 +265,108 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
     let health = server.client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200, "still serving");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn every_body_refuses_a_field_it_does_not_know() {
+    let server = TestServer::start(Backend::Sqlite, "strict").await.unwrap();
+    let document = server.get_json("/api/openapi.json").await;
+    let callers = Callers::new(&server).await;
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("requestBody").is_none() || path == "/api/logout" {
+                continue;
+            }
+            let target = path.replace("{id}", "0").replace("{name}", "strict");
+            let method = method.to_uppercase();
+            // In the DevResults envelope and bare, as the two styles of client send bodies.
+            for body in [r#"{"data": {"zzz_unknown": 1}}"#, r#"{"zzz_unknown": 1}"#] {
+                let prepared = callers.prepare(&server, &method, &target, Some(body));
+                let (status, answer) = common::send(&server.client, prepared).await;
+                assert_eq!(status, 422, "{method} {target} {body}: {answer}");
+                assert_eq!(answer["error"]["code"], 31, "{method} {target}: {answer}");
+                assert_eq!(answer["error"]["detail"]["field"], "zzz_unknown", "{answer}");
+                assert_eq!(answer["error"]["message"], "Unknown field: zzz_unknown", "{answer}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 30, "{checked} bodies");
+    // The issue's own case: a misplaced field is not silently dropped into an HMAC key.
+    let (status, answer) = common::send(
+        &server.client,
+        callers.prepare(
+            &server,
+            "POST",
+            "/api/admin/keys",
+            Some(r#"{"data": {"name": "x", "permissions": [], "kind": "api-key"}}"#),
+        ),
+    )
+    .await;
+    assert_eq!((status, &answer["error"]["detail"]["field"]), (422, &serde_json::json!("kind")));
+    server.stop().await;
+}
+
+/// Credentials for every route group: a reseller's key for `/probio/domains`, a domain key
+/// for `/probio/domain/`, the admin's bearer token elsewhere.
+struct Callers {
+    reseller_token: String,
+    reseller_secret: String,
+    domain_token: String,
+    domain_secret: String,
+}
+
+impl Callers {
+    async fn new(server: &TestServer) -> Callers {
+        use keyward_store::{Actor, KeyOwner, NewApiKey, Permissions};
+        let operator = Actor::operator("input", "operator");
+        let reseller = server.store.create_reseller(&operator, "input").await.unwrap();
+        let new = NewApiKey::new(
+            KeyOwner::Reseller(reseller.id),
+            "provisioning".into(),
+            Permissions::default(),
+        );
+        let (reseller_key, reseller_secret) =
+            server.store.create_api_key(&operator, &new).await.unwrap();
+        let (_, domain_token, domain_secret) =
+            server.create_key(&server.admin_token, "Input", &keyward_store::ALL_PERMISSIONS).await;
+        Callers {
+            reseller_token: reseller_key.token,
+            reseller_secret: reseller_secret.unwrap().0,
+            domain_token,
+            domain_secret,
+        }
+    }
+
+    fn prepare(
+        &self,
+        server: &TestServer,
+        method: &str,
+        target: &str,
+        body: Option<&str>,
+    ) -> common::Prepared {
+        let url = server.url(target);
+        let body = body.map(str::to_owned);
+        if target.starts_with("/probio/domains") {
+            common::sign_as(
+                keyward_sig::KeyKind::Reseller,
+                Scheme::HeaderHmac,
+                &self.reseller_token,
+                &self.reseller_secret,
+                method,
+                &url,
+                body,
+            )
+        } else if target.starts_with("/probio/domain/") {
+            sign(Scheme::HeaderHmac, &self.domain_token, &self.domain_secret, method, &url, body)
+        } else {
+            let mut headers =
+                vec![("authorization".to_owned(), format!("Bearer {}", server.admin_token))];
+            if body.is_some() {
+                headers.push(("content-type".to_owned(), "application/json".to_owned()));
+            }
+            common::Prepared { method: method.to_owned(), url, headers, body }
+        }
+    }
 }

@@ -408,6 +408,39 @@ impl Store {
         .await
     }
 
+    /// Sets a key's permissions (the server checks they are within its actor's). Audited
+    /// (`key.permissions`, with the permissions before and after); the caches of every node
+    /// hear of it, and the access tokens minted from the key act with the new ones at once.
+    pub async fn set_key_permissions(
+        &self,
+        actor: &Actor,
+        owner: KeyOwner,
+        id: i64,
+        permissions: Permissions,
+    ) -> Result<ApiKey, StoreError> {
+        let before: String = sqlx::query(OWNED_KEY)
+            .bind(id)
+            .bind(owner.domain())
+            .bind(owner.reseller())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("API key"))?
+            .try_get("permissions")?;
+        let detail = json!({
+            "permissions": permissions,
+            "previous": Permissions::from_db(&before),
+        });
+        self.change_key(actor, owner, id, "key.permissions", detail, async |conn, _| {
+            sqlx::query("UPDATE api_keys SET permissions = $1 WHERE id = $2")
+                .bind(permissions.to_db())
+                .bind(id)
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Gives a key a new token; the old one, and every access token minted from the key,
     /// stop working at once. Audited.
     pub async fn regenerate_token(

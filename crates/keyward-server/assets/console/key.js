@@ -1,6 +1,6 @@
-// An API key's page: its details, the rename, limits and policy forms, its credentials (the
-// token, and the secret shown once or revealed, or its public key), and the regenerate, rotate
-// and revoke actions.
+// An API key's page: its details, the rename, permissions, limits and policy forms, its
+// credentials (the token, and the secret shown once or revealed, or its public key), and the
+// regenerate, rotate and revoke actions.
 
 import { ApiError, api, describe } from "./api.js";
 import { badge, h, nextId, timeCell } from "./dom.js";
@@ -12,7 +12,7 @@ import {
 import { clearError, clearNotice, notify, showError } from "./messages.js";
 import { denied, fail, loading, renderNotFound, setView } from "./page.js";
 import { forgetSecret, has, isCurrent, keepSecret, nextGeneration, state } from "./state.js";
-import { confirmDialog, copyButton, openDialog } from "./widgets.js";
+import { checkedPermissions, confirmDialog, copyButton, openDialog, permissionFieldset } from "./widgets.js";
 
 var DEFAULT_OVERLAP_SECONDS = 86400;
 var MAX_OVERLAP_SECONDS = 30 * 86400;
@@ -57,6 +57,24 @@ function showKey(generation, key, keepFocus) {
     if (!name) { showError('Enter a name.'); renameForm.elements.name.focus(); return; }
     api('PATCH', '/console/api/admin/keys/' + key.id, { data: { name: name } }).then(function (answer) {
       notify('Renamed to “' + answer.data.name + '”.');
+      rerenderKey(key.id);
+    }, fail);
+  });
+
+  // Permissions: replaced as a whole. Managing a key takes every permission it holds, so
+  // every one of them is among the boxes.
+  var permissionsForm = h('form', { class: 'form', 'data-testid': 'permissions-form', novalidate: true },
+    permissionFieldset('The application may', key.permissions || [], 'key-perm'),
+    h('p', { class: 'hint' }, 'Saved at once for the key and every access token minted from it; its token and secret stay.'),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button', 'data-testid': 'save-permissions' }, 'Save permissions')));
+  permissionsForm.addEventListener('submit', function (event) {
+    event.preventDefault();
+    clearError();
+    clearNotice();
+    var permissions = checkedPermissions(permissionsForm);
+    api('PATCH', '/console/api/admin/keys/' + key.id, { data: { permissions: permissions } }).then(function (answer) {
+      var held = answer.data.permissions || [];
+      notify('Permissions of “' + answer.data.name + '” saved: ' + (held.length ? held.join(', ') : 'none') + '.');
       rerenderKey(key.id);
     }, fail);
   });
@@ -184,6 +202,8 @@ function showKey(generation, key, keepFocus) {
     details,
     active ? h('section', { class: 'panel', 'aria-labelledby': 'rename-title' },
       h('h2', { id: 'rename-title' }, 'Name'), renameForm) : null,
+    active ? h('section', { class: 'panel', 'aria-labelledby': 'permissions-title' },
+      h('h2', { id: 'permissions-title' }, 'Permissions'), permissionsForm) : null,
     active ? h('section', { class: 'panel', 'aria-labelledby': 'limits-title' },
       h('h2', { id: 'limits-title' }, 'Limits'), limitsForm) : null,
     active ? h('section', { class: 'panel', 'aria-labelledby': 'policy-title' },

@@ -100,7 +100,7 @@ var PERMISSION_HELP = {
   '*': 'Every permission, including those declared later',
   'activities:read': 'Read activities',
   'activities:write': 'Create, change and delete activities',
-  'keys:manage': 'Create, rename, regenerate, rotate and revoke API keys',
+  'keys:manage': 'Create, rename, regenerate, rotate and revoke API keys, and change their permissions',
   'keys:reveal': 'Reveal the secret of an existing API key',
   'users:manage': 'Create users, change their permissions, enable and disable them',
   'audit:read': 'Read the audit log'

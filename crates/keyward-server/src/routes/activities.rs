@@ -16,6 +16,7 @@ use crate::views::{Data, Listed};
 
 /// An activity as clients send it.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActivityInput {
     name: Option<String>,
     description: Option<String>,

@@ -24,7 +24,7 @@ use super::session::{Door, end_session, log_in};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiJson, ClientAddress};
+use crate::extract::{ClientAddress, Payload};
 use crate::views::{ConsoleSessionView, Data};
 
 /// The console's path: its cookies are scoped to it, so a browser never sends them to an API
@@ -120,6 +120,7 @@ fn session_cookies(state: &AppState, token: &str, csrf: &str) -> HeaderMap {
 
 /// The console's sign-in form.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignIn {
     username: String,
     password: String,
@@ -155,7 +156,7 @@ pub async fn sign_in(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
-    ApiJson(form): ApiJson<SignIn>,
+    Payload(form): Payload<SignIn>,
 ) -> Result<Response, ApiError> {
     let login =
         log_in(&state, Door::Console, &request_id, address, &form.username, &form.password).await?;

@@ -71,6 +71,7 @@ pub(crate) fn known(requested: &[String]) -> Result<Permissions, ApiError> {
 
 /// A new key's name, permissions and limits, and for a public-key credential its public key.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewKeyInput {
     name: Option<String>,
     #[serde(default)]
@@ -276,6 +277,9 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct KeyChangeInput {
     name: Option<String>,
+    /// The key's new permissions, all of them (each one the caller holds); access tokens
+    /// minted from the key act with them at once.
+    permissions: Option<Vec<String>>,
     /// The new rate limit, or `null` for none.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<RateLimitInput>)]
@@ -299,32 +303,45 @@ pub struct KeyChangeInput {
 }
 
 impl KeyChangeInput {
-    /// Applies the change to key `id` of `owner` (checked and authorized by the caller).
+    /// Applies the change to key `id` of `owner` (checked and authorized by the caller, for
+    /// the key as it is); `target` names the key holding other permissions, to authorize a
+    /// change of them.
     pub(crate) async fn apply(
         self,
         state: &AppState,
         principal: &Principal,
         request_id: &str,
-        owner: KeyOwner,
-        id: i64,
+        (owner, id): (KeyOwner, i64),
+        target: impl Fn(Permissions) -> Target,
     ) -> Result<ApiKey, ApiError> {
         let name = self.name.map(|name| required_text("name", &name, 100)).transpose()?;
+        let permissions = self.permissions.as_deref().map(known).transpose()?;
         let limits_change = self.rate_limit.is_some() || self.credits.is_some();
         let policy_change = PolicyChange {
             expires_at_ms: self.expires_at_ms,
             allowed_networks: self.allowed_networks,
             allowed_routes: self.allowed_routes,
         };
-        if name.is_none() && !limits_change && !policy_change.is_some() {
+        if name.is_none() && permissions.is_none() && !limits_change && !policy_change.is_some() {
             return Err(ApiError::invalid_field(
                 "name",
-                "nothing to change: give name, rate_limit, credits, expires_at_ms, \
+                "nothing to change: give name, permissions, rate_limit, credits, expires_at_ms, \
                  allowed_networks or allowed_routes",
             ));
         }
         let actor = principal.actor(request_id);
         let mut key = state.store.api_key(owner, id).await?;
         let own = matches!(principal.identity, Identity::Key { id: me, .. } if me == id);
+        if let Some(permissions) = permissions {
+            if own {
+                return Err(ApiError::new(ErrorCode::PermissionDenied)
+                    .with_message("A key cannot change its own permissions"));
+            }
+            authorize(principal, Action::ManageKeys, &target(permissions))?;
+            if permissions != key.permissions {
+                key = state.store.set_key_permissions(&actor, owner, id, permissions).await?;
+            }
+        }
         if policy_change.is_some() {
             not_own_policy(own)?;
             let routes = state.gateway.route_names();
@@ -349,7 +366,7 @@ impl KeyChangeInput {
     patch,
     path = "/keys/{id}",
     tag = "keys",
-    summary = "Rename an API key or change its rate limit and credits (each audited). Needs keys:manage and every permission the key holds; a key cannot change its own limits.",
+    summary = "Rename an API key or change its permissions, rate limit, credits or policy (each audited). Needs keys:manage, every permission the key holds and every one it is to hold; a key cannot change its own permissions, limits or policy.",
     params(("id" = i64, Path, description = "Key id")), request_body = KeyChangeInput,
     responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 404, description = "Not found (40)", body = ErrorBody), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
@@ -361,7 +378,9 @@ pub async fn update(
     Payload(input): Payload<KeyChangeInput>,
 ) -> Result<Json<Data<KeyView>>, ApiError> {
     let owner = own_key(&state, &principal, Action::ManageKeys, id).await?;
-    let key = input.apply(&state, &principal, &request_id, owner, id).await?;
+    let domain = principal.domain()?;
+    let target = |permissions| Target::in_domain(domain, permissions);
+    let key = input.apply(&state, &principal, &request_id, (owner, id), target).await?;
     Ok(Data::of(KeyView::of(&key)))
 }
 
@@ -387,6 +406,7 @@ pub async fn regenerate_token(
 
 /// Optional rotation settings.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RotateInput {
     overlap_seconds: Option<i64>,
 }

@@ -31,6 +31,7 @@ pub struct RouteScopeInput {
 
 /// A key policy as a body gives it: each field left out (or null) restricts nothing.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     /// When the key stops working, epoch ms (in the future).
     pub(crate) expires_at_ms: Option<i64>,

@@ -94,6 +94,7 @@ pub async fn list_domains(
 
 /// A new domain.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewDomainInput {
     name: Option<String>,
 }
@@ -190,6 +191,7 @@ pub async fn enable_domain(
 
 /// A domain's first administrator.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdministratorInput {
     username: Option<String>,
     password: Option<String>,
@@ -273,7 +275,7 @@ pub async fn issue_domain_key(
     patch,
     path = "/probio/domains/{name}/keys/{id}",
     tag = "provisioning",
-    summary = "Rename one of the domain's keys or change its rate limit and credits (each audited).",
+    summary = "Rename one of the domain's keys or change its permissions, rate limit, credits or policy (each audited).",
     params(("name" = String, Path, description = "Short or full domain name"), ("id" = i64, Path, description = "Key id")),
     request_body = KeyChangeInput,
     responses((status = 200, description = "{data: key}", body = Data<KeyView>), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
@@ -289,7 +291,9 @@ pub async fn update_domain_key(
     let owner = KeyOwner::Domain(domain.id);
     let key = state.store.api_key(owner, id).await?;
     in_domain(&principal, Action::ManageKeys, &domain, key.permissions)?;
-    let key = input.apply(&state, &principal, &request_id, owner, id).await?;
+    let target =
+        |permissions| Target::in_reseller_domain(domain.reseller_id, domain.id, permissions);
+    let key = input.apply(&state, &principal, &request_id, (owner, id), target).await?;
     Ok(Data::of(KeyView::of(&key)))
 }
 

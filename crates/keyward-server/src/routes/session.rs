@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::{Identity, Principal, RequestId};
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiJson, ClientAddress};
+use crate::extract::{ClientAddress, Payload};
 use crate::openapi::{AuthFailures, ErrorBody};
 use crate::routes::users::checked_password;
 use crate::views::{
@@ -29,6 +29,7 @@ use crate::views::{
 
 /// The DevResults login body; `username`/`password` are accepted too.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
     #[serde(rename = "UserName", alias = "username", alias = "userName")]
     user_name: String,
@@ -179,7 +180,7 @@ pub async fn login(
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
     certificate: Option<Extension<Arc<ClientCertificate>>>,
-    ApiJson(body): ApiJson<LoginBody>,
+    Payload(body): Payload<LoginBody>,
 ) -> Result<Json<AccessTokenView>, ApiError> {
     let login =
         log_in(&state, Door::Api, &request_id, address, &body.user_name, &body.password).await?;
@@ -275,6 +276,7 @@ pub async fn me(principal: Principal) -> Response {
 
 /// A person's change of their own password.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
@@ -296,7 +298,7 @@ pub async fn change_password(
     principal: Principal,
     RequestId(request_id): RequestId,
     ClientAddress(address): ClientAddress,
-    ApiJson(change): ApiJson<PasswordChange>,
+    Payload(change): Payload<PasswordChange>,
 ) -> Result<Json<Data<PasswordChangedView>>, ApiError> {
     let Identity::User { id, username } = &principal.identity else {
         return Err(ApiError::new(ErrorCode::WrongKeyKind)

@@ -69,6 +69,7 @@ pub(crate) fn checked_credentials(
 
 /// A new user.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUserInput {
     username: Option<String>,
     password: Option<String>,
@@ -144,6 +145,7 @@ pub async fn show(
 
 /// A user change.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserChangeInput {
     permissions: Option<Vec<String>>,
     state: Option<String>,
