@@ -62,6 +62,13 @@ for case in "GET\npriv.example.\n//admin/x" "HEAD\nPRIV.example:80\n/public/..;/
     "POST\nxn--bcher-kva.example\n/a;jsessionid=1/b"; do
     printf '%b' "$case" > "corpus/front_door/attack-$i"; i=$((i + 1))
 done
+# verify_request: a plain API key (the api-key scheme; no vector signs anything) in its header,
+# as a bearer token, and beside an access token.
+plain=kwapi_cdefghijklmnopqrstuvwxyz0123453gHg2X
+printf 'GET /api/activities\nx-api-key: %s\n\n' "$plain" > corpus/verify_request/api-key-header
+printf 'GET /api/activities\nAuthorization: Bearer %s\n\n' "$plain" > corpus/verify_request/api-key-bearer
+printf 'GET /api/activities\nX-Api-Key: %s\nAuthorization: Bearer kwat_x\n\n' "$plain" \
+    > corpus/verify_request/api-key-ambiguous
 for target in $targets; do
     echo "$target: $(ls "corpus/$target" | wc -l) seeds"
 done

@@ -702,6 +702,44 @@ await step('11b. New API Key for a client certificate subject: no secret, nothin
   await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
 });
 
+await step('11c. New API Key of type "plain API key": the key is shown once and works as X-API-Key; afterwards only rolled, never revealed', async () => {
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.getByTestId('new-key').click();
+  const dialog = page.getByTestId('new-key-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  await dialog.getByLabel('Application name').fill('Plain reader');
+  await dialog.getByTestId('key-type-api-key').check();
+  await dialog.getByTestId('permission-activities:read').check();
+  await dialog.getByTestId('confirm').click();
+  const id = await keyIdFromUrl();
+  await page.getByTestId('key-plain').waitFor({ state: 'visible' });
+  const plain = (await text('key-plain')).trim();
+  assert.match(plain, /^kwapi_[0-9A-Za-z]{36}$/);
+  assert.equal(await text('key-algorithm'), 'itself: a plain key, sent as is (api-key)');
+  await shot('16b-plain-key');
+  const read = await fetch(`${BASE}/api/activities`, { headers: { 'X-API-Key': plain } });
+  assert.equal(read.status, 200, await read.text());
+  // Leaving the page hides it for good: no reveal, a roll instead.
+  await page.getByTestId('back-to-keys').click();
+  await page.locator(`[data-testid="key-row"][data-key-id="${id}"]`).getByTestId('key-link').click();
+  await page.getByTestId('plain-key-hidden').waitFor({ state: 'visible' });
+  assert.equal(await page.getByTestId('reveal-secret').count(), 0, 'a plain key is never revealed');
+  assert.equal(await page.getByTestId('key-plain').count(), 0);
+  await page.getByTestId('rotate-secret').click();
+  const roll = page.getByTestId('rotate-dialog');
+  await roll.getByTestId('overlap-seconds').fill('0');
+  await roll.getByTestId('confirm').click();
+  await page.getByTestId('key-plain').waitFor({ state: 'visible' });
+  const rolled = (await text('key-plain')).trim();
+  assert.notEqual(rolled, plain);
+  const old = await fetch(`${BASE}/api/activities`, { headers: { 'X-API-Key': plain } });
+  assert.equal(old.status, 401, 'rolled with no overlap: the old key is refused');
+  const now = await fetch(`${BASE}/api/activities`, { headers: { Authorization: `Bearer ${rolled}` } });
+  assert.equal(now.status, 200, await now.text());
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
+  return 'created, used as X-API-Key, rolled, the old one refused';
+});
+
 await step('12. the Policy form sets an expiry, a network and a route scope; the API agrees, and a POST outside the scope is refused (45)', async () => {
   const created = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Policy test', permissions: ['activities:read', 'activities:write'] } });
   assert.equal(created.status, 201, created.text);

@@ -65,6 +65,7 @@ impl CachedKey {
             }
             KeyVerification::PublicKey(public_key) => KeyMaterial::public(key.kind, *public_key),
             KeyVerification::Certificate(binding) => KeyMaterial::certificate(key.kind, binding),
+            KeyVerification::Plain => KeyMaterial::plain(key.kind),
         };
         CachedKey { key, material, last_recorded_use_ms: AtomicI64::new(i64::MIN), loaded_at_ms }
     }
@@ -79,9 +80,13 @@ impl CachedKey {
         &self.material
     }
 
-    /// Whether the entry carries a previous secret whose overlap has ended.
+    /// Whether the entry was read while a previous secret (or plain key value) still counted,
+    /// and that overlap has ended since: it must be read again. (One read after the overlap
+    /// holds nothing of it, however long the key keeps the date.)
     fn overlap_ended(&self, now_ms: i64) -> bool {
-        self.key.previous_secret_until_ms.is_some_and(|until| now_ms >= until)
+        self.key
+            .previous_secret_until_ms
+            .is_some_and(|until| self.loaded_at_ms < until && now_ms >= until)
     }
 }
 
@@ -199,6 +204,11 @@ impl CredentialLookup for Found {
         // Found by this very certificate.
         self.key.clone()
     }
+
+    fn plain_api_key(&self, _: &TokenDigest) -> Option<KeyHandle> {
+        // Found by this very digest.
+        self.key.clone()
+    }
 }
 
 /// A load in flight, shared by every request waiting for the same credential.
@@ -210,6 +220,7 @@ enum Loading {
     Key(String),
     Token(TokenDigest),
     Certificate(Box<ClientCertificate>),
+    PlainKey(TokenDigest),
 }
 
 impl From<CredentialRef<'_>> for Loading {
@@ -220,6 +231,7 @@ impl From<CredentialRef<'_>> for Loading {
             CredentialRef::Certificate(certificate) => {
                 Loading::Certificate(Box::new(certificate.clone()))
             }
+            CredentialRef::PlainApiKey(digest) => Loading::PlainKey(*digest),
         }
     }
 }
@@ -230,6 +242,14 @@ const CERTIFICATE_ENTRY: &str = "x5t:";
 
 fn certificate_entry(certificate: &ClientCertificate) -> String {
     format!("{CERTIFICATE_ENTRY}{}", certificate.thumbprint())
+}
+
+/// Where a plain API key is remembered (and an unknown one, beside unknown tokens of keys):
+/// its value's digest after this prefix (keys' tokens never start with it).
+const PLAIN_KEY_ENTRY: &str = "kd:";
+
+fn plain_key_entry(digest: &TokenDigest) -> String {
+    format!("{PLAIN_KEY_ENTRY}{}", digest.to_hex())
 }
 
 /// Keys and access tokens, from memory when known.
@@ -317,6 +337,17 @@ impl CredentialCache {
                 .keys
                 .get(&certificate_entry(certificate))
                 .map(|hit| Found { key: Some(KeyHandle(hit)), ..Found::default() }),
+            // Made-up keys with a valid checksum are cheap to make: unknown ones are remembered.
+            CredentialRef::PlainApiKey(digest) => {
+                let entry = plain_key_entry(digest);
+                match self.keys.get(&entry) {
+                    Some(hit) if !hit.overlap_ended(now_ms) => {
+                        Some(Found { key: Some(KeyHandle(hit)), ..Found::default() })
+                    }
+                    Some(_) => None,
+                    None => self.unknown_keys.contains_key(&entry).then(Found::default),
+                }
+            }
         }
     }
 
@@ -376,6 +407,11 @@ impl CredentialCache {
                 .key_by_certificate(certificate)
                 .await
                 .map(|read| Read::Key(read.map(Box::new))),
+            Loading::PlainKey(digest) => self
+                .store
+                .key_by_plain_digest(digest)
+                .await
+                .map(|read| Read::Key(read.map(Box::new))),
         };
         match &read {
             Ok(_) => self.meters.cache_miss(started.elapsed().as_secs_f64()),
@@ -415,6 +451,17 @@ impl CredentialCache {
                 Found { key: Some(KeyHandle(entry)), ..Found::default() }
             }
             (Loading::Certificate(_), _) => Found::default(),
+            (Loading::PlainKey(digest), Read::Key(Some(credentials))) => {
+                let entry = Arc::new(CachedKey::new(*credentials, now_ms));
+                self.keys.insert(plain_key_entry(digest), entry.clone());
+                Found { key: Some(KeyHandle(entry)), ..Found::default() }
+            }
+            (Loading::PlainKey(digest), _) => {
+                let entry = plain_key_entry(digest);
+                self.keys.invalidate(&entry);
+                self.unknown_keys.insert(entry, ());
+                Found::default()
+            }
         };
         if self.generation.load(Ordering::SeqCst) != generation {
             self.forget(what);
@@ -434,6 +481,11 @@ impl CredentialCache {
             }
             Loading::Certificate(certificate) => {
                 self.keys.invalidate(&certificate_entry(certificate))
+            }
+            Loading::PlainKey(digest) => {
+                let entry = plain_key_entry(digest);
+                self.keys.invalidate(&entry);
+                self.unknown_keys.invalidate(&entry);
             }
         }
     }

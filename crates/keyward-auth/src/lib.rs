@@ -38,7 +38,7 @@ mod usage;
 
 pub use cache::{CacheSettings, CachedKey, CredentialCache, Found, KeyHandle, TokenHandle};
 pub use layer::{AuthLayer, AuthService};
-pub use metrics::Meters;
+pub use metrics::{Meters, SCHEME_SLOTS, scheme_slot};
 pub use pipeline::{
     Admitted, AnswerTags, AuthSettings, AuthorizedMethod, BodyWithheld, Refusal, authenticate,
 };

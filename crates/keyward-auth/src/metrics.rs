@@ -55,7 +55,7 @@ struct UpstreamErrorLabels {
 pub struct Meters {
     verification: Family<SchemeLabel, Histogram>,
     /// The histograms of `verification`, by [`Scheme::ALL`]'s order, then `none`.
-    verification_by_scheme: [Histogram; 5],
+    verification_by_scheme: [Histogram; SCHEME_SLOTS],
     cache: Family<ResultLabel, Counter>,
     hits: Counter,
     misses: Counter,
@@ -68,6 +68,16 @@ pub struct Meters {
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
 }
 
+/// A slot per scheme, in [`Scheme::ALL`]'s order, and one for none.
+pub const SCHEME_SLOTS: usize = Scheme::ALL.len() + 1;
+
+/// The slot of `scheme` (none: the last) among [`SCHEME_SLOTS`].
+pub fn scheme_slot(scheme: Option<Scheme>) -> usize {
+    scheme
+        .and_then(|scheme| Scheme::ALL.iter().position(|s| *s == scheme))
+        .unwrap_or(Scheme::ALL.len())
+}
+
 /// Buckets from 5 µs to about 5 s, doubling.
 fn fine() -> Histogram {
     Histogram::new(exponential_buckets(0.000_005, 2.0, 21))
@@ -76,9 +86,10 @@ fn fine() -> Histogram {
 impl Default for Meters {
     fn default() -> Self {
         let verification = Family::<SchemeLabel, Histogram>::new_with_constructor(fine);
-        let names = Scheme::ALL.map(Scheme::as_str);
-        let verification_by_scheme = [names[0], names[1], names[2], names[3], "none"]
-            .map(|scheme| verification.get_or_create(&SchemeLabel { scheme }).clone());
+        let verification_by_scheme = std::array::from_fn(|slot| {
+            let scheme = Scheme::ALL.get(slot).map_or("none", |scheme| scheme.as_str());
+            verification.get_or_create(&SchemeLabel { scheme }).clone()
+        });
         let cache = Family::<ResultLabel, Counter>::default();
         let hits = cache.get_or_create(&ResultLabel { result: "hit" }).clone();
         let misses = cache.get_or_create(&ResultLabel { result: "miss" }).clone();
@@ -150,8 +161,7 @@ impl Meters {
     }
 
     pub(crate) fn verified(&self, scheme: Option<Scheme>, seconds: f64) {
-        let index = scheme.and_then(|scheme| Scheme::ALL.iter().position(|s| *s == scheme));
-        self.verification_by_scheme[index.unwrap_or(4)].observe(seconds);
+        self.verification_by_scheme[scheme_slot(scheme)].observe(seconds);
     }
 
     pub(crate) fn cache_hit(&self) {

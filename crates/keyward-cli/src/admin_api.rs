@@ -20,13 +20,19 @@ pub struct KeysArgs {
 enum KeysCommand {
     /// List the domain's API keys.
     List,
-    /// Create a key for an application; prints its token and secret (shown this once), or,
-    /// with --public-key-file, a public-key credential (no secret; it signs with its private
-    /// key, see `keyward keygen`), or with --certificate-file or --certificate-subject, a key
-    /// that is its client certificate (the mtls scheme; no secret either).
+    /// Create a key for an application; prints its token and secret (shown this once); with
+    /// --type api-key, a plain API key (`key`, shown this once, sent as is); with
+    /// --public-key-file, a public-key credential (no secret; it signs with its private key,
+    /// see `keyward keygen`); with --certificate-file or --certificate-subject, a key that is
+    /// its client certificate (the mtls scheme; no secret either).
     Create {
         /// The application's name.
         name: String,
+        /// hmac (a token and a secret) or api-key (one plain value, `Authorization: Bearer` or
+        /// `X-API-Key`) [default: hmac].
+        #[arg(long = "type", value_name = "TYPE", value_parser = ["hmac", "api-key"],
+              conflicts_with_all = ["public_key_file", "certificate_file", "certificate_subject"])]
+        key_type: Option<String>,
         /// A permission to grant (repeatable; never more than yours).
         #[arg(long = "permission", value_name = "PERMISSION")]
         permissions: Vec<String>,
@@ -276,6 +282,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         KeysCommand::List => ("GET", "/api/admin/keys".into(), None),
         KeysCommand::Create {
             name,
+            key_type,
             permissions,
             public_key_file,
             algorithm,
@@ -283,6 +290,9 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
             certificate_subject,
         } => {
             let mut data = json!({"name": name, "permissions": permissions});
+            if let Some(key_type) = key_type {
+                data["type"] = json!(key_type);
+            }
             let read = |path: &std::path::Path| {
                 std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))

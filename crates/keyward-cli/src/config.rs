@@ -18,6 +18,7 @@ use keyward_server::gateway::{
 use keyward_server::throttle::ThrottleSettings;
 use keyward_server::tls::{CertificateFiles, TlsFiles};
 use keyward_server::{Capacity, RouteSchemes, Settings};
+use keyward_sig::api_key::ApiKeyHeader;
 use keyward_sig::{BlankValues, ClockWindow, Scheme, SignatureRule, TokenFormat, VerifyOptions};
 use keyward_store::StoreOptions;
 use merge::Merge;
@@ -61,8 +62,13 @@ pub struct ServeArgs {
     /// the first's key) [default: first].
     #[arg(long, env = "KEYWARD_SIGNATURES", value_name = "RULE")]
     signatures: Option<SignatureRule>,
+    /// The header a plain API key (the api-key scheme) may come in, besides `Authorization:
+    /// Bearer`, and which the gateway removes before the upstream [default: x-api-key].
+    #[arg(long, env = "KEYWARD_API_KEY_HEADER", value_name = "NAME")]
+    api_key_header: Option<ApiKeyHeader>,
     /// Schemes accepted anywhere, comma-separated: bearer, query-hmac, header-hmac,
-    /// http-signature, mtls [default: all]. Each route group's list below is narrowed to these.
+    /// http-signature, api-key, mtls [default: all]. Each route group's list below is narrowed
+    /// to these.
     #[arg(long, env = "KEYWARD_SCHEMES", value_name = "LIST", value_delimiter = ',')]
     schemes: Option<Vec<Scheme>>,
     /// Schemes accepted on /api/activities, /api/me, /api/logout [default: all].
@@ -471,6 +477,7 @@ impl ServeArgs {
             window: skew,
             blank_values: self.blank_values.unwrap_or(defaults.blank_values),
             signatures: self.signatures.unwrap_or(defaults.signatures),
+            api_key_header: self.api_key_header.unwrap_or(defaults.api_key_header),
             token_format: TokenFormat::Keyward,
             ..defaults
         })

@@ -41,6 +41,19 @@ fn json_logs_carry_the_node_and_the_request_id_and_never_the_generated_password(
         ),
     );
     assert_eq!(status, 401);
+    // Plain API keys, well-formed and mistyped, in both places they travel: refused and logged,
+    // never written out.
+    let plain = keyward_sig::token::CredentialKind::PlainApiKey.mint(&[5; 30]);
+    let mistyped = format!("{}x", &plain[..plain.len() - 1]);
+    for header in [format!("X-API-Key: {plain}"), format!("Authorization: Bearer {mistyped}")] {
+        let (status, _) = http(
+            &address,
+            &format!(
+                "GET /api/me HTTP/1.1\r\nHost: {address}\r\n{header}\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 401, "{header}");
+    }
     let lines = terminate(served);
 
     let objects: Vec<Value> = lines
@@ -54,6 +67,7 @@ fn json_logs_carry_the_node_and_the_request_id_and_never_the_generated_password(
         assert_eq!(object["node"], "node-a", "{line}");
         assert!(!line.contains(&password), "the password reached the log: {line}");
         assert!(!line.contains("kwtok_0000"), "a credential reached the log: {line}");
+        assert!(!line.contains("kwapi_"), "a plain API key reached the log: {line}");
         assert!(!line.contains('\u{1b}'), "colour codes in a JSON log: {line}");
     }
     let message = |o: &Value| o["fields"]["message"].as_str().unwrap_or_default().to_owned();

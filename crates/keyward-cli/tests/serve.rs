@@ -412,6 +412,9 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
         (&emptied["data"]["permissions"], &emptied["data"]["name"]),
         (&serde_json::json!([]), &serde_json::json!("Nothing"))
     );
+    let plain = run(&["keys", "create", "Plain", "--type", "api-key"], &[]);
+    assert!(plain["data"]["key"].as_str().unwrap().starts_with("kwapi_"), "{plain}");
+    assert_eq!(plain["data"]["type"], "api-key");
     let nothing = client(&config, &["keys", "update", &id], &[], None);
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to change"), "{nothing:?}");
     let regenerated = run(&["keys", "regenerate-token", &id], &[]);

@@ -116,6 +116,9 @@ pub enum Auth {
     },
     /// Sends an access token.
     Bearer(String),
+    /// Sends a plain API key (`kwapi_…`, the `api-key` scheme), as `Authorization: Bearer`,
+    /// which every keyward accepts whatever its API-key header is named.
+    ApiKey(String),
     /// Sends no credentials.
     None,
 }
@@ -125,6 +128,7 @@ impl fmt::Debug for Auth {
         match self {
             Auth::Signed { key, scheme } => write!(f, "Signed({key:?}, {scheme})"),
             Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Auth::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
             Auth::None => f.write_str("None"),
         }
     }
@@ -383,13 +387,14 @@ impl Client {
             Auth::Signed { key, scheme } => {
                 sign_reqwest(&mut request, *scheme, key, self.timestamp())?
             }
-            Auth::Bearer(token) => {
-                let value =
+            Auth::Bearer(token) | Auth::ApiKey(token) => {
+                let mut value =
                     http::HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
                         ClientError::InvalidRequest(
-                            "the access token is not a valid header value".into(),
+                            "the access token or API key is not a valid header value".into(),
                         )
                     })?;
+                value.set_sensitive(true);
                 request.headers_mut().insert(http::header::AUTHORIZATION, value);
             }
             Auth::None => {}

@@ -93,6 +93,12 @@ fn sign_parts(
             let query = signed.split_once('?').map(|(_, q)| q.to_owned());
             url.set_query(query.as_deref());
         }
+        // A plain API key is sent as is (`Auth::ApiKey`): nothing to sign.
+        Scheme::ApiKey => {
+            return Err(SignError::Unsignable {
+                reason: "api-key signs nothing: the key itself is sent, as a bearer token",
+            });
+        }
         // The TLS connection's client certificate is the credential: nothing to sign.
         Scheme::Mtls => {
             return Err(SignError::Unsignable {

@@ -13,7 +13,7 @@
 //! | `x-keyward-domain` | the domain's id (domain principals) |
 //! | `x-keyward-reseller` | the reseller's id (reseller keys) |
 //! | `x-keyward-permissions` | the permissions, comma-separated (`*` for every one) |
-//! | `x-keyward-scheme` | `bearer`, `query-hmac`, `header-hmac` or `http-signature` |
+//! | `x-keyward-scheme` | `bearer`, `query-hmac`, `header-hmac`, `http-signature`, `api-key` or `mtls` |
 //!
 //! The request id stays in `x-request-id`.
 //!
@@ -30,13 +30,14 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use keyward_auth::{Identity, Principal};
 use keyward_sig::Scheme;
+use keyward_sig::api_key::ApiKeyHeader;
 use keyward_sig::query_hmac::raw_params;
 use keyward_store::Permissions;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use smallvec::SmallVec;
 
 use crate::canonical::OverrideName;
-use crate::spelling::{NAME_BUFFER, as_read, starts_like};
+use crate::spelling::{NAME_BUFFER, as_read, reads_as, starts_like};
 
 /// The headers a scheme's credentials travel in, removed on the way up (any other
 /// `x-logtrust-` header too).
@@ -146,6 +147,8 @@ pub struct Kept {
     pub forwarding: Forwarding,
     /// The method override the route's upstream honours, kept; every other is removed.
     pub method_override: Option<OverrideName>,
+    /// The header plain API keys travel in (configured): a credential like `Authorization`.
+    pub api_key_header: ApiKeyHeader,
 }
 
 /// Whether the peer that sent a request is a trusted proxy, whose forwarding headers count.
@@ -288,7 +291,11 @@ impl IdentityHeaders {
     /// targets, forwarding headers (but a trusted proxy's, spelled exactly), the credentials
     /// when keyward consumed them; and keyward's console cookies from `Cookie`.
     pub fn strip_request(&self, headers: &mut HeaderMap, kept: Kept) {
-        remove_where(headers, |name| match owned(name, &self.prefix) {
+        let owned = |name: &str| match owned(name, &self.prefix) {
+            None if reads_as(name, kept.api_key_header.name()) => Some(Owned::Credential),
+            owned => owned,
+        };
+        remove_where(headers, |name| match owned(name) {
             // `Host` stays for the caller to replace with the upstream's, in place.
             None => name == "expect",
             Some(Owned::Identity | Owned::RewrittenTarget) => true,
@@ -656,6 +663,8 @@ mod tests {
             ("authorization", "Bearer x"),
             ("x-logtrust-sign", "ab"),
             ("signature-input", "sig1=()"),
+            ("x-api-key", "kwapi_x"),
+            ("x_api_key", "kwapi_y"),
             ("connection", "keep-alive, x-private"),
             ("x-private", "1"),
             ("cookie", "kw_session=abc; theme=dark; kw_csrf=def"),
@@ -667,10 +676,24 @@ mod tests {
         let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["accept", "cookie"]);
         assert_eq!(headers["cookie"], "theme=dark");
+        // A configured API-key header is a credential too, and the default one then is not.
+        let mut headers = HeaderMap::new();
+        headers.append("apikey", HeaderValue::from_static("kwapi_x"));
+        headers.append("x-api-key", HeaderValue::from_static("app-defined"));
+        let api_key_header = ApiKeyHeader::new("ApiKey").unwrap();
+        let consumed = Kept { api_key_header, ..kept(Credentials::Consumed) };
+        IdentityHeaders::default().strip_request(&mut headers, consumed);
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["x-api-key"]);
     }
 
     fn kept(credentials: Credentials) -> Kept {
-        Kept { credentials, forwarding: Forwarding::Untrusted, method_override: None }
+        Kept {
+            credentials,
+            forwarding: Forwarding::Untrusted,
+            method_override: None,
+            api_key_header: ApiKeyHeader::default(),
+        }
     }
 
     #[test]

@@ -322,7 +322,12 @@ impl Gateway {
             Decision::Granted(_) => Credentials::Consumed,
             Decision::Public => Credentials::Untouched,
         };
-        let kept = Kept { credentials, forwarding, method_override: route.method_override };
+        let kept = Kept {
+            credentials,
+            forwarding,
+            method_override: route.method_override,
+            api_key_header: self.0.settings.auth.verifier.options().api_key_header,
+        };
         identity.strip_request(headers, kept);
         if route.http2 || route.upstream.tls.is_some() {
             // HTTP/2 carries the authority in the URI (over TLS, ALPN decides the version

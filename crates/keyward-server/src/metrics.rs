@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use axum::response::{IntoResponse, Response};
 use keyward_auth::error::ErrorCode;
+use keyward_auth::{SCHEME_SLOTS, scheme_slot};
 use keyward_sig::Scheme;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -68,7 +69,7 @@ pub struct Metrics {
     durations: Family<GroupLabels, Histogram>,
     /// The series most answers land in (a group's answers without an error, by scheme, `none`
     /// last; each group's durations), found in their families once rather than per request.
-    answered: [[OnceLock<Counter>; 5]; GROUPS.len()],
+    answered: [[OnceLock<Counter>; SCHEME_SLOTS]; GROUPS.len()],
     timed: [OnceLock<Histogram>; GROUPS.len()],
 }
 
@@ -128,8 +129,7 @@ impl Metrics {
         let code = code.map_or(0, ErrorCode::number);
         let labels = RequestLabels { group: group.as_str(), scheme: scheme_name, outcome, code };
         if outcome == "ok" && code == 0 {
-            let index = scheme.and_then(|s| Scheme::ALL.iter().position(|a| *a == s));
-            self.answered[group.0][index.unwrap_or(4)]
+            self.answered[group.0][scheme_slot(scheme)]
                 .get_or_init(|| self.requests.get_or_create(&labels).clone())
                 .inc();
         } else {

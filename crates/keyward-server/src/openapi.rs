@@ -53,7 +53,7 @@ pub enum AuthFailures {
         license(name = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
-    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = []), ("mtls" = [])),
+    security(("bearer" = []), ("query-hmac" = []), ("header-hmac" = []), ("http-signature" = []), ("api-key" = []), ("mtls" = [])),
     modifiers(&Schemes),
     tags(
         (name = "session", description = "Access tokens and who-am-I"),
@@ -68,7 +68,7 @@ pub enum AuthFailures {
 )]
 pub struct ApiDoc;
 
-/// The authentication schemes: four in the request, and the TLS client certificate.
+/// The authentication schemes: five in the request, and the TLS client certificate.
 struct Schemes;
 
 impl Modify for Schemes {
@@ -103,6 +103,13 @@ impl Modify for Schemes {
             api_key(ApiKey::Header(ApiKeyValue::with_description(
                 "Signature-Input",
                 "RFC 9421 HTTP Message Signatures with hmac-sha256: keyid = the key's token; covers @method, @path, @query (with a query) and content-digest (with a body); created required.",
+            ))),
+        );
+        components.add_security_scheme(
+            "api-key",
+            api_key(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A plain API key (kwapi_..., a key of type api-key), sent as is in X-API-Key (or the header --api-key-header names) or as Authorization: Bearer. Nothing is signed: over TLS only. See docs/schemes.md.",
             ))),
         );
         components.add_security_scheme(

@@ -2,7 +2,9 @@
 //! the reference, so the two cannot drift. Handlers answer `Json<Data<View>>` (`{"data": ...}`)
 //! or `Json<Listed<View>>` (`{"data": [...], "paging": ...}`); errors are `ApiError`'s shape.
 
-use keyward_sig::certificate::CertificateBinding;
+use keyward_sig::api_key::API_KEY;
+use keyward_sig::certificate::{CertificateBinding, MTLS};
+use keyward_sig::mac::HMAC_SHA256;
 use keyward_store::{
     ApiKey, Credits, Domain, KeyPolicy, Permissions, RateLimit, RouteScope, Secret, User,
 };
@@ -105,8 +107,12 @@ pub struct KeyView {
     pub token: String,
     /// `domain` or `reseller`.
     pub kind: &'static str,
-    /// `hmac-sha256`, the public-key algorithm, or `mtls` for a key bound to a client
-    /// certificate.
+    /// What the key is: `hmac` (a token and a secret, for the signed schemes and logins),
+    /// `public-key`, `mtls` (a client certificate) or `api-key` (one plain value, sent as is).
+    #[serde(rename = "type")]
+    pub key_type: &'static str,
+    /// `hmac-sha256`, the public-key algorithm, `mtls` for a key bound to a client
+    /// certificate, or `api-key` for a plain key.
     pub algorithm: String,
     /// The public key, PEM, for a public-key key.
     pub public_key: Option<String>,
@@ -148,6 +154,10 @@ pub struct KeyView {
     /// The secret: only in the answer that made it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// A plain API key (`kwapi_…`): only in the answer that made it (creation, roll), and
+    /// never again, not even to `keys:reveal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl KeyView {
@@ -159,6 +169,12 @@ impl KeyView {
             name: key.name.clone(),
             token: key.token.clone(),
             kind: key.kind.as_str(),
+            key_type: match key.algorithm.as_str() {
+                HMAC_SHA256 => "hmac",
+                MTLS => "mtls",
+                API_KEY => "api-key",
+                _ => "public-key",
+            },
             algorithm: key.algorithm.clone(),
             public_key: key.public_key.clone(),
             certificate_sha256: match &key.certificate {
@@ -183,12 +199,19 @@ impl KeyView {
             allowed_networks,
             allowed_routes,
             secret: None,
+            key: None,
         }
     }
 
-    /// `key` with the secret just made for it.
+    /// `key` with the secret just made for it (for a plain key, the key itself).
     pub fn with_secret(key: &ApiKey, secret: Option<&Secret>) -> KeyView {
-        KeyView { secret: secret.map(|secret| secret.0.clone()), ..KeyView::of(key) }
+        let made = secret.map(|secret| secret.0.clone());
+        let view = KeyView::of(key);
+        if view.key_type == "api-key" {
+            KeyView { key: made, ..view }
+        } else {
+            KeyView { secret: made, ..view }
+        }
     }
 }
 

@@ -242,7 +242,6 @@ async fn every_route_answers_hostile_input_in_the_documented_shape() {
                 )
             }));
             for (target, body) in cases {
-                let url = server.url(&target);
                 let method_upper = method.to_uppercase();
                 let prepared = callers.prepare(&server, &method_upper, &target, body);
                 let (status, answer) = common::send(&server.client, prepared).await;

@@ -94,7 +94,7 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         .keys()
         .map(String::as_str)
         .collect();
-    let every = ["bearer", "header-hmac", "http-signature", "mtls", "query-hmac"];
+    let every = ["api-key", "bearer", "header-hmac", "http-signature", "mtls", "query-hmac"];
     assert_eq!(schemes, BTreeSet::from(every));
     assert_eq!(document["components"]["securitySchemes"]["mtls"]["type"], "mutualTLS");
     // Administration is documented without query-hmac, as it is served.
@@ -112,7 +112,7 @@ async fn the_openapi_document_covers_every_route_and_scheme_and_is_valid() {
         assert_eq!(operation["security"], signed_only, "{method} {path}");
         assert_eq!(operation["tags"], serde_json::json!(["provisioning"]), "{method} {path}");
     }
-    assert_eq!(document["paths"]["/api/me"]["get"]["security"].as_array().unwrap().len(), 5);
+    assert_eq!(document["paths"]["/api/me"]["get"]["security"].as_array().unwrap().len(), 6);
     assert_eq!(document["paths"]["/healthz"]["get"]["security"], serde_json::json!([{}]));
     let ids: Vec<&str> = served
         .iter()

@@ -230,6 +230,10 @@ impl CredentialLookup for FuzzKeys {
     fn access_token(&self, _: &TokenDigest) -> Option<AccessGrant> {
         Some(AccessGrant { expires_at_ms: NOW_MS + 1 })
     }
+
+    fn plain_api_key(&self, _: &TokenDigest) -> Option<KeyMaterial> {
+        Some(KeyMaterial::plain(crate::KeyKind::Domain))
+    }
 }
 
 /// Splits fuzz input at the first NUL byte into two fields.

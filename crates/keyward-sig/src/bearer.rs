@@ -10,6 +10,7 @@
 //! assert_eq!(bearer::authorization_value("kwat_abc"), "Bearer kwat_abc");
 //! ```
 
+use crate::api_key::is_plain_key;
 use crate::error::{Field, VerifyError};
 use crate::key::AccessGrant;
 use crate::options::VerifyOptions;
@@ -18,20 +19,22 @@ use crate::token::{CredentialKind, TokenDigest};
 
 /// The token in an `Authorization: Bearer` value (scheme name case-insensitive, RFC 9110
 /// section 11.1), if it is one.
-fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
     let (scheme, rest) = value.split_at_checked(6)?;
     (scheme.eq_ignore_ascii_case(b"bearer") && rest.first() == Some(&b' '))
         .then(|| rest.trim_ascii())
 }
 
-/// Whether the request carries a bearer token.
+/// Whether the request carries a bearer token (an access token: a plain API key sent as one
+/// is [`crate::api_key`]'s).
 pub(crate) fn is_present(request: &RequestView<'_>, fields: &CredentialFields<'_>) -> bool {
     let field = CredentialField::Authorization;
+    let access_token = |value: &[u8]| bearer_token(value).is_some_and(|t| !is_plain_key(t));
     if fields.repeated(field) {
-        request.header_values(field.name()).any(|value| bearer_token(value).is_some())
+        request.header_values(field.name()).any(access_token)
     } else {
-        fields.first(field).is_some_and(|value| bearer_token(value).is_some())
+        fields.first(field).is_some_and(access_token)
     }
 }
 

@@ -43,6 +43,8 @@ pub enum Field {
     ContentDigest,
     /// The `Authorization` header (bearer tokens).
     Authorization,
+    /// A plain API key (`kwapi_…`), in the API-key header or as a bearer token.
+    PlainApiKey,
     /// The request target (path and query).
     Target,
     /// The query string (its parameters).
@@ -68,6 +70,7 @@ impl Field {
             Field::Algorithm => "alg",
             Field::ContentDigest => "content-digest",
             Field::Authorization => "authorization",
+            Field::PlainApiKey => "api key",
             Field::Target => "request-target",
             Field::Query => "query",
         }

@@ -24,9 +24,14 @@ pub struct KeyMaterial {
 
 #[derive(Clone, Debug)]
 enum Check {
-    Secret { current: HmacKey, previous: Option<HmacKey> },
+    Secret {
+        current: HmacKey,
+        previous: Option<HmacKey>,
+    },
     PublicKey(PublicKey),
     Certificate(CertificateBinding),
+    /// A plain API key: the value itself, found by its digest, is the proof.
+    Plain,
 }
 
 impl KeyMaterial {
@@ -46,6 +51,12 @@ impl KeyMaterial {
     /// signature.
     pub fn certificate(kind: KeyKind, binding: CertificateBinding) -> Self {
         KeyMaterial { kind, check: Check::Certificate(binding) }
+    }
+
+    /// A key of `kind` that is a plain API key (the `api-key` scheme), found by its digest,
+    /// and verifies no signature.
+    pub fn plain(kind: KeyKind) -> Self {
+        KeyMaterial { kind, check: Check::Plain }
     }
 
     /// The same key during a rotation overlap: `previous` verifies too, until the caller stops
@@ -69,6 +80,7 @@ impl KeyMaterial {
             Check::Secret { .. } => HMAC_SHA256,
             Check::PublicKey(key) => key.algorithm().name(),
             Check::Certificate(_) => MTLS,
+            Check::Plain => crate::api_key::API_KEY,
         }
     }
 
@@ -76,7 +88,7 @@ impl KeyMaterial {
     pub fn public_key(&self) -> Option<&PublicKey> {
         match &self.check {
             Check::PublicKey(key) => Some(key),
-            Check::Secret { .. } | Check::Certificate(_) => None,
+            Check::Secret { .. } | Check::Certificate(_) | Check::Plain => None,
         }
     }
 
@@ -84,7 +96,7 @@ impl KeyMaterial {
     pub fn certificate_binding(&self) -> Option<&CertificateBinding> {
         match &self.check {
             Check::Certificate(binding) => Some(binding),
-            Check::Secret { .. } | Check::PublicKey(_) => None,
+            Check::Secret { .. } | Check::PublicKey(_) | Check::Plain => None,
         }
     }
 
@@ -99,6 +111,9 @@ impl KeyMaterial {
             Check::Certificate(_) => Err(SignError::Unsignable {
                 reason: "a certificate-bound key has no secret; its client certificate is the credential",
             }),
+            Check::Plain => Err(SignError::Unsignable {
+                reason: "a plain API key signs nothing; it is sent as is",
+            }),
         }
     }
 
@@ -107,7 +122,7 @@ impl KeyMaterial {
     pub(crate) fn any_secret_matches(&self, parts: &[&[u8]], presented: &[u8]) -> bool {
         let (current, previous) = match &self.check {
             Check::Secret { current, previous } => (Some(current), previous.as_ref()),
-            Check::PublicKey(_) | Check::Certificate(_) => (None, None),
+            Check::PublicKey(_) | Check::Certificate(_) | Check::Plain => (None, None),
         };
         // Every secret is tried even after a match would be found, so the time taken does not
         // reveal which secret (current or previous) signed.
@@ -157,6 +172,13 @@ pub trait CredentialLookup {
     /// names. None by default: a lookup without certificate-bound keys knows none.
     fn certificate(&self, certificate: &ClientCertificate) -> Option<Self::Key> {
         let _ = certificate;
+        None
+    }
+
+    /// The plain API key whose digest is `digest` (the `api-key` scheme; keys are stored only
+    /// as digests). None by default: a lookup without plain keys knows none.
+    fn plain_api_key(&self, digest: &TokenDigest) -> Option<Self::Key> {
+        let _ = digest;
         None
     }
 }

@@ -18,6 +18,7 @@
 //! | `query-hmac` | [`query_hmac`] | query `t`, `ms`, `s` (DevResults) |
 //! | `header-hmac` | [`header_hmac`] | `x-logtrust-*` headers (Devo) |
 //! | `http-signature` | [`rfc9421`] | `Signature-Input`, `Signature`, `Content-Digest` |
+//! | `api-key` | [`api_key`] | `Authorization: Bearer kwapi_…` or `X-API-Key: kwapi_…` |
 //!
 //! Every HMAC is HMAC-SHA256 keyed with the secret's bytes; every comparison of
 //! secret-derived bytes is constant-time; no error and no `Debug` output holds a secret.
@@ -55,6 +56,7 @@
 //! - `private-keys`: the `private_key` module, to generate private keys and sign RFC 9421
 //!   requests with them (clients need it; verifying does not).
 
+pub mod api_key;
 pub mod bearer;
 pub mod certificate;
 pub mod header_hmac;

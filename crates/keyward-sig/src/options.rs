@@ -1,5 +1,6 @@
 //! What changes what verification accepts: [`VerifyOptions`] and the choices it holds.
 
+use crate::api_key::ApiKeyHeader;
 use crate::error::{Field, VerifyError};
 use crate::time::ClockWindow;
 use crate::token::CredentialKind;
@@ -69,6 +70,9 @@ pub struct VerifyOptions {
     /// Which RFC 9421 signatures must verify when a request carries several (default the
     /// first).
     pub signatures: SignatureRule,
+    /// The header a plain API key may travel in besides `Authorization` (default
+    /// `x-api-key`).
+    pub api_key_header: ApiKeyHeader,
 }
 
 impl VerifyOptions {

@@ -50,7 +50,7 @@ use crate::request::RequestView;
 use crate::scheme::Scheme;
 use crate::token::TokenDigest;
 use crate::verified::{Principal, Verified};
-use crate::{bearer, header_hmac, query_hmac, rfc9421};
+use crate::{api_key, bearer, header_hmac, query_hmac, rfc9421};
 
 /// What a presented credential names: the key or access token to look up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,6 +61,8 @@ pub enum CredentialRef<'p> {
     AccessToken(&'p TokenDigest),
     /// The client certificate of the request's TLS connection (the `mtls` scheme).
     Certificate(&'p ClientCertificate),
+    /// A plain API key's digest (the key itself is a secret and is not kept).
+    PlainApiKey(&'p TokenDigest),
 }
 
 /// A request's credentials, parsed. Built by [`Verifier::parse`](crate::Verifier::parse).
@@ -82,6 +84,7 @@ enum Form<'r> {
     QueryHmac(query_hmac::Presented<'r>),
     HeaderHmac(header_hmac::Presented<'r>),
     HttpSignature(Box<rfc9421::Presented<'r>>),
+    ApiKey(api_key::Presented),
     Mtls(&'r ClientCertificate),
 }
 
@@ -100,6 +103,7 @@ impl<'r> Presented<'r> {
             Scheme::HttpSignature => {
                 Form::HttpSignature(Box::new(rfc9421::parse(request, fields, options)?))
             }
+            Scheme::ApiKey => Form::ApiKey(api_key::parse(fields, options)?),
             // Not in the request: see `Presented::client_certificate`.
             Scheme::Mtls => return Err(VerifyError::NoCredentials),
         };
@@ -134,6 +138,7 @@ impl<'r> Presented<'r> {
             Form::QueryHmac(_) => Scheme::QueryHmac,
             Form::HeaderHmac(_) => Scheme::HeaderHmac,
             Form::HttpSignature(_) => Scheme::HttpSignature,
+            Form::ApiKey(_) => Scheme::ApiKey,
             Form::Mtls(_) => Scheme::Mtls,
         }
     }
@@ -145,6 +150,7 @@ impl<'r> Presented<'r> {
             Form::QueryHmac(p) => CredentialRef::ApiKey(p.token()),
             Form::HeaderHmac(p) => CredentialRef::ApiKey(p.token()),
             Form::HttpSignature(p) => CredentialRef::ApiKey(p.keyid()),
+            Form::ApiKey(p) => CredentialRef::PlainApiKey(p.digest()),
             Form::Mtls(certificate) => CredentialRef::Certificate(certificate),
         }
     }
@@ -163,7 +169,7 @@ impl<'r> Presented<'r> {
     /// signature may cover its digest. A caller that buffers bodies need not, for the others.
     pub fn reads_body(&self) -> bool {
         match &self.form {
-            Form::Bearer(_) | Form::QueryHmac(_) | Form::Mtls(_) => false,
+            Form::Bearer(_) | Form::QueryHmac(_) | Form::ApiKey(_) | Form::Mtls(_) => false,
             Form::HeaderHmac(_) => true,
             Form::HttpSignature(p) => p.reads_body(&self.options),
         }
@@ -177,7 +183,8 @@ impl<'r> Presented<'r> {
     pub fn check_key(&self, key: &KeyMaterial, now_ms: i64) -> Result<(), VerifyError> {
         let options = &self.options;
         match &self.form {
-            Form::Bearer(_) => Ok(()),
+            // Found by its digest, the key is the one presented.
+            Form::Bearer(_) | Form::ApiKey(_) => Ok(()),
             Form::Mtls(certificate) => match key.certificate_binding() {
                 Some(binding) if binding.admits(certificate) => Ok(()),
                 _ => Err(VerifyError::UnknownKey { key_id: certificate.thumbprint() }),
@@ -221,6 +228,15 @@ impl<'r> Presented<'r> {
                     .ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
                 p.verify(grant.as_ref(), now_ms)?;
                 return Ok(Verified::new(scheme, Principal::AccessToken { grant, digest }, None));
+            }
+            Form::ApiKey(p) => {
+                // The key itself is a secret: the error never names it.
+                let key = lookup
+                    .plain_api_key(p.digest())
+                    .ok_or(VerifyError::UnknownKey { key_id: String::new() })?;
+                let kind = key.as_ref().kind();
+                // Nothing signed, nothing to replay: the key is a bearer credential.
+                return Ok(Verified::new(scheme, Principal::ApiKey { key, kind }, None));
             }
             Form::Mtls(certificate) => {
                 let key = lookup

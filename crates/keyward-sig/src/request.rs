@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use crate::api_key::ApiKeyHeader;
+
 /// Where a [`RequestView`] reads header fields from.
 #[derive(Clone, Copy, Debug)]
 enum Headers<'a> {
@@ -192,10 +194,12 @@ pub(crate) enum CredentialField {
     SignatureInput,
     Signature,
     ContentDigest,
+    /// The API-key header, whose name is configured ([`crate::ApiKeyHeader`]).
+    ApiKey,
 }
 
 impl CredentialField {
-    const COUNT: usize = 9;
+    const COUNT: usize = 10;
 
     /// The field's name, lower-case.
     pub(crate) fn name(self) -> &'static str {
@@ -209,12 +213,22 @@ impl CredentialField {
             CredentialField::SignatureInput => "signature-input",
             CredentialField::Signature => "signature",
             CredentialField::ContentDigest => "content-digest",
+            CredentialField::ApiKey => "x-api-key",
         }
     }
 
     /// The field named `name` (any case), if it is one; by length first, so most headers are
     /// passed over after one comparison.
-    fn from_name(name: &str) -> Option<Self> {
+    fn from_name(name: &str, api_key: ApiKeyHeader) -> Option<Self> {
+        Self::fixed(name).or_else(|| {
+            let api_key = api_key.name();
+            (name.len() == api_key.len() && name.eq_ignore_ascii_case(api_key))
+                .then_some(CredentialField::ApiKey)
+        })
+    }
+
+    /// The field of fixed name `name` (any case), if it is one.
+    pub(crate) fn fixed(name: &str) -> Option<Self> {
         use CredentialField::*;
         let candidates: &[CredentialField] = match name.len() {
             9 => &[Signature],
@@ -240,14 +254,14 @@ pub(crate) struct CredentialFields<'a> {
 }
 
 impl<'a> CredentialFields<'a> {
-    /// Scans `request`'s headers once.
-    pub(crate) fn scan(request: &RequestView<'a>) -> Self {
+    /// Scans `request`'s headers once; a plain API key may be in `api_key`.
+    pub(crate) fn scan(request: &RequestView<'a>, api_key: ApiKeyHeader) -> Self {
         let mut fields = CredentialFields {
             first: [None; CredentialField::COUNT],
             count: [0; CredentialField::COUNT],
         };
         let mut note = |name: &str, value: &'a [u8]| {
-            if let Some(field) = CredentialField::from_name(name) {
+            if let Some(field) = CredentialField::from_name(name, api_key) {
                 let slot = field as usize;
                 fields.first[slot].get_or_insert(value);
                 fields.count[slot] = fields.count[slot].saturating_add(1);
@@ -366,7 +380,7 @@ mod tests {
             ("x-logtrust-signs", b"d"),
         ];
         let request = RequestView::new("GET", "/", &headers, b"");
-        let fields = CredentialFields::scan(&request);
+        let fields = CredentialFields::scan(&request, ApiKeyHeader::default());
         assert_eq!(fields.single(CredentialField::LogtrustSign), Ok(Some(&b"a"[..])));
         assert_eq!(fields.single(CredentialField::Signature), Err(()));
         assert_eq!(fields.first(CredentialField::Signature), Some(&b"b"[..]));
@@ -376,7 +390,8 @@ mod tests {
             CredentialField::LogtrustApikey,
             CredentialField::ContentDigest,
         ] {
-            assert_eq!(CredentialField::from_name(&field.name().to_uppercase()), Some(field));
+            let name = field.name().to_uppercase();
+            assert_eq!(CredentialField::from_name(&name, ApiKeyHeader::default()), Some(field));
         }
     }
 }

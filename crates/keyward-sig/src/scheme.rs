@@ -1,4 +1,4 @@
-//! The credential schemes keyward understands: four in the request, and the client
+//! The credential schemes keyward understands: five in the request, and the client
 //! certificate of its TLS connection.
 
 use std::fmt;
@@ -14,6 +14,9 @@ pub enum Scheme {
     HeaderHmac,
     /// RFC 9421 HTTP Message Signatures with `hmac-sha256`.
     HttpSignature,
+    /// A plain API key (`kwapi_…`), sent as is: `Authorization: Bearer kwapi_…` or in the
+    /// API-key header (`X-API-Key` unless configured otherwise).
+    ApiKey,
     /// The client certificate of the request's TLS connection (to keyward, or to a trusted
     /// proxy that passed it on), when the request carries no other credentials.
     Mtls,
@@ -21,22 +24,24 @@ pub enum Scheme {
 
 impl Scheme {
     /// Every scheme, in detection order (a client certificate counts only without others).
-    pub const ALL: [Scheme; 5] = [
+    pub const ALL: [Scheme; 6] = [
         Scheme::Bearer,
         Scheme::QueryHmac,
         Scheme::HeaderHmac,
         Scheme::HttpSignature,
+        Scheme::ApiKey,
         Scheme::Mtls,
     ];
 
     /// The scheme's configuration name: `bearer`, `query-hmac`, `header-hmac`,
-    /// `http-signature`, `mtls`.
+    /// `http-signature`, `api-key`, `mtls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Bearer => "bearer",
             Scheme::QueryHmac => "query-hmac",
             Scheme::HeaderHmac => "header-hmac",
             Scheme::HttpSignature => "http-signature",
+            Scheme::ApiKey => "api-key",
             Scheme::Mtls => "mtls",
         }
     }
@@ -53,7 +58,8 @@ impl std::str::FromStr for Scheme {
     fn from_str(name: &str) -> Result<Scheme, String> {
         Scheme::from_name(name.trim()).ok_or_else(|| {
             format!(
-                "unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature, mtls)"
+                "unknown scheme {name:?} (bearer, query-hmac, header-hmac, http-signature, \
+                 api-key, mtls)"
             )
         })
     }

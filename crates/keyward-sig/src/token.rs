@@ -35,6 +35,8 @@ pub enum CredentialKind {
     ApiKeyToken,
     /// An API key's secret: `kwsec_`.
     ApiKeySecret,
+    /// A plain API key (the `api-key` scheme), sent as is and a secret in itself: `kwapi_`.
+    PlainApiKey,
 }
 
 /// Why a string is not a well-formed credential of the expected kind.
@@ -66,6 +68,7 @@ impl CredentialKind {
             CredentialKind::AccessToken => "kwat_",
             CredentialKind::ApiKeyToken => "kwkey_",
             CredentialKind::ApiKeySecret => "kwsec_",
+            CredentialKind::PlainApiKey => "kwapi_",
         }
     }
 
@@ -111,7 +114,7 @@ fn checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
     out
 }
 
-/// SHA-256 of an access token: the only form in which a store keeps it.
+/// SHA-256 of an access token or a plain API key: the only form in which a store keeps it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenDigest([u8; 32]);
 
@@ -169,9 +172,12 @@ mod tests {
 
     #[test]
     fn minted_tokens_check_and_any_typo_is_caught() {
-        for kind in
-            [CredentialKind::AccessToken, CredentialKind::ApiKeyToken, CredentialKind::ApiKeySecret]
-        {
+        for kind in [
+            CredentialKind::AccessToken,
+            CredentialKind::ApiKeyToken,
+            CredentialKind::ApiKeySecret,
+            CredentialKind::PlainApiKey,
+        ] {
             let token = kind.mint(&std::array::from_fn(|i| (i * 11) as u8));
             assert_eq!(token.len(), kind.token_len());
             assert_eq!(kind.check(&token), Ok(()));

@@ -35,6 +35,7 @@
 //! assert_eq!(verified.scheme(), keyward_sig::Scheme::QueryHmac);
 //! ```
 
+use crate::api_key::ApiKeyHeader;
 use crate::certificate::ClientCertificate;
 use crate::error::VerifyError;
 use crate::key::CredentialLookup;
@@ -43,7 +44,7 @@ use crate::presented::Presented;
 use crate::request::{CredentialFields, RequestView};
 use crate::scheme::Scheme;
 use crate::verified::Verified;
-use crate::{bearer, header_hmac, query_hmac, rfc9421};
+use crate::{api_key, bearer, header_hmac, query_hmac, rfc9421};
 
 /// Verifies requests in every scheme.
 #[derive(Clone, Debug, Default)]
@@ -62,9 +63,10 @@ impl Verifier {
         &self.options
     }
 
-    /// Which scheme's credentials the request carries: exactly one, or an error.
+    /// Which scheme's credentials the request carries: exactly one, or an error (a plain API
+    /// key in its default header, `x-api-key`).
     pub fn detect(request: &RequestView<'_>) -> Result<Scheme, VerifyError> {
-        Self::detect_in(request, &CredentialFields::scan(request))
+        Self::detect_in(request, &CredentialFields::scan(request, ApiKeyHeader::default()))
     }
 
     fn detect_in(
@@ -76,6 +78,7 @@ impl Verifier {
             (Scheme::QueryHmac, query_hmac::is_present(request)),
             (Scheme::HeaderHmac, header_hmac::is_present(fields)),
             (Scheme::HttpSignature, rfc9421::is_present(fields)),
+            (Scheme::ApiKey, api_key::is_present(fields)),
         ];
         let mut found = present.iter().filter(|(_, here)| *here).map(|(scheme, _)| *scheme);
         match (found.next(), found.next()) {
@@ -92,7 +95,7 @@ impl Verifier {
     /// Finds the request's one scheme and parses its credentials, without any key, clock or
     /// body: what a caller whose keys live behind I/O does first (see [`Presented`]).
     pub fn parse<'r>(&self, request: &RequestView<'r>) -> Result<Presented<'r>, VerifyError> {
-        let fields = CredentialFields::scan(request);
+        let fields = CredentialFields::scan(request, self.options.api_key_header);
         let scheme = Self::detect_in(request, &fields)?;
         Presented::parse(request, &fields, scheme, &self.options)
     }

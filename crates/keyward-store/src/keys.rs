@@ -8,10 +8,11 @@
 //! overlap of a secret rotation ends.
 
 use keyward_sig::KeyKind;
+use keyward_sig::api_key::API_KEY;
 use keyward_sig::certificate::{CertificateBinding, ClientCertificate, MTLS};
 use keyward_sig::mac::HMAC_SHA256;
 use keyward_sig::public_key::{Algorithm, PublicKey};
-use keyward_sig::token::CredentialKind;
+use keyward_sig::token::{CredentialKind, TokenDigest};
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, AnyConnection, Row};
@@ -42,6 +43,9 @@ pub struct NewApiKey {
     pub public_key: Option<NewPublicKey>,
     /// The client certificate it is bound to, for an `mtls` credential (no secret either).
     pub certificate: Option<CertificateBinding>,
+    /// Whether it is a plain API key (the `api-key` scheme): one value, sent as is, of which
+    /// only the digest is kept (no secret either).
+    pub plain: bool,
     /// Its expiry, client networks and routes.
     pub policy: KeyPolicy,
 }
@@ -58,6 +62,7 @@ impl NewApiKey {
             policy: KeyPolicy::default(),
             public_key: None,
             certificate: None,
+            plain: false,
         }
     }
 }
@@ -94,6 +99,7 @@ fn key_from_row(row: &AnyRow, now_ms: i64) -> Result<ApiKey, sqlx::Error> {
         algorithm: match (&certificate, row.try_get::<Option<String>, _>("public_key_algorithm")?) {
             (Some(_), _) => MTLS.to_owned(),
             (None, Some(algorithm)) => algorithm,
+            (None, None) if is_plain(row)? => API_KEY.to_owned(),
             (None, None) => HMAC_SHA256.to_owned(),
         },
         public_key: row.try_get("public_key")?,
@@ -162,13 +168,21 @@ const OWNED_KEY: &str =
 
 /// What asking for the secret of a key without one answers.
 const NO_SECRET: StoreError = StoreError::InvalidState(
-    "the API key has no secret: it verifies with a public key or a client certificate",
+    "the API key has no secret: it verifies with a public key or a client certificate, or is \
+     a plain API key, which is shown only when created or rolled",
 );
 
-/// Whether the key in `row` verifies without a secret (a public key, a client certificate).
+/// Whether the key in `row` verifies without a secret (a public key, a client certificate, a
+/// plain key's digest).
 fn has_no_secret(row: &AnyRow) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<Option<String>, _>("public_key")?.is_some()
-        || row.try_get::<Option<String>, _>("certificate_match")?.is_some())
+        || row.try_get::<Option<String>, _>("certificate_match")?.is_some()
+        || is_plain(row)?)
+}
+
+/// Whether the key in `row` is a plain API key.
+fn is_plain(row: &AnyRow) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<Option<String>, _>("plain_key_digest")?.is_some())
 }
 
 /// The associated data that binds a sealed secret to its key row.
@@ -187,7 +201,7 @@ impl Store {
     }
 
     /// Creates a key; returns it with its secret, which is shown this once (none for a
-    /// public-key credential). Audited.
+    /// public-key or certificate credential; for a plain key, the key itself). Audited.
     pub async fn create_api_key(
         &self,
         actor: &Actor,
@@ -195,13 +209,18 @@ impl Store {
     ) -> Result<(ApiKey, Option<Secret>), StoreError> {
         let now = self.now_ms();
         let token = Self::mint(CredentialKind::ApiKeyToken);
-        let secret = match (&new.public_key, &new.certificate) {
-            (None, None) => Some(Secret(Self::mint(CredentialKind::ApiKeySecret))),
-            (Some(_), Some(_)) => {
+        let secret = match (&new.public_key, &new.certificate, new.plain) {
+            (None, None, false) => Some(Secret(Self::mint(CredentialKind::ApiKeySecret))),
+            (None, None, true) => Some(Secret(Self::mint(CredentialKind::PlainApiKey))),
+            (Some(_), None, false) | (None, Some(_), false) => None,
+            _ => {
                 return Err(StoreError::InvalidState(
-                    "a key verifies with a public key or a client certificate, not both",
+                    "a key is one of: a secret, a public key, a client certificate, a plain key",
                 ));
             }
+        };
+        let plain_digest = match &secret {
+            Some(plain) if new.plain => Some(TokenDigest::of(&plain.0).to_hex()),
             _ => None,
         };
         let (kind, domain_id, reseller_id) = match new.owner {
@@ -225,8 +244,8 @@ impl Store {
         let id: i64 = sqlx::query(
             "INSERT INTO api_keys (kind, domain_id, reseller_id, name, token, secret_sealed, \
              permissions, created_by_user_id, created_by_key_id, root_user_id, created_at_ms, \
-             public_key, public_key_algorithm, certificate_match) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+             public_key, public_key_algorithm, certificate_match, plain_key_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(kind)
         .bind(domain_id)
@@ -242,20 +261,21 @@ impl Store {
         .bind(new.public_key.as_ref().map(|public| &public.text))
         .bind(new.public_key.as_ref().map(|public| public.key.algorithm().name()))
         .bind(new.certificate.as_ref().map(CertificateBinding::to_db))
+        .bind(&plain_digest)
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
         write_key_limits(tx.acquire().await?, id, &new.limits, now).await?;
         write_key_policy(tx.acquire().await?, id, &new.policy).await?;
         let row = match &secret {
-            Some(secret) => {
+            Some(secret) if !new.plain => {
                 sqlx::query("UPDATE api_keys SET secret_sealed = $1 WHERE id = $2 RETURNING *")
                     .bind(self.master.seal(secret.0.as_bytes(), &seal_context(id)))
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?
             }
-            None => {
+            _ => {
                 sqlx::query("SELECT * FROM api_keys WHERE id = $1")
                     .bind(id)
                     .fetch_one(&mut *tx)
@@ -474,12 +494,29 @@ impl Store {
         let secret = Secret(Self::mint(CredentialKind::ApiKeySecret));
         let sealed = self.master.seal(secret.0.as_bytes(), &seal_context(id));
         let detail = json!({"overlap_ms": overlap_ms});
+        let plain = Secret(Self::mint(CredentialKind::PlainApiKey));
+        let mut rolled_plain = false;
         let key = self
             .change_key(actor, owner, id, "key.rotate_secret", detail, async |conn, now| {
                 let row = sqlx::query("SELECT * FROM api_keys WHERE id = $1")
                     .bind(id)
                     .fetch_one(&mut *conn)
                     .await?;
+                if is_plain(&row)? {
+                    // A plain key rolls its value; the one before is accepted during the overlap
+                    // (and mints no access tokens to expire).
+                    sqlx::query(
+                        "UPDATE api_keys SET previous_plain_key_digest = plain_key_digest, \
+                         plain_key_digest = $1, previous_secret_until_ms = $2 WHERE id = $3",
+                    )
+                    .bind(TokenDigest::of(&plain.0).to_hex())
+                    .bind(now.saturating_add(overlap_ms))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                    rolled_plain = true;
+                    return Ok(());
+                }
                 if has_no_secret(&row)? {
                     return Err(NO_SECRET);
                 }
@@ -506,7 +543,7 @@ impl Store {
                 Ok(())
             })
             .await?;
-        Ok((key, secret))
+        Ok((key, if rolled_plain { plain } else { secret }))
     }
 
     /// Revokes a key for good, and the access tokens minted from it. Audited.
@@ -540,6 +577,9 @@ impl Store {
         if let Some(binding) = &key.certificate {
             let verification = KeyVerification::Certificate(binding.clone());
             return Ok(Some(KeyCredentials { key, verification }));
+        }
+        if is_plain(&row)? {
+            return Ok(Some(KeyCredentials { key, verification: KeyVerification::Plain }));
         }
         if let Some(text) = &key.public_key {
             let public_key = Algorithm::from_name(&key.algorithm)
@@ -584,6 +624,26 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// The plain API key whose value's digest is `digest`: its current value, or the one
+    /// before while a roll's overlap lasts; when it may act (see `active_keys!`).
+    pub async fn key_by_plain_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<KeyCredentials>, StoreError> {
+        let now = self.now_ms();
+        let row = sqlx::query(active_keys!(
+            "(k.plain_key_digest = $1 \
+             OR (k.previous_plain_key_digest = $1 AND k.previous_secret_until_ms > $2))"
+        ))
+        .bind(digest.to_hex())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = effective_key(&row, now)?;
+        Ok(Some(KeyCredentials { key, verification: KeyVerification::Plain }))
     }
 
     /// Records keys' last uses, `(key id, epoch ms)`, in one transaction (best effort, not

@@ -130,6 +130,7 @@ impl Backend {
                     "certificate keys",
                     include_str!("../migrations/sqlite/0007_certificate_keys.sql"),
                 ),
+                (8, "plain api keys", include_str!("../migrations/sqlite/0008_plain_api_keys.sql")),
             ],
             Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -158,6 +159,11 @@ impl Backend {
                     7,
                     "certificate keys",
                     include_str!("../migrations/postgres/0007_certificate_keys.sql"),
+                ),
+                (
+                    8,
+                    "plain api keys",
+                    include_str!("../migrations/postgres/0008_plain_api_keys.sql"),
                 ),
             ],
         };

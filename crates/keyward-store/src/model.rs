@@ -201,7 +201,9 @@ impl KeyCredentials {
     pub fn secret(&self) -> Option<&Secret> {
         match &self.verification {
             KeyVerification::Secret { current, .. } => Some(current),
-            KeyVerification::PublicKey(_) | KeyVerification::Certificate(_) => None,
+            KeyVerification::PublicKey(_)
+            | KeyVerification::Certificate(_)
+            | KeyVerification::Plain => None,
         }
     }
 
@@ -209,7 +211,9 @@ impl KeyCredentials {
     pub fn previous_secret(&self) -> Option<&Secret> {
         match &self.verification {
             KeyVerification::Secret { previous, .. } => previous.as_ref(),
-            KeyVerification::PublicKey(_) | KeyVerification::Certificate(_) => None,
+            KeyVerification::PublicKey(_)
+            | KeyVerification::Certificate(_)
+            | KeyVerification::Plain => None,
         }
     }
 }
@@ -228,6 +232,8 @@ pub enum KeyVerification {
     PublicKey(Box<keyward_sig::public_key::PublicKey>),
     /// The client certificate the key is bound to (the `mtls` scheme).
     Certificate(keyward_sig::certificate::CertificateBinding),
+    /// A plain API key (the `api-key` scheme), found by its value's digest, which is the proof.
+    Plain,
 }
 
 /// Who an access token speaks for.

@@ -65,7 +65,7 @@ function showKey(generation, key, keepFocus) {
   // every one of them is among the boxes.
   var permissionsForm = h('form', { class: 'form', 'data-testid': 'permissions-form', novalidate: true },
     permissionFieldset('The application may', key.permissions || [], 'key-perm'),
-    h('p', { class: 'hint' }, 'Saved at once for the key and every access token minted from it; its token and secret stay.'),
+    h('p', { class: 'hint' }, 'Saved at once for the key and every access token minted from it; its credentials stay as they are.'),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button', 'data-testid': 'save-permissions' }, 'Save permissions')));
   permissionsForm.addEventListener('submit', function (event) {
     event.preventDefault();
@@ -113,10 +113,22 @@ function showKey(generation, key, keepFocus) {
   var tokenCode = h('code', { class: 'credential', 'data-testid': 'key-token', id: 'key-token' }, key.token);
   var tokenBlock = h('div', { class: 'credential-row' }, tokenCode, copyButton('Token', function () { return key.token; }, 'copy-token', tokenCode));
 
-  // Secret, or the public key or client certificate that takes its place
+  // Secret, or the public key, client certificate or plain key that takes its place
   var certificate = key.algorithm === 'mtls';
+  var plain = key.type === 'api-key';
   var secretBlock;
-  if (certificate) {
+  if (plain && secret) {
+    var plainCode = h('code', { class: 'credential', 'data-testid': 'key-plain', id: 'key-plain' }, secret);
+    secretBlock = [
+      h('div', { class: 'credential-row' }, plainCode, copyButton('Key', function () { return secret; }, 'copy-plain-key', plainCode)),
+      h('p', { class: 'message message-warning' }, 'Copy the key now and keep it somewhere safe: keyward keeps only its digest, and it is not shown again once you leave this page.'),
+      h('p', { class: 'hint' }, 'The application sends it as is: X-API-Key: ' + secret.slice(0, 10) + '… or Authorization: Bearer ' + secret.slice(0, 10) + '…')
+    ];
+  } else if (plain) {
+    secretBlock = h('p', { class: 'muted', 'data-testid': 'plain-key-hidden' }, active
+      ? 'A plain API key (sent as is, in X-API-Key or as a bearer token). It was shown when it was created; keyward keeps only its digest, so if it is lost, roll it to get a new one.'
+      : 'This key is revoked.');
+  } else if (certificate) {
     secretBlock = [
       h('p', { 'data-testid': 'key-certificate' }, key.certificate_sha256
         ? ['The client certificate whose SHA-256 is ', h('code', { class: 'credential' }, key.certificate_sha256)]
@@ -171,8 +183,10 @@ function showKey(generation, key, keepFocus) {
           h('button', { type: 'button', class: 'button', 'data-testid': 'regenerate-token', onclick: function () { regenerateToken(key); } }, 'Regenerate token'),
           h('p', { class: 'hint' }, 'Issues a new token. The old token stops working at once.')),
         key.public_key || certificate ? null : h('div', { class: 'action-item' },
-          h('button', { type: 'button', class: 'button', 'data-testid': 'rotate-secret', onclick: function () { rotateSecret(key); } }, 'Rotate secret'),
-          h('p', { class: 'hint' }, 'Issues a new secret; the old one keeps working for an overlap you choose.')),
+          h('button', { type: 'button', class: 'button', 'data-testid': 'rotate-secret', onclick: function () { rotateSecret(key); } }, plain ? 'Roll key' : 'Rotate secret'),
+          h('p', { class: 'hint' }, plain
+            ? 'Issues a new key; the old one keeps working for an overlap you choose.'
+            : 'Issues a new secret; the old one keeps working for an overlap you choose.')),
         h('div', { class: 'action-item' },
           h('button', { type: 'button', class: 'button button-danger', 'data-testid': 'revoke', onclick: function () { revokeKey(key); } }, 'Revoke'),
           h('p', { class: 'hint' }, 'Refuses this key for good. This cannot be undone.'))));
@@ -182,7 +196,7 @@ function showKey(generation, key, keepFocus) {
     h('dt', {}, 'Id'), h('dd', { 'data-testid': 'key-id' }, String(key.id)),
     h('dt', {}, 'State'), h('dd', { 'data-testid': 'key-state' }, badge(key.state)),
     h('dt', {}, 'Kind'), h('dd', {}, key.kind || '—'),
-    h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, certificate ? 'a client certificate (mtls)' : key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
+    h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, certificate ? 'a client certificate (mtls)' : plain ? 'itself: a plain key, sent as is (api-key)' : key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
     h('dt', {}, 'Permissions'), h('dd', {}, (key.permissions || []).length
       ? h('ul', { class: 'tags' }, key.permissions.map(function (p) { return h('li', {}, h('code', {}, p)); }))
       : h('span', { class: 'muted' }, 'None')),
@@ -212,7 +226,7 @@ function showKey(generation, key, keepFocus) {
       h('h2', { id: 'credentials-title' }, 'Credentials'),
       h('h3', {}, 'Token'),
       tokenBlock,
-      h('h3', {}, key.public_key ? 'Public key' : 'Secret'),
+      h('h3', {}, key.public_key ? 'Public key' : plain ? 'Key' : 'Secret'),
       secretBlock),
     actions
   ], keepFocus);
@@ -314,20 +328,21 @@ function regenerateToken(key) {
 function rotateSecret(key) {
   clearError();
   var overlapId = nextId('overlap');
+  var what = key.type === 'api-key' ? 'key' : 'secret';
   openDialog({
-    title: 'Rotate secret?',
+    title: what === 'key' ? 'Roll key?' : 'Rotate secret?',
     testid: 'rotate-dialog',
-    confirmLabel: 'Rotate secret',
+    confirmLabel: what === 'key' ? 'Roll key' : 'Rotate secret',
     danger: true,
     body: [
-      h('p', {}, 'A new secret is issued and shown once. The current secret keeps working during the overlap, so applications can switch without downtime.'),
+      h('p', {}, 'A new ' + what + ' is issued and shown once. The current ' + what + ' keeps working during the overlap, so applications can switch without downtime.'),
       h('div', { class: 'field' },
         h('label', { for: overlapId }, 'Overlap (seconds)'),
         h('input', {
           id: overlapId, name: 'overlap', type: 'number', inputmode: 'numeric', min: 0, max: MAX_OVERLAP_SECONDS, step: 1,
           required: true, value: DEFAULT_OVERLAP_SECONDS, 'aria-describedby': overlapId + '-help', 'data-testid': 'overlap-seconds'
         }),
-        h('p', { id: overlapId + '-help', class: 'hint' }, '86400 seconds is 1 day (the default); 0 stops the old secret at once; at most 2592000 (30 days).'))
+        h('p', { id: overlapId + '-help', class: 'hint' }, '86400 seconds is 1 day (the default); 0 stops the old ' + what + ' at once; at most 2592000 (30 days).'))
     ],
     onConfirm: function (form) {
       var seconds = Number(form.elements.overlap.value);
@@ -336,8 +351,8 @@ function rotateSecret(key) {
     }
   }).then(function (rotated) {
     if (!rotated) return;
-    keepSecret(key.id, rotated.secret, false);
-    notify('New secret issued. Copy it now: it is not shown again.');
+    keepSecret(key.id, rotated.key || rotated.secret, false);
+    notify('New ' + what + ' issued. Copy it now: it is not shown again.');
     rerenderKey(key.id);
   });
 }

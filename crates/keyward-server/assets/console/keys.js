@@ -53,7 +53,7 @@ export function renderKeys(generation) {
         h('h1', {}, title),
         h('button', { type: 'button', class: 'button button-primary', 'data-testid': 'new-key', onclick: newKey }, 'New API Key')),
       h('p', { class: 'muted' },
-        'API keys let applications call the API. Each key has a token, which identifies it, and a secret, which signs requests; the secret is shown once, when it is created or rotated.'),
+        'API keys let applications call the API. Each key has a token, which identifies it, and a secret, which signs requests; or it is one plain API key, sent as is. A secret or a plain key is shown once, when it is created or rotated.'),
       table('The domain\'s API keys', ['Name', 'Token', 'Creator', 'Created', 'Last used', 'Rate limit', 'Credits', 'Expires', 'State'], rows,
         'No API keys yet. Create one with “New API Key”.', 'keys-table')
     ]);
@@ -131,6 +131,21 @@ function certificateFields() {
       h('input', { id: subjectId, name: 'certificate_subject', type: 'text', maxlength: 255, autocomplete: 'off', class: 'mono', 'data-testid': 'certificate-subject-input', placeholder: 'spiffe://example.org/billing' })));
 }
 
+// What the new key is: a token and a secret for signed requests (or a public key or a client
+// certificate, below), or one plain value sent as is.
+function keyTypeFields() {
+  var signedId = nextId('key-type');
+  var plainId = nextId('key-type');
+  return h('fieldset', { class: 'fieldset' },
+    h('legend', {}, 'Type'),
+    h('div', { class: 'check' },
+      h('input', { type: 'radio', id: signedId, name: 'type', value: 'hmac', checked: true, 'data-testid': 'key-type-hmac' }),
+      h('label', { for: signedId }, 'A token and a secret ', h('span', { class: 'muted' }, 'the application signs each request (or, below, uses a public key or a client certificate)'))),
+    h('div', { class: 'check' },
+      h('input', { type: 'radio', id: plainId, name: 'type', value: 'api-key', 'data-testid': 'key-type-api-key' }),
+      h('label', { for: plainId }, 'A plain API key ', h('span', { class: 'muted' }, 'one value the application sends as is, in X-API-Key or as a bearer token; over HTTPS only'))));
+}
+
 function newKey() {
   clearError();
   var nameId = nextId('key-name');
@@ -143,6 +158,7 @@ function newKey() {
         h('label', { for: nameId }, 'Application name'),
         h('input', { id: nameId, name: 'name', type: 'text', required: true, maxlength: 100, autocomplete: 'off', 'data-testid': 'key-name-input', 'aria-describedby': nameId + '-help' }),
         h('p', { id: nameId + '-help', class: 'hint' }, 'The application that will use this key, e.g. “Data warehouse sync”. The audit log records it.')),
+      keyTypeFields(),
       permissionFieldset('Permissions', [], 'new-key-perm'),
       limitFields(null, true),
       publicKeyFields(),
@@ -150,6 +166,7 @@ function newKey() {
     ],
     onConfirm: function (form) {
       var data = { name: form.elements.name.value.trim(), permissions: checkedPermissions(form) };
+      if (form.elements.type.value === 'api-key') data.type = 'api-key';
       var limits = readLimits(form);
       if (limits.rate_limit) data.rate_limit = limits.rate_limit;
       if (limits.credits) data.credits = limits.credits;
@@ -166,7 +183,10 @@ function newKey() {
     }
   }).then(function (key) {
     if (!key) return;
-    if (key.secret) {
+    if (key.key) {
+      keepSecret(key.id, key.key, false);
+      notify('API key “' + key.name + '” created. Copy the key now: it is not shown again.');
+    } else if (key.secret) {
       keepSecret(key.id, key.secret, false);
       notify('API key “' + key.name + '” created. Copy its secret now: it is not shown again.');
     } else if (key.algorithm === 'mtls') {

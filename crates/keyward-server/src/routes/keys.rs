@@ -76,6 +76,13 @@ pub struct NewKeyInput {
     name: Option<String>,
     #[serde(default)]
     permissions: Vec<String>,
+    /// `api-key` for a plain API key: one value (`kwapi_…`, in the answer's `key`, shown only
+    /// there), sent as `Authorization: Bearer` or `X-API-Key`, and nothing to sign with;
+    /// `hmac` for a token and a secret [default: `hmac`, or what `public_key` or
+    /// `certificate` make it].
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>)]
+    key_type: Option<NewKeyType>,
     /// A public key (PEM `-----BEGIN PUBLIC KEY-----` or a JWK, as text): the key then signs
     /// RFC 9421 requests with its private key, which keyward never sees, and has no secret
     /// [default: none, the key gets a secret].
@@ -115,7 +122,15 @@ impl NewKeyInput {
         }
         .checked(state.store.now_ms(), &state.gateway.route_names())?;
         let name = required_text("name", &name, 100)?;
+        let plain = self.key_type == Some(NewKeyType::ApiKey);
         let certificate = certificate_binding(self.certificate, self.certificate_subject)?;
+        if plain && (certificate.is_some() || self.public_key.is_some() || self.algorithm.is_some())
+        {
+            return Err(ApiError::invalid_field(
+                "type",
+                "a plain API key (type api-key) has no public key, algorithm or certificate",
+            ));
+        }
         if certificate.is_some() && (self.public_key.is_some() || self.algorithm.is_some()) {
             return Err(ApiError::invalid_field(
                 "certificate",
@@ -127,9 +142,20 @@ impl NewKeyInput {
             limits: new_key_limits(self.rate_limit, self.credits)?,
             public_key: new_public_key(self.public_key, self.algorithm.as_deref())?,
             certificate,
+            plain,
             ..NewApiKey::new(owner, name, known(&self.permissions)?)
         })
     }
+}
+
+/// The types of key a body may ask for by name (a public key or a certificate makes its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum NewKeyType {
+    /// A token and a secret.
+    Hmac,
+    /// A plain API key.
+    ApiKey,
 }
 
 /// The longest certificate text accepted (a chain of a few certificates).
@@ -213,7 +239,7 @@ fn new_public_key(
     post,
     path = "/keys",
     tag = "keys",
-    summary = "Create an API key; the answer holds its token and secret (shown only here). Needs keys:manage; never more permissions than the caller holds.",
+    summary = "Create an API key; the answer holds its token and secret, or for type api-key its key (shown only here). Needs keys:manage; never more permissions than the caller holds.",
     request_body = NewKeyInput,
     responses((status = 201, description = "{data: key with token and secret}", body = Data<KeyView>), (status = 422, description = "Invalid field (31)", body = ErrorBody), AuthFailures),
 )]
@@ -411,13 +437,14 @@ pub struct RotateInput {
     overlap_seconds: Option<i64>,
 }
 
-/// `POST /api/admin/keys/{id}/rotate-secret`: a new secret; the previous one keeps verifying
-/// for the overlap (`overlap_seconds`, default from the configuration).
+/// `POST /api/admin/keys/{id}/rotate-secret`: a new secret (a plain key: a new key); the
+/// previous one keeps verifying for the overlap (`overlap_seconds`, default from the
+/// configuration).
 #[utoipa::path(
     post,
     path = "/keys/{id}/rotate-secret",
     tag = "keys",
-    summary = "A new secret (shown only here); the previous one, and the access tokens minted from the key, verify until the overlap ends. Needs keys:manage and every permission the key holds.",
+    summary = "A new secret (shown only here), or for a plain API key a new key; the previous one, and the access tokens minted from the key, verify until the overlap ends. Needs keys:manage and every permission the key holds.",
     params(("id" = i64, Path, description = "Key id")), request_body(content = Option<RotateInput>, description = "Optional overlap"),
     responses((status = 200, description = "{data: key with secret}", body = Data<KeyView>), (status = 409, description = "Revoked (41)", body = ErrorBody), AuthFailures),
 )]
@@ -450,9 +477,9 @@ pub async fn rotate_secret(
     post,
     path = "/keys/{id}/reveal",
     tag = "keys",
-    summary = "The key's secret. Needs keys:reveal and every permission the key holds; audited.",
+    summary = "The key's secret. Needs keys:reveal and every permission the key holds; audited. A key without a secret (public key, certificate, plain API key) answers 409.",
     params(("id" = i64, Path, description = "Key id")),
-    responses((status = 200, description = "{data: {id, secret}}", body = Data<RevealedView>), AuthFailures),
+    responses((status = 200, description = "{data: {id, secret}}", body = Data<RevealedView>), (status = 409, description = "No secret to reveal, or revoked (41)", body = ErrorBody), AuthFailures),
 )]
 pub async fn reveal(
     State(state): State<AppState>,
