@@ -308,6 +308,29 @@ export function checkVectors(vectorsDir) {
 
 // --- live ------------------------------------------------------------------------------------
 
+// A plain API key (`kwapi_...`, a key of type api-key) needs no signing: it is sent as is, in
+// X-API-Key or as a bearer token. Over HTTPS only: whoever sees it can use it.
+async function apiKey() {
+  const { KEYWARD_URL, KEYWARD_API_KEY: key } = process.env;
+  if (!KEYWARD_URL || !key) {
+    console.log('set KEYWARD_URL and KEYWARD_API_KEY');
+    return 2;
+  }
+  const base = KEYWARD_URL.replace(/\/+$/, '');
+  let ok = true;
+  for (const [header, value] of [['X-API-Key', key], ['Authorization', `Bearer ${key}`]]) {
+    const response = await fetch(`${base}/api/activities?page=1`, {
+      headers: { [header]: value, Accept: 'application/json' },
+    });
+    console.log(`api-key     GET  /api/activities?page=1 (${header}) -> ${response.status}`);
+    if (response.status !== 200) {
+      console.log(`  ${await response.text()}`);
+      ok = false;
+    }
+  }
+  return ok ? 0 : 1;
+}
+
 async function live() {
   const { KEYWARD_URL, KEYWARD_KEY: token, KEYWARD_SECRET: secret } = process.env;
   if (!KEYWARD_URL || !token || !secret) {
@@ -419,7 +442,8 @@ async function main(args) {
   if (args[0] === 'check-vectors' && args.length <= 2) return checkVectors(args[1] ?? defaultVectorsDir());
   if (args.length === 1 && args[0] === 'live') return live();
   if (args.length === 1 && args[0] === 'ed25519') return ed25519();
-  console.error('usage: keyward-client.mjs check-vectors [VECTORS_DIR] | live | ed25519');
+  if (args.length === 1 && args[0] === 'api-key') return apiKey();
+  console.error('usage: keyward-client.mjs check-vectors [VECTORS_DIR] | live | ed25519 | api-key');
   return 2;
 }
 

@@ -371,6 +371,31 @@ def live() -> int:
     return 0 if ok else 1
 
 
+# --- api-key (a plain API key, sent as is) --------------------------------------------------------
+
+
+def api_key() -> int:
+    """A plain API key (`kwapi_...`, a key of type api-key) needs no signing: it is sent as is, in
+    X-API-Key or as a bearer token. Over HTTPS only: whoever sees it can use it."""
+    try:
+        base = os.environ["KEYWARD_URL"].rstrip("/")
+        key = os.environ["KEYWARD_API_KEY"]
+    except KeyError as missing:
+        print(f"set {missing.args[0]} (and KEYWARD_URL, KEYWARD_API_KEY)")
+        return 2
+    ok = True
+    for header, value in (("X-API-Key", key), ("Authorization", f"Bearer {key}")):
+        request = urllib.request.Request(
+            f"{base}/api/activities?page=1", headers={header: value, "Accept": "application/json"}
+        )
+        status, text = _send(request)
+        print(f"api-key     GET  /api/activities?page=1 ({header}) -> {status}")
+        if status != 200:
+            print(f"  {text}")
+            ok = False
+    return 0 if ok else 1
+
+
 # --- ed25519 (RFC 9421 with a private key) -------------------------------------------------------
 
 
@@ -444,7 +469,9 @@ def main(argv: list[str]) -> int:
         return live()
     if argv == ["ed25519"]:
         return ed25519()
-    print("usage: keyward_client.py check-vectors [VECTORS_DIR] | live | ed25519", file=sys.stderr)
+    if argv == ["api-key"]:
+        return api_key()
+    print("usage: keyward_client.py check-vectors [VECTORS_DIR] | live | ed25519 | api-key", file=sys.stderr)
     return 2
 
 

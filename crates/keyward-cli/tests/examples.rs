@@ -32,6 +32,8 @@ struct Live {
     /// A public-key credential (Ed25519) of the same permissions, and its private key file.
     ed25519_token: String,
     ed25519_key: PathBuf,
+    /// A plain API key (type api-key) that may read activities.
+    plain_key: String,
     _upstream: (tokio::runtime::Runtime, EchoUpstream),
     _dir: tempfile::TempDir,
 }
@@ -109,6 +111,11 @@ fn live() -> Live {
     );
     let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
     let ed25519_token = key["data"]["token"].as_str().unwrap().to_owned();
+    let plain = ["keys", "create", "Examples (api-key)", "--type", "api-key"];
+    let key =
+        client(&config, &[&plain[..], &["--permission", "activities:read"]].concat(), &[], None);
+    let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
+    let plain_key = key["data"]["key"].as_str().unwrap().to_owned();
     Live {
         served,
         url,
@@ -116,6 +123,7 @@ fn live() -> Live {
         secret,
         ed25519_token,
         ed25519_key,
+        plain_key,
         _upstream: (runtime, upstream),
         _dir: dir,
     }
@@ -184,6 +192,15 @@ fn sample_client(language: &str, interpreter: &str, file: &str) {
             ok && printed.contains("B.2.6 reproduced"),
             "{language} ed25519 against {url}:\n{printed}"
         );
+        // A plain API key, both ways (the samples that show it).
+        if matches!(language, "Python" | "Node.js") {
+            let (ok, printed) =
+                run("api-key", &url, &[("KEYWARD_API_KEY", server.plain_key.as_ref())]);
+            assert!(
+                ok && printed.matches("-> 200").count() == 2,
+                "{language} api-key against {url}:\n{printed}"
+            );
+        }
     }
     terminate(server.served);
 }
