@@ -89,6 +89,7 @@ wait_port "$PROXY_PORT"; wait_port "$AUTH_PORT"
 sign() { # sign SCHEME URL > file: a GET signed with the benchmark key (bearer: the admin's token)
     local token; token=$(field keyward token)
     [ "$1" = bearer ] && token=$(field keyward bearer)
+    [ "$1" = api-key ] && token=$(field keyward plain)
     "$BIN" sign "$1" "$2" "$token" "$(field keyward secret)"
 }
 # A forward-auth check as nginx sends it for the signed request in file $1: the original's
@@ -100,8 +101,8 @@ check() { # check SIGNED_REQUEST_FILE > file
         "X-Original-Content-Length: 0"
     tail -n +2 "$1"
 }
-SCHEMES="bearer query-hmac header-hmac http-signature"
-CHECKED="bearer query-hmac header-hmac"
+SCHEMES="bearer api-key query-hmac header-hmac http-signature"
+CHECKED="bearer api-key query-hmac header-hmac"
 CASES="nginx-proxy floor-proxy keyward-public"
 for scheme in $SCHEMES; do CASES="$CASES keyward-$scheme"; done
 CASES="$CASES keyward-healthz"

@@ -81,6 +81,7 @@ count() { # count BINARY on|off SCHEME PATH
         echo "$(field "$name" url)$4" > "$WORK/$name.req"
     else
         token=$(field "$name" token); [ "$scheme" = bearer ] && token=$(field "$name" bearer)
+        [ "$scheme" = api-key ] && token=$(field "$name" plain)
         "$BIN" sign "$scheme" "$(field "$name" url)$4" "$token" "$(field "$name" secret)" > "$WORK/$name.req"
     fi
     if [ "$scheme" != "$3" ]; then
@@ -129,9 +130,9 @@ PY
     }
     row "floor (hyper + hyper-util)" /public/x floor
     awk -v on="$public" -v a="$public_allocs" 'BEGIN { printf "| keyward | /public/x | none | %.0f | 1.000 | %.1f |\n", on, a }'
-    for scheme in bearer query-hmac header-hmac http-signature; do row keyward /orders/x "$scheme"; done
+    for scheme in bearer api-key query-hmac header-hmac http-signature; do row keyward /orders/x "$scheme"; done
     row keyward /healthz healthz
-    for scheme in bearer query-hmac header-hmac; do row keyward /orders/x "check-$scheme"; done
+    for scheme in bearer api-key query-hmac header-hmac; do row keyward /orders/x "check-$scheme"; done
     exit 0
 fi
 

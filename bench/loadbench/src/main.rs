@@ -2,12 +2,14 @@
 //!
 //! - `serve on|off ADDR`: keyward on a fresh SQLite store, with authentication on, or the very
 //!   same router with it off (every request sees the admin as principal). Prints one JSON line
-//!   with the URL, an API key's token and secret, and an access token; then serves.
+//!   with the URL, an API key's token and secret, an access token and a plain API key
+//!   (`plain`); then serves.
 //! - `serve on ADDR UPSTREAM`: the same, with two gateway routes to UPSTREAM (see
 //!   `bench/gateway.sh`): `/public/`, public, and `/orders/`, every scheme, GET needing
 //!   `activities:read` (which the key and the admin hold).
 //! - `sign SCHEME URL TOKEN SECRET`: prints a GET request signed in SCHEME as wrk arguments:
-//!   the URL on the first line, then one header per line.
+//!   the URL on the first line, then one header per line (`bearer` and `api-key` sign nothing:
+//!   TOKEN is sent as it is).
 //! - `floor ADDR UPSTREAM`: the stack's floor, a minimal proxy on keyward's own stack (a hyper 1
 //!   server, HTTP/1.1 and HTTP/2 as keyward serves them, and hyper-util's pooled client, as
 //!   keyward's gateway uses it), forwarding every request to UPSTREAM as it came. Prints the
@@ -91,6 +93,8 @@ async fn serve_on(
         Permissions::parse(&["activities:read"]).expect("known"),
     );
     let (key, secret) = store.create_api_key(&actor, &new).await.expect("a key");
+    let plain = NewApiKey { plain: true, name: "Load benchmark (api-key)".into(), ..new };
+    let (_, plain) = store.create_api_key(&actor, &plain).await.expect("a plain key");
     let (bearer, _) = store
         .issue_access_token(TokenOwner::User(admin.id), admin.domain_id, 86_400_000)
         .await
@@ -127,6 +131,7 @@ async fn serve_on(
             "token": key.token,
             "secret": secret.expect("a key created without a public key has a secret").0,
             "bearer": bearer.0,
+            "plain": plain.expect("a plain key is shown when made").0,
             "password": PASSWORD,
         })
     );
@@ -214,6 +219,8 @@ fn sign(scheme: &str, url: &str, token: &str, secret: &str) {
     let (origin, target) = url.split_at(path_start);
     match scheme {
         "bearer" => println!("{url}\nAuthorization: Bearer {token}"),
+        // TOKEN is the plain key itself.
+        "api-key" => println!("{url}\nX-API-Key: {token}"),
         "query-hmac" => {
             let signed = query_hmac::sign(target, token, now, &key, ParameterOrder::Bytewise)
                 .expect("signs");

@@ -1,7 +1,7 @@
 //! The in-memory credential cache: a known key or token is verified without a database read.
 //!
-//! Keys are cached by token with their secrets' HMAC schedules precomputed, access tokens by
-//! digest; unknown identifiers are remembered in a bounded negative cache, so a flood of
+//! Keys are cached by token with their secrets' HMAC schedules precomputed, access tokens and
+//! plain API keys by digest; unknown identifiers are remembered in a bounded negative cache, so a flood of
 //! made-up keys does not reach the database either. A miss is loaded once however many
 //! requests wait for it (single flight): a thousand requests for a cold key make one read.
 //!
@@ -244,20 +244,16 @@ fn certificate_entry(certificate: &ClientCertificate) -> String {
     format!("{CERTIFICATE_ENTRY}{}", certificate.thumbprint())
 }
 
-/// Where a plain API key is remembered (and an unknown one, beside unknown tokens of keys):
-/// its value's digest after this prefix (keys' tokens never start with it).
-const PLAIN_KEY_ENTRY: &str = "kd:";
-
-fn plain_key_entry(digest: &TokenDigest) -> String {
-    format!("{PLAIN_KEY_ENTRY}{}", digest.to_hex())
-}
-
 /// Keys and access tokens, from memory when known.
 #[derive(Clone, Debug)]
 pub struct CredentialCache {
     store: Store,
     keys: Cache<String, Arc<CachedKey>>,
     unknown_keys: Cache<String, ()>,
+    /// Plain API keys by their value's digest, and the unknown ones (made-up keys with a valid
+    /// checksum are cheap to make: they are remembered too).
+    plain_keys: Cache<TokenDigest, Arc<CachedKey>>,
+    unknown_plain_keys: Cache<TokenDigest, ()>,
     tokens: Cache<TokenDigest, Arc<CachedToken>>,
     unknown_tokens: Cache<TokenDigest, ()>,
     /// Moved by every invalidation, before it drops entries.
@@ -287,6 +283,8 @@ impl CredentialCache {
             store: store.clone(),
             keys: bounded(positive),
             unknown_keys: bounded(negative),
+            plain_keys: bounded(positive),
+            unknown_plain_keys: bounded(negative),
             tokens: bounded(positive),
             unknown_tokens: bounded(negative),
             generation: Arc::new(AtomicU64::new(0)),
@@ -337,17 +335,13 @@ impl CredentialCache {
                 .keys
                 .get(&certificate_entry(certificate))
                 .map(|hit| Found { key: Some(KeyHandle(hit)), ..Found::default() }),
-            // Made-up keys with a valid checksum are cheap to make: unknown ones are remembered.
-            CredentialRef::PlainApiKey(digest) => {
-                let entry = plain_key_entry(digest);
-                match self.keys.get(&entry) {
-                    Some(hit) if !hit.overlap_ended(now_ms) => {
-                        Some(Found { key: Some(KeyHandle(hit)), ..Found::default() })
-                    }
-                    Some(_) => None,
-                    None => self.unknown_keys.contains_key(&entry).then(Found::default),
+            CredentialRef::PlainApiKey(digest) => match self.plain_keys.get(digest) {
+                Some(hit) if !hit.overlap_ended(now_ms) => {
+                    Some(Found { key: Some(KeyHandle(hit)), ..Found::default() })
                 }
-            }
+                Some(_) => None,
+                None => self.unknown_plain_keys.contains_key(digest).then(Found::default),
+            },
         }
     }
 
@@ -453,13 +447,12 @@ impl CredentialCache {
             (Loading::Certificate(_), _) => Found::default(),
             (Loading::PlainKey(digest), Read::Key(Some(credentials))) => {
                 let entry = Arc::new(CachedKey::new(*credentials, now_ms));
-                self.keys.insert(plain_key_entry(digest), entry.clone());
+                self.plain_keys.insert(*digest, entry.clone());
                 Found { key: Some(KeyHandle(entry)), ..Found::default() }
             }
             (Loading::PlainKey(digest), _) => {
-                let entry = plain_key_entry(digest);
-                self.keys.invalidate(&entry);
-                self.unknown_keys.insert(entry, ());
+                self.plain_keys.invalidate(digest);
+                self.unknown_plain_keys.insert(*digest, ());
                 Found::default()
             }
         };
@@ -483,9 +476,8 @@ impl CredentialCache {
                 self.keys.invalidate(&certificate_entry(certificate))
             }
             Loading::PlainKey(digest) => {
-                let entry = plain_key_entry(digest);
-                self.keys.invalidate(&entry);
-                self.unknown_keys.invalidate(&entry);
+                self.plain_keys.invalidate(digest);
+                self.unknown_plain_keys.invalidate(digest);
             }
         }
     }
@@ -534,15 +526,19 @@ impl CredentialCache {
                 .invalidate_entries_if(move |found_by, entry| {
                     entry.key.id == id || found_by.starts_with(CERTIFICATE_ENTRY)
                 })
+                .and_then(|_| self.plain_keys.invalidate_entries_if(move |_, e| e.key.id == id))
                 .and_then(|_| self.tokens.invalidate_entries_if(move |_, t| t.minted_from(id)))
                 .is_ok(),
             Invalidation::User(id) => {
                 // A user enabled again brings back the keys rooted in it, which were refused
                 // (and remembered as unknown) while it was disabled.
                 self.unknown_keys.invalidate_all();
+                self.unknown_plain_keys.invalidate_all();
                 self.unknown_tokens.invalidate_all();
+                let rooted = move |entry: &Arc<CachedKey>| entry.key.root_user_id == Some(id);
                 self.keys
-                    .invalidate_entries_if(move |_, entry| entry.key.root_user_id == Some(id))
+                    .invalidate_entries_if(move |_, entry| rooted(entry))
+                    .and_then(|_| self.plain_keys.invalidate_entries_if(move |_, e| rooted(e)))
                     .and_then(|_| {
                         self.tokens.invalidate_entries_if(move |_, t| t.depends_on_user(id))
                     })
@@ -558,8 +554,10 @@ impl CredentialCache {
         if !dropped {
             self.tokens.invalidate_all();
             self.keys.invalidate_all();
+            self.plain_keys.invalidate_all();
             self.unknown_tokens.invalidate_all();
             self.unknown_keys.invalidate_all();
+            self.unknown_plain_keys.invalidate_all();
         }
     }
 }
@@ -640,5 +638,30 @@ mod tests {
             assert!(found.key.is_none());
         }
         assert_eq!(cache.loads(), 2);
+    }
+
+    #[tokio::test]
+    async fn plain_keys_known_or_made_up_are_read_once_and_a_roll_is_seen_at_once() {
+        let (store, _, actor, _dir) = store_with_key().await;
+        let owner = KeyOwner::Domain(actor.domain_id.unwrap());
+        let new =
+            NewApiKey { plain: true, ..NewApiKey::new(owner, "plain".into(), Permissions::all()) };
+        let (key, plain) = store.create_api_key(&actor, &new).await.unwrap();
+        let digest = keyward_sig::token::TokenDigest::of(&plain.unwrap().0);
+        let cache = CredentialCache::new(store.clone(), CacheSettings::default());
+        for _ in 0..10 {
+            let found = cache.find(CredentialRef::PlainApiKey(&digest), 0).await.unwrap();
+            assert_eq!(found.key.map(|k| k.0.key.id), Some(key.id));
+        }
+        let made_up = keyward_sig::token::TokenDigest::of("kwapi_made_up");
+        for _ in 0..10 {
+            let found = cache.find(CredentialRef::PlainApiKey(&made_up), 0).await.unwrap();
+            assert!(found.key.is_none());
+        }
+        assert_eq!(cache.loads(), 2, "one read each, then memory");
+        // Rolled with no overlap: the cached value is dropped with the change.
+        store.rotate_secret(&actor, owner, key.id, 0).await.unwrap();
+        let found = cache.find(CredentialRef::PlainApiKey(&digest), 0).await.unwrap();
+        assert!(found.key.is_none(), "a rolled key stayed in memory");
     }
 }
