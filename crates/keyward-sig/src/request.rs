@@ -194,7 +194,8 @@ pub(crate) enum CredentialField {
     SignatureInput,
     Signature,
     ContentDigest,
-    /// The API-key header, whose name is configured ([`crate::ApiKeyHeader`]).
+    /// The API-key header, whose name is configured ([`crate::api_key::ApiKeyHeader`]; its
+    /// default name below).
     ApiKey,
 }
 
