@@ -252,10 +252,10 @@ await step('2. create key "Browser test" (activities:read, activities:write) in 
   await dialog.waitFor({ state: 'visible' });
   assert.equal(await dialog.evaluate((d) => d.open && d.matches(':modal')), true, 'the dialog is modal');
   // Only the permissions the signed-in user may grant are offered; admin holds *, so it may
-  // grant * and each of keyward's six.
+  // grant * and each of keyward's seven.
   const offered = await dialog.locator('input[type=checkbox]').evaluateAll((boxes) => boxes.map((b) => b.value));
   assert.deepEqual(offered, ['*', 'activities:read', 'activities:write', 'keys:manage', 'keys:reveal',
-    'users:manage', 'audit:read'], 'admin is offered * and the six permissions');
+    'users:manage', 'audit:read', 'keys:verify'], 'admin is offered * and the seven permissions');
   await dialog.getByLabel('Application name').fill(KEY_NAME);
   await dialog.getByTestId('permission-activities:read').check();
   await dialog.getByTestId('permission-activities:write').check();

@@ -49,6 +49,9 @@ pub enum Action {
     ManageUsers,
     /// Create, list, disable or enable a reseller's domains: reseller credentials.
     ProvisionDomains,
+    /// Ask whether a key or access token of the domain is valid (`POST /api/keys/verify`):
+    /// `keys:verify`.
+    VerifyKeys,
 }
 
 impl Action {
@@ -59,6 +62,7 @@ impl Action {
             Action::RevealKey => Some("keys:reveal"),
             Action::ManageUsers => Some("users:manage"),
             Action::ProvisionDomains => None,
+            Action::VerifyKeys => Some("keys:verify"),
         }
     }
 }

@@ -158,6 +158,35 @@ pub enum ClientError {
     /// [`Client::verify_responses`]).
     #[error("response signature: {0}")]
     ResponseSignature(String),
+    /// The server refused the request itself (not the key it was asked about): the answer's
+    /// status and error message.
+    #[error("refused ({0}): {1}")]
+    Refused(u16, String),
+}
+
+/// What `POST /api/keys/verify` says of a key ([`Client::verify_key`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct Verification {
+    /// Whether the key is valid and holds every permission asked for.
+    pub valid: bool,
+    /// Why not: the error code a request with the key would get.
+    pub code: Option<u16>,
+    /// Why not, in words.
+    pub message: Option<String>,
+    /// The permissions asked for that it lacks.
+    pub missing: Option<Vec<String>>,
+    /// The key's id.
+    pub key_id: Option<i64>,
+    /// The key's application name.
+    pub application: Option<String>,
+    /// The user an access token speaks for.
+    pub user_id: Option<i64>,
+    /// The permissions it holds.
+    pub permissions: Option<Vec<String>>,
+    /// When it stops being valid, epoch ms.
+    pub expires_at_ms: Option<i64>,
+    /// Its credits left, when it has a quota.
+    pub credits_remaining: Option<i64>,
 }
 
 /// A response: status, headers, body.
@@ -433,6 +462,26 @@ impl Client {
             _ => None,
         };
         Ok(Response { status, headers, body, signature })
+    }
+
+    /// Asks the server whether `key` (a plain API key, `kwapi_...`, or an access token an
+    /// application was sent) is valid and holds `permissions`; this client's credentials need
+    /// `keys:verify`. The verification counts against the key's rate limits and credits.
+    pub async fn verify_key(
+        &self,
+        key: &str,
+        permissions: &[&str],
+    ) -> Result<Verification, ClientError> {
+        let body = serde_json::json!({ "data": { "key": key, "permissions": permissions } });
+        let body = body.to_string().into_bytes();
+        let response = self.send(http::Method::POST, "/api/keys/verify", Some(body)).await?;
+        let json = response.json().unwrap_or_default();
+        if !response.status.is_success() {
+            let message = json["error"]["message"].as_str().unwrap_or("no error message");
+            return Err(ClientError::Refused(response.status.as_u16(), message.to_owned()));
+        }
+        serde_json::from_value(json["data"].clone())
+            .map_err(|error| ClientError::Refused(response.status.as_u16(), error.to_string()))
     }
 
     /// Logs in with a user's name and password, or a key's token and secret, at `base`; returns

@@ -180,6 +180,9 @@ pub struct Shared {
     pub gateway: Gateway,
     /// The proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// The pipeline `POST /api/keys/verify` checks a value with: the api group's, for a value
+    /// presented as a bearer token (an access token or a plain API key).
+    pub verification: AuthSettings,
     /// The settings.
     pub settings: Settings,
 }
@@ -278,8 +281,17 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .merge(routes::forward_auth(&gateway));
     let throttle = LoginThrottle::new(settings.login);
     let uses = cache.uses().clone();
-    let shared =
-        Shared { store, cache, throttle, gateway: gateway.clone(), trusted_proxies, settings };
+    let verification = group("api", &[Scheme::Bearer, Scheme::ApiKey], ConsoleSessions::Refused);
+    let gateway_handle = gateway.clone();
+    let shared = Shared {
+        store,
+        cache,
+        throttle,
+        gateway: gateway_handle,
+        trusted_proxies,
+        verification,
+        settings,
+    };
     let app = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
     Application { app, gateway, uses, metrics }
 }
@@ -309,10 +321,12 @@ pub fn app_unauthenticated(store: Store, settings: Settings, principal: auth::Pr
         trusted_proxies: TrustedProxies::default(),
         expiry_warning_ms: settings.key_expiry_warning_ms,
     };
+    let verification = auth.clone();
     let gateway = gateway(&settings, auth, keyward_store::system_clock());
     let metrics = Arc::new(metrics::Metrics::new(cache.meters(), None));
     let trusted_proxies = TrustedProxies::default();
-    let shared = Shared { store, cache, throttle, gateway, trusted_proxies, settings };
+    let shared =
+        Shared { store, cache, throttle, gateway, trusted_proxies, verification, settings };
     finish(routes, AppState(Arc::new(shared)), metrics, None)
 }
 

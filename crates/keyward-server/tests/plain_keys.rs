@@ -191,3 +191,155 @@ async fn the_gateway_takes_plain_keys_in_the_configured_header_and_removes_them(
     let (status, body) = get_with(&server, "x-api-key", &key, "/orders/7").await;
     assert_eq!(status, 401, "{body}");
 }
+
+/// `POST /api/keys/verify` as `caller`, asking about `key` with `permissions`.
+async fn verify(server: &TestServer, caller: &str, body: Value) -> (u16, Value) {
+    server.bearer(caller, "POST", "/api/keys/verify", Some(json!({ "data": body }))).await
+}
+
+/// A new key of the admin's from `body` (its type, limits and policy): `(id, key)`.
+async fn created(server: &TestServer, body: Value) -> (i64, String) {
+    let (status, answer) = server
+        .bearer(&server.admin_token, "POST", "/api/admin/keys", Some(json!({ "data": body })))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    (
+        answer["data"]["id"].as_i64().unwrap(),
+        answer["data"]["key"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_verify_api_answers_each_outcome_and_counts_as_a_request_would() {
+    let clock = ManualClock::now();
+    let server = TestServer::builder("verify-api").clock(&clock).start().await.unwrap();
+    let (_, verifier) = server.user("verifier", &["keys:verify"]).await;
+    let (_, bystander) = server.user("bystander", &["activities:read"]).await;
+    let (id, key) = plain_key(&server, &["activities:read"]).await;
+
+    // Valid, with what the key may do; and through keyward-client.
+    let (status, answer) =
+        verify(&server, &verifier, json!({"key": key, "permissions": ["activities:read"]})).await;
+    assert_eq!(status, 200, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["valid"], true, "{answer}");
+    assert_eq!((&data["key_id"], &data["application"]), (&json!(id), &json!("Plain")));
+    assert_eq!(
+        (&data["scheme"], &data["permissions"]),
+        (&json!("api-key"), &json!(["activities:read"]))
+    );
+    let client =
+        keyward_client::Client::new(&server.base, keyward_client::Auth::Bearer(verifier.clone()))
+            .unwrap();
+    let verified = client.verify_key(&key, &["activities:read"]).await.unwrap();
+    assert!(verified.valid && verified.key_id == Some(id), "{verified:?}");
+
+    // A permission missing, named.
+    let (_, answer) =
+        verify(&server, &verifier, json!({"key": key, "permissions": ["activities:write"]})).await;
+    assert_eq!(
+        (&answer["data"]["valid"], &answer["data"]["code"]),
+        (&json!(false), &json!(20)),
+        "{answer}"
+    );
+    assert_eq!(answer["data"]["missing"], json!(["activities:write"]));
+
+    // Unknown, malformed, not a header value, revoked: the codes a request would get.
+    let made_up = keyward_sig::token::CredentialKind::PlainApiKey.mint(&[2; 30]);
+    for (value, code) in [(made_up.as_str(), 13), ("kwapi_short", 11), ("line\nbreak", 11)] {
+        let (status, answer) = verify(&server, &verifier, json!({"key": value})).await;
+        assert_eq!((status, &answer["data"]["code"]), (200, &json!(code)), "{value:?}: {answer}");
+        assert_eq!(answer["data"]["valid"], false);
+    }
+    let (revoked, revoked_key) = plain_key(&server, &["activities:read"]).await;
+    server.bearer(&server.admin_token, "DELETE", &format!("/api/admin/keys/{revoked}"), None).await;
+    assert_eq!(verify(&server, &verifier, json!({"key": revoked_key})).await.1["data"]["code"], 13);
+
+    // An access token too: a user's.
+    let (_, answer) = verify(&server, &verifier, json!({"key": bystander})).await;
+    assert_eq!(
+        (&answer["data"]["valid"], &answer["data"]["scheme"]),
+        (&json!(true), &json!("bearer")),
+        "{answer}"
+    );
+    assert!(answer["data"]["user_id"].is_i64(), "{answer}");
+
+    // Rate limits and credits count a verification as a request: two per minute, then code 27;
+    // one credit, then code 28.
+    let (_, limited) = created(&server, json!({"name": "Limited", "type": "api-key", "rate_limit": {"requests": 2, "window_seconds": 60}})).await;
+    let answers: Vec<Value> = futures_util::future::join_all(
+        (0..3).map(|_| verify(&server, &verifier, json!({"key": limited}))),
+    )
+    .await
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect();
+    let codes: Vec<&Value> = answers.iter().map(|a| &a["data"]["code"]).collect();
+    assert_eq!(codes.iter().filter(|c| c.is_null()).count(), 2, "{answers:?}");
+    assert!(codes.contains(&&json!(27)), "{answers:?}");
+    assert!(answers.iter().all(|a| a["data"]["rate_limit"]["limit"] == 2), "{answers:?}");
+    let (_, metered) = created(
+        &server,
+        json!({"name": "Metered", "type": "api-key", "credits": {"remaining": 1}}),
+    )
+    .await;
+    let first = verify(&server, &verifier, json!({"key": metered})).await.1;
+    assert_eq!(
+        (&first["data"]["valid"], &first["data"]["credits_remaining"]),
+        (&json!(true), &json!(0)),
+        "{first}"
+    );
+    assert_eq!(verify(&server, &verifier, json!({"key": metered})).await.1["data"]["code"], 28);
+
+    // A key's policy: networks need the client's address; expiry.
+    let soon = clock.ms() + 60_000;
+    let (_, bound) = created(&server, json!({"name": "Bound", "type": "api-key", "allowed_networks": ["10.0.0.0/8"], "expires_at_ms": soon})).await;
+    assert_eq!(verify(&server, &verifier, json!({"key": bound})).await.1["data"]["code"], 44);
+    let inside =
+        verify(&server, &verifier, json!({"key": bound, "client_address": "10.1.2.3"})).await.1;
+    assert_eq!(
+        (&inside["data"]["valid"], &inside["data"]["expires_at_ms"]),
+        (&json!(true), &json!(soon)),
+        "{inside}"
+    );
+    clock.advance(61_000);
+    let late =
+        verify(&server, &verifier, json!({"key": bound, "client_address": "10.1.2.3"})).await.1;
+    assert_eq!(late["data"]["code"], 29, "{late}");
+
+    // Another domain's key is unknown here, and nothing is counted against it.
+    let operator = keyward_store::Actor::operator("verify", "operator");
+    let reseller = server.store.create_reseller(&operator, "elsewhere").await.unwrap();
+    let other = server.store.create_domain(&operator, &reseller, "other").await.unwrap();
+    let credits = keyward_store::Credits { remaining: 1, refill: None };
+    let new = keyward_store::NewApiKey {
+        plain: true,
+        limits: keyward_store::KeyLimits { rate_limit: None, credits: Some(credits) },
+        ..keyward_store::NewApiKey::new(
+            keyward_store::KeyOwner::Domain(other.id),
+            "Theirs".into(),
+            keyward_store::Permissions::default(),
+        )
+    };
+    let (theirs, their_key) = server.store.create_api_key(&operator, &new).await.unwrap();
+    let their_key = their_key.unwrap().0;
+    for _ in 0..3 {
+        assert_eq!(
+            verify(&server, &verifier, json!({"key": their_key})).await.1["data"]["code"],
+            13
+        );
+    }
+    let owner = keyward_store::KeyOwner::Domain(other.id);
+    let untouched = server.store.api_key(owner, theirs.id).await.unwrap();
+    assert_eq!(
+        untouched.credits.map(|c| c.remaining),
+        Some(1),
+        "another domain's credits were spent"
+    );
+
+    // Without keys:verify, the caller is refused; an unknown field too.
+    let (status, answer) = verify(&server, &bystander, json!({"key": key})).await;
+    assert_eq!((status, &answer["error"]["code"]), (403, &json!(20)), "{answer}");
+    let (status, _) = verify(&server, &verifier, json!({"key": key, "permission": ["x"]})).await;
+    assert_eq!(status, 422);
+}

@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/logout", &["post"]),
     ("/api/me", &["get"]),
     ("/api/me/password", &["post"]),
+    ("/api/keys/verify", &["post"]),
     ("/api/activities", &["get", "post"]),
     ("/api/activities/{id}", &["get", "put", "delete"]),
     ("/api/activities/{id}/history", &["get"]),

@@ -22,19 +22,20 @@ use std::sync::{LazyLock, RwLock};
 use serde::Serialize;
 
 /// The permissions keyward itself defines.
-pub const ALL_PERMISSIONS: [&str; 6] = [
+pub const ALL_PERMISSIONS: [&str; 7] = [
     "activities:read",
     "activities:write",
     "keys:manage",
     "keys:reveal",
     "users:manage",
     "audit:read",
+    "keys:verify",
 ];
 
 /// The name that stands for every permission, including those declared later.
 pub const EVERY_PERMISSION: &str = "*";
 
-/// The most permissions a process knows (keyward's six included).
+/// The most permissions a process knows (keyward's seven included).
 pub const MAX_PERMISSIONS: usize = 127;
 
 /// The bit of `*`.

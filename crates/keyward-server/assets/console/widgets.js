@@ -103,7 +103,8 @@ var PERMISSION_HELP = {
   'keys:manage': 'Create, rename, regenerate, rotate and revoke API keys, and change their permissions',
   'keys:reveal': 'Reveal the secret of an existing API key',
   'users:manage': 'Create users, change their permissions, enable and disable them',
-  'audit:read': 'Read the audit log'
+  'audit:read': 'Read the audit log',
+  'keys:verify': 'Ask whether another application’s key is valid (POST /api/keys/verify)'
 };
 
 // Checkboxes for the permissions the signed-in user holds (a user cannot grant more).

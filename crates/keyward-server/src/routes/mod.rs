@@ -16,6 +16,7 @@ pub(crate) mod probio;
 pub(crate) mod quotas;
 pub(crate) mod session;
 pub(crate) mod users;
+pub(crate) mod verify;
 
 use std::net::SocketAddr;
 
@@ -107,6 +108,7 @@ fn api() -> Group {
         .routes(routes!(activities::list, activities::create))
         .routes(routes!(activities::show, activities::update, activities::delete))
         .routes(routes!(activities::history))
+        .routes(routes!(verify::verify))
 }
 
 /// A domain's API keys and users, as administration and domain provisioning both manage them.
