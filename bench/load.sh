@@ -2,7 +2,7 @@
 # Load benchmark: keyward verifying each scheme on a known key, beside the very same router
 # with authentication switched off, driven by the same load generator (wrk) in one run.
 # Reports requests/s as a ratio and the latency authentication adds at p50 and p99; then a cold
-# key (first request after start) and logins (argon2id).
+# key (first request after start), logins (argon2id) and the verify API (a plain key).
 #
 #   bench/load.sh                 # 3 rounds of 10 s per run, 16 connections
 #   DURATION=30 ROUNDS=5 CONNECTIONS=64 bench/load.sh
@@ -100,3 +100,14 @@ awk -v a="$first" -v b="$second" 'BEGIN { printf "\ncold key (header-hmac, curl)
 printf '%s\n' "$COLD_URL/api/login" > "$WORK/login.req"
 read -r login_rps login_p50 login_p99 < <(CONNECTIONS=2 run "$WORK/login.req" -s bench/login.lua)
 echo "login (argon2id, 2 connections): $login_rps req/s, p50 $((login_p50 / 1000)) ms, p99 $((login_p99 / 1000)) ms"
+
+# The verify API: an application asking about a plain key, beside a GET /api/me with the same
+# caller (both pass the caller's bearer token through the pipeline; verify runs it again for
+# the key asked about, and counts the key's use).
+bearer=$(field cold bearer)
+printf '%s\n' "$COLD_URL/api/keys/verify" "Authorization: Bearer $bearer" > "$WORK/verify.req"
+printf '%s\n' "$COLD_URL/api/me" "Authorization: Bearer $bearer" > "$WORK/me.req"
+read -r me_rps _ me_p99 < <(run "$WORK/me.req")
+read -r verify_rps verify_p50 verify_p99 < <(KEYWARD_VERIFY_KEY=$(field cold plain) run "$WORK/verify.req" -s bench/verify.lua)
+awk -v v="$verify_rps" -v m="$me_rps" -v p50="$verify_p50" -v p99="$verify_p99" -v mp99="$me_p99" 'BEGIN {
+    printf "verify API (a plain key, bearer caller): %d req/s, p50 %d µs, p99 %d µs; GET /api/me %d req/s (ratio %.3f), p99 %d µs\n", v, p50, p99, m, v / m, mp99 }'
