@@ -30,7 +30,7 @@ use moka::sync::Cache;
 use tokio::sync::OnceCell;
 
 use crate::metrics::Meters;
-use crate::usage::UseRecorder;
+use crate::usage::{UsageRecorder, UsageRetention};
 
 /// A key as the verifier needs it.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub struct CachedKey {
 /// every request read the database.
 const RELOAD_AFTER_MS: i64 = 10_000;
 
-/// How often a key's use is noted, at most (the notes are written in batches, [`UseRecorder`]).
+/// How often a key's use is noted, at most (the notes are written in batches, [`UsageRecorder`]).
 const USE_RECORD_INTERVAL_MS: i64 = 1_000;
 
 impl CachedKey {
@@ -144,8 +144,11 @@ pub struct CacheSettings {
     pub time_to_live: Duration,
     /// How long an unknown identifier stays unknown.
     pub negative_time_to_live: Duration,
-    /// How often the keys' last uses noted on this node are written, in one transaction.
+    /// How often the keys' last uses and usage counts noted on this node are written, in one
+    /// transaction.
     pub use_flush_interval: Duration,
+    /// How long keys' usage is kept, by resolution.
+    pub usage_retention: UsageRetention,
 }
 
 impl Default for CacheSettings {
@@ -156,6 +159,7 @@ impl Default for CacheSettings {
             time_to_live: Duration::from_secs(300),
             negative_time_to_live: Duration::from_secs(30),
             use_flush_interval: Duration::from_secs(5),
+            usage_retention: UsageRetention::default(),
         }
     }
 }
@@ -261,8 +265,8 @@ pub struct CredentialCache {
     in_flight: Arc<Mutex<HashMap<Loading, InFlight>>>,
     /// Reads from the store so far.
     loads: Arc<AtomicU64>,
-    /// Keys' last uses, written in batches.
-    uses: UseRecorder,
+    /// Keys' last uses and usage counts, written in batches.
+    usage: UsageRecorder,
     /// Hits, loads and the pipeline's other counts.
     meters: Meters,
 }
@@ -290,7 +294,11 @@ impl CredentialCache {
             generation: Arc::new(AtomicU64::new(0)),
             in_flight: Arc::new(Mutex::new(HashMap::new())),
             loads: Arc::new(AtomicU64::new(0)),
-            uses: UseRecorder::new(store.clone(), settings.use_flush_interval),
+            usage: UsageRecorder::new(
+                store.clone(),
+                settings.use_flush_interval,
+                settings.usage_retention,
+            ),
             meters: Meters::default(),
         };
         let listener = cache.clone();
@@ -483,7 +491,7 @@ impl CredentialCache {
     }
 
     /// Notes a verified key's use at `now_ms`, at most once a second per key, without a
-    /// write: the notes are written in batches ([`CredentialCache::uses`]).
+    /// write: the notes are written in batches ([`CredentialCache::usage`]).
     pub fn record_use(&self, key: &CachedKey, now_ms: i64) {
         let last = key.last_recorded_use_ms.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < USE_RECORD_INTERVAL_MS {
@@ -495,13 +503,14 @@ impl CredentialCache {
             .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
-            self.uses.note(key.key.id, now_ms);
+            self.usage.note(key.key.id, now_ms);
         }
     }
 
-    /// The recorder of keys' last uses: flush it before stopping, so no use is lost.
-    pub fn uses(&self) -> &UseRecorder {
-        &self.uses
+    /// The recorder of keys' last uses and usage counts: flush it before stopping, so nothing
+    /// noted is lost.
+    pub fn usage(&self) -> &UsageRecorder {
+        &self.usage
     }
 
     /// Drops what depends on `change` (called by the store after every change).

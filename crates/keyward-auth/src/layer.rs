@@ -12,7 +12,8 @@ use futures_util::future::BoxFuture;
 use keyward_store::Clock;
 use tower::{Layer, Service, ServiceExt};
 
-use crate::pipeline::{AuthSettings, authenticate};
+use crate::error::ErrorCode;
+use crate::pipeline::{Admitted, AuthSettings, authenticate};
 
 /// Verifies every request; see the crate docs.
 #[derive(Clone)]
@@ -67,9 +68,15 @@ where
             // The answer carries the scheme, for metrics, and the rate limits' headers.
             match authenticate(&settings, request, now_ms).await {
                 Ok((mut request, admitted)) => {
-                    request.extensions_mut().insert(admitted.principal);
+                    let Admitted { principal, tags, mut usage } = admitted;
+                    request.extensions_mut().insert(principal);
                     let mut response = inner.oneshot(request).await?;
-                    admitted.tags.on(&mut response);
+                    tags.on(&mut response);
+                    // A handler's refusal for a missing permission is the key's refusal too.
+                    let code = response.extensions().get::<ErrorCode>().copied();
+                    if let (Some(usage), Some(ErrorCode::PermissionDenied)) = (&mut usage, code) {
+                        usage.refuse(ErrorCode::PermissionDenied);
+                    }
                     Ok(response)
                 }
                 Err(refusal) => Ok(refusal.into_response()),

@@ -47,4 +47,4 @@ pub use principal::{Identity, Principal, RequestId};
 pub use rate_limit::{Allowance, Limit, Limited, PolicyName, RateLimiter, RouteLimit};
 pub use redis::{Redis, RedisFailure, RedisMeters};
 pub use replay::{ReplayGuard, ReplayMode, Reuse};
-pub use usage::UseRecorder;
+pub use usage::{Counted, UsageRecorder, UsageRetention};

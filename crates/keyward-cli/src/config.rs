@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Command};
-use keyward_server::auth::{RedisFailure, ReplayMode};
+use keyward_server::auth::{CacheSettings, RedisFailure, ReplayMode, UsageRetention};
 use keyward_server::gateway::{
     BodyForwarding, ForwardAuthProxy, ForwardAuthSettings, IdentityHeaders, RouteConfig, Routes,
     Unrouted,
@@ -205,6 +205,13 @@ pub struct ServeArgs {
     /// How many days before a key expires its answers carry Keyward-Key-Expires [default: 7].
     #[arg(long, env = "KEYWARD_KEY_EXPIRY_WARNING_DAYS", value_name = "DAYS")]
     key_expiry_warning_days: Option<i64>,
+    /// Days keys' usage is kept by the minute [default: 7].
+    #[arg(long, env = "KEYWARD_USAGE_MINUTE_DAYS", value_name = "DAYS")]
+    usage_minute_days: Option<u64>,
+    /// Days keys' usage is kept by the hour, at least as long as by the minute; by the day it
+    /// is kept for good [default: 90].
+    #[arg(long, env = "KEYWARD_USAGE_HOUR_DAYS", value_name = "DAYS")]
+    usage_hour_days: Option<u64>,
     /// Redis, for what every node must share (`redis://host:6379/0`): the replay memory
     /// [default: none; each node remembers alone].
     #[arg(long, env = "KEYWARD_REDIS_URL", value_name = "URL")]
@@ -424,6 +431,10 @@ impl ServeArgs {
             metrics_permission: self.metrics_permission()?,
             trusted_proxies: self.trusted_proxies()?,
             key_expiry_warning_ms: self.key_expiry_warning_ms(defaults.key_expiry_warning_ms)?,
+            cache: CacheSettings {
+                usage_retention: self.usage_retention(defaults.cache.usage_retention)?,
+                ..defaults.cache
+            },
             token_ttl_ms,
             rotation_overlap_ms,
             ..defaults
@@ -502,6 +513,24 @@ impl ServeArgs {
             api: group(&self.api_schemes, defaults.api, "API"),
             admin: group(&self.admin_schemes, defaults.admin, "/api/admin"),
             provisioning: group(&self.provisioning_schemes, defaults.provisioning, "/probio"),
+        })
+    }
+
+    /// How long keys' usage is kept, by the minute and by the hour.
+    fn usage_retention(&self, defaults: UsageRetention) -> anyhow::Result<UsageRetention> {
+        const DAY: u64 = 86_400;
+        let days = |kept: Duration| kept.as_secs() / DAY;
+        let minutes = self.usage_minute_days.unwrap_or(days(defaults.minutes));
+        let hours = self.usage_hour_days.unwrap_or(days(defaults.hours).max(minutes));
+        if !(1..=3650).contains(&minutes) || !(1..=3650).contains(&hours) {
+            bail!("usage is kept 1 to 3650 days, not {minutes} (by the minute) or {hours} (by the hour)");
+        }
+        if hours < minutes {
+            bail!("usage is kept by the hour ({hours} days) at least as long as by the minute ({minutes} days)");
+        }
+        Ok(UsageRetention {
+            minutes: Duration::from_secs(minutes * DAY),
+            hours: Duration::from_secs(hours * DAY),
         })
     }
 

@@ -187,8 +187,8 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             redact(&config.database_url)
         );
         keyward_server::serve_on(workers, listener, app.app, capacity, tls, shutdown).await?;
-        if let Err(error) = app.uses.flush().await {
-            say!("could not record keys' last use: {error}");
+        if let Err(error) = app.usage.flush().await {
+            say!("could not record keys' usage: {error}");
         }
         store.close().await;
         say!("stopped");

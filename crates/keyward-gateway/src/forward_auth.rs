@@ -258,7 +258,7 @@ impl Gateway {
             Some((_, served)) => &served.auth,
             None => &self.0.unrouted,
         };
-        let (_, Admitted { principal, tags }) =
+        let (_, Admitted { principal, tags, .. }) =
             self.admit(auth, route, &method, original).await.map_err(|refused| refused.error)?;
         Ok(Decided { principal: Some(principal), query, tags })
     }

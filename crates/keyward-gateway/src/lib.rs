@@ -191,9 +191,12 @@ impl Gateway {
         if method != request.method() {
             request.extensions_mut().insert(AuthorizedMethod(method.clone()));
         }
-        let (request, admitted) = authenticate(auth, request, self.now_ms()).await?;
+        let (request, mut admitted) = authenticate(auth, request, self.now_ms()).await?;
         if let Some(route) = route {
             if let Err(error) = permitted(&admitted.principal, route.required(method), method) {
+                if let Some(usage) = &mut admitted.usage {
+                    usage.refuse(error.code);
+                }
                 return Err(Refused { error, tags: admitted.tags });
             }
         }

@@ -185,7 +185,7 @@ impl Gateway {
                 }
                 self.forwarded_certificate(peer.map(|peer| peer.ip()), &mut request)
                     .map_err(IntoResponse::into_response)?;
-                let (authenticated, Admitted { principal, tags }) = self
+                let (authenticated, Admitted { principal, tags, .. }) = self
                     .admit(&served.auth, Some(route), &method, request)
                     .await
                     .map_err(Refused::into_response)?;

@@ -213,8 +213,8 @@ pub struct Application {
     pub app: App,
     /// The gateway it forwards to.
     pub gateway: Gateway,
-    /// Keys' last uses noted and not yet written: flush after serving, so none is lost.
-    pub uses: keyward_auth::UseRecorder,
+    /// Keys' last uses and usage counts not yet written: flush after serving, so none is lost.
+    pub usage: keyward_auth::UsageRecorder,
     /// What the application counts, to serve on `--metrics-listen`.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -280,7 +280,7 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         .route("/api/openapi.json", openapi::document(&reference))
         .merge(routes::forward_auth(&gateway));
     let throttle = LoginThrottle::new(settings.login);
-    let uses = cache.uses().clone();
+    let usage = cache.usage().clone();
     let verification = group("api", &[Scheme::Bearer, Scheme::ApiKey], ConsoleSessions::Refused);
     let gateway_handle = gateway.clone();
     let shared = Shared {
@@ -293,7 +293,7 @@ pub fn application(store: Store, settings: Settings, clock: Clock) -> Applicatio
         settings,
     };
     let app = finish(routes, AppState(Arc::new(shared)), metrics.clone(), signing);
-    Application { app, gateway, uses, metrics }
+    Application { app, gateway, usage, metrics }
 }
 
 /// The very same application with authentication switched off: every protected route sees

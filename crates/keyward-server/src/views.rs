@@ -382,3 +382,68 @@ pub struct ReadyView {
     /// `SQLite` or `PostgreSQL`.
     pub database: &'static str,
 }
+
+/// Requests counted, accepted and refused, with the refusals by error code and everything by
+/// route.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TallyView {
+    /// Requests let through.
+    pub accepted: u64,
+    /// Requests refused, whatever the code.
+    pub refused: u64,
+    /// The refused requests by error code (`{"12": 3}`).
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
+    pub by_code: std::collections::BTreeMap<u16, u64>,
+    /// Requests by route: `api`, `admin`, `provisioning`, `forward-auth`, or a gateway route's
+    /// name.
+    pub by_route: std::collections::BTreeMap<String, RouteTallyView>,
+}
+
+/// A route's requests, accepted and refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RouteTallyView {
+    /// Requests let through.
+    pub accepted: u64,
+    /// Requests refused.
+    pub refused: u64,
+}
+
+/// One bucket of usage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UsageBucketView {
+    /// The bucket's start, epoch ms.
+    pub start_ms: i64,
+    /// What was counted in it.
+    #[serde(flatten)]
+    pub tally: TallyView,
+}
+
+/// A key's usage over a window, among a domain's busiest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct KeyUsageView {
+    /// The key.
+    pub key_id: i64,
+    /// Its name.
+    pub name: String,
+    /// What was counted.
+    #[serde(flatten)]
+    pub tally: TallyView,
+}
+
+/// A domain's usage over a window: its totals, bucket by bucket, and its busiest keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DomainUsageView {
+    /// The window's start (the first bucket's), epoch ms.
+    pub since_ms: i64,
+    /// The window's end (exclusive), epoch ms.
+    pub until_ms: i64,
+    /// `minute`, `hour` or `day`.
+    pub bucket: &'static str,
+    /// The whole window's totals.
+    #[serde(flatten)]
+    pub tally: TallyView,
+    /// Every bucket of the window, oldest first (empty buckets too).
+    pub series: Vec<UsageBucketView>,
+    /// The keys with the most requests in the window, busiest first.
+    pub keys: Vec<KeyUsageView>,
+}

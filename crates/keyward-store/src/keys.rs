@@ -645,22 +645,4 @@ impl Store {
         let key = effective_key(&row, now)?;
         Ok(Some(KeyCredentials { key, verification: KeyVerification::Plain }))
     }
-
-    /// Records keys' last uses, `(key id, epoch ms)`, in one transaction (best effort, not
-    /// audited: it changes nothing a client set). A use older than the one recorded is ignored.
-    pub async fn record_key_uses(&self, uses: &[(i64, i64)]) -> Result<(), StoreError> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write_transaction().await?;
-        for &(id, at_ms) in uses {
-            sqlx::query("UPDATE api_keys SET last_used_at_ms = $1 WHERE id = $2 AND (last_used_at_ms IS NULL OR last_used_at_ms < $1)")
-                .bind(at_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
 }

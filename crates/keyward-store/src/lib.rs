@@ -40,6 +40,7 @@ mod permissions;
 mod policy;
 mod seal;
 mod tokens;
+mod usage;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub use policy::{
 };
 pub use seal::MasterKey;
 pub use tokens::TokenOwner;
+pub use usage::{UsageBucket, UsageCount, UsageRow};
 
 /// The database behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +133,7 @@ impl Backend {
                     include_str!("../migrations/sqlite/0007_certificate_keys.sql"),
                 ),
                 (8, "plain api keys", include_str!("../migrations/sqlite/0008_plain_api_keys.sql")),
+                (9, "key usage", include_str!("../migrations/sqlite/0009_key_usage.sql")),
             ],
             Backend::Postgres => vec![
                 (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -165,6 +168,7 @@ impl Backend {
                     "plain api keys",
                     include_str!("../migrations/postgres/0008_plain_api_keys.sql"),
                 ),
+                (9, "key usage", include_str!("../migrations/postgres/0009_key_usage.sql")),
             ],
         };
         Migrator::with_migrations(

@@ -86,7 +86,7 @@ async fn every_change_that_affects_verification_is_heard_by_another_node() {
     let (key, _) = here.create_api_key(&by, &new).await.unwrap();
 
     // A key's last use is no change to its credentials: nothing is heard before the rename.
-    here.record_key_uses(&[(key.id, 1)]).await.unwrap();
+    here.record_usage(&[(key.id, 1)], &[]).await.unwrap();
     here.rename_api_key(&by, owner, key.id, "Renamed").await.unwrap();
     assert_eq!(heard_there.until(Invalidation::Key(key.id)).await, [Invalidation::Key(key.id)]);
 

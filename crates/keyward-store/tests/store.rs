@@ -341,7 +341,7 @@ async fn concurrent_writers_wait_their_turn_instead_of_failing() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 if i % 2 == 0 {
-                    store.record_key_uses(&[(key.id, i)]).await.map(|_| ())
+                    store.record_usage(&[(key.id, i)], &[]).await.map(|_| ())
                 } else {
                     let actor = actor(&format!("c{i}"), admin.domain_id, admin.id);
                     store

@@ -41,6 +41,7 @@ use crate::policy::TrustedProxies;
 use crate::principal::{Identity, Principal};
 use crate::rate_limit::{Allowance, RateLimiter, RouteLimit};
 use crate::replay::ReplayGuard;
+use crate::usage::Counted;
 
 /// What the auth layer needs, built once at start-up.
 #[derive(Clone, Debug)]
@@ -93,6 +94,9 @@ pub struct Admitted {
     pub principal: Principal,
     /// What the answer carries, whatever it is.
     pub tags: AnswerTags,
+    /// The request's count in its key's usage, made when dropped: accepted, unless the
+    /// caller refuses it after all ([`Counted::refuse`]). None for a user's request.
+    pub usage: Option<Counted>,
 }
 
 /// What the answer to an authenticated request carries, whatever the answer: the scheme (for
@@ -176,25 +180,35 @@ impl Refusal {
 }
 
 /// Authenticates `request` at `now_ms`: the request (its body read if the scheme signs it) and
-/// who is calling, or the refusal; either way timed by scheme and a refusal logged, once.
+/// who is calling, or the refusal; either way timed by scheme, a refusal logged, and counted
+/// in the key's usage, once.
 pub async fn authenticate(
     settings: &AuthSettings,
     request: Request<Body>,
     now_ms: i64,
 ) -> Result<(Request<Body>, Admitted), Refusal> {
     let started = std::time::Instant::now();
-    let decided = phases(settings, request, now_ms).await;
+    let mut decided = phases(settings, request, now_ms).await;
     let scheme = match &decided {
         Ok((_, admitted)) => Some(admitted.principal.scheme),
         Err(refusal) => refusal.scheme,
     };
     settings.cache.meters().verified(scheme, started.elapsed().as_secs_f64());
-    match &decided {
+    let usage = settings.cache.usage();
+    match &mut decided {
         Ok((_, admitted)) => {
             let principal = &admitted.principal;
             tracing::debug!(target: "keyward::auth", granted = true, scheme = %principal.scheme, identity = ?principal.identity);
+            if let Identity::Key { id, .. } = principal.identity {
+                admitted.usage = Some(usage.admitted(id, &settings.route, now_ms));
+            }
         }
-        Err(refusal) => refusal.log(),
+        Err(refusal) => {
+            refusal.log();
+            if let Some(id) = refusal.key_id {
+                usage.count(id, &settings.route, Some(refusal.error.code), now_ms);
+            }
+        }
     }
     decided
 }
@@ -227,7 +241,8 @@ async fn phases(
     }
     let principal = principal(scheme, verified);
     let allowance = Some(allowance).filter(|allowance| !allowance.is_empty());
-    let admitted = Admitted { principal, tags: AnswerTags { scheme: Some(scheme), allowance } };
+    let tags = AnswerTags { scheme: Some(scheme), allowance };
+    let admitted = Admitted { principal, tags, usage: None };
     Ok((Request::from_parts(parts, body.unwrap_or_else(|| Body::from(bytes))), admitted))
 }
 

@@ -11,7 +11,8 @@
 // routing the address's hash to a page, and starting the console. The modules it imports:
 // state.js (the one state object), api.js (the fetch wrapper), dom.js (element helpers),
 // messages.js, page.js (the view area and the address), widgets.js (dialogs, permission
-// checkboxes, copy buttons), limits.js, keys.js, key.js, users.js and audit.js.
+// checkboxes, copy buttons), limits.js, keys.js, key.js, usage.js (the usage charts),
+// users.js and audit.js.
 
 import { ApiError, api, describe } from "./api.js";
 import { renderAudit } from "./audit.js";
@@ -21,6 +22,7 @@ import { renderKeys } from "./keys.js";
 import { clearError, clearOldNotice, notify, showError } from "./messages.js";
 import { parseHash, renderNotFound, showSignIn } from "./page.js";
 import { endSession, forgetSecret, has, nextGeneration, startSession, state } from "./state.js";
+import { renderUsage } from "./usage.js";
 import { renderUsers } from "./users.js";
 
 function startApp(session) {
@@ -98,6 +100,7 @@ function route(keepMessages) {
   var generation = nextGeneration();
   if (page === 'keys' && where.parts[1]) renderKey(generation, where.parts[1]);
   else if (page === 'keys') renderKeys(generation);
+  else if (page === 'usage') renderUsage(generation, where.query);
   else if (page === 'users') renderUsers(generation);
   else if (page === 'audit') renderAudit(generation, where.query);
   else renderNotFound(generation);

@@ -1,4 +1,4 @@
-// An API key's page: its details, the rename, permissions, limits and policy forms, its
+// An API key's page: its details, its usage, the rename, permissions, limits and policy forms, its
 // credentials (the token, and the secret shown once or revealed, or its public key), and the
 // regenerate, rotate and revoke actions.
 
@@ -12,6 +12,7 @@ import {
 import { clearError, clearNotice, notify, showError } from "./messages.js";
 import { denied, fail, loading, renderNotFound, setView } from "./page.js";
 import { forgetSecret, has, isCurrent, keepSecret, nextGeneration, state } from "./state.js";
+import { usagePanel } from "./usage.js";
 import { checkedPermissions, confirmDialog, copyButton, openDialog, permissionFieldset } from "./widgets.js";
 
 var DEFAULT_OVERLAP_SECONDS = 86400;
@@ -214,6 +215,7 @@ function showKey(generation, key, keepFocus) {
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/keys', 'data-testid': 'back-to-keys' }, '← All API keys')),
     h('h1', { 'data-testid': 'key-name' }, key.name),
     details,
+    usagePanel(key.id),
     active ? h('section', { class: 'panel', 'aria-labelledby': 'rename-title' },
       h('h2', { id: 'rename-title' }, 'Name'), renameForm) : null,
     active ? h('section', { class: 'panel', 'aria-labelledby': 'permissions-title' },

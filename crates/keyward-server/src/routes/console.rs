@@ -81,6 +81,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("messages.js", include_str!("../../assets/console/messages.js")),
     ("page.js", include_str!("../../assets/console/page.js")),
     ("state.js", include_str!("../../assets/console/state.js")),
+    ("usage.js", include_str!("../../assets/console/usage.js")),
     ("users.js", include_str!("../../assets/console/users.js")),
     ("widgets.js", include_str!("../../assets/console/widgets.js")),
 ];

@@ -31,7 +31,7 @@ use crate::views::{Data, KeyView, RevealedView};
 
 /// The caller's domain's keys, when the caller may perform `action` on a key holding
 /// `permissions` there.
-fn own_keys(
+pub(super) fn own_keys(
     principal: &Principal,
     action: Action,
     permissions: Permissions,

@@ -16,6 +16,7 @@ pub(crate) mod probio;
 pub(crate) mod quotas;
 pub(crate) mod session;
 pub(crate) mod users;
+pub(crate) mod usage;
 pub(crate) mod verify;
 
 use std::net::SocketAddr;
@@ -117,6 +118,8 @@ fn domain_accounts() -> Group {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::show, keys::update, keys::revoke))
         .routes(routes!(keys::rotate_secret))
+        .routes(routes!(usage::key_usage))
+        .routes(routes!(usage::domain_usage))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::show, users::update))
 }

@@ -211,7 +211,7 @@ fn refusal_view(refusal: Refusal) -> VerificationView {
 }
 
 fn admitted_view(
-    admitted: Admitted,
+    mut admitted: Admitted,
     found: Option<&Found>,
     required: Permissions,
 ) -> VerificationView {
@@ -246,6 +246,9 @@ fn admitted_view(
     }
     let missing = principal.permissions.missing_from(&required);
     if !missing.is_empty() {
+        if let Some(usage) = &mut admitted.usage {
+            usage.refuse(ErrorCode::PermissionDenied);
+        }
         view.valid = false;
         view.missing = Some(missing);
         view.code = Some(ErrorCode::PermissionDenied.number());
