@@ -797,13 +797,84 @@ await step('13. the Permissions form grants a key activities:write: its next sig
   return 'activities:write granted in the console, then a signed POST → 201';
 });
 
-await step('the keys page is readable on a narrow window (no horizontal scrolling)', async () => {
+await step('14. a key\'s page charts its requests, accepted and refused, by window; the Usage page shows the domain\'s traffic and busiest keys', async () => {
+  const created = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Charted', type: 'api-key', permissions: ['activities:read'] } });
+  assert.equal(created.status, 201, created.text);
+  const { id, key } = created.json.data;
+  for (let i = 0; i < 6; i++) {
+    const read = await fetch(`${BASE}/api/activities`, { headers: { 'X-API-Key': key } });
+    assert.equal(read.status, 200, await read.text());
+  }
+  for (let i = 0; i < 2; i++) {
+    const write = await fetch(`${BASE}/api/activities`, { method: 'POST', headers: { 'X-API-Key': key, 'Content-Type': 'application/json' }, body: ACTIVITY_BODY });
+    assert.equal(write.status, 403, await write.text());
+  }
+  // Nodes write their counts in batches, every few seconds.
+  const started = Date.now();
+  for (;;) {
+    const usage = await pageFetch('GET', `/console/api/admin/keys/${id}/usage`);
+    const counted = usage.json.data.reduce((n, b) => n + b.accepted + b.refused, 0);
+    if (counted === 8) break;
+    assert.ok(counted < 8 && Date.now() - started < 20000, `counted ${counted}: ${usage.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await page.goto(`${BASE}/console/#/keys/${id}`);
+  const panel = page.getByTestId('key-usage');
+  await panel.locator('[data-testid="usage-svg"]').waitFor();
+  assert.equal(await text('usage-accepted'), '6');
+  assert.equal(await text('usage-refused'), '2');
+  const bars = panel.getByTestId('usage-bar');
+  assert.equal(await bars.count(), 24, 'a bar per hour of the last 24');
+  const sums = await bars.evaluateAll((gs) => gs.reduce((n, g) => [n[0] + Number(g.getAttribute('data-accepted')), n[1] + Number(g.getAttribute('data-refused'))], [0, 0]));
+  assert.deepEqual(sums, [6, 2]);
+  assert.ok(await panel.locator('rect.usage-accepted').count() >= 1, 'accepted requests are drawn');
+  assert.ok(await panel.locator('rect.usage-refused').count() >= 1, 'refused requests are drawn');
+  const colours = await page.evaluate(() => {
+    const fill = (selector) => getComputedStyle(document.querySelector(selector)).fill;
+    const swatch = (selector) => getComputedStyle(document.querySelector(selector)).backgroundColor;
+    return { accepted: [fill('rect.usage-accepted'), swatch('.swatch-accepted')], refused: [fill('rect.usage-refused'), swatch('.swatch-refused')] };
+  });
+  assert.equal(colours.accepted[0], colours.accepted[1], 'the accepted bars are in the colour of their total');
+  assert.equal(colours.refused[0], colours.refused[1], 'the refused bars are in the colour of their total');
+  assert.notEqual(colours.accepted[0], colours.refused[0]);
+  assert.match(await panel.getByTestId('usage-codes').textContent(), /code 20 \(permission denied\)\s*2/);
+  assert.match(await panel.getByTestId('usage-routes').textContent(), /api\s*6 accepted, 2 refused/);
+  await shot('18-key-usage');
+  await panel.getByTestId('usage-window-hour').click();
+  await page.locator('[data-testid="key-usage"][data-window="hour"]').waitFor();
+  assert.equal(await panel.getByTestId('usage-bar').count(), 60, 'a bar per minute of the last hour');
+  assert.equal(await panel.getByTestId('usage-window-hour').getAttribute('aria-pressed'), 'true');
+  assert.equal(await text('usage-accepted'), '6');
+  await shot('19-key-usage-last-hour');
+  await page.getByTestId('nav-usage').click();
+  const domain = page.getByTestId('domain-usage');
+  await domain.waitFor();
+  const row = page.locator(`[data-testid="busiest-key"][data-key-id="${id}"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /Charted\s*6\s*2\s*code 20 \(permission denied\): 2/);
+  const accepted = Number((await text('usage-accepted')).replace(/\D/g, ''));
+  assert.ok(accepted >= 6, `the domain's total holds the key's: ${accepted}`);
+  await shot('20-usage-overview');
+  await domain.getByTestId('usage-window-month').click();
+  await page.waitForURL(/#\/usage\?window=month$/);
+  await page.locator('[data-testid="domain-usage"][data-window="month"]').waitFor();
+  assert.equal(await page.getByTestId('domain-usage').getByTestId('usage-bar').count(), 30, 'a bar per day of the last 30');
+  await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
+  return 'key page (24 hours, then the last hour) and the Usage page (24 hours, then 30 days)';
+});
+
+await step('the keys and Usage pages are readable on a narrow window (no horizontal scrolling)', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/console/#/keys`);
   await page.getByTestId('keys-table').waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the window`);
   await shot('13-keys-narrow');
+  await page.goto(`${BASE}/console/#/usage`);
+  await page.getByTestId('busiest-keys').waitFor();
+  const wider = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(wider <= 0, `the Usage page is ${wider}px wider than the window`);
+  await shot('21-usage-narrow');
   await page.setViewportSize({ width: 1280, height: 860 });
 });
 
