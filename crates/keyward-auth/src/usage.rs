@@ -71,7 +71,9 @@ impl Pending {
         let minute = UsageBucket::Minute.start(at_ms);
         let mut noted = self.noted();
         let outcomes = noted.counts.entry((key_id, minute)).or_default();
-        let same = |(r, c, _): &&mut (Arc<str>, u16, u64)| *c == code && **r == **route;
+        let same = |(r, c, _): &&mut (Arc<str>, u16, u64)| {
+            *c == code && (Arc::ptr_eq(r, route) || **r == **route)
+        };
         match outcomes.iter_mut().find(same) {
             Some((_, _, n)) => *n = n.saturating_add(requests),
             None => outcomes.push((route.clone(), code, requests)),

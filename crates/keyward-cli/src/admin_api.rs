@@ -89,6 +89,22 @@ enum KeysCommand {
     },
     /// Revoke a key for good.
     Revoke { id: i64 },
+    /// A key's requests, accepted and refused by error code and by route, per minute, hour or
+    /// day; without ID, the domain's totals, buckets and busiest keys.
+    Usage {
+        id: Option<i64>,
+        /// minute, hour or day (UTC) [default: hour].
+        #[arg(long, value_parser = ["minute", "hour", "day"])]
+        bucket: Option<String>,
+        /// How far back the window starts: 90m, 24h, 30d... [default: 60 minutes, 24 hours or
+        /// 30 days, by bucket].
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Only this route's requests: api, admin, provisioning, forward-auth or a gateway
+        /// route's name.
+        #[arg(long)]
+        route: Option<String>,
+    },
 }
 
 /// A key policy's flags, for `keyward keys policy`: each left out stays as it is.
@@ -323,6 +339,27 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
             }
             anyhow::ensure!(!data.is_empty(), "nothing to change: give --name or --permission");
             ("PATCH", format!("/api/admin/keys/{id}"), Some(json!({ "data": data })))
+        }
+        KeysCommand::Usage { id, bucket, since, route } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(bucket) = bucket {
+                query.append_pair("bucket", &bucket);
+            }
+            if let Some(since) = since {
+                let ago = humantime::parse_duration(&since).with_context(|| {
+                    format!("--since takes a duration like 90m, 24h or 30d, not {since:?}")
+                })?;
+                let ago = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+                let since_ms = keyward_client::now_ms().saturating_sub(ago);
+                query.append_pair("since_ms", &since_ms.to_string());
+            }
+            if let Some(route) = route {
+                query.append_pair("route", &route);
+            }
+            let resource = id.map_or("/api/admin/usage".to_owned(), |id| {
+                format!("/api/admin/keys/{id}/usage")
+            });
+            ("GET", format!("{resource}?{}", query.finish()), None)
         }
         KeysCommand::RegenerateToken { id } => {
             ("POST", format!("/api/admin/keys/{id}/regenerate-token"), None)

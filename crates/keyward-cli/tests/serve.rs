@@ -423,6 +423,13 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     assert_eq!(run(&["keys", "reveal", &id], &[])["data"]["secret"], rotated["data"]["secret"]);
     assert_eq!(run(&["keys", "revoke", &id], &[])["data"]["state"], "revoked");
     assert!(run(&["keys", "list"], &[])["data"].as_array().unwrap().len() >= 2);
+    let minutes = run(&["keys", "usage", &id, "--bucket", "minute", "--since", "2h"], &[]);
+    let buckets = minutes["data"].as_array().unwrap().len();
+    assert!((120..=121).contains(&buckets), "two hours of minutes: {buckets}");
+    let domain = run(&["keys", "usage", "--route", "api"], &[]);
+    assert_eq!(domain["data"]["series"].as_array().unwrap().len(), 24, "{domain}");
+    let bad = client(&config, &["keys", "usage", &id, "--since", "yesterday"], &[], None);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--since takes a duration"), "{bad:?}");
     let user = run(
         &["users", "create", "ana", "--permission", "activities:read"],
         &[("KEYWARD_NEW_PASSWORD", "a long enough password")],

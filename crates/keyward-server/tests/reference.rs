@@ -29,6 +29,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/admin/keys/{id}/regenerate-token", &["post"]),
     ("/api/admin/keys/{id}/rotate-secret", &["post"]),
     ("/api/admin/keys/{id}/reveal", &["post"]),
+    ("/api/admin/keys/{id}/usage", &["get"]),
+    ("/api/admin/usage", &["get"]),
     ("/api/admin/users", &["get", "post"]),
     ("/api/admin/users/{id}", &["get", "patch"]),
     ("/api/admin/audit", &["get"]),
@@ -44,6 +46,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/probio/domain/keys", &["get", "post"]),
     ("/probio/domain/keys/{id}", &["get", "patch", "delete"]),
     ("/probio/domain/keys/{id}/rotate-secret", &["post"]),
+    ("/probio/domain/keys/{id}/usage", &["get"]),
+    ("/probio/domain/usage", &["get"]),
     ("/console/session", &["get", "post", "delete"]),
 ];
 
@@ -162,10 +166,23 @@ fn resolved<'d>(document: &'d Value, schema: &'d Value) -> &'d Value {
     }
 }
 
+/// `schema` with the parts of an `allOf` (a view that flattens another) merged into one
+/// object's properties and required fields.
+fn merged(document: &Value, schema: &Value) -> Value {
+    let Some(parts) = schema["allOf"].as_array() else { return schema.clone() };
+    let (mut properties, mut required) = (serde_json::Map::new(), Vec::new());
+    for part in parts {
+        let part = merged(document, resolved(document, part));
+        properties.extend(part["properties"].as_object().cloned().unwrap_or_default());
+        required.extend(part["required"].as_array().cloned().unwrap_or_default());
+    }
+    serde_json::json!({"type": "object", "properties": properties, "required": required})
+}
+
 /// Checks `answer` against `schema`: an object has every required property and none the schema
 /// does not name, an array's items match, recursively; `at` names the place for the message.
 fn conforms(document: &Value, schema: &Value, answer: &Value, at: &str) {
-    let schema = resolved(document, schema);
+    let schema = &merged(document, resolved(document, schema));
     if let Some(options) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
         let nullable = options.iter().any(|option| option["type"] == "null");
         if answer.is_null() && nullable {
@@ -205,7 +222,16 @@ fn conforms(document: &Value, schema: &Value, answer: &Value, at: &str) {
 async fn the_answers_are_the_schemas_the_reference_shows() {
     let server = TestServer::start(Backend::Sqlite, "schemas").await.unwrap();
     let document = server.get_json("/api/openapi.json").await;
-    for name in ["KeyView", "UserView", "DomainView", "MeView", "Activity", "AuditRecord"] {
+    for name in [
+        "KeyView",
+        "UserView",
+        "DomainView",
+        "MeView",
+        "Activity",
+        "AuditRecord",
+        "UsageBucketView",
+        "DomainUsageView",
+    ] {
         assert!(document["components"]["schemas"].get(name).is_some(), "no schema {name}");
     }
     let admin = server.admin_token.clone();
@@ -219,6 +245,8 @@ async fn the_answers_are_the_schemas_the_reference_shows() {
         ("POST", "/api/activities", Some(activity), "/api/activities", "201"),
         ("GET", "/api/activities", None, "/api/activities", "200"),
         ("GET", "/api/admin/audit", None, "/api/admin/audit", "200"),
+        ("GET", "/api/admin/keys/1/usage", None, "/api/admin/keys/{id}/usage", "200"),
+        ("GET", "/api/admin/usage", None, "/api/admin/usage", "200"),
     ];
     for (method, path, body, documented, status) in calls {
         let (answered, answer) = server.bearer(&admin, method, path, body).await;

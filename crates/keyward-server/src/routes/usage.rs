@@ -37,6 +37,7 @@ pub struct UsageQuery {
     /// current bucket].
     until_ms: Option<i64>,
     /// `minute`, `hour` or `day` (UTC) [default: hour].
+    #[param(inline)]
     bucket: Option<UsageBucket>,
     /// Only this route's requests (`api`, `admin`, `provisioning`, `forward-auth`, or a
     /// gateway route's name).
