@@ -356,9 +356,8 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
             if let Some(route) = route {
                 query.append_pair("route", &route);
             }
-            let resource = id.map_or("/api/admin/usage".to_owned(), |id| {
-                format!("/api/admin/keys/{id}/usage")
-            });
+            let resource = id
+                .map_or("/api/admin/usage".to_owned(), |id| format!("/api/admin/keys/{id}/usage"));
             ("GET", format!("{resource}?{}", query.finish()), None)
         }
         KeysCommand::RegenerateToken { id } => {

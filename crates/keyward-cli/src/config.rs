@@ -523,10 +523,14 @@ impl ServeArgs {
         let minutes = self.usage_minute_days.unwrap_or(days(defaults.minutes));
         let hours = self.usage_hour_days.unwrap_or(days(defaults.hours).max(minutes));
         if !(1..=3650).contains(&minutes) || !(1..=3650).contains(&hours) {
-            bail!("usage is kept 1 to 3650 days, not {minutes} (by the minute) or {hours} (by the hour)");
+            bail!(
+                "usage is kept 1 to 3650 days, not {minutes} (by the minute) or {hours} (by the hour)"
+            );
         }
         if hours < minutes {
-            bail!("usage is kept by the hour ({hours} days) at least as long as by the minute ({minutes} days)");
+            bail!(
+                "usage is kept by the hour ({hours} days) at least as long as by the minute ({minutes} days)"
+            );
         }
         Ok(UsageRetention {
             minutes: Duration::from_secs(minutes * DAY),

@@ -138,7 +138,8 @@ async fn two_nodes_counts_add_up_exactly_and_a_graceful_stop_loses_none() {
     let (a, b) = (node(&db.url, &dirs[0]), node(&db.url, &dirs[1]));
     let (url_a, url_b) = (format!("http://{}", a.address), format!("http://{}", b.address));
     let admin = sign_in_admin(&url_a).await;
-    let body = json!({"data": {"name": "Shared", "type": "api-key", "permissions": ["activities:read"]}});
+    let body =
+        json!({"data": {"name": "Shared", "type": "api-key", "permissions": ["activities:read"]}});
     let created = admin
         .send(Method::POST, "/api/admin/keys", Some(serde_json::to_vec(&body).unwrap()))
         .await

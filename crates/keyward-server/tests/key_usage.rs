@@ -28,7 +28,10 @@ fn settings(upstream: &EchoUpstream) -> keyward_server::Settings {
     };
     keyward_server::Settings {
         routes: Routes::check(vec![route]).unwrap(),
-        cache: CacheSettings { use_flush_interval: Duration::from_millis(50), ..Default::default() },
+        cache: CacheSettings {
+            use_flush_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
         ..common::settings()
     }
 }
@@ -132,7 +135,8 @@ async fn counts_by_outcome_route_and_bucket(server: &TestServer) {
     }
     for _ in 0..2 {
         let wrong = (token.as_str(), "not-the-secret");
-        let (status, answer) = server.signed(Scheme::HeaderHmac, wrong, "GET", "/api/me", None).await;
+        let (status, answer) =
+            server.signed(Scheme::HeaderHmac, wrong, "GET", "/api/me", None).await;
         assert_eq!((status, &answer["error"]["code"]), (401, &json!(12)), "{answer}");
     }
     let body = Some(json!({"data": {"name": "nope"}}));
@@ -174,11 +178,13 @@ async fn counts_by_outcome_route_and_bucket(server: &TestServer) {
 
     // The same counts, rolled up into hours and days.
     for bucket in ["hour", "day"] {
-        let rolled = admin_get(server, &format!("/api/admin/keys/{signer}/usage?bucket={bucket}")).await;
+        let rolled =
+            admin_get(server, &format!("/api/admin/keys/{signer}/usage?bucket={bucket}")).await;
         assert_eq!((total(&rolled, "accepted"), total(&rolled, "refused")), (3, 4), "{rolled}");
     }
     // One route only.
-    let orders = admin_get(server, &format!("/api/admin/keys/{signer}/usage?route=%2Forders")).await;
+    let orders =
+        admin_get(server, &format!("/api/admin/keys/{signer}/usage?route=%2Forders")).await;
     assert_eq!((total(&orders, "accepted"), total(&orders, "refused")), (0, 1), "{orders}");
 
     let plain_usage = usage_reaching(server, plain, "bucket=hour", 5).await;
@@ -192,12 +198,21 @@ async fn counts_by_outcome_route_and_bucket(server: &TestServer) {
     assert_eq!((&domain["accepted"], &domain["refused"]), (&json!(8), &json!(4)), "{domain}");
     assert_eq!(domain["by_code"], json!({"12": 2, "20": 2}), "{domain}");
     assert_eq!(domain["by_route"]["/orders"], json!({"accepted": 3, "refused": 1}), "{domain}");
-    assert_eq!((total(&domain["series"], "accepted"), domain["series"].as_array().unwrap().len()), (8, 30));
+    assert_eq!(
+        (total(&domain["series"], "accepted"), domain["series"].as_array().unwrap().len()),
+        (8, 30)
+    );
     let keys: Vec<(i64, &str, u64)> = domain["keys"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|key| (key["key_id"].as_i64().unwrap(), key["name"].as_str().unwrap(), key["refused"].as_u64().unwrap()))
+        .map(|key| {
+            (
+                key["key_id"].as_i64().unwrap(),
+                key["name"].as_str().unwrap(),
+                key["refused"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(keys, [(signer, "Signer", 4), (plain, "Plain", 0)], "{domain}");
     let one = admin_get(server, "/api/admin/usage?keys=1").await;
@@ -207,8 +222,11 @@ async fn counts_by_outcome_route_and_bucket(server: &TestServer) {
 #[tokio::test]
 async fn bad_windows_and_other_domains_keys_are_refused_clearly() {
     let upstream = EchoUpstream::start().await.unwrap();
-    let server =
-        TestServer::builder("key-usage-refusals").settings(settings(&upstream)).start().await.unwrap();
+    let server = TestServer::builder("key-usage-refusals")
+        .settings(settings(&upstream))
+        .start()
+        .await
+        .unwrap();
     let (id, _) = plain_key(&server, "Mine", &["activities:read"]).await;
     let minute_window = 60_000 * 2_001;
     for query in [
@@ -219,7 +237,9 @@ async fn bad_windows_and_other_domains_keys_are_refused_clearly() {
         format!("bucket=minute&since_ms=0&until_ms={minute_window}"),
         "since_ms=-9223372036854775808".to_owned(),
     ] {
-        for path in [format!("/api/admin/keys/{id}/usage?{query}"), format!("/api/admin/usage?{query}")] {
+        for path in
+            [format!("/api/admin/keys/{id}/usage?{query}"), format!("/api/admin/usage?{query}")]
+        {
             let (status, answer) = server.bearer(&server.admin_token, "GET", &path, None).await;
             assert_eq!((status, &answer["error"]["code"]), (400, &json!(34)), "{path}: {answer}");
         }
@@ -261,14 +281,16 @@ async fn minute_rows_go_after_their_retention_and_hour_rows_stay() {
     let (id, key) = plain_key(&server, "Kept", &["activities:read"]).await;
     let then = clock.ms();
     assert_eq!(get_as(&server, &key, "/api/me").await, 200);
-    let window = |bucket: &str| format!("bucket={bucket}&since_ms={}&until_ms={}", then - 1, then + 1);
+    let window =
+        |bucket: &str| format!("bucket={bucket}&since_ms={}&until_ms={}", then - 1, then + 1);
     usage_reaching(&server, id, &window("minute"), 1).await;
 
     // Three days on, the next prune takes the minute rows; the hour's and the day's stay.
     clock.advance(3 * 86_400_000);
     let started = Instant::now();
     loop {
-        let minutes = admin_get(&server, &format!("/api/admin/keys/{id}/usage?{}", window("minute"))).await;
+        let minutes =
+            admin_get(&server, &format!("/api/admin/keys/{id}/usage?{}", window("minute"))).await;
         if total(&minutes, "accepted") == 0 {
             break;
         }
@@ -276,7 +298,8 @@ async fn minute_rows_go_after_their_retention_and_hour_rows_stay() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for bucket in ["hour", "day"] {
-        let kept = admin_get(&server, &format!("/api/admin/keys/{id}/usage?{}", window(bucket))).await;
+        let kept =
+            admin_get(&server, &format!("/api/admin/keys/{id}/usage?{}", window(bucket))).await;
         assert_eq!(total(&kept, "accepted"), 1, "{bucket}: {kept}");
     }
     server.stop().await;

@@ -209,7 +209,8 @@ fn rolled_up(counts: &[UsageCount]) -> Vec<(UsageBucket, UsageRow)> {
     for count in counts {
         for bucket in UsageBucket::ALL {
             let start = bucket.start(count.minute_ms);
-            let sum = sums.entry((count.key_id, bucket, start, &count.route, count.code)).or_default();
+            let sum =
+                sums.entry((count.key_id, bucket, start, &count.route, count.code)).or_default();
             *sum = sum.saturating_add(count.requests);
         }
     }

@@ -15,8 +15,8 @@ pub(crate) mod policy;
 pub(crate) mod probio;
 pub(crate) mod quotas;
 pub(crate) mod session;
-pub(crate) mod users;
 pub(crate) mod usage;
+pub(crate) mod users;
 pub(crate) mod verify;
 
 use std::net::SocketAddr;

@@ -127,7 +127,8 @@ pub async fn key_usage(
     let owner = own_keys(&principal, Action::ManageKeys, Default::default())?;
     let window = Window::of(&query, state.store.now_ms())?;
     let key = state.store.api_key(owner, id).await?;
-    let rows = state.store.key_usage(key.id, window.bucket, window.since_ms, window.until_ms).await?;
+    let rows =
+        state.store.key_usage(key.id, window.bucket, window.since_ms, window.until_ms).await?;
     Ok(Data::of(series(&only_route(rows, query.route.as_deref()), window)))
 }
 

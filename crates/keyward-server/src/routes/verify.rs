@@ -64,8 +64,8 @@ pub struct VerificationView {
     /// Whether the value is valid and holds every permission asked for.
     pub valid: bool,
     /// Why not: the error code a request with it would get (13 unknown or revoked, 29 expired,
-    /// 20 a permission missing, 44 or 45 outside its policy, 11 malformed, 16 rate limited,
-    /// 47 credits spent...).
+    /// 20 a permission missing, 44 or 45 outside its policy, 11 malformed, 27 rate limited,
+    /// 28 credits spent...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
     /// Why not, in words.
