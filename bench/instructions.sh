@@ -17,6 +17,7 @@
 #                                          # forward-auth's /auth/check
 #   CASES="floor bearer" GATEWAY=1 ...     # only those rows (floor, none, a scheme, healthz,
 #                                          # check-SCHEME); the public route is always counted
+#   AGAINST=a1fc2d5 GATEWAY=1 ...          # each row beside the same at an earlier commit
 #
 # Needs valgrind and python3. Under valgrind, SHA-256 runs without the CPU's SHA extensions, so
 # HMACs weigh more than on real hardware; compare builds, not schemes.
@@ -119,17 +120,31 @@ PY
     PIDS+=($!)
     for _ in $(seq 1 100); do [ -s "$WORK/upstream.port" ] && break; sleep 0.1; done
     UPSTREAM=http://127.0.0.1:$(cat "$WORK/upstream.port")
-    echo "callgrind, $REQUESTS GET requests per count on one connection, keyward as the gateway"
-    printf '| server | GET | scheme | instructions per request | / public route | allocations per request |\n|---|---|---|---|---|---|\n'
+    echo "callgrind, $REQUESTS GET requests per count on one connection, keyward as the gateway${AGAINST:+, beside $AGAINST}"
+    if [ -n "$BEFORE_BIN" ]; then
+        printf '| server | GET | scheme | instructions at %s | instructions now | change | allocations then | allocations now |\n|---|---|---|---|---|---|---|---|\n' "$AGAINST"
+    else
+        printf '| server | GET | scheme | instructions per request | / public route | allocations per request |\n|---|---|---|---|---|---|\n'
+    fi
     read -r public public_allocs < <(count "$BIN" on none /public/x)
     row() { # row SERVER PATH SCHEME
-        case " ${CASES:-$3} " in *" $3 "*) ;; *) return ;; esac
+        if [ "$3" != none ]; then case " ${CASES:-$3} " in *" $3 "*) ;; *) return ;; esac; fi
         local on allocs; read -r on allocs < <(count "$BIN" on "$3" "$2")
-        awk -v w="$1" -v path="$2" -v s="$3" -v on="$on" -v a="$allocs" -v p="$public" \
-            'BEGIN { printf "| %s | %s | %s | %.0f | %.3f | %.1f |\n", w, path, s, on, on / p, a }'
+        if [ -n "$BEFORE_BIN" ]; then
+            local then then_allocs; read -r then then_allocs < <(count "$BEFORE_BIN" on "$3" "$2")
+            awk -v w="$1" -v path="$2" -v s="$3" -v on="$on" -v a="$allocs" -v b="$then" -v ba="$then_allocs" \
+                'BEGIN { printf "| %s | %s | %s | %.0f | %.0f | %+.1f%% | %.1f | %.1f |\n", w, path, s, b, on, 100 * (on - b) / b, ba, a }'
+        else
+            awk -v w="$1" -v path="$2" -v s="$3" -v on="$on" -v a="$allocs" -v p="$public" \
+                'BEGIN { printf "| %s | %s | %s | %.0f | %.3f | %.1f |\n", w, path, s, on, on / p, a }'
+        fi
     }
     row "floor (hyper + hyper-util)" /public/x floor
-    awk -v on="$public" -v a="$public_allocs" 'BEGIN { printf "| keyward | /public/x | none | %.0f | 1.000 | %.1f |\n", on, a }'
+    if [ -n "$BEFORE_BIN" ]; then
+        row keyward /public/x none
+    else
+        awk -v on="$public" -v a="$public_allocs" 'BEGIN { printf "| keyward | /public/x | none | %.0f | 1.000 | %.1f |\n", on, a }'
+    fi
     for scheme in bearer api-key query-hmac header-hmac http-signature; do row keyward /orders/x "$scheme"; done
     row keyward /healthz healthz
     for scheme in bearer api-key query-hmac header-hmac; do row keyward /orders/x "check-$scheme"; done

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use keyward_store::{
     Actor, ApiKey, Credits, KeyLimits, KeyOwner, KeyState, NewApiKey, Permissions, RateLimit,
-    Refill, Reseller, Store,
+    Refill, Reseller, Store, StoreError, UserUpdate,
 };
 use serde_json::json;
 
@@ -57,6 +57,9 @@ enum AdminCommand {
         #[command(flatten)]
         policy: crate::admin_api::PolicyFlags,
     },
+    /// A user's account.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Set a user's rate limit, on every request they make with their tokens or any key
     /// rooted in them; audited.
     UserRateLimit {
@@ -68,6 +71,20 @@ enum AdminCommand {
         /// Remove the rate limit.
         #[arg(long, conflicts_with = "rate_limit")]
         none: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Set a user's password, a lost administrator's too: from KEYWARD_NEW_PASSWORD, else a
+    /// prompt on a terminal, else the first line of standard input; or generated with
+    /// --generate and printed once. Ends every session and access token of the user; audited.
+    ResetPassword {
+        /// The user's name.
+        username: String,
+        /// Generate the password (24 random letters and digits) and print it once.
+        #[arg(long)]
+        generate: bool,
     },
 }
 
@@ -231,6 +248,38 @@ async fn dispatch(store: &Store, command: AdminCommand, as_json: bool) -> anyhow
             match as_json {
                 true => println!("{shown}"),
                 false => println!("key {} ({}): {shown}", key.id, key.name),
+            }
+            return Ok(());
+        }
+        AdminCommand::User(UserCommand::ResetPassword { username, generate }) => {
+            let user = store
+                .user_named(&username)
+                .await?
+                .with_context(|| format!("no user named {username:?}"))?;
+            let password = match generate {
+                true => keyward_store::generate_password(),
+                false => crate::admin_api::new_password()?,
+            };
+            let update = UserUpdate { password: Some(password.clone()), ..UserUpdate::default() };
+            let user = store
+                .update_user(&operator(), user.domain_id, user.id, update)
+                .await
+                .map_err(|error| match error {
+                    StoreError::WeakPassword(why) => anyhow::anyhow!("the new password: {why}"),
+                    other => other.into(),
+                })?;
+            let generated = generate.then_some(password);
+            let shown = json!({"id": user.id, "username": user.username, "password": generated});
+            match (as_json, generated) {
+                (true, _) => println!("{shown}"),
+                (false, Some(password)) => println!(
+                    "user {} ({}): password reset, its sessions and access tokens ended; the new password, shown once: {password}",
+                    user.id, user.username
+                ),
+                (false, None) => println!(
+                    "user {} ({}): password reset, its sessions and access tokens ended",
+                    user.id, user.username
+                ),
             }
             return Ok(());
         }

@@ -280,7 +280,9 @@ enum UsersCommand {
     },
 }
 
-fn new_password() -> anyhow::Result<String> {
+/// A new password: `KEYWARD_NEW_PASSWORD`, else a prompt on a terminal, else the first line of
+/// standard input.
+pub(crate) fn new_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var("KEYWARD_NEW_PASSWORD") {
         return Ok(password);
     }

@@ -240,6 +240,10 @@ impl StoreArgs {
     /// The data directory and the checked database URL.
     pub fn resolve(self) -> anyhow::Result<(PathBuf, String)> {
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./keyward-data"));
+        // Absolute, so that what is printed names the store wherever keyward was started from.
+        let data_dir = std::path::absolute(&data_dir).with_context(|| {
+            format!("the data directory {} cannot be found", data_dir.display())
+        })?;
         let database_url = match self.database_url {
             Some(url) => url,
             None => format!("sqlite://{}?mode=rwc", data_dir.join("keyward.db").display()),
@@ -735,6 +739,34 @@ mod tests {
         let matches =
             command.try_get_matches_from(["serve", config.as_str()].iter().chain(args))?;
         ServeArgs::from_arg_matches(&matches)?.resolve()
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_store_is_named_by_an_absolute_path_wherever_keyward_starts() {
+        let config = resolved(&["--data-dir", "relative/data"], "").unwrap();
+        let expected = std::env::current_dir().unwrap().join("relative/data");
+        assert_eq!(config.data_dir, expected);
+        let url = format!("sqlite://{}?mode=rwc", expected.join("keyward.db").display());
+        assert_eq!(config.database_url, url);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn usage_is_kept_by_the_hour_at_least_as_long_as_by_the_minute() {
+        let kept = |args: &[&str]| resolved(args, "").map(|config| config.settings.cache);
+        let longer = kept(&["--usage-minute-days", "120"]).unwrap().usage_retention;
+        assert_eq!(
+            (longer.minutes.as_secs(), longer.hours.as_secs()),
+            (120 * 86_400, 120 * 86_400)
+        );
+        for (args, message) in [
+            (&["--usage-minute-days", "0"][..], "usage is kept 1 to 3650 days"),
+            (&["--usage-minute-days", "10", "--usage-hour-days", "5"][..], "at least as long"),
+        ] {
+            let refused = kept(args).unwrap_err().to_string();
+            assert!(refused.contains(message), "{args:?}: {refused}");
+        }
     }
 
     #[test]

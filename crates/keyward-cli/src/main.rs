@@ -219,6 +219,10 @@ async fn bootstrap(store: &Store, config: &config::ServeConfig) -> anyhow::Resul
             ),
             None => say!("created user admin with the password from KEYWARD_ADMIN_PASSWORD"),
         }
+    } else if password.is_some() {
+        say!(
+            "warning: KEYWARD_ADMIN_PASSWORD is ignored: the store already has its users (it sets the first user's password only; keyward admin user reset-password admin sets it again)"
+        );
     }
     Ok(())
 }

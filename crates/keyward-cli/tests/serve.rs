@@ -256,6 +256,64 @@ fn an_operator_sets_a_keys_limits_and_a_users_rate_limit_with_keyward_admin() {
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user named"));
 }
 
+/// `POST /api/login` as admin with `password`: the status.
+fn admin_login(address: &str, password: &str) -> u16 {
+    let body = format!(r#"{{"UserName":"admin","Password":"{password}"}}"#);
+    let request = format!(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    http(address, &request).0
+}
+
+#[test]
+fn a_lost_admin_password_is_reset_with_keyward_admin_and_a_stale_one_is_not_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = "correct horse battery";
+    terminate(serve(&data, &[("KEYWARD_ADMIN_PASSWORD", first)]));
+
+    // Generated, printed once; the old password is refused, the new one logs in.
+    let reset =
+        json_output(&keyward(&data, &["user", "reset-password", "admin", "--generate", "--json"]));
+    let generated = reset["password"].as_str().unwrap().to_owned();
+    assert_eq!((generated.len(), &reset["username"]), (24, &serde_json::json!("admin")), "{reset}");
+    // Started again with the first password in the environment: it is ignored, and said so.
+    let served = serve(&data, &[("KEYWARD_ADMIN_PASSWORD", first)]);
+    let warned =
+        served.printed.iter().any(|line| line.contains("KEYWARD_ADMIN_PASSWORD is ignored"));
+    assert!(warned, "{:?}", served.printed);
+    let store = served.printed.iter().find(|line| line.contains("store: SQLite")).unwrap();
+    assert!(store.contains(&format!("sqlite://{}", data.display())), "an absolute path: {store}");
+    assert_eq!(admin_login(&served.address, first), 401);
+    assert_eq!(admin_login(&served.address, &generated), 200);
+
+    // From the environment (or standard input), with the server running; a weak one refused.
+    let chosen = "a brand new admin password";
+    let reset = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["admin", "--data-dir"])
+            .arg(&data)
+            .args(["user", "reset-password", "admin"])
+            .env("KEYWARD_NEW_PASSWORD", password)
+            .env_remove("KEYWARD_MASTER_KEY")
+            .env_remove("KEYWARD_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let weak = reset("short");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("the new password"), "{weak:?}");
+    let done = reset(chosen);
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success() && said.contains("password reset"), "{done:?}");
+    assert!(!said.contains(chosen), "a chosen password is not printed: {said}");
+    assert_eq!(admin_login(&served.address, &generated), 401);
+    assert_eq!(admin_login(&served.address, chosen), 200);
+    terminate(served);
+    let nobody = keyward(&data, &["user", "reset-password", "nobody", "--generate"]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user named"));
+}
+
 #[test]
 fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     let dir = tempfile::tempdir().unwrap();

@@ -144,7 +144,12 @@ impl Gateway {
         let Some((route, served)) = table.find(host, path, request.method()) else {
             let error = match table.routes.for_path(host, path) {
                 Some(route) => method_not_allowed(route),
-                None => ApiError::new(ErrorCode::NotFound),
+                None => ApiError::new(ErrorCode::NotFound)
+                    .with_message(
+                        "No route serves this path: it is none of keyward's own, and under no \
+                         gateway route's prefix",
+                    )
+                    .with_detail(serde_json::json!({ "path": path })),
             };
             return error.into_response();
         };

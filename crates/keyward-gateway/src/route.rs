@@ -16,6 +16,7 @@
 //! let routes = Routes::check(vec![orders]).unwrap();
 //! let route = routes.find(None, "/orders/17", &http::Method::GET).unwrap();
 //! assert!(route.required(&http::Method::GET).has("orders:read"));
+//! assert!(routes.find(None, "/orders", &http::Method::GET).is_some());
 //! assert!(routes.find(None, "/ordersx", &http::Method::GET).is_none());
 //! ```
 
@@ -37,8 +38,8 @@ use crate::upstream_tls::UpstreamTls;
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    /// The path prefix: `/orders/` serves `/orders/...`; `/orders` serves `/orders` and
-    /// `/orders/...` (never `/ordersx`).
+    /// The path prefix: `/orders/` and `/orders` both serve `/orders` (a REST API's list) and
+    /// `/orders/...`, never `/ordersx`.
     pub prefix: String,
     /// Where to forward: `http://host:port` with an optional base path the request's path is
     /// appended to.
@@ -531,12 +532,11 @@ impl Route {
     }
 }
 
-/// Whether `path` lies under `prefix`, at a segment boundary.
+/// Whether `path` lies under `prefix`, at a segment boundary: `/orders/` and `/orders` both
+/// serve `/orders` and `/orders/...`, never `/ordersx`.
 fn path_under(path: &str, prefix: &str) -> bool {
-    path.starts_with(prefix)
-        && (prefix.ends_with('/')
-            || path.len() == prefix.len()
-            || path[prefix.len()..].starts_with('/'))
+    let base = prefix.trim_end_matches('/');
+    path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Whether one prefix lies under the other.

@@ -559,3 +559,32 @@ async fn a_route_rate_limit_counts_each_caller_apart_and_refuses_before_the_upst
     assert!(body.get("method").is_none(), "keyward's answer, not the upstream's echo: {body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_prefix_with_a_slash_serves_the_list_too_and_an_unrouted_path_says_so() {
+    let upstream = EchoUpstream::start().await.unwrap();
+    let mut stripped = route("/items/", &upstream);
+    stripped.public = true;
+    stripped.strip_prefix = true;
+    let server = gateway([routes(&upstream), vec![stripped]].concat()).await;
+    // `/public/` serves `/public` (a REST API's list) as it is, `/items/` serves `/items` as `/`.
+    for (path, upstream_target) in
+        [("/public", "/public"), ("/public/", "/public/"), ("/items", "/"), ("/items/7", "/7")]
+    {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let echoed = Echoed(response.json().await.unwrap());
+        assert_eq!(echoed.target(), upstream_target, "{path}");
+    }
+    for path in ["/publicx", "/nowhere/else"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], 40, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("No route serves this path"), "{answer}");
+        assert_eq!(answer["error"]["detail"]["path"], path, "{answer}");
+        assert!(!answer.to_string().contains("/orders"), "no route is listed: {answer}");
+    }
+    server.stop().await;
+}

@@ -478,8 +478,8 @@ impl Store {
     }
 }
 
-/// A password for the bootstrap admin: 24 base62 characters (about 143 bits).
-fn generate_password() -> String {
+/// A password for the bootstrap admin (or a reset one): 24 base62 characters (about 143 bits).
+pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     random_30()[..24].iter().map(|&b| char::from(ALPHABET[usize::from(b) % 62])).collect()
 }

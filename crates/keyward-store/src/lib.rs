@@ -50,7 +50,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{Bootstrap, UserUpdate};
+pub use accounts::{Bootstrap, UserUpdate, generate_password};
 pub use audit::AuditEvent;
 pub use changes::ChangeFeedStats;
 pub use error::StoreError;
