@@ -863,6 +863,27 @@ await step('14. a key\'s page charts its requests, accepted and refused, by wind
   return 'key page (24 hours, then the last hour) and the Usage page (24 hours, then 30 days)';
 });
 
+await step('15. a key past its expiry is shown as expired (its requests get 29), one in its last week as expiring soon', async () => {
+  const soon = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Expiring', permissions: ['activities:read'], expires_at_ms: Date.now() + 2 * 86400000 } });
+  assert.equal(soon.status, 201, soon.text);
+  const brief = await pageFetch('POST', '/console/api/admin/keys', { data: { name: 'Expired', type: 'api-key', permissions: ['activities:read'], expires_at_ms: Date.now() + 1500 } });
+  assert.equal(brief.status, 201, brief.text);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const refused = await fetch(`${BASE}/api/activities`, { headers: { 'X-API-Key': brief.json.data.key } });
+  assert.equal(refused.status, 401);
+  assert.equal((await refused.json()).error.code, 29);
+  await page.goto(`${BASE}/console/#/keys`);
+  await page.getByTestId('keys-table').waitFor();
+  const row = (id) => page.locator(`[data-testid="key-row"][data-key-id="${id}"]`);
+  assert.equal((await row(brief.json.data.id).getByTestId('key-state-badge').textContent()).trim(), 'expired');
+  assert.equal((await row(soon.json.data.id).getByTestId('key-state-badge').textContent()).trim(), 'active');
+  assert.equal((await row(soon.json.data.id).getByTestId('key-expires-soon').textContent()).trim(), 'expires soon');
+  await shot('22-keys-expired-and-expiring');
+  await page.goto(`${BASE}/console/#/keys/${brief.json.data.id}`);
+  await page.getByTestId('key-state').filter({ hasText: 'expired' }).waitFor();
+  for (const { id } of [soon.json.data, brief.json.data]) await pageFetch('DELETE', `/console/api/admin/keys/${id}`);
+});
+
 await step('the keys and Usage pages are readable on a narrow window (no horizontal scrolling)', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${BASE}/console/#/keys`);

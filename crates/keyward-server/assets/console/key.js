@@ -3,11 +3,11 @@
 // regenerate, rotate and revoke actions.
 
 import { ApiError, api, describe } from "./api.js";
-import { badge, h, nextId, timeCell } from "./dom.js";
+import { h, nextId, timeCell } from "./dom.js";
 import { creator, loadUserNames } from "./keys.js";
 import {
-  creditsCell, creditsText, expiryCell, expiryText, limitFields, limitInput, rateLimitCell,
-  rateLimitText, readLimits
+  creditsCell, creditsText, expiryCell, expiryText, keyStateBadge, limitFields, limitInput,
+  rateLimitCell, rateLimitText, readLimits
 } from "./limits.js";
 import { clearError, clearNotice, notify, showError } from "./messages.js";
 import { denied, fail, loading, renderNotFound, setView } from "./page.js";
@@ -195,7 +195,7 @@ function showKey(generation, key, keepFocus) {
 
   var details = h('dl', { class: 'details' },
     h('dt', {}, 'Id'), h('dd', { 'data-testid': 'key-id' }, String(key.id)),
-    h('dt', {}, 'State'), h('dd', { 'data-testid': 'key-state' }, badge(key.state)),
+    h('dt', {}, 'State'), h('dd', { 'data-testid': 'key-state' }, keyStateBadge(key)),
     h('dt', {}, 'Kind'), h('dd', {}, key.kind || '—'),
     h('dt', {}, 'Signs with'), h('dd', { 'data-testid': 'key-algorithm' }, certificate ? 'a client certificate (mtls)' : plain ? 'itself: a plain key, sent as is (api-key)' : key.public_key ? key.algorithm + ' (public key)' : 'a secret (' + key.algorithm + ')'),
     h('dt', {}, 'Permissions'), h('dd', {}, (key.permissions || []).length

@@ -2,8 +2,8 @@
 // New API Key dialog.
 
 import { api } from "./api.js";
-import { badge, h, nextId, table, timeCell, tokenPrefix } from "./dom.js";
-import { creditsCell, expiryCell, limitFields, rateLimitCell, readLimits } from "./limits.js";
+import { h, nextId, table, timeCell, tokenPrefix } from "./dom.js";
+import { creditsCell, expiryCell, keyStateBadge, limitFields, rateLimitCell, readLimits } from "./limits.js";
 import { clearError, notify } from "./messages.js";
 import { denied, fail, loading, setView } from "./page.js";
 import { has, isCurrent, keepSecret, rememberUserName, state } from "./state.js";
@@ -44,7 +44,7 @@ export function renderKeys(generation) {
           rateLimitCell(key.rate_limit),
           creditsCell(key.credits),
           expiryCell(key.expires_at_ms),
-          badge(key.state)
+          keyStateBadge(key)
         ]
       };
     });

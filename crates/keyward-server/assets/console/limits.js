@@ -105,6 +105,25 @@ export function expiryText(ms) {
   return new Date(ms).toLocaleString();
 }
 
+// How long before its expiry a key is marked "expires soon" (the server's default warning).
+var SOON_MS = 7 * 86400000;
+
+// A key's state as it acts now: "expired" once its policy's expiry has passed (its requests
+// are refused, code 29) though the API still calls it active, and "expires soon" beside
+// "active" in its last 7 days.
+export function keyStateBadge(key) {
+  var at = key.expires_at_ms;
+  var left = at === null || at === undefined ? Infinity : at - Date.now();
+  if (key.state === 'active' && left <= 0) {
+    return h('span', { class: 'badge badge-expired', 'data-testid': 'key-state-badge' }, 'expired');
+  }
+  var state = h('span', { class: 'badge badge-' + String(key.state).replace(/[^a-z]/g, ''), 'data-testid': 'key-state-badge' }, key.state);
+  if (key.state === 'active' && left <= SOON_MS) {
+    return [state, ' ', h('span', { class: 'badge badge-soon', 'data-testid': 'key-expires-soon', title: 'Expires ' + expiryText(at) }, 'expires soon')];
+  }
+  return state;
+}
+
 export function expiryCell(ms) {
   var expired = ms !== null && ms !== undefined && ms <= Date.now();
   return h('span', { class: ms ? (expired ? 'badge badge-revoked' : null) : 'muted', 'data-testid': 'key-expires' },
