@@ -25,6 +25,7 @@ pub mod authz;
 mod cache;
 pub mod error;
 mod layer;
+pub mod log_context;
 mod metrics;
 mod pipeline;
 mod policy;

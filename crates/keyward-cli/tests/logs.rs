@@ -131,3 +131,66 @@ fn text_logs_name_the_request_and_never_its_query() {
         assert!(!line.contains("kwtok_0000"), "a credential reached the log: {line}");
     }
 }
+
+#[test]
+fn forward_auth_lines_name_the_decided_request_and_an_upstream_outage_is_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "correct horse battery";
+    let served = serve(
+        &dir.path().join("data"),
+        &[
+            ("KEYWARD_LOG", "info"),
+            ("KEYWARD_ADMIN_PASSWORD", password),
+            ("KEYWARD_FORWARD_AUTH", "nginx"),
+            // Nothing listens on port 9: the upstream is down.
+            ("KEYWARD_ROUTES", "/orders/=http://127.0.0.1:9"),
+        ],
+    );
+    let address = served.address.clone();
+    let forged = "Bearer kwtok_0000000000000000000000000000000000000000";
+    let (status, _) = http(
+        &address,
+        &format!(
+            "GET /auth/check HTTP/1.1\r\nHost: {address}\r\nX-Original-Method: DELETE\r\n\
+             X-Original-URI: /orders/7?s=query-secret\r\nAuthorization: {forged}\r\n\
+             x-request-id: fa-log-1\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 401);
+    let login = format!(r#"{{"UserName":"admin","Password":"{password}"}}"#);
+    let (_, token) = http(
+        &address,
+        &format!(
+            "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+            login.len()
+        ),
+    );
+    let bearer = token["access_token"].as_str().unwrap();
+    for _ in 0..3 {
+        let (status, answer) = http(
+            &address,
+            &format!(
+                "GET /orders/1 HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {bearer}\r\n\
+                 Connection: close\r\n\r\n"
+            ),
+        );
+        assert_eq!((status, &answer["error"]["code"]), (502, &serde_json::json!(53)));
+    }
+    let lines = terminate(served);
+    let decided = lines
+        .iter()
+        .find(|line| line.contains("keyward::auth"))
+        .unwrap_or_else(|| panic!("no refusal logged: {lines:?}"));
+    assert!(
+        decided.contains(
+            "request{method=DELETE path=/orders/7 request_id=fa-log-1 via=forward-auth}: keyward::auth:"
+        ),
+        "{decided}"
+    );
+    let outage: Vec<&String> = lines.iter().filter(|line| line.contains("/orders/1")).collect();
+    assert_eq!(outage.len(), 3, "one line per failed request: {lines:?}");
+    assert!(outage.iter().all(|line| line.contains(" WARN ")), "{outage:?}");
+    assert!(!lines.iter().any(|line| line.contains("ERROR")), "{lines:?}");
+    assert!(!lines.iter().any(|line| line.contains("query-secret")), "{lines:?}");
+}

@@ -258,8 +258,12 @@ impl Gateway {
             Some((_, served)) => &served.auth,
             None => &self.0.unrouted,
         };
+        let (asked, uri) = (original.method().clone(), original.uri().clone());
+        let admitted = self.admit(auth, route, &method, original);
         let (_, Admitted { principal, tags, .. }) =
-            self.admit(auth, route, &method, original).await.map_err(|refused| refused.error)?;
+            keyward_auth::log_context::deciding(&asked, &uri, admitted)
+                .await
+                .map_err(|refused| refused.error)?;
         Ok(Decided { principal: Some(principal), query, tags })
     }
 

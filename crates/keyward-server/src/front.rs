@@ -123,6 +123,7 @@ impl Front {
             request_id: request_id.clone(),
             method: request.method().clone(),
             uri: request.uri().clone(),
+            via: None,
         };
         let mut response = log::within(context, self.signed(peer, request)).await;
         self.metrics.observe(group, &response, started);

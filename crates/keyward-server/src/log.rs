@@ -6,44 +6,20 @@
 //! made ([`crate::App`] sets it), not in a `tracing` span: a span's fields are formatted for
 //! every request, logged or not, while the context is read only by a line that is written.
 //! Both formats print it where a span would be: text `request{method=GET path=/api/me
-//! request_id=...}:`, JSON `"span":{"method":..,"path":..,"request_id":..}`. The path is never
-//! followed by its query, which may hold query-hmac credentials.
+//! request_id=...}:`, JSON `"span":{"method":..,"path":..,"request_id":..}`; forward-auth's
+//! lines name the request it decides, with `via=forward-auth`. The path is never followed by
+//! its query, which may hold query-hmac credentials.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::http::{HeaderValue, Method, Uri};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The request a log line is written for.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    /// Its `x-request-id` (the client's, or the one keyward made).
-    pub request_id: HeaderValue,
-    /// Its method.
-    pub method: Method,
-    /// Its target; only the path is logged.
-    pub uri: Uri,
-}
-
-tokio::task_local! {
-    static REQUEST: RequestContext;
-}
-
-/// Runs `future` with `context` as the request its log lines belong to.
-pub fn within<F: Future>(context: RequestContext, future: F) -> impl Future<Output = F::Output> {
-    REQUEST.scope(context, future)
-}
-
-/// What `read` makes of the current request's context, when a request is being answered.
-pub fn current<R>(read: impl FnOnce(&RequestContext) -> R) -> Option<R> {
-    REQUEST.try_with(read).ok()
-}
+pub use keyward_auth::log_context::{RequestContext, current, within};
 
 /// How the log is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,7 +107,11 @@ where
         current(|request| {
             let id = String::from_utf8_lossy(request.request_id.as_bytes());
             let (method, path) = (&request.method, request.uri.path());
-            write!(writer, "request{{method={method} path={path} request_id={id}}}: ")
+            write!(writer, "request{{method={method} path={path} request_id={id}")?;
+            if let Some(via) = request.via {
+                write!(writer, " via={via}")?;
+            }
+            write!(writer, "}}: ")
         })
         .transpose()?;
         write!(writer, "{}: ", metadata.target())?;
@@ -162,11 +142,15 @@ where
         let mut line = String::with_capacity(256);
         self.inner.format_event(ctx, Writer::new(&mut line), event)?;
         let request = current(|request| {
-            serde_json::json!({
+            let mut span = serde_json::json!({
                 "method": request.method.as_str(),
                 "path": request.uri.path(),
                 "request_id": String::from_utf8_lossy(request.request_id.as_bytes()),
-            })
+            });
+            if let Some(via) = request.via {
+                span["via"] = via.into();
+            }
+            span
         });
         let trimmed = line.trim_end();
         let (body, end) = match (request, trimmed.strip_suffix('}')) {
