@@ -366,6 +366,11 @@ pub struct RouteSources {
 }
 
 impl RouteSources {
+    /// The configuration file the routes are read from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     /// The routes, checked: the flags' and the file's as it is now.
     pub fn load(&self) -> anyhow::Result<Routes> {
         let from_file = match &self.file {
@@ -706,16 +711,44 @@ fn file_keys() -> BTreeSet<String> {
 
 /// The file's settings. A key no setting has is refused, naming the keys there are.
 fn read_file(path: &Path) -> anyhow::Result<ServeArgs> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let invalid = || format!("invalid configuration file {}", path.display());
-    let table: toml::Table = toml::from_str(&text).with_context(invalid)?;
+    let table = read_table(path)?;
     let known = file_keys();
     if let Some(unknown) = table.keys().find(|key| !known.contains(*key)) {
         let expected: Vec<String> = known.iter().map(|key| format!("`{key}`")).collect();
         bail!("{}: unknown field `{unknown}`, expected one of {}", invalid(), expected.join(", "));
     }
+    if table.get("route").is_some_and(toml::Value::is_table) {
+        bail!(
+            "{}: `[route]` is one table, and routes are a list: write each route as `[[route]]` \
+             (two brackets)",
+            invalid()
+        );
+    }
     table.try_into().with_context(invalid)
+}
+
+/// The configuration file as TOML, unchecked.
+fn read_table(path: &Path) -> anyhow::Result<toml::Table> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+/// What a reload reads again: the routes; the file's other settings take effect on a restart.
+/// `changed_settings` names those that changed since `at_start` (the file as it was read then).
+pub fn changed_settings(path: &Path, at_start: &toml::Table) -> Vec<String> {
+    let Ok(now) = read_table(path) else { return Vec::new() };
+    let keys: BTreeSet<&String> = at_start.keys().chain(now.keys()).collect();
+    keys.into_iter()
+        .filter(|key| *key != "route" && at_start.get(*key) != now.get(*key))
+        .cloned()
+        .collect()
+}
+
+/// The configuration file as it is read at start, to compare reloads with.
+pub fn file_at_start(path: &Path) -> toml::Table {
+    read_table(path).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -739,6 +772,26 @@ mod tests {
         let matches =
             command.try_get_matches_from(["serve", config.as_str()].iter().chain(args))?;
         ServeArgs::from_arg_matches(&matches)?.resolve()
+    }
+
+    #[test]
+    fn the_example_file_names_every_key_of_the_file() {
+        let example = include_str!("../../../keyward.example.toml");
+        for key in super::file_keys() {
+            let named = [format!("\n{key} ="), format!("\n# {key} ="), format!("\n[{key}]")]
+                .iter()
+                .chain(&[format!("\n[[{key}]]")])
+                .any(|spelling| example.contains(spelling.as_str()));
+            assert!(named, "keyward.example.toml does not name `{key}`");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_route_written_as_one_table_is_refused_with_the_spelling_it_needs() {
+        let file = "[route]\nprefix = \"/orders/\"\nupstream = \"http://127.0.0.1:9000\"\n";
+        let refused = resolved(&[], file).unwrap_err().to_string();
+        assert!(refused.contains("write each route as `[[route]]`"), "{refused}");
     }
 
     #[test]

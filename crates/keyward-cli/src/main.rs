@@ -35,6 +35,10 @@ enum Command {
     /// Secrets are sealed with a master key: KEYWARD_MASTER_KEY (base64 of 32 bytes), or the
     /// file `master.key` in the data directory, created on first start.
     Serve(Box<ServeArgs>),
+    /// Check serve's configuration without starting: reads what `keyward serve` would (flags,
+    /// environment, the --config file, routes, certificates and keys), prints what it would
+    /// serve, and exits non-zero with the first mistake. Opens no database and no port.
+    Check(Box<ServeArgs>),
     /// Operator commands on the store (resellers and their provisioning keys), with the same
     /// --data-dir or --database-url as serve.
     Admin(admin::AdminArgs),
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let succeeded = |ok: bool| if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     let result = match cli.command {
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check(args).map(|()| ExitCode::SUCCESS),
         Command::Admin(args) => block_on(admin::run(args)).map(|()| ExitCode::SUCCESS),
         Command::Sign(args) => client::sign(args).map(|()| ExitCode::SUCCESS),
         Command::Request(args) => block_on(client::request(args)).map(succeeded),
@@ -110,7 +115,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
         let capacity = config.settings.capacity;
-        let routes = config.settings.routes.len();
+        let routes = config.settings.routes.clone();
         let forward_auth = config.settings.forward_auth.clone();
         let clock = keyward_store::system_clock();
         let mut settings = config.settings;
@@ -145,8 +150,9 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         }
         // Before "listening": a SIGHUP sent as soon as keyward says it serves must not stop it.
         reload_on_hangup(app.gateway, config.routes, tls.clone())?;
-        if routes > 0 {
-            say!("gateway: {routes} route(s); SIGHUP reloads them");
+        if !routes.is_empty() {
+            say!("gateway: {} route(s); SIGHUP reloads them", routes.len());
+            routes.iter().for_each(|route| say!("  {}", route.summary()));
         }
         if let Some(proxy) = forward_auth.proxy {
             let unrouted = match forward_auth.unrouted {
@@ -194,6 +200,41 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         say!("stopped");
         Ok(())
     })
+}
+
+/// `keyward check`: the configuration resolved and its files read as `serve` would, and what
+/// it would serve, printed.
+fn check(args: Box<ServeArgs>) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let scheme = match config.tls.certificates.is_empty() {
+        true => "http",
+        false => {
+            let tls = keyward_server::tls::Tls::load(config.tls.clone())?;
+            drop(tls);
+            "https"
+        }
+    };
+    if let Some(path) = &config.response_key_file {
+        response_key(&config.data_dir, Some(path))?;
+    }
+    let backend = keyward_store::Backend::from_url(&config.database_url)?;
+    println!("listen: {scheme}://{}", config.listen);
+    println!("store: {} ({})", backend.name(), redact(&config.database_url));
+    println!("workers: {}", config.workers);
+    if let Some((url, on_failure)) = &config.redis {
+        println!("redis: {} ({})", redact(url), on_failure.name());
+    }
+    if let Some(proxy) = config.settings.forward_auth.proxy {
+        println!("forward-auth: {} at /auth/check", proxy.as_str());
+    }
+    if let Some(address) = config.metrics_listen {
+        println!("metrics: http://{address}/metrics");
+    }
+    let routes = &config.settings.routes;
+    println!("gateway: {} route(s)", routes.len());
+    routes.iter().for_each(|route| println!("  {}", route.summary()));
+    println!("configuration OK");
+    Ok(())
 }
 
 /// Creates the first user, `admin`, on a new store, and says where its password is.
@@ -330,16 +371,27 @@ fn reload_on_hangup(
     {
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot install the SIGHUP handler")?;
+        let at_start = sources.file().map(config::file_at_start);
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
                 match sources.load() {
                     Ok(routes) => {
-                        let count = routes.len();
+                        say!("gateway: reloaded, {} route(s)", routes.len());
+                        routes.iter().for_each(|route| say!("  {}", route.summary()));
                         gateway.reload(routes);
-                        say!("gateway: reloaded, {count} route(s)");
                     }
                     Err(error) => {
                         say!("gateway: routes not reloaded, the earlier ones stay: {error:#}")
+                    }
+                }
+                if let (Some(path), Some(at_start)) = (sources.file(), &at_start) {
+                    let changed = config::changed_settings(path, at_start);
+                    if !changed.is_empty() {
+                        say!(
+                            "{}: {} changed, and take effect on a restart only: the running values stay",
+                            path.display(),
+                            changed.join(", ")
+                        );
                     }
                 }
                 match tls.as_ref().map(keyward_server::tls::Tls::reload) {

@@ -481,6 +481,58 @@ impl Route {
         }
     }
 
+    /// What the route serves, on one line, for `keyward check` and the start-up log:
+    /// `/orders/ -> http://127.0.0.1:9000 · schemes bearer, api-key · GET needs orders:read`.
+    pub fn summary(&self) -> String {
+        let names = |permissions: &Permissions| permissions.iter().collect::<Vec<_>>().join(", ");
+        let mut parts = vec![format!(
+            "{}{} -> {}://{}{}",
+            self.host.as_deref().unwrap_or(""),
+            self.prefix,
+            self.upstream.scheme,
+            self.upstream.authority,
+            self.upstream.base_path
+        )];
+        match self.access {
+            Access::Public => parts.push("public: no credentials".to_owned()),
+            Access::Protected => {
+                let schemes: Vec<&str> =
+                    self.schemes.iter().map(|scheme| scheme.as_str()).collect();
+                parts.push(format!("schemes {}", schemes.join(", ")));
+            }
+        }
+        if let Some(methods) = &self.methods {
+            let methods: Vec<&str> = methods.iter().map(Method::as_str).collect();
+            parts.push(format!("methods {}", methods.join(", ")));
+        }
+        if self.access == Access::Protected {
+            let every = self.permissions.iter().next().is_some();
+            if every {
+                parts.push(format!("needs {}", names(&self.permissions)));
+            } else if self.method_permissions.is_empty() {
+                parts.push("any valid credential".to_owned());
+            }
+            for (method, permissions) in &self.method_permissions {
+                parts.push(format!("{method} needs {}", names(permissions)));
+            }
+        }
+        if let Some(limit) = self.rate_limit {
+            parts.push(format!(
+                "{} requests per {} s per caller",
+                limit.requests,
+                limit.window_ms / 1000
+            ));
+        }
+        let flags = [
+            (self.prefix_handling == PrefixHandling::Strip, "prefix stripped"),
+            (self.upgrades == Upgrades::Allowed, "websocket"),
+            (self.http2, "h2c"),
+            (self.sign_responses, "responses signed"),
+        ];
+        parts.extend(flags.into_iter().filter(|(on, _)| *on).map(|(_, flag)| flag.to_owned()));
+        parts.join(" · ")
+    }
+
     /// Whether the route serves `path` (a segment boundary after the prefix).
     pub fn serves_path(&self, path: &str) -> bool {
         path_under(path, &self.prefix)
