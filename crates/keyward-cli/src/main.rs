@@ -91,8 +91,10 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
 }
 
 fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
-    let config = args.resolve()?;
+    let mut config = args.resolve()?;
     log::init(&config.log);
+    let gateway = !config.settings.routes.is_empty();
+    fit_to_descriptors(&mut config.settings.capacity, gateway);
     // The workers serve connections; this runtime accepts them and runs the rest. Both are
     // dropped after the store is closed: a connection opened on a worker lives on its runtime.
     let workers = keyward_server::Workers::start(config.workers)
@@ -200,6 +202,27 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         say!("stopped");
         Ok(())
     })
+}
+
+/// Descriptors kept for what is not a client's connection: listeners, the database's
+/// connections, files, idle upstream connections, the one in reserve to refuse past the limit.
+const DESCRIPTORS_KEPT: u64 = 128;
+
+/// Raises the soft open-files limit to the hard one (as nginx's `worker_rlimit_nofile` lets
+/// operators do), and lowers `max_connections` to what the limit allows, saying so: a
+/// connection takes one descriptor, and one more for its upstream through the gateway.
+fn fit_to_descriptors(capacity: &mut keyward_server::Capacity, gateway: bool) {
+    let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else { return };
+    let per_connection: u64 = if gateway { 2 } else { 1 };
+    let allowed = (limit.saturating_sub(DESCRIPTORS_KEPT) / per_connection).max(1);
+    let allowed = usize::try_from(allowed).unwrap_or(usize::MAX);
+    if capacity.max_connections > allowed {
+        say!(
+            "warning: the open-files limit is {limit}: --max-connections lowered from {} to {allowed} ({per_connection} descriptor(s) a connection, {DESCRIPTORS_KEPT} kept); raise the limit (ulimit -n, systemd's LimitNOFILE=) to serve more",
+            capacity.max_connections
+        );
+        capacity.max_connections = allowed;
+    }
 }
 
 /// `keyward check`: the configuration resolved and its files read as `serve` would, and what

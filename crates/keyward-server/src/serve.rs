@@ -1,7 +1,9 @@
 //! Serves an [`App`] on a TCP listener, in plain HTTP or, with a [`Tls`], HTTPS (a client
 //! speaking plain HTTP to it is answered 400, code 49, in plain HTTP), with the
 //! connection-level [`Capacity`]: at most
-//! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed),
+//! `max_connections` open at once (one more is answered 503 with `Retry-After` and closed, as
+//! is one that comes when the process is out of file descriptors: a descriptor is kept in
+//! reserve to answer it), one descriptor per connection,
 //! and a header-read timeout (a client that sent part of a request and stalled is answered 408;
 //! an idle keep-alive connection is closed). Every request carries the client's address (as
 //! `ConnectInfo`); HTTP/1.1 and HTTP/2 are served; shutdown is graceful (the listener closes,
@@ -19,7 +21,6 @@
 //! ```
 
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -116,14 +117,26 @@ async fn accept(
     let connections = Arc::new(Semaphore::new(capacity.max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // A descriptor kept in reserve: out of them, it takes the waiting connection to answer it.
+    let mut reserve = spare_descriptor();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
-                // Out of file descriptors, say: wait a little rather than spin.
+                Err(error) if out_of_descriptors(&error) && reserve.is_some() => {
+                    drop(reserve.take());
+                    if let Ok((stream, _)) = listener.accept().await {
+                        tracing::warn!("connection refused: the process is out of file descriptors");
+                        tokio::spawn(answer_and_close(stream, overloaded()));
+                    }
+                    reserve = spare_descriptor();
+                    continue;
+                }
+                // Out of descriptors with none in reserve, say: wait a little rather than spin.
                 Err(error) => {
                     tracing::warn!(error = %error, "cannot accept a connection");
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                    reserve = reserve.or_else(spare_descriptor);
                     continue;
                 }
             },
@@ -154,6 +167,18 @@ async fn accept(
     Ok(())
 }
 
+/// A descriptor to keep in reserve (none where there is no `/dev/null`).
+fn spare_descriptor() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
+
+/// Whether `error` says the process (EMFILE) or the system (ENFILE) has no descriptor left.
+fn out_of_descriptors(error: &std::io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    cfg!(unix) && matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
+}
+
 /// Serves one connection, on the runtime that polls it: in plain HTTP, or after a TLS
 /// handshake that must end within the header timeout.
 async fn serve_connection(
@@ -164,12 +189,12 @@ async fn serve_connection(
     tls: Option<Tls>,
     watcher: Watcher,
 ) {
-    let Some(tls) = tls else {
-        // A second handle on the socket answers a stalled head after hyper gives up on it.
-        let Ok((stream, spare)) = with_spare_handle(stream) else { return };
-        return serve_http(stream, Some(spare), None, peer, app, capacity, watcher).await;
-    };
     let Ok(stream) = TcpStream::from_std(stream) else { return };
+    let Some(tls) = tls else {
+        // Held on to, to answer a stalled head after hyper gives up on it.
+        let held = Held::new(stream);
+        return serve_http(held.clone(), Some(held), None, peer, app, capacity, watcher).await;
+    };
     let handshake = async {
         let mut first = [0u8; 1];
         match stream.peek(&mut first).await {
@@ -192,12 +217,12 @@ async fn serve_connection(
     }
 }
 
-/// Serves HTTP/1.1 or HTTP/2 on `io`. With `spare`, a second handle on a plain socket, a head
-/// that stalls is answered 408 (over TLS the connection is closed instead). The connection's
+/// Serves HTTP/1.1 or HTTP/2 on `io`. With `held`, the plain socket `io` is, a head that
+/// stalls is answered 408 (over TLS the connection is closed instead). The connection's
 /// verified client `certificate` goes with each of its requests.
 async fn serve_http<I>(
     stream: I,
-    spare: Option<std::net::TcpStream>,
+    held: Option<Held>,
     certificate: Option<Arc<ClientCertificate>>,
     peer: SocketAddr,
     app: App,
@@ -226,31 +251,81 @@ async fn serve_http<I>(
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
-        served = watcher.watch(connection) => {
-            let timed_out = served.err().is_some_and(|error| {
-                error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
-            });
-            if let Some(spare) = spare.filter(|_| timed_out && state.request_started.load(Ordering::Relaxed)) {
-                answer_now(spare, &header_timeout());
-            }
+    let timed_out = tokio::select! {
+        served = watcher.watch(connection) => served.err().is_some_and(|error| {
+            error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout)
+        }),
+        () = silent => false,
+    };
+    // hyper has let go of the socket (its connection is dropped): the answer goes out on it.
+    if timed_out && state.request_started.load(Ordering::Relaxed) {
+        if let Some(stream) = held.and_then(Held::into_inner) {
+            answer_and_close(stream, header_timeout()).await;
         }
-        () = silent => {}
     }
 }
 
-/// The stream, registered with the current runtime, and a second handle on the same socket.
-fn with_spare_handle(
-    stream: std::net::TcpStream,
-) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
-    let spare = stream.try_clone()?;
-    Ok((TcpStream::from_std(stream)?, spare))
+/// A plain connection hyper reads and writes through while the server keeps a hold on it:
+/// when hyper gives up on a stalled head, the 408 goes out on the same socket. One descriptor
+/// per connection (a second handle, `dup`, would take two, and halve the connections a
+/// process's open-files limit allows).
+#[derive(Clone)]
+struct Held(Arc<std::sync::Mutex<TcpStream>>);
+
+impl Held {
+    fn new(stream: TcpStream) -> Self {
+        Held(Arc::new(std::sync::Mutex::new(stream)))
+    }
+
+    /// The socket, once no one else holds it.
+    fn into_inner(self) -> Option<TcpStream> {
+        let mutex = Arc::into_inner(self.0)?;
+        Some(mutex.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn stream(&self) -> std::sync::MutexGuard<'_, TcpStream> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
-/// Writes `answer` without waiting (it fits in the socket's buffer) and closes.
-fn answer_now(mut socket: std::net::TcpStream, answer: &[u8]) {
-    let _ = socket.write_all(answer);
-    let _ = socket.shutdown(std::net::Shutdown::Write);
+impl AsyncRead for Held {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Held {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.stream()).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.stream()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream()).poll_shutdown(cx)
+    }
 }
 
 /// Writes `answer`, then reads what the client sent (briefly, so closing does not reset the
@@ -329,8 +404,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        // Mid-request, the socket is left open for the spare handle to answer (the connection
-        // is closed when both handles are dropped).
+        // Mid-request, the socket is left open for the server to answer on it ([`Held`]).
         if self.heard.request_started.load(Ordering::Relaxed) {
             return Poll::Ready(Ok(()));
         }

@@ -18,7 +18,20 @@ pub struct Served {
 }
 
 pub fn serve(data_dir: &Path, env: &[(&str, &str)]) -> Served {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    start(Command::new(env!("CARGO_BIN_EXE_keyward")), data_dir, env)
+}
+
+/// [`serve`] with the open-files limit (soft and hard) set to `limit` first, by the shell's
+/// `ulimit -n`, as a service manager would.
+pub fn serve_with_open_files(data_dir: &Path, env: &[(&str, &str)], limit: u32) -> Served {
+    let mut command = Command::new("bash");
+    let script = format!("ulimit -n {limit} && exec \"$0\" \"$@\"");
+    command.args(["-c", &script, env!("CARGO_BIN_EXE_keyward")]);
+    start(command, data_dir, env)
+}
+
+/// `command serve ...` (the binary, or a shell that runs it) started on `data_dir`.
+fn start(mut command: Command, data_dir: &Path, env: &[(&str, &str)]) -> Served {
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
