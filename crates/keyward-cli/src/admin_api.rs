@@ -5,13 +5,15 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::client::{Credentials, send_and_print};
+use crate::client::{Credentials, Exchange, Shown, send_and_print};
 
 /// `keyward keys`.
 #[derive(Args, Debug)]
 pub struct KeysArgs {
     #[command(flatten)]
     credentials: Credentials,
+    #[command(flatten)]
+    shown: Shown,
     #[command(subcommand)]
     command: KeysCommand,
 }
@@ -250,6 +252,8 @@ impl PolicyEdit {
 pub struct UsersArgs {
     #[command(flatten)]
     credentials: Credentials,
+    #[command(flatten)]
+    shown: Shown,
     #[command(subcommand)]
     command: UsersCommand,
 }
@@ -377,7 +381,8 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         }
         KeysCommand::Revoke { id } => ("DELETE", format!("/api/admin/keys/{id}"), None),
     };
-    send_and_print(&args.credentials, method, &path, body, &[], None).await
+    let exchange = Exchange { method, url: &path, body, headers: &[] };
+    send_and_print(&args.credentials, exchange, None, args.shown).await
 }
 
 /// Runs a `users` command.
@@ -401,5 +406,6 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<bool> {
             ("PATCH", format!("/api/admin/users/{id}"), Some(json!({"data": data})))
         }
     };
-    send_and_print(&args.credentials, method, &path, body, &[], None).await
+    let exchange = Exchange { method, url: &path, body, headers: &[] };
+    send_and_print(&args.credentials, exchange, None, args.shown).await
 }

@@ -67,6 +67,16 @@ pub struct RequestArgs {
     /// The pinned response key's id.
     #[arg(long, value_name = "KEYID", requires = "response_key")]
     response_keyid: Option<String>,
+    #[command(flatten)]
+    shown: Shown,
+}
+
+/// How much of an exchange the commands that send one show.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Shown {
+    /// Show the request line, and the answer's status and headers, on stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// How `keyward request` checks the answer's signature.
@@ -238,7 +248,20 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<bool> {
             Some(ResponseCheck::Pinned(Box::new(keyward_client::ResponseVerifier::new(keyid, key))))
         }
     };
-    send_and_print(&args.credentials, &args.method, &args.url, body, &headers, check).await
+    let exchange = Exchange { method: &args.method, url: &args.url, body, headers: &headers };
+    send_and_print(&args.credentials, exchange, check, args.shown).await
+}
+
+/// A request a command sends: `method url`, a JSON body, headers.
+pub struct Exchange<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// An absolute URL, or a path on the profile's server.
+    pub url: &'a str,
+    /// The JSON body.
+    pub body: Option<Value>,
+    /// Headers, besides the credentials.
+    pub headers: &'a [(String, String)],
 }
 
 /// How a command authenticates: a key (flags or profile) in a signed scheme, or the profile's
@@ -252,7 +275,8 @@ pub struct Credentials {
     /// is sent].
     #[arg(long)]
     key: Option<String>,
-    /// A file holding the key's secret (`-` for standard input).
+    /// A file holding the key's secret (`-` for standard input) [default: KEYWARD_SECRET, else
+    /// the profile's secret; never the command line].
     #[arg(long, value_name = "FILE", conflicts_with = "private_key")]
     secret_file: Option<PathBuf>,
     /// A public-key credential's private key (PKCS#8 PEM, as `keyward keygen` writes): signs
@@ -273,12 +297,11 @@ pub struct Credentials {
 /// piped), and says whether the status was a success.
 pub async fn send_and_print(
     credentials: &Credentials,
-    method: &str,
-    url: &str,
-    body: Option<Value>,
-    headers: &[(String, String)],
+    exchange: Exchange<'_>,
     check: Option<ResponseCheck>,
+    shown: Shown,
 ) -> anyhow::Result<bool> {
+    let Exchange { method, url, body, headers } = exchange;
     let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
     let (base, path) = split_url(url, profile.url.as_deref())?;
     let auth = match api_key(credentials, &profile)? {
@@ -300,7 +323,16 @@ pub async fn send_and_print(
         }
     };
     let body = body.map(|b| b.to_string().into_bytes());
+    if shown.verbose {
+        eprintln!("> {method} {base}{path}");
+    }
     let response = client.send_with_headers(method, &path, body, headers).await?;
+    if shown.verbose {
+        eprintln!("< HTTP {}", response.status);
+        for (name, value) in &response.headers {
+            eprintln!("< {name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        }
+    }
     if let Some(signature) = &response.signature {
         eprintln!(
             "keyward: answer signed by {} (created {}), covering {}",
@@ -317,7 +349,12 @@ pub async fn send_and_print(
         }
     } else {
         use std::io::Write;
-        std::io::stdout().write_all(&response.body)?;
+        let mut stdout = std::io::stdout();
+        stdout.write_all(&response.body)?;
+        // Every answer ends with a newline, as a shell expects of a command's output.
+        if !response.body.is_empty() && !response.body.ends_with(b"\n") {
+            stdout.write_all(b"\n")?;
+        }
     }
     if response.status.is_client_error() || response.status.is_server_error() {
         explain(&response);

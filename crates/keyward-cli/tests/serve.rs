@@ -337,8 +337,13 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     }
     let me = client(&config, &["request", "GET", "/api/me"], &[], None);
     assert!(me.status.success());
+    assert!(me.stdout.ends_with(b"}\n"), "a piped answer ends with a newline");
     let me: serde_json::Value = serde_json::from_slice(&me.stdout).expect("raw JSON when piped");
     assert_eq!(me["data"]["principal"]["name"], "admin");
+    let shown = client(&config, &["request", "-v", "GET", "/api/me"], &[], None);
+    let said = String::from_utf8_lossy(&shown.stderr);
+    assert!(said.contains(&format!("> GET {url}/api/me")), "{said}");
+    assert!(said.contains("< HTTP 200 OK") && said.contains("< x-request-id: "), "{said}");
 
     let created = client(
         &config,
