@@ -114,6 +114,32 @@ impl ForwardAuthProxy {
         }
     }
 
+    /// What to do, behind this proxy, about a scheme that signs a body keyward cannot see
+    /// (code 26's message).
+    pub(crate) fn body_hint(self) -> &'static str {
+        match self {
+            ForwardAuthProxy::Nginx => {
+                "nginx does not forward request bodies to auth_request: behind nginx, use bearer, \
+                 query-hmac or api-key (which sign no body), or proxy_pass to keyward's gateway \
+                 routes (docs/gateway.md)"
+            }
+            ForwardAuthProxy::Caddy => {
+                "Caddy cannot tell keyward whether a request has a body: behind Caddy, use \
+                 bearer, query-hmac or api-key (which sign no body), or reverse_proxy to \
+                 keyward's gateway routes (docs/gateway.md)"
+            }
+            ForwardAuthProxy::Traefik => {
+                "Traefik forwards bodies with forwardBody: true (and keyward with \
+                 --forward-auth-body forwarded); otherwise use bearer, query-hmac or api-key"
+            }
+            ForwardAuthProxy::Envoy => {
+                "Envoy forwards bodies with with_request_body (and keyward with \
+                 --forward-auth-body forwarded), whole, below max_request_bytes; otherwise use \
+                 bearer, query-hmac or api-key"
+            }
+        }
+    }
+
     /// The headers that carry the original method and URI; `None` for Envoy, whose check is
     /// the original's method, and whose path below `/auth/check` is the original's.
     fn target_headers(self) -> Option<(HeaderName, HeaderName)> {
@@ -363,10 +389,10 @@ pub(crate) fn original_request(
         _ => None,
     };
     let body = match (partial, bodies) {
-        (Some(true), _) => OriginalBody::Withheld,
+        (Some(true), _) => OriginalBody::Withheld(proxy.body_hint()),
         (_, BodyForwarding::Forwarded) => OriginalBody::Forwarded(body),
         (_, BodyForwarding::NotForwarded) if stated_empty => OriginalBody::Empty,
-        (_, BodyForwarding::NotForwarded) => OriginalBody::Withheld,
+        (_, BodyForwarding::NotForwarded) => OriginalBody::Withheld(proxy.body_hint()),
     };
     let proto = proto.as_ref().and_then(|p| p.to_str().ok());
     original(&method, &target, host, proto, headers, body)
@@ -397,8 +423,9 @@ pub(crate) enum OriginalBody {
     Forwarded(Body),
     /// The proxy stated there was none.
     Empty,
-    /// Not seen, and not known to be absent: a scheme that signs the body is refused.
-    Withheld,
+    /// Not seen, and not known to be absent: a scheme that signs the body is refused, told
+    /// what to do behind this proxy ([`ForwardAuthProxy::body_hint`]).
+    Withheld(&'static str),
 }
 
 /// The original request a proxy asks about, as the pipeline reads it: `method` and `target`
@@ -433,11 +460,11 @@ pub(crate) fn original(
         headers.insert(header::HOST, host);
     }
     let (body, withheld) = match body {
-        OriginalBody::Forwarded(body) => (body, false),
-        OriginalBody::Empty => (Body::empty(), false),
-        OriginalBody::Withheld => (Body::empty(), true),
+        OriginalBody::Forwarded(body) => (body, None),
+        OriginalBody::Empty => (Body::empty(), None),
+        OriginalBody::Withheld(hint) => (Body::empty(), Some(hint)),
     };
-    if withheld || body.is_end_stream() {
+    if withheld.is_some() || body.is_end_stream() {
         headers.remove(header::CONTENT_LENGTH);
         headers.remove(header::TRANSFER_ENCODING);
     } else if let Some(length) = body.size_hint().exact() {
@@ -457,8 +484,8 @@ pub(crate) fn original(
         .body(body)
         .map_err(|_| invalid("the original request is not valid"))?;
     *original.headers_mut() = headers;
-    if withheld {
-        original.extensions_mut().insert(BodyWithheld);
+    if let Some(hint) = withheld {
+        original.extensions_mut().insert(BodyWithheld(hint));
     }
     Ok(original)
 }

@@ -141,12 +141,12 @@ pub(crate) fn original_of(
     // The body fields and the size are Envoy's; the marker is a header, which a client can
     // send itself when Envoy does not buffer bodies: it only ever withholds.
     let body = match partial {
-        Some(true) => OriginalBody::Withheld,
+        Some(true) => OriginalBody::Withheld(ForwardAuthProxy::Envoy.body_hint()),
         _ if !body.is_empty() => OriginalBody::Forwarded(Body::from(body)),
         // Envoy says the size: 0 is no body; -1 is unknown.
         _ if http.size == 0 => OriginalBody::Empty,
         _ if bodies == BodyForwarding::Forwarded => OriginalBody::Empty,
-        _ => OriginalBody::Withheld,
+        _ => OriginalBody::Withheld(ForwardAuthProxy::Envoy.body_hint()),
     };
     let host = HeaderValue::try_from(http.host).ok().filter(|h| !h.is_empty());
     let scheme = Some(http.scheme.as_str()).filter(|s| !s.is_empty());

@@ -211,6 +211,10 @@ async fn proxied_requests_are_decided_by_keyward(
     );
     let (status, body) = through(server, signed).await;
     assert_eq!((status, &body["error"]["code"]), (401, &json!(26)), "{body}");
+    // Told what to do behind the proxy that asked.
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let hint = ["nginx does not forward request bodies", "Caddy cannot tell keyward"];
+    assert!(hint.iter().any(|hint| message.contains(hint)), "what to do: {body}");
 }
 
 /// The upstream's echo of what reached it, if the request did; the status the client got.
@@ -374,6 +378,8 @@ async fn caddy_forward_auth_with_keyward_deciding() {
     let get = sign(Scheme::HeaderHmac, &token, &secret, "GET", &caddy.url("/orders/1"), None);
     let (status, body) = through(&server, get).await;
     assert_eq!((status, &body["error"]["code"]), (401, &json!(26)), "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Caddy cannot tell keyward"), "what to do: {body}");
     // A client's own X-Original-URI does not make keyward check another request.
     let mut smuggled =
         common::sign(Scheme::QueryHmac, &token, &secret, "POST", &caddy.url("/orders"), None);

@@ -34,8 +34,9 @@ pub(super) fn read<'v>(
         return Err(Known::scheme(scheme).refuse(error, "scheme-not-allowed"));
     }
     // A body the pipeline cannot see cannot be verified: refused, whatever the key.
-    if presented.reads_body() && parts.extensions.get::<BodyWithheld>().is_some() {
+    if let Some(BodyWithheld(hint)) = parts.extensions.get().filter(|_| presented.reads_body()) {
         let error = ApiError::new(ErrorCode::BodyNotForwarded)
+            .with_message(format!("The {scheme} scheme signs the body, and {hint}"))
             .with_detail(serde_json::json!({ "scheme": scheme.as_str() }));
         return Err(Known::scheme(scheme).refuse(error, "body-not-forwarded"));
     }

@@ -77,9 +77,10 @@ pub struct AuthSettings {
 
 /// A request extension saying the request's body is not available to the pipeline (a
 /// forward-auth request whose proxy does not forward bodies): a scheme that signs the body is
-/// then refused with code 26, never verified against a body it has not seen.
+/// then refused with code 26, never verified against a body it has not seen, and told what to
+/// do instead behind that proxy (the hint, in the message).
 #[derive(Clone, Copy, Debug)]
-pub struct BodyWithheld;
+pub struct BodyWithheld(pub &'static str);
 
 /// A request extension naming the method a request is authorized as, when it is not the
 /// request's own: the method a method override the route honours names. Key policies decide
