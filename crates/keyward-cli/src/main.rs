@@ -59,6 +59,14 @@ enum Command {
     Keys(admin_api::KeysArgs),
     /// The domain's users: list, create, show, update.
     Users(admin_api::UsersArgs),
+    /// Print a shell completion script: `keyward completions bash > /etc/bash_completion.d/keyward`
+    /// (zsh: into a directory of $fpath as `_keyward`; fish: ~/.config/fish/completions/keyward.fish).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `keyward man > /usr/local/share/man/man1/keyward.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +84,18 @@ fn main() -> ExitCode {
         Command::Keygen(args) => client::keygen(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => block_on(client::login(args)).map(|()| ExitCode::SUCCESS),
         Command::Logout(args) => block_on(client::logout(args)).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "keyward", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map(|()| ExitCode::SUCCESS)
+                .context("cannot write the completion script")
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .context("cannot write the manual page"),
     };
     match result {
         Ok(code) => code,

@@ -102,3 +102,20 @@ fn serve_lists_its_routes_and_a_reload_says_which_settings_wait_for_a_restart() 
     assert!(restart.contains("body_limit, listen changed"), "{restart}");
     terminate(served);
 }
+
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_keyward")).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(run(&["completions", "bash"]).contains("_keyward()"));
+    assert!(run(&["completions", "zsh"]).starts_with("#compdef keyward"));
+    assert!(run(&["completions", "fish"]).contains("complete -c keyward"));
+    let manual = run(&["man"]);
+    assert!(manual.contains(".TH keyward 1") && manual.contains("check"), "{manual}");
+    let refused =
+        Command::new(env!("CARGO_BIN_EXE_keyward")).args(["completions", "tcsh"]).output();
+    assert!(!refused.unwrap().status.success(), "an unknown shell is refused");
+}
