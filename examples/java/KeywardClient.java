@@ -212,6 +212,12 @@ public final class KeywardClient {
      * string-to-sign). The URL may already have a query (its parameters are signed too) but no t,
      * ms or s.
      */
+    /** The path the live commands call: KEYWARD_PATH, below KEYWARD_URL [default: /api/activities]. */
+    static String resource() {
+        String path = System.getenv("KEYWARD_PATH");
+        return path == null || path.isEmpty() ? "/api/activities" : path;
+    }
+
     public static String signUrl(String url, String token, String secret, String ms) {
         String fragment = "";
         int hash = url.indexOf('#');
@@ -421,21 +427,21 @@ public final class KeywardClient {
                 .build();
 
         // (a) query-hmac GET
-        String url = signUrl(base + "/api/activities?page=1", token, secret, nowMs());
+        String url = signUrl(base + resource() + "?page=1", token, secret, nowMs());
         HttpRequest get = HttpRequest.newBuilder(URI.create(url))
                 .header("Accept", "application/json")
                 .GET()
                 .build();
-        boolean okGet = send(client, get, "query-hmac  GET  /api/activities?page=1");
+        boolean okGet = send(client, get, "query-hmac  GET  " + resource() + "?page=1");
 
         // (b) header-hmac POST; the bytes signed are the bytes sent.
         byte[] body = "{\"data\":{\"name\":\"from java\"}}".getBytes(StandardCharsets.UTF_8);
-        HttpRequest.Builder post = HttpRequest.newBuilder(URI.create(base + "/api/activities"))
+        HttpRequest.Builder post = HttpRequest.newBuilder(URI.create(base + resource()))
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body));
         signHeaders(token, secret, body, nowMs(), KeyKind.DOMAIN).forEach(post::header);
-        boolean okPost = send(client, post.build(), "header-hmac POST /api/activities");
+        boolean okPost = send(client, post.build(), "header-hmac POST " + resource());
 
         return okGet && okPost ? 0 : 1;
     }
@@ -540,17 +546,17 @@ public final class KeywardClient {
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10))
                 .build();
-        String url = base + "/api/activities?page=1";
+        String url = base + resource() + "?page=1";
         HttpRequest.Builder get = HttpRequest.newBuilder(URI.create(url)).header("Accept", "application/json").GET();
         signEd25519("GET", url, token, key, new byte[0]).forEach(get::header);
-        ok &= send(client, get.build(), "ed25519 GET  /api/activities?page=1");
+        ok &= send(client, get.build(), "ed25519 GET  " + resource() + "?page=1");
         byte[] body = "{\"data\":{\"name\":\"from java, ed25519\"}}".getBytes(StandardCharsets.UTF_8);
-        url = base + "/api/activities";
+        url = base + resource();
         HttpRequest.Builder post = HttpRequest.newBuilder(URI.create(url))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body));
         signEd25519("POST", url, token, key, body).forEach(post::header);
-        ok &= send(client, post.build(), "ed25519 POST /api/activities");
+        ok &= send(client, post.build(), "ed25519 POST " + resource());
         return ok ? 0 : 1;
     }
 

@@ -319,16 +319,22 @@ async function apiKey() {
   const base = KEYWARD_URL.replace(/\/+$/, '');
   let ok = true;
   for (const [header, value] of [['X-API-Key', key], ['Authorization', `Bearer ${key}`]]) {
-    const response = await fetch(`${base}/api/activities?page=1`, {
+    const response = await fetch(`${base}${resource()}?page=1`, {
       headers: { [header]: value, Accept: 'application/json' },
     });
-    console.log(`api-key     GET  /api/activities?page=1 (${header}) -> ${response.status}`);
+    console.log(`api-key     GET  ${resource()}?page=1 (${header}) -> ${response.status}`);
     if (response.status !== 200) {
       console.log(`  ${await response.text()}`);
       ok = false;
     }
   }
   return ok ? 0 : 1;
+}
+
+// The path the live commands call: KEYWARD_PATH, below KEYWARD_URL [default: /api/activities,
+// keyward's sample resource].
+function resource() {
+  return process.env.KEYWARD_PATH || '/api/activities';
 }
 
 async function live() {
@@ -340,16 +346,16 @@ async function live() {
   const base = KEYWARD_URL.replace(/\/+$/, '');
   let ok = true;
 
-  const url = signUrl(`${base}/api/activities?page=1`, token, secret, nowMs());
+  const url = signUrl(`${base}${resource()}?page=1`, token, secret, nowMs());
   let response = await fetch(url, { headers: { Accept: 'application/json' } });
-  console.log(`query-hmac  GET  /api/activities?page=1 -> ${response.status}`);
+  console.log(`query-hmac  GET  ${resource()}?page=1 -> ${response.status}`);
   if (!response.ok) {
     console.log(`  ${await response.text()}`);
     ok = false;
   }
 
   const body = Buffer.from(JSON.stringify({ data: { name: 'from node' } }), 'utf8');
-  response = await fetch(`${base}/api/activities`, {
+  response = await fetch(`${base}${resource()}`, {
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
@@ -358,7 +364,7 @@ async function live() {
     },
     body,
   });
-  console.log(`header-hmac POST /api/activities -> ${response.status}`);
+  console.log(`header-hmac POST ${resource()} -> ${response.status}`);
   if (!response.ok) {
     console.log(`  ${await response.text()}`);
     ok = false;
@@ -416,21 +422,21 @@ async function ed25519() {
   }
   const base = KEYWARD_URL.replace(/\/+$/, '');
   const privateKey = createPrivateKey(readFileSync(keyFile, 'utf8'));
-  let url = `${base}/api/activities?page=1`;
+  let url = `${base}${resource()}?page=1`;
   let response = await fetch(url, { headers: { Accept: 'application/json', ...signEd25519('GET', url, token, privateKey) } });
-  console.log(`ed25519 GET  /api/activities?page=1 -> ${response.status}`);
+  console.log(`ed25519 GET  ${resource()}?page=1 -> ${response.status}`);
   if (!response.ok) {
     console.log(`  ${await response.text()}`);
     ok = false;
   }
   const body = Buffer.from(JSON.stringify({ data: { name: 'from node, ed25519' } }), 'utf8');
-  url = `${base}/api/activities`;
+  url = `${base}${resource()}`;
   response = await fetch(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...signEd25519('POST', url, token, privateKey, body) },
     body,
   });
-  console.log(`ed25519 POST /api/activities -> ${response.status}`);
+  console.log(`ed25519 POST ${resource()} -> ${response.status}`);
   if (!response.ok) {
     console.log(`  ${await response.text()}`);
     ok = false;

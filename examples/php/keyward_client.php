@@ -122,6 +122,13 @@ function ascii_lower(string $s): string
  *
  * @param string|int|null $ms Unix time in milliseconds; the current time when null
  */
+/** The path the live commands call: KEYWARD_PATH, below KEYWARD_URL [default: /api/activities]. */
+function resource(): string
+{
+    $path = getenv('KEYWARD_PATH');
+    return $path === false || $path === '' ? '/api/activities' : $path;
+}
+
 function sign_url(string $url, string $token, string $secret, string|int|null $ms = null): string
 {
     $ms = $ms === null ? now_ms() : (string) $ms;
@@ -334,9 +341,9 @@ function live(): int
     $ok = true;
 
     // (a) query-hmac GET
-    $url = sign_url("$base/api/activities?page=1", $token, $secret);
+    $url = sign_url($base . resource() . "?page=1", $token, $secret);
     [$status, $response] = http_request('GET', $url, ['Accept' => 'application/json']);
-    echo "query-hmac  GET  /api/activities?page=1 -> $status\n";
+    echo "query-hmac  GET  " . resource() . "?page=1 -> $status\n";
     if ($status < 200 || $status > 299) {
         echo "  $response\n";
         $ok = false;
@@ -346,8 +353,8 @@ function live(): int
     $body = json_encode(['data' => ['name' => 'from php']]);
     $headers = ['Content-Type' => 'application/json', 'Accept' => 'application/json']
         + sign_headers($token, $secret, $body, null, 'domain');
-    [$status, $response] = http_request('POST', "$base/api/activities", $headers, $body);
-    echo "header-hmac POST /api/activities -> $status\n";
+    [$status, $response] = http_request('POST', $base . resource(), $headers, $body);
+    echo "header-hmac POST " . resource() . " -> $status\n";
     if ($status < 200 || $status > 299) {
         echo "  $response\n";
         $ok = false;
@@ -420,17 +427,17 @@ function ed25519(): int
         return 2;
     }
     $secretKey = ed25519_secret_key((string) file_get_contents($keyFile));
-    $url = "$base/api/activities?page=1";
+    $url = $base . resource() . "?page=1";
     [$status, $response] = http_request('GET', $url, ['Accept' => 'application/json'] + sign_ed25519('GET', $url, $token, $secretKey));
-    echo "ed25519 GET  /api/activities?page=1 -> $status\n";
+    echo "ed25519 GET  " . resource() . "?page=1 -> $status\n";
     if ($status < 200 || $status > 299) {
         echo "  $response\n";
         $ok = false;
     }
     $body = json_encode(['data' => ['name' => 'from php, ed25519']]);
-    $url = "$base/api/activities";
+    $url = $base . resource();
     [$status, $response] = http_request('POST', $url, ['Content-Type' => 'application/json'] + sign_ed25519('POST', $url, $token, $secretKey, $body), $body);
-    echo "ed25519 POST /api/activities -> $status\n";
+    echo "ed25519 POST " . resource() . " -> $status\n";
     if ($status < 200 || $status > 299) {
         echo "  $response\n";
         $ok = false;

@@ -343,6 +343,12 @@ def _send(request: urllib.request.Request) -> tuple[int, str]:
         return error.code, error.read().decode("utf-8", "replace")
 
 
+def resource() -> str:
+    """The path the live commands call: KEYWARD_PATH, below KEYWARD_URL [default:
+    /api/activities, keyward's sample resource]."""
+    return os.environ.get("KEYWARD_PATH", "/api/activities")
+
+
 def live() -> int:
     try:
         base = os.environ["KEYWARD_URL"].rstrip("/")
@@ -352,9 +358,9 @@ def live() -> int:
         return 2
     ok = True
 
-    url = sign_url(f"{base}/api/activities?page=1", token, secret, now_ms())
+    url = sign_url(f"{base}{resource()}?page=1", token, secret, now_ms())
     status, text = _send(urllib.request.Request(url, headers={"Accept": "application/json"}))
-    print(f"query-hmac  GET  /api/activities?page=1 -> {status}")
+    print(f"query-hmac  GET  {resource()}?page=1 -> {status}")
     if not 200 <= status < 300:
         print(f"  {text}")
         ok = False
@@ -362,9 +368,9 @@ def live() -> int:
     body = json.dumps({"data": {"name": "from python"}}, separators=(",", ":")).encode("utf-8")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     headers.update(sign_headers(token, secret, body, now_ms(), kind="domain"))
-    request = urllib.request.Request(f"{base}/api/activities", data=body, headers=headers, method="POST")
+    request = urllib.request.Request(f"{base}{resource()}", data=body, headers=headers, method="POST")
     status, text = _send(request)
-    print(f"header-hmac POST /api/activities -> {status}")
+    print(f"header-hmac POST {resource()} -> {status}")
     if not 200 <= status < 300:
         print(f"  {text}")
         ok = False
@@ -386,10 +392,10 @@ def api_key() -> int:
     ok = True
     for header, value in (("X-API-Key", key), ("Authorization", f"Bearer {key}")):
         request = urllib.request.Request(
-            f"{base}/api/activities?page=1", headers={header: value, "Accept": "application/json"}
+            f"{base}{resource()}?page=1", headers={header: value, "Accept": "application/json"}
         )
         status, text = _send(request)
-        print(f"api-key     GET  /api/activities?page=1 ({header}) -> {status}")
+        print(f"api-key     GET  {resource()}?page=1 ({header}) -> {status}")
         if status != 200:
             print(f"  {text}")
             ok = False
@@ -444,18 +450,18 @@ def ed25519() -> int:
         print(f"set {missing.args[0]} (and KEYWARD_URL, KEYWARD_KEY, KEYWARD_PRIVATE_KEY_FILE)")
         return 2
     private_key = load_pem_private_key(Path(key_file).read_bytes(), password=None)
-    url = f"{base}/api/activities?page=1"
+    url = f"{base}{resource()}?page=1"
     headers = {"Accept": "application/json", **sign_ed25519("GET", url, token, private_key)}
     status, text = _send(urllib.request.Request(url, headers=headers))
-    print(f"ed25519 GET  /api/activities?page=1 -> {status}")
+    print(f"ed25519 GET  {resource()}?page=1 -> {status}")
     if not 200 <= status < 300:
         print(f"  {text}")
         ok = False
     body = json.dumps({"data": {"name": "from python, ed25519"}}, separators=(",", ":")).encode()
-    url = f"{base}/api/activities"
+    url = f"{base}{resource()}"
     headers = {"Content-Type": "application/json", **sign_ed25519("POST", url, token, private_key, body)}
     status, text = _send(urllib.request.Request(url, data=body, headers=headers, method="POST"))
-    print(f"ed25519 POST /api/activities -> {status}")
+    print(f"ed25519 POST {resource()} -> {status}")
     if not 200 <= status < 300:
         print(f"  {text}")
         ok = False

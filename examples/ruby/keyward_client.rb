@@ -40,6 +40,12 @@ module Keyward
 
   module_function
 
+  # The path the live commands call: KEYWARD_PATH, below KEYWARD_URL [default: /api/activities].
+  def resource
+    path = ENV.fetch('KEYWARD_PATH', '')
+    path.empty? ? '/api/activities' : path
+  end
+
   # Current Unix time in milliseconds, as a decimal string.
   def now_ms
     Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond).to_s
@@ -268,18 +274,18 @@ module Keyward
       end
 
       # (a) query-hmac GET
-      uri = URI(Keyward.sign_url("#{base}/api/activities?page=1", token, secret))
+      uri = URI(Keyward.sign_url("#{base}#{Keyward.resource}?page=1", token, secret))
       get = Net::HTTP::Get.new(uri, 'Accept' => 'application/json')
-      ok_get = report('query-hmac  GET  /api/activities?page=1', *request(get, uri))
+      ok_get = report("query-hmac  GET  #{Keyward.resource}?page=1", *request(get, uri))
 
       # (b) header-hmac POST; the bytes signed are the bytes sent.
-      uri = URI("#{base}/api/activities")
+      uri = URI("#{base}#{Keyward.resource}")
       body = JSON.generate({ data: { name: 'from ruby' } })
       headers = { 'Content-Type' => 'application/json', 'Accept' => 'application/json' }
                 .merge(Keyward.sign_headers(token, secret, body, kind: 'domain'))
       post = Net::HTTP::Post.new(uri, headers)
       post.body = body
-      ok_post = report('header-hmac POST /api/activities', *request(post, uri))
+      ok_post = report("header-hmac POST #{Keyward.resource}", *request(post, uri))
 
       ok_get && ok_post ? 0 : 1
     end
@@ -333,16 +339,16 @@ module Keyward
       return 2
     end
     private_key = OpenSSL::PKey.read(File.read(key_file))
-    url = "#{base_url}/api/activities?page=1"
+    url = "#{base_url}#{Keyward.resource}?page=1"
     uri = URI(url)
     get = Net::HTTP::Get.new(uri, { 'Accept' => 'application/json' }.merge(sign_ed25519('GET', url, token, private_key)))
-    ok = Live.report('ed25519 GET  /api/activities?page=1', *Live.request(get, uri)) && ok
-    url = "#{base_url}/api/activities"
+    ok = Live.report("ed25519 GET  #{Keyward.resource}?page=1", *Live.request(get, uri)) && ok
+    url = "#{base_url}#{Keyward.resource}"
     uri = URI(url)
     body = JSON.generate({ data: { name: 'from ruby, ed25519' } })
     post = Net::HTTP::Post.new(uri, { 'Content-Type' => 'application/json' }.merge(sign_ed25519('POST', url, token, private_key, body)))
     post.body = body
-    ok = Live.report('ed25519 POST /api/activities', *Live.request(post, uri)) && ok
+    ok = Live.report("ed25519 POST #{Keyward.resource}", *Live.request(post, uri)) && ok
     ok ? 0 : 1
   end
 

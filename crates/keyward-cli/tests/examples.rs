@@ -202,6 +202,23 @@ fn sample_client(language: &str, interpreter: &str, file: &str) {
             );
         }
     }
+    // Any path (KEYWARD_PATH): through the gateway route to the echo upstream, which answers
+    // every path.
+    let gateway = format!("{}/gw", server.url);
+    let (ok, printed) = run(
+        "live",
+        &gateway,
+        &[
+            ("KEYWARD_KEY", server.token.as_ref()),
+            ("KEYWARD_SECRET", server.secret.as_ref()),
+            ("KEYWARD_PATH", "/orders/7".as_ref()),
+        ],
+    );
+    assert!(
+        ok && printed.contains("GET  /orders/7?page=1 -> 200")
+            && printed.contains("POST /orders/7"),
+        "{language} live on KEYWARD_PATH:\n{printed}"
+    );
     terminate(server.served);
 }
 
