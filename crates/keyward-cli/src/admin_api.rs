@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::client::{Credentials, Exchange, Shown, send_and_print};
+use crate::text::{self, Render};
 
 /// `keyward keys`.
 #[derive(Args, Debug)]
@@ -300,6 +301,11 @@ pub(crate) fn new_password() -> anyhow::Result<String> {
 
 /// Runs a `keys` command.
 pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
+    let render: Render = match &args.command {
+        KeysCommand::List => text::keys,
+        KeysCommand::Usage { .. } => text::usage,
+        _ => text::record,
+    };
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         KeysCommand::List => ("GET", "/api/admin/keys".into(), None),
         KeysCommand::Create {
@@ -382,11 +388,15 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
         KeysCommand::Revoke { id } => ("DELETE", format!("/api/admin/keys/{id}"), None),
     };
     let exchange = Exchange { method, url: &path, body, headers: &[] };
-    send_and_print(&args.credentials, exchange, None, args.shown).await
+    send_and_print(&args.credentials, exchange, None, args.shown, Some(render)).await
 }
 
 /// Runs a `users` command.
 pub async fn users(args: UsersArgs) -> anyhow::Result<bool> {
+    let render: Render = match &args.command {
+        UsersCommand::List => text::users,
+        _ => text::record,
+    };
     let (method, path, body): (&str, String, Option<Value>) = match args.command {
         UsersCommand::List => ("GET", "/api/admin/users".into(), None),
         UsersCommand::Create { username, permissions } => {
@@ -407,5 +417,5 @@ pub async fn users(args: UsersArgs) -> anyhow::Result<bool> {
         }
     };
     let exchange = Exchange { method, url: &path, body, headers: &[] };
-    send_and_print(&args.credentials, exchange, None, args.shown).await
+    send_and_print(&args.credentials, exchange, None, args.shown, Some(render)).await
 }

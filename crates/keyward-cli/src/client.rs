@@ -71,12 +71,16 @@ pub struct RequestArgs {
     shown: Shown,
 }
 
-/// How much of an exchange the commands that send one show.
+/// How the commands that send a request show the exchange.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Shown {
     /// Show the request line, and the answer's status and headers, on stderr.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     verbose: bool,
+    /// Print the answer as the API sent it (JSON, one line), for scripts; without it, `keys`
+    /// and `users` print text for people.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 /// How `keyward request` checks the answer's signature.
@@ -249,7 +253,7 @@ pub async fn request(args: RequestArgs) -> anyhow::Result<bool> {
         }
     };
     let exchange = Exchange { method: &args.method, url: &args.url, body, headers: &headers };
-    send_and_print(&args.credentials, exchange, check, args.shown).await
+    send_and_print(&args.credentials, exchange, check, args.shown, None).await
 }
 
 /// A request a command sends: `method url`, a JSON body, headers.
@@ -293,13 +297,16 @@ pub struct Credentials {
     profile: ProfileArgs,
 }
 
-/// Sends `method url` with a JSON `body`, prints the answer (pretty on a terminal, raw when
-/// piped), and says whether the status was a success.
+/// Sends `method url` with a JSON `body`, prints the answer, and says whether the status was
+/// a success. A successful answer's `data` is written by `render` as text, when the command has
+/// one; otherwise (and for errors) the JSON is printed, pretty on a terminal, as sent when piped
+/// or with `--json`, which also keeps `render` from running.
 pub async fn send_and_print(
     credentials: &Credentials,
     exchange: Exchange<'_>,
     check: Option<ResponseCheck>,
     shown: Shown,
+    render: Option<crate::text::Render>,
 ) -> anyhow::Result<bool> {
     let Exchange { method, url, body, headers } = exchange;
     let profile = profile::load(profile::checked_name(&credentials.profile.profile)?)?;
@@ -341,7 +348,11 @@ pub async fn send_and_print(
             signature.components.join(" ")
         );
     }
-    if std::io::stdout().is_terminal() {
+    let failed = response.status.is_client_error() || response.status.is_server_error();
+    let text = render.filter(|_| !shown.json && !failed).zip(response.json());
+    if let Some((render, answer)) = text {
+        print!("{}", render(&answer["data"]));
+    } else if std::io::stdout().is_terminal() && !shown.json {
         println!("HTTP {}", response.status);
         match response.json() {
             Some(json) => println!("{}", serde_json::to_string_pretty(&json)?),
@@ -356,7 +367,7 @@ pub async fn send_and_print(
             stdout.write_all(b"\n")?;
         }
     }
-    if response.status.is_client_error() || response.status.is_server_error() {
+    if failed {
         explain(&response);
         return Ok(false);
     }

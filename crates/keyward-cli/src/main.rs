@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod log;
 mod profile;
+mod text;
 
 use std::process::ExitCode;
 

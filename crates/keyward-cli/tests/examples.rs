@@ -75,6 +75,7 @@ fn live() -> Live {
         &config,
         &[
             "keys",
+            "--json",
             "create",
             "Examples",
             "--permission",
@@ -97,6 +98,7 @@ fn live() -> Live {
         &config,
         &[
             "keys",
+            "--json",
             "create",
             "Examples (Ed25519)",
             "--permission",
@@ -111,7 +113,7 @@ fn live() -> Live {
     );
     let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();
     let ed25519_token = key["data"]["token"].as_str().unwrap().to_owned();
-    let plain = ["keys", "create", "Examples (api-key)", "--type", "api-key"];
+    let plain = ["keys", "--json", "create", "Examples (api-key)", "--type", "api-key"];
     let key =
         client(&config, &[&plain[..], &["--permission", "activities:read"]].concat(), &[], None);
     let key: serde_json::Value = serde_json::from_slice(&key.stdout).unwrap();

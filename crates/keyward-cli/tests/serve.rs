@@ -457,7 +457,7 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
 
     // The admin API as commands.
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let output = client(&config, args, env, None);
+        let output = client(&config, &[args, &["--json"]].concat(), env, None);
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
@@ -486,6 +486,13 @@ fn the_cli_logs_in_signs_and_sends_in_every_scheme_and_explains_a_mismatch() {
     assert_eq!(run(&["keys", "reveal", &id], &[])["data"]["secret"], rotated["data"]["secret"]);
     assert_eq!(run(&["keys", "revoke", &id], &[])["data"]["state"], "revoked");
     assert!(run(&["keys", "list"], &[])["data"].as_array().unwrap().len() >= 2);
+    // Without --json, text for people: a table for a list, a line per field for one key.
+    let listed = client(&config, &["keys", "list"], &[], None);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(table.starts_with("ID  NAME") && table.contains("  revoked  "), "{table}");
+    let shown = client(&config, &["keys", "show", &id], &[], None);
+    let fields = String::from_utf8_lossy(&shown.stdout);
+    assert!(fields.lines().any(|line| line.starts_with("state") && line.ends_with("revoked")));
     let minutes = run(&["keys", "usage", &id, "--bucket", "minute", "--since", "2h"], &[]);
     let buckets = minutes["data"].as_array().unwrap().len();
     assert!((120..=121).contains(&buckets), "two hours of minutes: {buckets}");
@@ -653,6 +660,7 @@ fn public_key_and_certificate_credentials_are_made_from_the_cli() {
         let rsa_alg: &[&str] = if alg.starts_with("rsa") { &["--algorithm", alg] } else { &[] };
         let mut create = vec![
             "keys",
+            "--json",
             "create",
             "Signer",
             "--permission",
@@ -712,7 +720,7 @@ fn public_key_and_certificate_credentials_are_made_from_the_cli() {
     let leaf = ca.leaf(&["app.test"], &keyward_testkit::certs::PKCS_ECDSA_P256_SHA256);
     let (chain, _) = leaf.write(dir.path(), "app");
     let create = |flag: &str, value: &str| {
-        let created = client(&config, &["keys", "create", "App", flag, value], &[], None);
+        let created = client(&config, &["keys", "create", "App", flag, value, "--json"], &[], None);
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
         serde_json::from_slice::<serde_json::Value>(&created.stdout).unwrap()["data"].clone()
     };
