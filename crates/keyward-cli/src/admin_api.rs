@@ -304,6 +304,7 @@ pub async fn keys(args: KeysArgs) -> anyhow::Result<bool> {
     let render: Render = match &args.command {
         KeysCommand::List => text::keys,
         KeysCommand::Usage { .. } => text::usage,
+        KeysCommand::Create { .. } | KeysCommand::RotateSecret { .. } => text::issued,
         _ => text::record,
     };
     let (method, path, body): (&str, String, Option<Value>) = match args.command {

@@ -48,6 +48,17 @@ pub fn record(data: &Value) -> String {
         .collect()
 }
 
+/// A key just made or rotated: its record, and a word that its secret (or plain key) is shown
+/// this once.
+pub fn issued(data: &Value) -> String {
+    let shown = match (&data["key"], &data["secret"]) {
+        (Value::String(_), _) => "key (keyward keeps only its digest)",
+        (_, Value::String(_)) => "secret (not shown again; keys:reveal can read it)",
+        _ => return record(data),
+    };
+    format!("{}\nKeep the {shown} now: it is shown this once.\n", record(data))
+}
+
 /// A key's usage (its buckets) or a domain's (totals, then its busiest keys).
 pub fn usage(data: &Value) -> String {
     if data.is_array() {
@@ -169,6 +180,15 @@ mod tests {
         assert_eq!(lines[1], "1   Billing  hmac     active   a:b, c:d     1970-01-01T00:00:00Z");
         assert_eq!(lines[2], "12  Ä        api-key  revoked  -            -");
         assert_eq!(super::users(&json!([])), "(none)\n");
+    }
+
+    #[test]
+    fn an_issued_secret_is_said_to_be_shown_once() {
+        let text = super::issued(&json!({"id": 7, "key": "kwapi_x"}));
+        assert!(text.ends_with(
+            "Keep the key (keyward keeps only its digest) now: it is shown this once.\n"
+        ));
+        assert_eq!(super::issued(&json!({"id": 7})), super::record(&json!({"id": 7})));
     }
 
     #[test]
